@@ -1,0 +1,173 @@
+#include "config/Config.h"
+
+#include "config/ConfigDocument.h"
+#include "config/ConfigValidator.h"
+#include "config/Schema.h"
+
+#include <algorithm>
+
+namespace lido::config {
+
+std::string Diagnostic::str() const
+{
+    std::string out = file + ":" + std::to_string(line) + ": " + path + ": ";
+    if (severity == Severity::Warning)
+        out += "warning: ";
+    else if (severity == Severity::Ignored)
+        out += "ignored: ";
+    return out + message;
+}
+
+const std::string* ConfigElement::find(std::string_view attribute) const
+{
+    for (const auto& [k, v] : attributes)
+        if (k == attribute)
+            return &v;
+    return nullptr;
+}
+
+const AttributeSpec* ConfigElement::attributeSpec(std::string_view attribute) const
+{
+    return spec ? spec->attribute(attribute) : nullptr;
+}
+
+std::string ConfigElement::get(std::string_view attribute) const
+{
+    if (const std::string* v = find(attribute))
+        return *v;
+    if (const AttributeSpec* a = attributeSpec(attribute))
+        return a->defaultValue;
+    return {};
+}
+
+const ConfigElement* ConfigElement::child(std::string_view childName) const
+{
+    for (const auto& c : children)
+        if (c.name == childName)
+            return &c;
+    return nullptr;
+}
+
+std::vector<const ConfigElement*> ConfigElement::childrenNamed(std::string_view childName) const
+{
+    std::vector<const ConfigElement*> out;
+    for (const auto& c : children)
+        if (c.name == childName)
+            out.push_back(&c);
+    return out;
+}
+
+namespace {
+
+void build(const ConfigDocument& doc, pugi::xml_node node, const std::string& schemaPath, const std::string& parentDisplay,
+           ConfigElement& out)
+{
+    out.name = node.name();
+    out.spec = Schema::instance().find(schemaPath);
+    out.line = doc.lineOf(node);
+    // Section groups are left out of display paths ("applicationPools/add[...]"), but a group
+    // element itself is shown by its name.
+    bool group = schemaPath.find('/') == std::string::npos && Schema::isSectionGroup(out.name);
+    std::string step = ConfigDocument::stepOf(node, out.spec);
+    out.path = group ? out.name : (parentDisplay.empty() ? step : parentDisplay + "/" + step);
+    for (pugi::xml_attribute a : node.attributes())
+        out.attributes.emplace_back(a.name(), a.value());
+    size_t n = 0;
+    for (pugi::xml_node c : node.children())
+        n += c.type() == pugi::node_element;
+    out.children.reserve(n);
+    const std::string& childParent = group ? std::string() : out.path;
+    for (pugi::xml_node c : node.children())
+        if (c.type() == pugi::node_element)
+            build(doc, c, schemaPath + "/" + c.name(), childParent, out.children.emplace_back());
+}
+
+void buildRoot(const ConfigDocument& doc, ConfigElement& root)
+{
+    pugi::xml_node r = doc.root();
+    root.name = r.name();
+    root.path = r.name();
+    root.line = doc.lineOf(r);
+    for (pugi::xml_attribute a : r.attributes())
+        root.attributes.emplace_back(a.name(), a.value());
+    for (pugi::xml_node c : r.children())
+        if (c.type() == pugi::node_element)
+            build(doc, c, c.name(), std::string(), root.children.emplace_back());
+}
+
+} // namespace
+
+std::shared_ptr<const Config> Config::fromDocument(const ConfigDocument& doc, const ValidateOptions& options)
+{
+    auto config = std::make_shared<Config>();
+    config->fileName_ = doc.fileName();
+    config->text_ = doc.text();
+    buildRoot(doc, config->root_);
+    config->diagnostics_ = validateConfig(config->root_, config->fileName_, options);
+    return config;
+}
+
+bool Config::valid() const { return errorCount() == 0; }
+
+int Config::errorCount() const
+{
+    return static_cast<int>(std::count_if(diagnostics_.begin(), diagnostics_.end(),
+                                          [](const Diagnostic& d) { return d.severity == Diagnostic::Severity::Error; }));
+}
+
+const ConfigElement* Config::section(std::string_view path) const
+{
+    std::string full(path);
+    if (full.find('/') == std::string::npos || !Schema::isSectionGroup(full.substr(0, full.find('/')))) {
+        std::string group = Schema::instance().groupOf(full.substr(0, full.find('/')));
+        if (!group.empty())
+            full = group + "/" + full;
+    }
+    const ConfigElement* cur = &root_;
+    size_t start = 0;
+    while (cur && start <= full.size()) {
+        auto slash = full.find('/', start);
+        std::string_view step = std::string_view(full).substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+        cur = cur->child(step);
+        if (slash == std::string::npos)
+            break;
+        start = slash + 1;
+    }
+    return cur;
+}
+
+static std::vector<const ConfigElement*> itemsOf(const ConfigElement* parent, std::string_view name)
+{
+    return parent ? parent->childrenNamed(name) : std::vector<const ConfigElement*>{};
+}
+
+std::vector<const ConfigElement*> Config::pools() const { return itemsOf(section("applicationPools"), "add"); }
+std::vector<const ConfigElement*> Config::sites() const { return itemsOf(section("sites"), "site"); }
+std::vector<const ConfigElement*> Config::fastCgiApplications() const { return itemsOf(section("fastCgi"), "application"); }
+std::vector<const ConfigElement*> Config::handlers() const { return itemsOf(section("handlers"), "add"); }
+
+const ConfigElement* Config::pool(std::string_view name) const
+{
+    for (const ConfigElement* p : pools())
+        if (p->get("name") == name)
+            return p;
+    return nullptr;
+}
+
+const ConfigElement* Config::site(std::string_view name) const
+{
+    for (const ConfigElement* s : sites())
+        if (s->get("name") == name)
+            return s;
+    return nullptr;
+}
+
+Result<std::shared_ptr<const Config>> loadConfig(const std::string& path, const ValidateOptions& options)
+{
+    auto doc = ConfigDocument::load(path);
+    if (!doc)
+        return fail(doc.error());
+    return Config::fromDocument(*doc, options);
+}
+
+} // namespace lido::config

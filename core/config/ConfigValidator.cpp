@@ -1,0 +1,325 @@
+#include "config/ConfigValidator.h"
+
+#include "config/Schema.h"
+#include "config/Values.h"
+
+#include <algorithm>
+#include <map>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <unordered_map>
+
+namespace lido::config {
+
+namespace {
+
+using Severity = Diagnostic::Severity;
+
+size_t editDistance(std::string_view a, std::string_view b)
+{
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j)
+        prev[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            size_t sub = prev[j - 1] + (std::tolower(static_cast<unsigned char>(a[i - 1])) !=
+                                        std::tolower(static_cast<unsigned char>(b[j - 1])));
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+        }
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+class Validator {
+public:
+    Validator(const std::string& file, const ValidateOptions& options) : file_(file), options_(options) {}
+
+    std::vector<Diagnostic> run(const ConfigElement& root)
+    {
+        if (root.name != "configuration")
+            add(Severity::Error, root.line, root.name, "the root element is <" + root.name + ">, expected <configuration>");
+        for (const ConfigElement& c : root.children)
+            element(c);
+        references(root);
+        std::stable_sort(out_.begin(), out_.end(), [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; });
+        return std::move(out_);
+    }
+
+private:
+    void add(Severity s, int line, std::string path, std::string message)
+    {
+        out_.push_back(Diagnostic{s, file_, line, std::move(path), std::move(message)});
+    }
+
+    void element(const ConfigElement& e)
+    {
+        if (!e.spec) {
+            std::string why = e.name == "location" ? "location blocks are kept unchanged but not applied by Lido"
+                              : e.name == "configSections" || e.name == "configProtectedData"
+                                  ? "IIS section declarations are kept unchanged; Lido's schema is built in"
+                                  : "not known to Lido; kept unchanged";
+            add(Severity::Ignored, e.line, e.path, why);
+            return; // its children are part of what is ignored
+        }
+        attributes(e);
+        collection(e);
+        // Unknown children of a known element are reported once per name, not once per element.
+        std::map<std::string, int> unknown;
+        for (const ConfigElement& c : e.children)
+            if (!c.spec)
+                ++unknown[c.name];
+        for (const ConfigElement& c : e.children) {
+            auto it = unknown.find(c.name);
+            if (it == unknown.end()) {
+                element(c);
+            } else if (it->second > 1) {
+                std::string p = e.path + "/" + c.name;
+                add(Severity::Ignored, c.line, p, std::to_string(it->second) + " elements not known to Lido; kept unchanged");
+                it->second = 0;
+            } else if (it->second == 1) {
+                element(c);
+            }
+        }
+    }
+
+    // IIS's configuration-system attributes, allowed on any element; they only matter to IIS's
+    // delegation, so Lido keeps them without comment.
+    static bool isLockingAttribute(std::string_view name)
+    {
+        return name == "lockAttributes" || name == "lockAllAttributesExcept" || name == "lockElements" ||
+               name == "lockAllElementsExcept" || name == "lockItem" || name == "xdt:Transform" || name == "xdt:Locator";
+    }
+
+    void attributes(const ConfigElement& e)
+    {
+        for (const auto& [name, value] : e.attributes) {
+            std::string where = e.path + "/@" + name;
+            const AttributeSpec* a = e.spec->attribute(name);
+            if (!a && isLockingAttribute(name))
+                continue;
+            if (!a && name == "configSource") {
+                add(Severity::Warning, e.line, where, "sections in other files are not read by Lido; kept, ignored");
+                continue;
+            }
+            if (!a) {
+                std::string msg = "unknown attribute '" + name + "'";
+                const AttributeSpec* best = nullptr;
+                size_t bestDistance = 3;
+                for (const AttributeSpec& cand : e.spec->attributes)
+                    if (size_t d = editDistance(name, cand.name); d < bestDistance)
+                        best = &cand, bestDistance = d;
+                if (best)
+                    msg += " (did you mean " + best->name + "?)";
+                add(Severity::Warning, e.line, where, msg + "; kept, ignored");
+                continue;
+            }
+            if (a->windowsOnly) {
+                add(Severity::Warning, e.line, where, "Windows-only setting; kept, no effect on Lido");
+                continue;
+            }
+            if (std::string problem = a->check(value); !problem.empty()) {
+                add(Severity::Error, e.line, where, problem);
+                continue;
+            }
+            if ((a->type == AttrType::Directory || a->type == AttrType::Executable) && !value.empty())
+                path(e, *a, value);
+            else if (a->type == AttrType::String && (name == "directory" || name == "monitorChangesTo") &&
+                     looksLikeWindowsPath(expandEnvironment(value)))
+                add(Severity::Warning, e.line, where, "Windows path '" + value + "' cannot be used on Linux; ignored");
+        }
+        for (const AttributeSpec& a : e.spec->attributes)
+            if (a.required && !e.find(a.name))
+                add(Severity::Error, e.line, e.path + "/@" + a.name, "required attribute is missing");
+    }
+
+    void path(const ConfigElement& e, const AttributeSpec& a, const std::string& value)
+    {
+        std::string where = e.path + "/@" + a.name;
+        std::string expanded = expandEnvironment(value);
+        if (looksLikeWindowsPath(expanded)) {
+            add(Severity::Warning, e.line, where, "Windows path '" + value + "' cannot be used on Linux");
+            return;
+        }
+        Severity missing = options_.pathsAreLocal ? Severity::Error : Severity::Warning;
+        if (expanded.empty() || expanded.front() != '/') {
+            add(missing, e.line, where, "'" + value + "' is not an absolute path");
+            return;
+        }
+        struct stat st {};
+        if (::stat(expanded.c_str(), &st) != 0) {
+            add(missing, e.line, where,
+                std::string(a.type == AttrType::Directory ? "folder '" : "program '") + expanded + "' does not exist");
+            return;
+        }
+        if (a.type == AttrType::Directory && !S_ISDIR(st.st_mode))
+            add(missing, e.line, where, "'" + expanded + "' is not a folder");
+        else if (a.type == AttrType::Executable && (!S_ISREG(st.st_mode) || ::access(expanded.c_str(), X_OK) != 0))
+            add(missing, e.line, where, "'" + expanded + "' is not an executable file");
+    }
+
+    // Keys and unique attributes among the items of one collection, with IIS's clear/remove.
+    void collection(const ConfigElement& parent)
+    {
+        std::map<std::string, std::map<std::string, int>> seen; // item name -> key -> first line
+        std::map<std::string, std::map<std::string, int>> uniques;
+        for (const ConfigElement& c : parent.children) {
+            if (!c.spec)
+                continue;
+            if (c.name == "clear") {
+                seen.clear();
+                continue;
+            }
+            if (!c.spec->collectionItem)
+                continue;
+            auto keys = c.spec->keys();
+            if (keys.empty())
+                continue;
+            std::string key, shown;
+            bool complete = true;
+            for (const AttributeSpec* k : keys) {
+                const std::string* v = c.find(k->name);
+                if (!v && k->required)
+                    complete = false;
+                std::string value = v ? k->canonical(*v) : k->defaultValue;
+                if (k->type == AttrType::String || k->type == AttrType::Executable)
+                    value = v ? *v : k->defaultValue;
+                key += value + '\x1f';
+                shown += (shown.empty() ? "" : " ") + k->name + " '" + (v ? *v : value) + "'";
+            }
+            if (!complete)
+                continue;
+            std::string group = c.name == "remove" ? std::string("add") : c.name;
+            if (c.name == "remove") {
+                seen[group].erase(key);
+                continue;
+            }
+            auto [it, inserted] = seen[group].emplace(key, c.line);
+            if (!inserted)
+                add(Severity::Error, c.line, c.path,
+                    "duplicate " + shown + " (first defined on line " + std::to_string(it->second) + ")");
+            for (const AttributeSpec& a : c.spec->attributes) {
+                if (!a.unique)
+                    continue;
+                if (const std::string* v = c.find(a.name)) {
+                    auto [u, fresh] = uniques[a.name].emplace(a.canonical(*v), c.line);
+                    if (!fresh)
+                        add(Severity::Error, c.line, c.path + "/@" + a.name,
+                            "duplicate " + a.name + " " + *v + " (first defined on line " + std::to_string(u->second) + ")");
+                }
+            }
+        }
+    }
+
+    static const ConfigElement* find(const ConfigElement& root, std::initializer_list<std::string_view> steps)
+    {
+        const ConfigElement* cur = &root;
+        for (auto s : steps) {
+            cur = cur->child(s);
+            if (!cur)
+                return nullptr;
+        }
+        return cur;
+    }
+
+    void references(const ConfigElement& root)
+    {
+        std::unordered_map<std::string, int> pools;
+        if (const ConfigElement* ap = find(root, {"system.applicationHost", "applicationPools"}))
+            for (const ConfigElement* p : ap->childrenNamed("add"))
+                pools.emplace(p->get("name"), p->line);
+        const ConfigElement* sites = find(root, {"system.applicationHost", "sites"});
+        std::string defaultPool;
+        if (sites)
+            if (const ConfigElement* d = sites->child("applicationDefaults"))
+                defaultPool = d->get("applicationPool");
+        if (!defaultPool.empty() && !pools.count(defaultPool))
+            add(Severity::Error, sites->child("applicationDefaults")->line,
+                sites->child("applicationDefaults")->path + "/@applicationPool",
+                "application pool '" + defaultPool + "' does not exist");
+
+        struct Bound {
+            std::string site;
+            int line;
+        };
+        std::map<std::string, Bound> bindings;
+        for (const ConfigElement* site : sites ? sites->childrenNamed("site") : std::vector<const ConfigElement*>{}) {
+            std::string siteName = site->get("name");
+            bool rootApp = false;
+            for (const ConfigElement* app : site->childrenNamed("application")) {
+                std::string path = app->get("path");
+                rootApp = rootApp || path == "/";
+                if (!path.empty() && path.front() != '/')
+                    add(Severity::Error, app->line, app->path + "/@path", "'" + path + "' must start with '/'");
+                std::string pool = app->find("applicationPool") ? *app->find("applicationPool") : defaultPool;
+                if (pool.empty())
+                    add(Severity::Error, app->line, app->path + "/@applicationPool",
+                        "no application pool: set applicationPool here or in sites/applicationDefaults");
+                else if (!pools.count(pool))
+                    add(Severity::Error, app->line, app->path + "/@applicationPool",
+                        "application pool '" + pool + "' does not exist");
+                bool rootDir = false;
+                for (const ConfigElement* vd : app->childrenNamed("virtualDirectory")) {
+                    std::string vp = vd->get("path");
+                    rootDir = rootDir || vp == "/";
+                    if (!vp.empty() && vp.front() != '/')
+                        add(Severity::Error, vd->line, vd->path + "/@path", "'" + vp + "' must start with '/'");
+                }
+                if (!rootDir)
+                    add(Severity::Error, app->line, app->path, "the application has no virtualDirectory with path '/'");
+            }
+            if (!rootApp)
+                add(Severity::Error, site->line, site->path, "the site has no root application (path '/')");
+            if (const ConfigElement* bs = site->child("bindings")) {
+                for (const ConfigElement* b : bs->childrenNamed("binding")) {
+                    auto info = parseBindingInfo(b->get("bindingInformation"));
+                    if (!info)
+                        continue;
+                    std::string key = toLower(b->get("protocol")) + " " + info->ip + ":" + std::to_string(info->port) + ":" + info->host;
+                    auto [it, fresh] = bindings.emplace(key, Bound{siteName, b->line});
+                    if (!fresh && it->second.site != siteName)
+                        add(Severity::Error, b->line, b->path + "/@bindingInformation",
+                            b->get("protocol") + " " + b->get("bindingInformation") + " is already bound by site '" +
+                                it->second.site + "' (line " + std::to_string(it->second.line) + ")");
+                }
+            }
+        }
+
+        std::map<std::pair<std::string, std::string>, int> apps;
+        if (const ConfigElement* fc = find(root, {"system.webServer", "fastCgi"}))
+            for (const ConfigElement* a : fc->childrenNamed("application"))
+                apps.emplace(std::make_pair(a->get("fullPath"), a->get("arguments")), a->line);
+        if (const ConfigElement* hs = find(root, {"system.webServer", "handlers"})) {
+            for (const ConfigElement* h : hs->childrenNamed("add")) {
+                if (h->get("modules").find("FastCgiModule") == std::string::npos)
+                    continue;
+                std::string sp = h->get("scriptProcessor");
+                if (sp.empty()) {
+                    add(Severity::Error, h->line, h->path + "/@scriptProcessor",
+                        "a FastCgiModule handler needs a scriptProcessor naming a fastCgi application");
+                    continue;
+                }
+                auto bar = sp.find('|');
+                std::string full = sp.substr(0, bar), args = bar == std::string::npos ? std::string() : sp.substr(bar + 1);
+                if (!apps.count({full, args}))
+                    add(Severity::Error, h->line, h->path + "/@scriptProcessor",
+                        "no fastCgi application has fullPath '" + full + "'" +
+                            (args.empty() ? std::string() : " and arguments '" + args + "'"));
+            }
+        }
+    }
+
+    std::string file_;
+    ValidateOptions options_;
+    std::vector<Diagnostic> out_;
+};
+
+} // namespace
+
+std::vector<Diagnostic> validateConfig(const ConfigElement& root, const std::string& fileName, const ValidateOptions& options)
+{
+    return Validator(fileName, options).run(root);
+}
+
+} // namespace lido::config

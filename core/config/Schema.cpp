@@ -1,0 +1,542 @@
+#include "config/Schema.h"
+
+#include "config/Values.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace lido::config {
+
+namespace {
+
+constexpr uint64_t kNoMax = std::numeric_limits<uint64_t>::max();
+constexpr uint64_t kSecond = 1000, kMinute = 60 * kSecond, kHour = 60 * kMinute, kDay = 24 * kHour;
+
+// A small builder so that the table below reads as a table.
+struct A {
+    AttributeSpec s;
+    A(std::string name, AttrType type, std::string def, std::string help)
+    {
+        s.name = std::move(name);
+        s.type = type;
+        s.defaultValue = std::move(def);
+        s.help = std::move(help);
+        if (type == AttrType::TimeSpan)
+            s.max = kNoMax;
+    }
+    A& range(uint64_t lo, uint64_t hi) { s.min = lo; s.max = hi; return *this; }
+    A& values(std::vector<std::string> v) { s.enumValues = std::move(v); return *this; }
+    A& required() { s.required = true; return *this; }
+    A& key() { s.key = true; s.required = true; return *this; }
+    A& optionalKey() { s.key = true; return *this; }
+    A& unique() { s.unique = true; return *this; }
+    A& windows() { s.windowsOnly = true; return *this; }
+    A& lido() { s.lido = true; return *this; }
+    operator AttributeSpec() const { return s; }
+};
+
+A Str(std::string n, std::string d, std::string h) { return A(std::move(n), AttrType::String, std::move(d), std::move(h)); }
+A Bool(std::string n, bool d, std::string h) { return A(std::move(n), AttrType::Bool, d ? "true" : "false", std::move(h)); }
+A UInt(std::string n, uint64_t d, std::string h) { return A(std::move(n), AttrType::UInt, std::to_string(d), std::move(h)); }
+A Time(std::string n, std::string d, std::string h) { return A(std::move(n), AttrType::TimeSpan, std::move(d), std::move(h)); }
+A Enum(std::string n, std::string d, std::vector<std::string> v, std::string h)
+{
+    return A(std::move(n), AttrType::Enum, std::move(d), std::move(h)).values(std::move(v));
+}
+A Flags(std::string n, std::string d, std::vector<std::string> v, std::string h)
+{
+    return A(std::move(n), AttrType::Flags, std::move(d), std::move(h)).values(std::move(v));
+}
+A Dir(std::string n, std::string d, std::string h) { return A(std::move(n), AttrType::Directory, std::move(d), std::move(h)); }
+A Exe(std::string n, std::string d, std::string h) { return A(std::move(n), AttrType::Executable, std::move(d), std::move(h)); }
+A Bind(std::string n, std::string h) { return A(std::move(n), AttrType::Binding, "", std::move(h)); }
+
+ElementSpec E(std::string path, std::string help, std::vector<AttributeSpec> attrs = {}, bool item = false)
+{
+    ElementSpec e;
+    e.path = std::move(path);
+    e.help = std::move(help);
+    e.attributes = std::move(attrs);
+    e.collectionItem = item;
+    return e;
+}
+
+std::vector<AttributeSpec> without(std::vector<AttributeSpec> attrs, std::string_view name)
+{
+    attrs.erase(std::remove_if(attrs.begin(), attrs.end(), [&](const AttributeSpec& a) { return a.name == name; }),
+                attrs.end());
+    return attrs;
+}
+
+void addPoolElements(std::vector<ElementSpec>& out, const std::string& base, bool defaults)
+{
+    std::vector<AttributeSpec> pool = {
+        Str("name", "", "The application pool's name, unique in the file.").key(),
+        UInt("queueLength", 1000, "How many requests may wait for the pool before new ones get 503.").range(10, 65535),
+        Bool("autoStart", true, "Start the pool when the engine starts."),
+        Enum("startMode", "OnDemand", {"OnDemand", "AlwaysRunning"},
+             "OnDemand starts processes at the first request; AlwaysRunning starts them at once."),
+        Bool("enable32BitAppOnWin64", false, "Windows only: run 32-bit applications on 64-bit Windows.").windows(),
+        Str("managedRuntimeVersion", "v4.0", "Windows only: the .NET CLR version.").windows(),
+        Str("managedRuntimeLoader", "webengine4.dll", "Windows only: the .NET loader.").windows(),
+        Enum("managedPipelineMode", "Integrated", {"Integrated", "Classic"}, "Windows only: the ASP.NET pipeline mode.")
+            .windows(),
+        Str("CLRConfigFile", "", "Windows only: a .NET configuration file.").windows(),
+        Bool("passAnonymousToken", true, "Windows only: pass the anonymous token.").windows(),
+        Bool("enableConfigurationOverride", true, "Allow per-application configuration to override the pool's."),
+        UInt("cgiMaxConcurrent", 0,
+             "Lido: CGI programs of this pool that may run at once (0 = twice the number of cores, at least 4).")
+            .lido(),
+        UInt("cgiQueueLength", 1000, "Lido: CGI requests that may wait for a free slot before new ones get 503.").lido(),
+        Time("cgiQueueTimeout", "00:00:30", "Lido: how long a CGI request may wait for a free slot.").lido(),
+    };
+    out.push_back(E(base, defaults ? "Defaults for every application pool." : "An application pool: the identity, limits and "
+                                                                               "recycling that its processes run with.",
+                    defaults ? without(pool, "name") : pool, !defaults));
+    out.push_back(E(base + "/processModel", "How the pool's processes are started, identified and kept alive.", {
+        Enum("identityType", "ApplicationPoolIdentity",
+             {"LocalSystem", "LocalService", "NetworkService", "SpecificUser", "ApplicationPoolIdentity"},
+             "Which identity processes run as; on Lido SpecificUser uses userName, the others the engine's user."),
+        Str("userName", "", "The Unix user the pool's processes run as (when the engine runs as root)."),
+        Str("password", "", "Windows only: the identity's password; unused on Lido.").windows(),
+        Bool("loadUserProfile", true, "Windows only: load the user profile.").windows(),
+        Bool("setProfileEnvironment", true, "Windows only: set profile environment variables.").windows(),
+        Enum("logonType", "LogonBatch", {"LogonBatch", "LogonService"}, "Windows only: the logon type.").windows(),
+        Bool("manualGroupMembership", false, "Windows only: add IIS_IUSRS manually.").windows(),
+        Time("idleTimeout", "00:20:00", "Stop the pool's processes after this long without a request (0 = never).")
+            .range(0, 30 * kDay),
+        Enum("idleTimeoutAction", "Terminate", {"Terminate", "Suspend"}, "What to do when idle; Lido always terminates."),
+        UInt("maxProcesses", 1, "Worker processes per pool (web garden); FastCGI instances are set per application.")
+            .range(0, 2147483647),
+        Time("shutdownTimeLimit", "00:01:30", "How long processes may take to stop before they are killed.")
+            .range(1 * kSecond, kNoMax),
+        Time("startupTimeLimit", "00:01:30", "How long a process may take to start before it counts as failed.")
+            .range(1 * kSecond, kNoMax),
+        Bool("pingingEnabled", true, "Check that processes answer (FastCGI: FCGI_GET_VALUES)."),
+        Time("pingInterval", "00:00:30", "Time between health checks.").range(1 * kSecond, kNoMax),
+        Time("pingResponseTime", "00:01:30", "How long a process may take to answer a health check.")
+            .range(1 * kSecond, kNoMax),
+        Flags("logEventOnProcessModel", "IdleTimeout", {"IdleTimeout"}, "Which process-model actions are logged."),
+        UInt("maxOpenFiles", 0, "Lido: RLIMIT_NOFILE for the pool's processes (0 = inherit).").lido(),
+        UInt("maxAddressSpaceMB", 0, "Lido: RLIMIT_AS in MiB for the pool's processes (0 = unlimited).").lido(),
+        UInt("maxCpuSeconds", 0, "Lido: RLIMIT_CPU for each process (0 = unlimited).").lido(),
+        UInt("maxUserProcesses", 0, "Lido: RLIMIT_NPROC for the pool's identity (0 = inherit).").lido(),
+    }));
+    out.push_back(E(base + "/recycling", "When the pool's processes are replaced by fresh ones.", {
+        Bool("disallowOverlappingRotation", false, "Stop the old process before starting the new one."),
+        Bool("disallowRotationOnConfigChange", false, "Do not recycle when the pool's configuration changes."),
+        Flags("logEventOnRecycle", "Time, Requests, Schedule, Memory, IsapiUnhealthy, OnDemand, ConfigChange, PrivateMemory",
+              {"Time", "Requests", "Schedule", "Memory", "IsapiUnhealthy", "OnDemand", "ConfigChange", "PrivateMemory"},
+              "Which recycle reasons are written to the event log."),
+    }));
+    out.push_back(E(base + "/recycling/periodicRestart", "Recycle after a time, a number of requests or a memory size.", {
+        UInt("memory", 0, "Recycle when virtual memory exceeds this many KB (0 = never)."),
+        UInt("privateMemory", 0, "Recycle when private memory exceeds this many KB (0 = never)."),
+        UInt("requests", 0, "Recycle after this many requests (0 = never)."),
+        Time("time", "1.05:00:00", "Recycle after this long (0 = never)."),
+    }));
+    out.push_back(E(base + "/recycling/periodicRestart/schedule", "Times of day at which the pool is recycled."));
+    out.push_back(E(base + "/recycling/periodicRestart/schedule/add", "A time of day at which the pool is recycled.",
+                    {Time("value", "", "Time of day, hh:mm:ss.").key().range(0, kDay - 1)}, true));
+    out.push_back(E(base + "/recycling/periodicRestart/schedule/clear", "Removes earlier schedule entries.", {}, true));
+    out.push_back(E(base + "/failure", "What happens when the pool's processes fail.", {
+        Enum("loadBalancerCapabilities", "HttpLevel", {"HttpLevel", "TcpLevel"}, "Windows only: HTTP.sys behaviour.")
+            .windows(),
+        Bool("orphanWorkerProcess", false, "Keep a failed process for debugging instead of killing it."),
+        Str("orphanActionExe", "", "Program to run for an orphaned process."),
+        Str("orphanActionParams", "", "Arguments of orphanActionExe."),
+        Bool("rapidFailProtection", true, "Stop the pool when its processes crash too often."),
+        Time("rapidFailProtectionInterval", "00:05:00", "The window in which crashes are counted.")
+            .range(1 * kMinute, 144 * kHour),
+        UInt("rapidFailProtectionMaxCrashes", 5, "Crashes within the window that stop the pool.").range(1, 2147483647),
+        Str("autoShutdownExe", "", "Program to run when rapid-fail protection stops the pool."),
+        Str("autoShutdownParams", "", "Arguments of autoShutdownExe."),
+    }));
+}
+
+void addSiteElements(std::vector<ElementSpec>& out, const std::string& base, bool defaults)
+{
+    std::vector<AttributeSpec> site = {
+        Str("name", "", "The site's name, unique in the file.").key(),
+        UInt("id", 0, "The site's number, unique in the file.").range(1, 4294967295).required().unique(),
+        Bool("serverAutoStart", true, "Start the site when the engine starts."),
+    };
+    if (defaults)
+        out.push_back(E(base, "Defaults for every site.", {Bool("serverAutoStart", true, "Start sites when the engine starts.")}));
+    else
+        out.push_back(E(base, "A web site: bindings, applications and their folders.", site, true));
+    if (!defaults) {
+        out.push_back(E(base + "/bindings", "The addresses, ports and host names the site answers on."));
+        out.push_back(E(base + "/bindings/binding", "One address the site answers on.", {
+            Enum("protocol", "http", {"http", "https"}, "The protocol; Lido serves http.").key(),
+            Bind("bindingInformation", "ip:port:host, e.g. 127.0.0.1:8080: or *:80:www.example.org").key(),
+            Str("sslFlags", "0", "Windows only: TLS flags.").windows(),
+        }, true));
+        out.push_back(E(base + "/bindings/clear", "Removes earlier bindings.", {}, true));
+        out.push_back(E(base + "/application", "An application: a URL path served with one application pool.", {
+            Str("path", "", "The URL path, starting with '/'.").key(),
+            Str("applicationPool", "", "The application pool that runs this application's programs."),
+            Str("enabledProtocols", "http", "Protocols enabled for the application."),
+            Bool("preloadEnabled", false, "Windows only: warm up the application.").windows(),
+        }, true));
+        out.push_back(E(base + "/application/virtualDirectory", "Maps a URL path to a folder.", {
+            Str("path", "", "The URL path within the application, starting with '/'.").key(),
+            Dir("physicalPath", "", "The folder served at this path.").required(),
+            Str("userName", "", "Windows only: user to access the folder as.").windows(),
+            Str("password", "", "Windows only: the user's password.").windows(),
+            Enum("logonMethod", "ClearText", {"Interactive", "Batch", "Network", "ClearText"}, "Windows only.").windows(),
+            Bool("allowSubDirConfig", true, "Windows only: read web.config files in subfolders.").windows(),
+        }, true));
+    }
+    out.push_back(E(base + "/limits", "Connection limits of the site.", {
+        UInt("maxBandwidth", 4294967295, "Bytes per second the site may send (4294967295 = unlimited)."),
+        UInt("maxConnections", 4294967295, "Connections the site accepts at once (4294967295 = unlimited)."),
+        Time("connectionTimeout", "00:02:00", "Idle time after which a connection is closed.").range(1 * kSecond, kNoMax),
+        UInt("maxUrlSegments", 32, "Segments a URL may have.").range(0, 16383),
+    }));
+    out.push_back(E(base + "/logFile", "The site's access log.", {
+        Flags("logExtFileFlags",
+              "Date, Time, ClientIP, UserName, ServerIP, Method, UriStem, UriQuery, HttpStatus, Win32Status, TimeTaken, "
+              "ServerPort, UserAgent, HttpSubStatus",
+              {"Date", "Time", "ClientIP", "UserName", "SiteName", "ComputerName", "ServerIP", "Method", "UriStem", "UriQuery",
+               "HttpStatus", "Win32Status", "BytesSent", "BytesRecv", "TimeTaken", "ServerPort", "UserAgent", "Cookie",
+               "Referer", "ProtocolVersion", "Host", "HttpSubStatus"},
+              "The W3C fields written."),
+        Enum("logFormat", "W3C", {"IIS", "NCSA", "W3C", "Custom"}, "Log format; Lido writes W3C."),
+        Flags("logTargetW3C", "File", {"File", "ETW"}, "Where W3C entries go."),
+        Str("directory", "", "Folder of the log files (empty: Lido's default log folder)."),
+        Enum("period", "Daily", {"MaxSize", "Daily", "Weekly", "Monthly", "Hourly"}, "When a new log file starts."),
+        UInt("truncateSize", 20971520, "File size that starts a new file when period is MaxSize.").range(1048576, kNoMax),
+        Bool("localTimeRollover", false, "Start new files at local rather than UTC midnight."),
+        Bool("enabled", true, "Write the access log."),
+        Str("customLogPluginClsid", "", "Windows only.").windows(),
+    }));
+}
+
+} // namespace
+
+std::string_view typeName(AttrType type)
+{
+    switch (type) {
+    case AttrType::String: return "string";
+    case AttrType::Bool: return "bool";
+    case AttrType::UInt: return "uint";
+    case AttrType::TimeSpan: return "timeSpan";
+    case AttrType::Enum: return "enum";
+    case AttrType::Flags: return "flags";
+    case AttrType::Directory: return "directory";
+    case AttrType::Executable: return "executable";
+    case AttrType::Binding: return "binding";
+    }
+    return "string";
+}
+
+static std::string joinValues(const std::vector<std::string>& v)
+{
+    std::string out;
+    for (const auto& s : v)
+        out += (out.empty() ? "" : ", ") + s;
+    return out;
+}
+
+std::string AttributeSpec::check(std::string_view value) const
+{
+    switch (type) {
+    case AttrType::Bool:
+        if (!parseBool(value))
+            return "'" + std::string(value) + "' is not true or false";
+        return {};
+    case AttrType::UInt: {
+        auto v = parseUInt(value);
+        if (!v)
+            return "'" + std::string(value) + "' is not a whole number";
+        if (*v < min)
+            return std::to_string(*v) + " is below the minimum " + std::to_string(min);
+        if (*v > max)
+            return std::to_string(*v) + " is above the maximum " + std::to_string(max);
+        return {};
+    }
+    case AttrType::TimeSpan: {
+        auto v = parseTimeSpan(value);
+        if (!v)
+            return "'" + std::string(value) + "' is not a time span ([d.]hh:mm:ss)";
+        if (*v < 0 || static_cast<uint64_t>(*v) < min)
+            return std::string(value) + " is below the minimum " + formatTimeSpan(static_cast<int64_t>(min));
+        if (max != kNoMax && static_cast<uint64_t>(*v) > max)
+            return std::string(value) + " is above the maximum " + formatTimeSpan(static_cast<int64_t>(max));
+        return {};
+    }
+    case AttrType::Enum:
+        for (const auto& e : enumValues)
+            if (iequals(e, value))
+                return {};
+        return "'" + std::string(value) + "' is not one of " + joinValues(enumValues);
+    case AttrType::Flags: {
+        size_t start = 0;
+        while (start <= value.size()) {
+            auto comma = value.find(',', start);
+            std::string part = trim(value.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+            bool known = part.empty() && value.find_first_not_of(" ,") == std::string_view::npos;
+            for (const auto& e : enumValues)
+                known = known || iequals(e, part);
+            if (!known)
+                return "'" + part + "' is not one of " + joinValues(enumValues);
+            if (comma == std::string_view::npos)
+                break;
+            start = comma + 1;
+        }
+        return {};
+    }
+    case AttrType::Binding: {
+        std::string why;
+        if (!parseBindingInfo(value, &why))
+            return "'" + std::string(value) + "' is not a binding (ip:port:host): " + why;
+        return {};
+    }
+    case AttrType::String:
+    case AttrType::Directory:
+    case AttrType::Executable: return {};
+    }
+    return {};
+}
+
+std::string AttributeSpec::canonical(std::string_view value) const
+{
+    switch (type) {
+    case AttrType::Bool:
+        if (auto b = parseBool(value))
+            return *b ? "true" : "false";
+        break;
+    case AttrType::UInt:
+        if (auto v = parseUInt(value))
+            return std::to_string(*v);
+        break;
+    case AttrType::TimeSpan:
+        if (auto v = parseTimeSpan(value))
+            return formatTimeSpan(*v);
+        break;
+    case AttrType::Enum:
+        for (const auto& e : enumValues)
+            if (iequals(e, value))
+                return e;
+        break;
+    case AttrType::Flags: {
+        // Order-insensitive set of known flags.
+        std::vector<std::string> set;
+        for (const auto& e : enumValues) {
+            size_t start = 0;
+            while (start <= value.size()) {
+                auto comma = value.find(',', start);
+                if (iequals(trim(value.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start)), e)) {
+                    set.push_back(e);
+                    break;
+                }
+                if (comma == std::string_view::npos)
+                    break;
+                start = comma + 1;
+            }
+        }
+        return joinValues(set);
+    }
+    case AttrType::Binding:
+        if (auto b = parseBindingInfo(value))
+            return b->ip + ":" + std::to_string(b->port) + ":" + b->host;
+        break;
+    default: break;
+    }
+    return std::string(value);
+}
+
+const AttributeSpec* ElementSpec::attribute(std::string_view n) const
+{
+    for (const auto& a : attributes)
+        if (a.name == n)
+            return &a;
+    return nullptr;
+}
+
+std::vector<const AttributeSpec*> ElementSpec::keys() const
+{
+    std::vector<const AttributeSpec*> out;
+    for (const auto& a : attributes)
+        if (a.key)
+            out.push_back(&a);
+    return out;
+}
+
+std::string_view ElementSpec::name() const
+{
+    auto slash = path.rfind('/');
+    return slash == std::string::npos ? std::string_view(path) : std::string_view(path).substr(slash + 1);
+}
+
+bool Schema::isSectionGroup(std::string_view name)
+{
+    return name == "system.applicationHost" || name == "system.webServer";
+}
+
+std::string Schema::groupOf(std::string_view section) const
+{
+    if (section == "lido")
+        return {};
+    for (const auto& e : elements_) {
+        auto slash = e.path.find('/');
+        if (slash == std::string::npos)
+            continue;
+        auto rest = std::string_view(e.path).substr(slash + 1);
+        if (rest.substr(0, rest.find('/')) == section)
+            return e.path.substr(0, slash);
+    }
+    return {};
+}
+
+Schema::Schema()
+{
+    auto& out = elements_;
+    out.push_back(E("system.applicationHost", "IIS's host-wide settings: pools and sites."));
+    out.push_back(E("system.applicationHost/applicationPools", "The application pools."));
+    addPoolElements(out, "system.applicationHost/applicationPools/applicationPoolDefaults", true);
+    addPoolElements(out, "system.applicationHost/applicationPools/add", false);
+    out.push_back(E("system.applicationHost/sites", "The sites."));
+    addSiteElements(out, "system.applicationHost/sites/site", false);
+    addSiteElements(out, "system.applicationHost/sites/siteDefaults", true);
+    out.push_back(E("system.applicationHost/sites/applicationDefaults", "Defaults for every application.", {
+        Str("applicationPool", "", "The pool of applications that name none."),
+        Str("enabledProtocols", "http", "Protocols enabled for applications."),
+        Bool("preloadEnabled", false, "Windows only: warm up applications.").windows(),
+    }));
+    out.push_back(E("system.applicationHost/sites/virtualDirectoryDefaults", "Defaults for every virtual directory.", {
+        Bool("allowSubDirConfig", true, "Windows only: read web.config files in subfolders.").windows(),
+        Str("userName", "", "Windows only.").windows(),
+        Str("password", "", "Windows only.").windows(),
+        Enum("logonMethod", "ClearText", {"Interactive", "Batch", "Network", "ClearText"}, "Windows only.").windows(),
+    }));
+    out.push_back(E("system.applicationHost/configHistory", "Earlier versions of this file kept beside it.", {
+        Bool("enabled", true, "Keep a copy of the file before each save."),
+        Str("path", "", "Folder of the copies (empty: a .history folder beside the file)."),
+        UInt("maxHistories", 10, "How many copies are kept.").range(1, 1000),
+        Time("period", "00:02:00", "IIS's check interval; Lido copies at every save."),
+    }));
+
+    out.push_back(E("system.webServer", "IIS's request-processing settings: handlers, FastCGI, CGI, static files."));
+    out.push_back(E("system.webServer/fastCgi", "The FastCGI applications that pools run."));
+    out.push_back(E("system.webServer/fastCgi/application", "A FastCGI application: a program run as a pool of instances.", {
+        Exe("fullPath", "", "The program to run.").key(),
+        A("arguments", AttrType::String, "", "Arguments passed to the program.").optionalKey(),
+        UInt("maxInstances", 4, "Instances at most; 0 tunes the number to the load.").range(0, 10000),
+        UInt("idleTimeout", 300, "Seconds an idle instance lives.").range(10, 604800),
+        UInt("activityTimeout", 30, "Seconds an instance may stay silent during a request.").range(10, 3600),
+        UInt("requestTimeout", 90, "Seconds a request may take.").range(10, 604800),
+        UInt("instanceMaxRequests", 200, "Requests an instance serves before it is recycled.").range(1, 10000000),
+        Enum("protocol", "NamedPipe", {"NamedPipe", "Tcp"}, "NamedPipe: a Unix socket as fd 0; Tcp: 127.0.0.1 and a port."),
+        UInt("queueLength", 1000, "Requests that may wait before new ones get 503.").range(1, 10000000),
+        Bool("flushNamedPipe", false, "Windows only: flush the pipe at the end of a request.").windows(),
+        UInt("rapidFailsPerMinute", 10, "Instance crashes per minute that stop the application.").range(1, 2147483647),
+        Enum("stderrMode", "ReturnStdErrIn500", {"ReturnStdErrIn500", "ReturnGeneric500", "IgnoreAndReturn200", "TerminateProcess"},
+             "What a response with stderr output becomes."),
+        UInt("signalBeforeTerminateSeconds", 0, "Seconds between SIGTERM and SIGKILL when an instance stops.").range(0, 3600),
+        Str("monitorChangesTo", "", "A file (e.g. php.ini) whose change recycles the instances."),
+        Enum("responseHeaders", "Strict", {"Strict", "Relaxed"},
+             "Lido: Relaxed accepts 'Name:value', LF-only lines and bare Status codes.").lido(),
+        Str("utf8ServerVariables", "", "Lido: server variables passed UTF-8 decoded, e.g. PATH_INFO,SCRIPT_NAME.").lido(),
+    }, true));
+    out.push_back(E("system.webServer/fastCgi/application/environmentVariables", "Environment of the instances."));
+    out.push_back(E("system.webServer/fastCgi/application/environmentVariables/environmentVariable", "One variable.", {
+        Str("name", "", "Variable name.").key(),
+        Str("value", "", "Variable value."),
+    }, true));
+    out.push_back(E("system.webServer/fastCgi/application/environmentVariables/clear", "Removes earlier variables.", {}, true));
+    out.push_back(E("system.webServer/handlers", "Which handler serves which requests, in order.", {
+        Flags("accessPolicy", "Read", {"None", "Read", "Write", "Script", "Execute", "Source", "NoRemoteRead", "NoRemoteWrite",
+                                       "NoRemoteScript", "NoRemoteExecute"},
+              "What handlers may do."),
+    }));
+    out.push_back(E("system.webServer/handlers/add", "A handler mapping.", {
+        Str("name", "", "The mapping's name, unique in the list.").key(),
+        Str("path", "", "URL pattern: *.php, /cgi-bin/*, * ...").required(),
+        Str("verb", "", "Methods, comma-separated, or *.").required(),
+        Str("type", "", "Windows only: a managed handler type.").windows(),
+        Str("modules", "", "StaticFileModule, CgiModule, FastCgiModule, DefaultDocumentModule, DirectoryListingModule."),
+        Str("scriptProcessor", "", "FastCGI: fullPath[|arguments] of a fastCgi application; CGI: an interpreter."),
+        Enum("resourceType", "Unspecified", {"File", "Directory", "Either", "Unspecified"}, "What must exist at the path."),
+        Enum("requireAccess", "Script", {"None", "Read", "Write", "Script", "Execute"}, "Access the handler needs."),
+        Str("preCondition", "", "Windows only: load conditions.").windows(),
+        UInt("responseBufferLimit", 4194304, "Bytes of response buffered before sending."),
+        Bool("allowPathInfo", false, "Pass the path after the script as PATH_INFO."),
+    }, true));
+    out.push_back(E("system.webServer/handlers/remove", "Removes an earlier mapping.", {Str("name", "", "The mapping.").key()}, true));
+    out.push_back(E("system.webServer/handlers/clear", "Removes earlier mappings.", {}, true));
+    out.push_back(E("system.webServer/cgi", "How CGI programs run.", {
+        Bool("createCGIWithNewConsole", false, "Windows only.").windows(),
+        Bool("createProcessAsUser", true, "Run CGI programs as the pool's identity."),
+        Time("timeout", "00:15:00", "How long a CGI program may run.").range(1 * kSecond, kNoMax),
+    }));
+    out.push_back(E("system.webServer/defaultDocument", "Files served for a folder request.", {
+        Bool("enabled", true, "Serve default documents."),
+    }));
+    out.push_back(E("system.webServer/defaultDocument/files", "The default documents, in order."));
+    out.push_back(E("system.webServer/defaultDocument/files/add", "A default document.", {Str("value", "", "File name.").key()}, true));
+    out.push_back(E("system.webServer/defaultDocument/files/remove", "Removes a default document.", {Str("value", "", "File name.").key()}, true));
+    out.push_back(E("system.webServer/defaultDocument/files/clear", "Removes earlier default documents.", {}, true));
+    out.push_back(E("system.webServer/directoryBrowse", "Folder listings.", {
+        Bool("enabled", false, "List a folder's files when it has no default document."),
+        Flags("showFlags", "Date, Time, Size, Extension", {"None", "Date", "Time", "Size", "Extension", "LongDate"},
+              "What a listing shows."),
+    }));
+    out.push_back(E("system.webServer/staticContent", "Static files."));
+    out.push_back(E("system.webServer/staticContent/mimeMap", "A file extension's MIME type.", {
+        Str("fileExtension", "", "The extension with its dot, e.g. .json.").key(),
+        Str("mimeType", "", "The MIME type.").required(),
+    }, true));
+    out.push_back(E("system.webServer/staticContent/remove", "Removes a MIME type.", {Str("fileExtension", "", "Extension.").key()}, true));
+    out.push_back(E("system.webServer/staticContent/clear", "Removes earlier MIME types.", {}, true));
+    out.push_back(E("system.webServer/security", "Security settings."));
+    out.push_back(E("system.webServer/security/requestFiltering", "Request filtering.", {
+        Bool("allowDoubleEscaping", false, "Allow URLs that decode twice."),
+        Bool("allowHighBitCharacters", true, "Allow non-ASCII bytes in URLs."),
+    }));
+    out.push_back(E("system.webServer/security/requestFiltering/requestLimits", "Request size limits.", {
+        UInt("maxAllowedContentLength", 30000000, "Largest request body in bytes (413 above)."),
+        UInt("maxUrl", 4096, "Longest URL path in bytes (414 above)."),
+        UInt("maxQueryString", 2048, "Longest query string in bytes (414 above)."),
+    }));
+    out.push_back(E("system.webServer/httpErrors", "Error pages.", {
+        Enum("errorMode", "DetailedLocalOnly", {"DetailedLocalOnly", "Custom", "Detailed"},
+             "Detailed pages for loopback clients only, always, or never."),
+        Enum("existingResponse", "Auto", {"Auto", "Replace", "PassThrough"}, "Whether application error bodies are kept."),
+        Enum("defaultResponseMode", "File", {"File", "ExecuteURL", "Redirect"}, "Windows only.").windows(),
+        Str("defaultPath", "", "Windows only.").windows(),
+    }));
+
+    out.push_back(E("lido", "Lido's own settings beyond IIS."));
+    out.push_back(E("lido/statusListener", "The status and metrics endpoint (/status, /metrics).", {
+        Bool("enabled", true, "Serve /status and /metrics."),
+        Bind("bindingInformation", "Where it listens; loopback by default.").lido(),
+        Str("allow", "127.0.0.1,::1", "Client addresses allowed, comma-separated."),
+    }));
+    out.back().attributes[1].defaultValue = "127.0.0.1:8089:";
+    out.push_back(E("lido/log", "Where the engine writes its logs.", {
+        Str("directory", "", "Folder of the event and error logs (empty: $XDG_STATE_HOME/lido/log)."),
+        Enum("level", "info", {"trace", "debug", "info", "warn", "error"}, "Lowest severity written."),
+    }));
+}
+
+const Schema& Schema::instance()
+{
+    static const Schema schema;
+    return schema;
+}
+
+const ElementSpec* Schema::find(std::string_view path) const
+{
+    static const std::unordered_map<std::string_view, const ElementSpec*> index = [this] {
+        std::unordered_map<std::string_view, const ElementSpec*> m;
+        for (const auto& e : elements_)
+            m.emplace(e.path, &e);
+        return m;
+    }();
+    auto it = index.find(path);
+    return it == index.end() ? nullptr : it->second;
+}
+
+} // namespace lido::config

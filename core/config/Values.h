@@ -1,0 +1,37 @@
+#pragma once
+// Parsing and canonical forms of IIS attribute values: booleans, whole numbers, time spans.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace lido::config {
+
+std::optional<bool> parseBool(std::string_view text);
+std::optional<uint64_t> parseUInt(std::string_view text);
+
+// IIS time span: [-][d.]hh:mm:ss[.fffffff]. Returns milliseconds.
+std::optional<int64_t> parseTimeSpan(std::string_view text);
+std::string formatTimeSpan(int64_t milliseconds);
+
+// ip:port:host as in IIS's bindingInformation; ip is "*", IPv4 or [IPv6].
+struct BindingInfo {
+    std::string ip;   // "*" for all unassigned
+    uint16_t port = 0;
+    std::string host; // may be empty
+};
+std::optional<BindingInfo> parseBindingInfo(std::string_view text, std::string* why = nullptr);
+
+bool iequals(std::string_view a, std::string_view b);
+std::string toLower(std::string_view s);
+std::string trim(std::string_view s);
+
+// Escape a value for an XML attribute delimited by `quote`.
+std::string escapeAttribute(std::string_view value, char quote = '"');
+
+// Expand IIS-style %VAR% references from the environment; unset variables stay as written.
+std::string expandEnvironment(std::string_view text);
+// True for values that only make sense on Windows: drive letters, backslash paths, %windir%-style variables left unexpanded.
+bool looksLikeWindowsPath(std::string_view text);
+
+} // namespace lido::config

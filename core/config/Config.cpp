@@ -76,10 +76,15 @@ void build(const ConfigDocument& doc, pugi::xml_node node, const std::string& sc
     for (pugi::xml_node c : node.children())
         n += c.type() == pugi::node_element;
     out.children.reserve(n);
-    const std::string& childParent = group ? std::string() : out.path;
-    for (pugi::xml_node c : node.children())
-        if (c.type() == pugi::node_element)
-            build(doc, c, schemaPath + "/" + c.name(), childParent, out.children.emplace_back());
+    for (pugi::xml_node c : node.children()) {
+        if (c.type() != pugi::node_element)
+            continue;
+        std::string childSchema = schemaPath + "/" + c.name();
+        // Known sections drop their group ("applicationPools/..."); unknown ones keep it
+        // ("system.webServer/asp") so that the path still names one place.
+        bool dropGroup = group && Schema::instance().find(childSchema);
+        build(doc, c, childSchema, dropGroup ? std::string() : out.path, out.children.emplace_back());
+    }
 }
 
 void buildRoot(const ConfigDocument& doc, ConfigElement& root)

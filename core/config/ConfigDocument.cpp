@@ -260,7 +260,8 @@ std::string ConfigDocument::displayPath(pugi::xml_node node) const
     std::string out;
     for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
         pugi::xml_node n = *it;
-        if (n.parent() == root() && Schema::isSectionGroup(n.name()) && it + 1 != chain.rend())
+        if (n.parent() == root() && Schema::isSectionGroup(n.name()) && it + 1 != chain.rend() &&
+            Schema::instance().find(schemaPath(*(it + 1))))
             continue;
         out += (out.empty() ? "" : "/") + stepOf(n, Schema::instance().find(schemaPath(n)));
     }

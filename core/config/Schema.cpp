@@ -158,7 +158,7 @@ void addSiteElements(std::vector<ElementSpec>& out, const std::string& base, boo
 {
     std::vector<AttributeSpec> site = {
         Str("name", "", "The site's name, unique in the file.").key(),
-        UInt("id", 0, "The site's number, unique in the file.").range(1, 4294967295).required().unique(),
+        A("id", AttrType::UInt, "", "The site's number, unique in the file.").range(1, 4294967295).required().unique(),
         Bool("serverAutoStart", true, "Start the site when the engine starts."),
     };
     if (defaults)

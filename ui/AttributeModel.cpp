@@ -1,0 +1,99 @@
+#include "AttributeModel.h"
+
+#include "config/Schema.h"
+
+#include <QFont>
+#include <QGuiApplication>
+#include <QPalette>
+
+using namespace lido::config;
+
+AttributeModel::AttributeModel(QObject* parent) : QAbstractTableModel(parent) {}
+
+void AttributeModel::setElement(std::shared_ptr<const Config> config, const ConfigElement* element)
+{
+    beginResetModel();
+    config_ = std::move(config);
+    rows_.clear();
+    if (element) {
+        auto q = [](const std::string& s) { return QString::fromStdString(s); };
+        auto problemOf = [&](const std::string& attr) {
+            QString out;
+            for (const Diagnostic& d : config_->diagnostics())
+                if (d.path == element->path + "/@" + attr)
+                    out += (out.isEmpty() ? "" : "\n") + q(d.message);
+            return out;
+        };
+        if (element->spec)
+            for (const AttributeSpec& a : element->spec->attributes) {
+                const std::string* v = element->find(a.name);
+                rows_.push_back(Row{q(a.name), q(v ? *v : a.defaultValue), q(a.defaultValue), q(std::string(typeName(a.type))),
+                                    q(a.help), problemOf(a.name), v != nullptr, a.windowsOnly});
+            }
+        for (const auto& [k, v] : element->attributes)
+            if (!element->attributeSpec(k))
+                rows_.push_back(Row{q(k), q(v), QString(), tr("unknown"), tr("Not known to Lido; kept unchanged."),
+                                    problemOf(k), true});
+    }
+    endResetModel();
+}
+
+QString AttributeModel::help(int row) const
+{
+    if (row < 0 || row >= static_cast<int>(rows_.size()))
+        return {};
+    const Row& r = rows_[static_cast<size_t>(row)];
+    QString text = QStringLiteral("<b>%1</b> (%2)<br>%3").arg(r.name.toHtmlEscaped(), r.type, r.help.toHtmlEscaped());
+    if (!r.defaultValue.isEmpty())
+        text += tr("<br>Default: %1").arg(r.defaultValue.toHtmlEscaped());
+    if (!r.problem.isEmpty())
+        text += QStringLiteral("<br><font color='#b00020'>%1</font>").arg(r.problem.toHtmlEscaped());
+    return text;
+}
+
+int AttributeModel::rowCount(const QModelIndex& parent) const
+{
+    return parent.isValid() ? 0 : static_cast<int>(rows_.size());
+}
+
+int AttributeModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : ColumnCount; }
+
+QVariant AttributeModel::data(const QModelIndex& index, int role) const
+{
+    if (!index.isValid() || index.row() >= static_cast<int>(rows_.size()))
+        return {};
+    const Row& r = rows_[static_cast<size_t>(index.row())];
+    if (role == Qt::DisplayRole) {
+        switch (index.column()) {
+        case Name: return r.name;
+        case Value: return r.value;
+        case Default: return r.defaultValue;
+        case Type: return r.type;
+        }
+    }
+    if (role == Qt::FontRole && r.written && index.column() == Value) {
+        QFont f;
+        f.setBold(true);
+        return f;
+    }
+    if (role == Qt::ToolTipRole)
+        return r.problem.isEmpty() ? r.help : r.problem;
+    if (role == Qt::ForegroundRole && r.inert)
+        return QGuiApplication::palette().color(QPalette::Disabled, QPalette::Text);
+    if (role == Qt::BackgroundRole && !r.problem.isEmpty())
+        return QColor(255, 225, 225);
+    return {};
+}
+
+QVariant AttributeModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return {};
+    switch (section) {
+    case Name: return tr("Attribute");
+    case Value: return tr("Value");
+    case Default: return tr("Default");
+    case Type: return tr("Type");
+    }
+    return {};
+}

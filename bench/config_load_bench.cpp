@@ -24,9 +24,12 @@ int main(int argc, char** argv)
             out << "      <!-- pool " << i << " -->\n      <add name=\"pool" << i
                 << "\" autoStart=\"true\" startMode=\"OnDemand\" queueLength=\"1000\" cgiMaxConcurrent=\"8\">\n"
                 << "        <processModel identityType=\"SpecificUser\" userName=\"www-data\" idleTimeout=\"00:20:00\" "
-                   "maxProcesses=\"1\" pingingEnabled=\"true\" pingInterval=\"00:00:30\" />\n"
+                   "maxProcesses=\"1\" pingingEnabled=\"true\" pingInterval=\"00:00:30\" pingResponseTime=\"00:01:30\" "
+                   "shutdownTimeLimit=\"00:01:30\" startupTimeLimit=\"00:01:30\" maxOpenFiles=\"4096\" />\n"
                 << "        <recycling logEventOnRecycle=\"Time, Requests, Memory\">\n"
-                << "          <periodicRestart requests=\"10000\" time=\"1.05:00:00\" memory=\"0\" />\n"
+                << "          <periodicRestart requests=\"10000\" time=\"1.05:00:00\" memory=\"0\">\n"
+                << "            <schedule>\n              <add value=\"03:00:00\" />\n              <add value=\"15:00:00\" />\n"
+                << "            </schedule>\n          </periodicRestart>\n"
                 << "        </recycling>\n"
                 << "        <failure rapidFailProtection=\"true\" rapidFailProtectionInterval=\"00:05:00\" "
                    "rapidFailProtectionMaxCrashes=\"5\" />\n      </add>\n";
@@ -35,10 +38,17 @@ int main(int argc, char** argv)
             out << "      <site name=\"site" << i << "\" id=\"" << i + 1 << "\" serverAutoStart=\"true\">\n"
                 << "        <application path=\"/\" applicationPool=\"pool" << i << "\">\n"
                 << "          <virtualDirectory path=\"/\" physicalPath=\"" << dir << "/www\" />\n        </application>\n"
+                << "        <application path=\"/app\" applicationPool=\"pool" << i << "\" enabledProtocols=\"http\">\n"
+                << "          <virtualDirectory path=\"/\" physicalPath=\"" << dir << "/www\" />\n"
+                << "          <virtualDirectory path=\"/static\" physicalPath=\"" << dir << "/www\" />\n        </application>\n"
                 << "        <bindings>\n          <binding protocol=\"http\" bindingInformation=\"127.0.0.1:" << 10000 + i % 50000
-                << ":site" << i << ".example.org\" />\n        </bindings>\n"
+                << ":site" << i << ".example.org\" />\n"
+                << "          <binding protocol=\"http\" bindingInformation=\"127.0.0.1:" << 10000 + i % 50000
+                << ":www.site" << i << ".example.org\" />\n        </bindings>\n"
                 << "        <limits maxConnections=\"1000\" connectionTimeout=\"00:02:00\" />\n"
-                << "        <logFile directory=\"" << dir << "/log\" period=\"Daily\" />\n      </site>\n";
+                << "        <logFile directory=\"" << dir << "/log\" period=\"Daily\" localTimeRollover=\"false\" "
+                   "logExtFileFlags=\"Date, Time, ClientIP, UserName, ServerIP, Method, UriStem, UriQuery, HttpStatus, "
+                   "TimeTaken, ServerPort, UserAgent, Referer, Host, HttpSubStatus\" />\n      </site>\n";
         out << "    </sites>\n  </system.applicationHost>\n</configuration>\n";
     }
     std::ifstream in(path, std::ios::ate);

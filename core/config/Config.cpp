@@ -70,6 +70,10 @@ void build(const ConfigDocument& doc, pugi::xml_node node, const std::string& sc
     bool group = schemaPath.find('/') == std::string::npos && Schema::isSectionGroup(out.name);
     std::string step = ConfigDocument::stepOf(node, out.spec);
     out.path = group ? out.name : (parentDisplay.empty() ? step : parentDisplay + "/" + step);
+    size_t attributeCount = 0;
+    for (pugi::xml_attribute a = node.first_attribute(); a; a = a.next_attribute())
+        ++attributeCount;
+    out.attributes.reserve(attributeCount);
     for (pugi::xml_attribute a : node.attributes())
         out.attributes.emplace_back(a.name(), a.value());
     size_t n = 0;
@@ -104,9 +108,14 @@ void buildRoot(const ConfigDocument& doc, ConfigElement& root)
 
 std::shared_ptr<const Config> Config::fromDocument(const ConfigDocument& doc, const ValidateOptions& options)
 {
+    return fromDocument(doc, options, doc.text());
+}
+
+std::shared_ptr<const Config> Config::fromDocument(const ConfigDocument& doc, const ValidateOptions& options, std::string text)
+{
     auto config = std::make_shared<Config>();
     config->fileName_ = doc.fileName();
-    config->text_ = doc.text();
+    config->text_ = std::move(text);
     buildRoot(doc, config->root_);
     config->diagnostics_ = validateConfig(config->root_, config->fileName_, options);
     return config;
@@ -172,7 +181,9 @@ Result<std::shared_ptr<const Config>> loadConfig(const std::string& path, const 
     auto doc = ConfigDocument::load(path);
     if (!doc)
         return fail(doc.error());
-    return Config::fromDocument(*doc, options);
+    // The document is not needed afterwards: its text moves into the snapshot instead of a copy.
+    std::string text = doc->takeText();
+    return Config::fromDocument(*doc, options, std::move(text));
 }
 
 } // namespace lido::config

@@ -52,6 +52,8 @@ struct ValidateOptions {
 class Config {
 public:
     static std::shared_ptr<const Config> fromDocument(const ConfigDocument& doc, const ValidateOptions& options = {});
+    // The same, with the document's text handed over (doc.takeText()) rather than copied.
+    static std::shared_ptr<const Config> fromDocument(const ConfigDocument& doc, const ValidateOptions& options, std::string text);
 
     const ConfigElement& root() const { return root_; }
     const std::string& fileName() const { return fileName_; }

@@ -29,6 +29,9 @@ public:
     ~ConfigDocument();
 
     const std::string& text() const { return text_; }
+    // Moves the text out; the parsed tree stays readable (pugixml keeps its own copy), but no
+    // edits may follow.
+    std::string takeText() { return std::move(text_); }
     const std::string& fileName() const { return fileName_; }
     pugi::xml_node root() const; // <configuration>, or the document element whatever its name
     int lineOf(pugi::xml_node node) const;

@@ -147,8 +147,15 @@ private:
             add(missing, e.line, where, "'" + value + "' is not an absolute path");
             return;
         }
-        struct stat st {};
-        if (::stat(expanded.c_str(), &st) != 0) {
+        // Thousands of sites often share a few folders: ask the file system once per path.
+        auto cached = stats_.find(expanded);
+        if (cached == stats_.end()) {
+            struct stat fresh {};
+            bool found = ::stat(expanded.c_str(), &fresh) == 0;
+            cached = stats_.emplace(expanded, std::make_pair(found, fresh)).first;
+        }
+        const struct stat& st = cached->second.second;
+        if (!cached->second.first) {
             add(missing, e.line, where,
                 std::string(a.type == AttrType::Directory ? "folder '" : "program '") + expanded + "' does not exist");
             return;
@@ -312,6 +319,7 @@ private:
 
     std::string file_;
     ValidateOptions options_;
+    std::unordered_map<std::string, std::pair<bool, struct stat>> stats_;
     std::vector<Diagnostic> out_;
 };
 

@@ -355,14 +355,6 @@ const AttributeSpec* ElementSpec::attribute(std::string_view n) const
     return nullptr;
 }
 
-std::vector<const AttributeSpec*> ElementSpec::keys() const
-{
-    std::vector<const AttributeSpec*> out;
-    for (const auto& a : attributes)
-        if (a.key)
-            out.push_back(&a);
-    return out;
-}
 
 std::string_view ElementSpec::name() const
 {
@@ -519,6 +511,10 @@ Schema::Schema()
         Str("directory", "", "Folder of the event and error logs (empty: $XDG_STATE_HOME/lido/log)."),
         Enum("level", "info", {"trace", "debug", "info", "warn", "error"}, "Lowest severity written."),
     }));
+    for (auto& e : out)
+        for (const auto& a : e.attributes)
+            if (a.key)
+                e.keys_.push_back(&a);
 }
 
 const Schema& Schema::instance()

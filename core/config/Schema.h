@@ -52,8 +52,12 @@ struct ElementSpec {
     std::vector<AttributeSpec> attributes;
 
     const AttributeSpec* attribute(std::string_view name) const;
-    std::vector<const AttributeSpec*> keys() const;
+    const std::vector<const AttributeSpec*>& keys() const { return keys_; }
     std::string_view name() const; // last step of the path
+
+private:
+    friend class Schema;
+    std::vector<const AttributeSpec*> keys_; // filled once the table is complete
 };
 
 class Schema {

@@ -1,0 +1,79 @@
+#include "cgi/CgiEnvironment.h"
+
+#include <cctype>
+
+namespace lido::cgi {
+
+std::vector<std::pair<std::string, std::string>> cgiVariables(const CgiContext& c)
+{
+    const http::Request& r = *c.request;
+    std::vector<std::pair<std::string, std::string>> v;
+    v.reserve(32 + r.headers.size());
+    auto set = [&](std::string name, std::string value) { v.emplace_back(std::move(name), std::move(value)); };
+    set("GATEWAY_INTERFACE", "CGI/1.1");
+    set("SERVER_SOFTWARE", c.serverSoftware);
+    set("SERVER_NAME", r.host.empty() ? r.localAddress : r.host);
+    set("SERVER_ADDR", r.localAddress);
+    set("SERVER_PORT", std::to_string(r.localPort));
+    set("SERVER_PROTOCOL", "HTTP/" + std::to_string(r.versionMajor) + "." + std::to_string(r.versionMinor));
+    set("REQUEST_METHOD", r.method);
+    set("REQUEST_URI", r.target);
+    set("QUERY_STRING", r.query);
+    set("SCRIPT_NAME", c.scriptName);
+    set("SCRIPT_FILENAME", c.scriptFilename);
+    set("DOCUMENT_ROOT", c.documentRoot);
+    if (!c.pathInfo.empty()) {
+        set("PATH_INFO", c.pathInfo);
+        set("PATH_TRANSLATED", c.pathTranslated);
+    }
+    set("REMOTE_ADDR", r.remoteAddress);
+    set("REMOTE_PORT", std::to_string(r.remotePort));
+    set("HTTPS", "off");
+    set("REDIRECT_STATUS", "200"); // php-cgi refuses to run without it (cgi.force_redirect)
+    set("PATH", "/usr/local/bin:/usr/bin:/bin");
+    if (c.contentLength)
+        set("CONTENT_LENGTH", std::to_string(*c.contentLength));
+    if (const std::string* type = r.header("Content-Type"))
+        set("CONTENT_TYPE", *type);
+    for (const http::Header& h : r.headers) {
+        // httpoxy: a "Proxy:" header must never become HTTP_PROXY. A name with '_' could pose as
+        // one written with '-' (X_Forwarded_For vs X-Forwarded-For): such headers are dropped,
+        // as nginx and Apache do.
+        if (http::iequals(h.name, "Proxy") || h.name.find('_') != std::string::npos || http::iequals(h.name, "Content-Type") ||
+            http::iequals(h.name, "Content-Length"))
+            continue;
+        std::string name = "HTTP_";
+        for (char ch : h.name)
+            name += ch == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        bool merged = false;
+        for (auto& [k, val] : v)
+            if (k == name) {
+                val += (name == "HTTP_COOKIE" ? "; " : ", ") + h.value;
+                merged = true;
+                break;
+            }
+        if (!merged)
+            set(name, h.value);
+    }
+    for (const auto& [k, val] : c.extra) {
+        bool replaced = false;
+        for (auto& [name, value] : v)
+            if (name == k) {
+                value = val;
+                replaced = true;
+            }
+        if (!replaced)
+            set(k, val);
+    }
+    return v;
+}
+
+std::vector<std::string> cgiEnvironment(const CgiContext& c)
+{
+    std::vector<std::string> out;
+    for (const auto& [k, v] : cgiVariables(c))
+        out.push_back(k + "=" + v);
+    return out;
+}
+
+} // namespace lido::cgi

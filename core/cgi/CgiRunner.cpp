@@ -1,0 +1,480 @@
+#include "cgi/CgiRunner.h"
+
+#include "cgi/CgiResponseParser.h"
+
+#include <cerrno>
+#include <csignal>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace lido::cgi {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kStderrTail = 4096;
+
+class CgiRun : public std::enable_shared_from_this<CgiRun> {
+public:
+    explicit CgiRun(CgiJob job)
+        : job_(std::move(job)), exec_(job_.responder->executor()), stdin_(exec_), stdout_(exec_), stderr_(exec_), exit_(exec_),
+          timer_(exec_), retry_(exec_)
+    {
+    }
+
+    void start()
+    {
+        auto self = shared_from_this();
+        job_.responder->onAbort([self] { self->clientGone(); });
+        const http::Request& req = job_.responder->request();
+        if (req.chunked) {
+            // CGI needs CONTENT_LENGTH (RFC 3875 §4.1.2): a chunked body is collected first.
+            collectFirst_ = true;
+            job_.responder->onBody([self](std::string_view c) { self->body_.append(c); },
+                                   [self] {
+                                       self->bodyComplete_ = true;
+                                       self->job_.context.contentLength = self->body_.size();
+                                       self->acquire();
+                                   });
+            return;
+        }
+        job_.context.contentLength = req.contentLength;
+        job_.responder->onBody(
+            [self](std::string_view c) {
+                self->body_.append(c);
+                self->job_.responder->setBodyBacklog(self->body_.size());
+                self->pumpStdin();
+            },
+            [self] {
+                self->bodyComplete_ = true;
+                self->pumpStdin();
+            });
+        if (!req.hasBody())
+            bodyComplete_ = true;
+        acquire();
+    }
+
+private:
+    void acquire()
+    {
+        auto self = shared_from_this();
+        if (!job_.limiter->acquire(exec_, [self](bool granted) { self->granted(granted); }, ticket_)) {
+            job_.error(503, "too many CGI requests are waiting for pool '" + job_.context.request->host + "'; try again shortly",
+                       {{"Retry-After", "5"}});
+        }
+    }
+
+    void granted(bool ok)
+    {
+        if (!ok) {
+            job_.error(503, "the CGI request waited longer than the pool's queue timeout", {{"Retry-After", "5"}});
+            return;
+        }
+        holdsSlot_ = true;
+        if (gone_) {
+            releaseSlot();
+            return;
+        }
+        spawnNow(0);
+    }
+
+    void spawnNow(int attempt)
+    {
+        int in[2], out[2], err[2];
+        if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
+            retryOrFail(attempt, errno, std::string("pipe: ") + std::strerror(errno));
+            return;
+        }
+        process::SpawnOptions o;
+        o.program = job_.program;
+        o.argv = job_.argv;
+        o.env = cgiEnvironment(job_.context);
+        o.workingDirectory = job_.workingDirectory;
+        o.identity = job_.identity;
+        o.limits = job_.limits;
+        o.stdinFd = in[0];
+        o.stdoutFd = out[1];
+        o.stderrFd = err[1];
+        process::SpawnError error;
+        startedAt_ = Clock::now();
+        auto spawned = process::spawn(o, &error);
+        ::close(in[0]);
+        ::close(out[1]);
+        ::close(err[1]);
+        if (!spawned) {
+            ::close(in[1]);
+            ::close(out[0]);
+            ::close(err[0]);
+            if (error.err == EAGAIN || error.err == ENOMEM) {
+                retryOrFail(attempt, error.err, error.message);
+                return;
+            }
+            ++job_.limiter->spawnFailures;
+            job_.events->add(log::Severity::Error, "cgi " + job_.scriptFile, "cgi.spawn-failed",
+                             "CGI program " + job_.scriptFile + " could not be started: " + error.message);
+            releaseSlot();
+            job_.error(502, "the CGI program " + job_.scriptFile + " could not be started: " + error.message, {});
+            return;
+        }
+        ++job_.limiter->started;
+        pid_ = spawned->pid;
+        ::fcntl(in[1], F_SETFL, O_NONBLOCK);
+        stdin_.assign(in[1]);
+        stdout_.assign(out[0]);
+        stderr_.assign(err[0]);
+        if (spawned->pidfd >= 0) {
+            exit_.assign(spawned->pidfd);
+            auto self = shared_from_this();
+            exit_.async_wait(asio::posix::stream_descriptor::wait_read, [self](const asio::error_code&) { self->exited(); });
+        }
+        timer_.expires_after(job_.timeout);
+        timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+            if (!ec)
+                self->timedOut();
+        });
+        if (collectFirst_) {
+            bodyComplete_ = true;
+        }
+        pumpStdin();
+        readStdout();
+        readStderr();
+    }
+
+    void retryOrFail(int attempt, int err, const std::string& message)
+    {
+        if (attempt < 6) {
+            ++job_.limiter->spawnRetries;
+            retry_.expires_after(std::chrono::milliseconds(10 << attempt)); // 10, 20, ... 320 ms
+            retry_.async_wait([self = shared_from_this(), attempt](const asio::error_code& ec) {
+                if (!ec && !self->gone_)
+                    self->spawnNow(attempt + 1);
+                else
+                    self->releaseSlot();
+            });
+            return;
+        }
+        ++job_.limiter->spawnFailures;
+        job_.events->add(log::Severity::Error, "cgi " + job_.scriptFile, "cgi.spawn-failed",
+                         "CGI program " + job_.scriptFile + " could not be started after " + std::to_string(attempt) +
+                             " retries: " + message + " (" + std::strerror(err) + ")");
+        releaseSlot();
+        job_.error(503, "the system could not start another process; try again shortly", {{"Retry-After", "2"}});
+    }
+
+    void pumpStdin()
+    {
+        if (writingStdin_ || !stdin_.is_open())
+            return;
+        if (!body_.empty()) {
+            writingStdin_ = true;
+            inFlight_ = std::move(body_);
+            body_.clear();
+            asio::async_write(stdin_, asio::buffer(inFlight_), [self = shared_from_this()](const asio::error_code& ec, size_t) {
+                self->writingStdin_ = false;
+                self->inFlight_.clear();
+                if (ec) {
+                    // The program stopped reading (EPIPE): the rest of the body is dropped.
+                    asio::error_code ignored;
+                    self->stdin_.close(ignored);
+                    self->body_.clear();
+                    self->job_.responder->setBodyBacklog(0);
+                    return;
+                }
+                self->job_.responder->setBodyBacklog(self->body_.size());
+                self->pumpStdin();
+            });
+            return;
+        }
+        if (bodyComplete_) {
+            asio::error_code ignored;
+            stdin_.close(ignored);
+        }
+    }
+
+    void readStdout()
+    {
+        stdout_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+            if (ec) {
+                self->stdoutClosed();
+                return;
+            }
+            self->fromStdout(std::string_view(self->buf_.data(), n));
+        });
+    }
+
+    void fromStdout(std::string_view data)
+    {
+        bytesOut_ += data.size();
+        if (gone_ || reported_ || !pendingReport_.empty())
+            return readStdout(); // drained and dropped: the client has its answer already
+        if (job_.nph) {
+            headDone_ = true;
+            job_.responder->sendRaw(std::string(data), [self = shared_from_this()](bool ok) {
+                if (ok)
+                    self->readStdout();
+            });
+            return;
+        }
+        if (headDone_) {
+            job_.responder->sendBody(std::string(data), [self = shared_from_this()](bool ok) {
+                if (ok)
+                    self->readStdout();
+            });
+            return;
+        }
+        head_.append(data);
+        HeaderParse p = parseResponseHeaders(head_, HeaderSyntax::Cgi);
+        if (p.state == HeaderParse::State::NeedMore)
+            return readStdout();
+        if (p.state == HeaderParse::State::Error) {
+            misbehaved("sent malformed headers: " + p.error);
+            return;
+        }
+        headDone_ = true;
+        const ResponseHeaders& h = p.head;
+        std::string rest = head_.substr(h.consumed);
+        head_.clear();
+        if (!h.location.empty() && h.location.front() == '/' && !h.hasStatus && h.headers.size() == 1) {
+            // RFC 3875 §6.2.2 local redirect: the server serves that path instead.
+            redirected_ = true;
+            kill();
+            job_.localRedirect(h.location);
+            return;
+        }
+        http::ResponseHead head;
+        head.status = h.status;
+        head.reason = h.reason;
+        for (const auto& [k, v] : h.headers) {
+            if (http::iequals(k, "Content-Length")) {
+                try {
+                    head.contentLength = std::stoull(v);
+                } catch (...) {
+                }
+                continue;
+            }
+            if (http::iequals(k, "Transfer-Encoding") || http::iequals(k, "Connection"))
+                continue; // hop-by-hop: the server frames the response
+            head.headers.push_back({k, v});
+        }
+        status_ = head.status;
+        job_.responder->sendHead(std::move(head));
+        if (!rest.empty())
+            job_.responder->sendBody(std::move(rest), [self = shared_from_this()](bool ok) {
+                if (ok)
+                    self->readStdout();
+            });
+        else
+            readStdout();
+    }
+
+    void stdoutClosed()
+    {
+        stdoutEof_ = true;
+        if (headDone_) {
+            if (!redirected_ && !gone_)
+                job_.responder->finish();
+            maybeDone();
+            return;
+        }
+        // No complete header block: wait for the exit status to say what happened.
+        if (exited_)
+            misbehaved("closed its output before sending a complete set of headers");
+        else {
+            graceForExit_ = true;
+            timer_.expires_after(std::chrono::seconds(1));
+            timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+                if (!ec && !self->exited_)
+                    self->kill();
+            });
+        }
+    }
+
+    void readStderr()
+    {
+        stderr_.async_read_some(asio::buffer(errBuf_), [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+            if (ec) {
+                self->flushStderrLine(true);
+                self->stderrEof_ = true;
+                self->report(false);
+                return;
+            }
+            self->stderrTail_.append(self->errBuf_.data(), n);
+            if (self->stderrTail_.size() > kStderrTail)
+                self->stderrTail_.erase(0, self->stderrTail_.size() - kStderrTail);
+            self->stderrLine_.append(self->errBuf_.data(), n);
+            self->flushStderrLine(false);
+            self->readStderr();
+        });
+    }
+
+    void flushStderrLine(bool all)
+    {
+        // stderr of well-behaved programs goes to the log, line by line, rate-limited there.
+        size_t nl;
+        while ((nl = stderrLine_.find('\n')) != std::string::npos) {
+            if (nl > 0)
+                job_.events->add(log::Severity::Warning, "cgi " + job_.scriptFile, "cgi.stderr", stderrLine_.substr(0, std::min<size_t>(nl, 1024)));
+            stderrLine_.erase(0, nl + 1);
+        }
+        if ((all && !stderrLine_.empty()) || stderrLine_.size() > 4096) {
+            job_.events->add(log::Severity::Warning, "cgi " + job_.scriptFile, "cgi.stderr", stderrLine_.substr(0, 1024));
+            stderrLine_.clear();
+        }
+    }
+
+    void exited()
+    {
+        status_exit_ = process::reap(pid_);
+        exited_ = true;
+        ranFor_ = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - startedAt_);
+        asio::error_code ignored;
+        exit_.close(ignored);
+        if (graceForExit_ && !headDone_)
+            misbehaved("closed its output before sending a complete set of headers");
+        report(false);
+        maybeDone();
+    }
+
+    std::string howItEnded() const
+    {
+        if (!exited_)
+            return "was stopped after " +
+                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - startedAt_).count()) + " ms";
+        return "exited with " + process::describeStatus(status_exit_) + " after " + std::to_string(ranFor_.count()) + " ms";
+    }
+
+    std::string stderrQuoted() const
+    {
+        if (stderrTail_.empty())
+            return "no stderr output";
+        std::string t = stderrTail_;
+        while (!t.empty() && (t.back() == '\n' || t.back() == '\r'))
+            t.pop_back();
+        return "stderr: \"" + t + "\"";
+    }
+
+    void misbehaved(const std::string& what)
+    {
+        if (reported_ || !pendingReport_.empty())
+            return;
+        headDone_ = true;
+        ++job_.limiter->misbehaving;
+        pendingReport_ = what;
+        kill();
+        // The report waits for the exit status and the last of stderr (or one second at most).
+        auto guard = std::make_shared<asio::steady_timer>(exec_, std::chrono::seconds(1));
+        guard->async_wait([self = shared_from_this(), guard](const asio::error_code&) { self->report(true); });
+        report(false);
+    }
+
+    void report(bool force)
+    {
+        if (reported_ || pendingReport_.empty() || (!force && (!exited_ || !stderrEof_)))
+            return;
+        reported_ = true;
+        std::string sentence = "CGI program " + job_.scriptFile + " misbehaved: it " + pendingReport_ + "; it " + howItEnded() + "; " +
+                               stderrQuoted();
+        job_.events->add(log::Severity::Error, "cgi " + job_.scriptFile, "cgi.misbehaved", sentence);
+        if (!gone_)
+            job_.error(502, sentence, {});
+        maybeDone();
+    }
+
+    void timedOut()
+    {
+        if (exited_ && stdoutEof_)
+            return;
+        if (graceForExit_) {
+            kill();
+            return;
+        }
+        ++job_.limiter->timeouts;
+        timedOut_ = true;
+        std::string sentence = "CGI program " + job_.scriptFile + " did not finish within the cgi timeout (" +
+                               std::to_string(job_.timeout.count() / 1000) + " s) and was stopped";
+        job_.events->add(log::Severity::Error, "cgi " + job_.scriptFile, "cgi.timeout", sentence);
+        terminate();
+        if (!job_.responder->headSent() && !gone_) {
+            reported_ = true;
+            job_.error(502, sentence, {});
+        } else if (!gone_) {
+            job_.responder->keepAlive(false);
+            job_.responder->finish();
+        }
+    }
+
+    void clientGone()
+    {
+        gone_ = true;
+        job_.limiter->cancel(ticket_);
+        if (pid_ > 0 && !exited_)
+            terminate();
+    }
+
+    // SIGTERM, then SIGKILL after a grace period, to the program's whole process group.
+    void terminate()
+    {
+        if (pid_ <= 0 || exited_)
+            return;
+        process::signalGroup(pid_, SIGTERM);
+        auto killer = std::make_shared<asio::steady_timer>(exec_, std::chrono::seconds(2));
+        killer->async_wait([self = shared_from_this(), killer](const asio::error_code&) {
+            if (!self->exited_)
+                process::signalGroup(self->pid_, SIGKILL);
+        });
+    }
+
+    void kill()
+    {
+        if (pid_ > 0 && !exited_)
+            process::signalGroup(pid_, SIGKILL);
+    }
+
+    void maybeDone()
+    {
+        if (done_ || !exited_ || !stdoutEof_)
+            return;
+        done_ = true;
+        timer_.cancel();
+        asio::error_code ignored;
+        stdin_.close(ignored);
+        stdout_.close(ignored);
+        ++job_.limiter->completed;
+        releaseSlot();
+    }
+
+    void releaseSlot()
+    {
+        if (holdsSlot_) {
+            holdsSlot_ = false;
+            job_.limiter->release();
+        }
+    }
+
+    CgiJob job_;
+    asio::any_io_executor exec_;
+    asio::posix::stream_descriptor stdin_, stdout_, stderr_, exit_;
+    asio::steady_timer timer_, retry_;
+    CgiLimiter::Ticket ticket_;
+    std::array<char, 16384> buf_{};
+    std::array<char, 4096> errBuf_{};
+    std::string body_, inFlight_, head_, stderrTail_, stderrLine_, pendingReport_;
+    pid_t pid_ = -1;
+    int status_exit_ = 0;
+    int status_ = 0;
+    uint64_t bytesOut_ = 0;
+    Clock::time_point startedAt_;
+    std::chrono::milliseconds ranFor_{0};
+    bool collectFirst_ = false, bodyComplete_ = false, writingStdin_ = false;
+    bool headDone_ = false, stdoutEof_ = false, stderrEof_ = false, exited_ = false, graceForExit_ = false;
+    bool reported_ = false, redirected_ = false, timedOut_ = false, gone_ = false, done_ = false, holdsSlot_ = false;
+};
+
+} // namespace
+
+void runCgi(CgiJob job)
+{
+    std::make_shared<CgiRun>(std::move(job))->start();
+}
+
+} // namespace lido::cgi

@@ -1,0 +1,607 @@
+#include "engine/Engine.h"
+
+#include "cgi/CgiLimiter.h"
+#include "cgi/CgiRunner.h"
+#include "config/Values.h"
+#include "engine/SiteMap.h"
+#include "http/Connection.h"
+#include "log/AccessLog.h"
+#include "static/StaticFiles.h"
+
+#include <asio.hpp>
+#include <atomic>
+#include <csignal>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace lido::engine {
+
+using config::ConfigElement;
+
+namespace {
+
+struct SiteState {
+    const SiteConfig* config = nullptr;
+    std::unique_ptr<log::AccessLog> accessLog;
+    std::atomic<uint64_t> requests{0};
+    std::atomic<uint64_t> status[6] = {};
+    std::atomic<int64_t> connections{0};
+    uint64_t lastRequests = 0;
+    double perSecond = 0;
+    std::string failure;
+};
+
+struct PoolRuntime {
+    std::shared_ptr<cgi::CgiLimiter> limiter;
+    std::optional<process::Identity> identity;
+    process::Limits limits;
+};
+
+// Everything the request path reads; immutable once the engine runs (counters are atomics).
+struct Shared {
+    std::shared_ptr<const config::Config> config;
+    std::shared_ptr<const SiteMap> map;
+    std::map<std::string, std::unique_ptr<SiteState>> sites; // by name
+    std::map<std::string, PoolRuntime> pools;
+    std::shared_ptr<log::EventLog> events;
+    http::Limits limits;
+    std::string errorMode = "DetailedLocalOnly";
+    std::chrono::milliseconds cgiTimeout{900000};
+    bool cgiAsUser = true;
+    std::atomic<int64_t> activeRequests{0};
+};
+
+std::string errorPage(const Shared& s, int status, const http::Request& req, const std::string& detail)
+{
+    bool detailed = s.errorMode == "Detailed" || (s.errorMode == "DetailedLocalOnly" && req.fromLoopback());
+    std::string title = "HTTP Error " + std::to_string(status) + " - " + http::reasonPhrase(status);
+    std::string body = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + title +
+                       "</title><style>body{font-family:sans-serif;margin:2em}pre{background:#f4f4f4;padding:1em;white-space:pre-wrap}</style>"
+                       "</head><body><h1>" + title + "</h1>\n";
+    if (detailed && !detail.empty())
+        body += "<pre>" + http::htmlEscape(detail) + "</pre>\n<p>Requested URL: " + http::htmlEscape(req.target) +
+                "</p>\n<p><small>This detailed page is shown to local clients only (httpErrors errorMode=\"" + s.errorMode +
+                "\").</small></p>\n";
+    body += "<hr><p>Lido/0.1</p></body></html>\n";
+    return body;
+}
+
+void sendError(const Shared& s, const std::shared_ptr<http::Responder>& r, int status, const std::string& detail,
+               std::vector<http::Header> extra = {})
+{
+    if (r->closed())
+        return;
+    if (r->headSent()) {
+        r->keepAlive(false);
+        r->finish();
+        return;
+    }
+    std::string body = errorPage(s, status, r->request(), detail);
+    extra.push_back({"Content-Type", "text/html; charset=utf-8"});
+    if (status == 503 || status >= 500)
+        r->keepAlive(status != 503 || true);
+    r->sendHead(http::ResponseHead{status, {}, std::move(extra), body.size()});
+    r->sendBody(std::move(body));
+    r->finish();
+}
+
+class Dispatcher final : public http::Dispatcher {
+public:
+    Dispatcher(std::shared_ptr<Shared> shared, std::vector<SiteState*> endpointSites)
+        : shared_(std::move(shared)), endpointSites_(std::move(endpointSites))
+    {
+    }
+
+    void opened()
+    {
+        for (SiteState* s : endpointSites_)
+            ++s->connections;
+    }
+
+    void connectionClosed() override
+    {
+        for (SiteState* s : endpointSites_)
+            --s->connections;
+    }
+
+    std::string errorBody(int status, const http::Request& req, const std::string& detail) override
+    {
+        return errorPage(*shared_, status, req, detail);
+    }
+
+    void dispatch(std::shared_ptr<http::Responder> r) override { serve(r, r->request().path, 0); }
+
+    void serve(const std::shared_ptr<http::Responder>& r, const std::string& rawPath, int redirects)
+    {
+        const Shared& s = *shared_;
+        const http::Request& req = r->request();
+        const SiteConfig* site = s.map->siteFor(req.localAddress, req.localPort, req.host);
+        if (!site) {
+            sendError(s, r, 400, "no site is bound to host '" + req.host + "' on this address and port (Bad Request - Invalid Hostname)");
+            return;
+        }
+        SiteState* state = s.sites.at(site->name).get();
+        auto started = std::chrono::steady_clock::now();
+        if (redirects == 0)
+            r->onComplete([state, started, r](int status, uint64_t bytes) {
+                ++state->requests;
+                ++state->status[std::clamp(status / 100, 0, 5)];
+                if (state->accessLog) {
+                    const http::Request& q = r->request();
+                    log::AccessEntry e;
+                    e.serverIp = q.localAddress;
+                    e.method = q.method;
+                    e.uriStem = q.path;
+                    e.uriQuery = q.query;
+                    e.serverPort = q.localPort;
+                    e.clientIp = q.remoteAddress;
+                    if (const std::string* ua = q.header("User-Agent"))
+                        e.userAgent = *ua;
+                    e.status = status;
+                    e.bytesSent = bytes;
+                    e.timeTakenMs = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+                    state->accessLog->write(e);
+                }
+            });
+        auto decoded = http::decodePath(rawPath);
+        if (!decoded) {
+            sendError(s, r, 400, "the URL contains an encoded '/', '\\' or NUL, or a malformed %-escape");
+            return;
+        }
+        auto normal = http::normalizePath(*decoded);
+        if (!normal) {
+            sendError(s, r, 400, "the URL contains '..': a path may not leave its virtual directory");
+            return;
+        }
+        Route route;
+        if (!s.map->route(*site, *normal, route)) {
+            sendError(s, r, 404, "no application or virtual directory of site '" + site->name + "' serves " + *normal);
+            return;
+        }
+        HandlerMatch match = s.map->handlerFor(route, req.method);
+        if (!match.mapping) {
+            sendError(s, r, 404, "no handler mapping matches " + req.method + " " + *normal);
+            return;
+        }
+        auto error = [this, r](int status, const std::string& detail) { sendError(*shared_, r, status, detail); };
+        switch (match.mapping->module) {
+        case Module::Static:
+            staticfiles::serve(r, *s.map, route, error);
+            return;
+        case Module::FastCgi:
+            sendError(s, r, 503, "handler " + match.mapping->name + " needs FastCGI application pools, which this build of Lido does not have yet",
+                      {{"Retry-After", "60"}});
+            return;
+        case Module::Cgi:
+            runCgi(r, route, match, redirects);
+            return;
+        }
+    }
+
+    void runCgi(const std::shared_ptr<http::Responder>& r, const Route& route, const HandlerMatch& match, int redirects)
+    {
+        const Shared& s = *shared_;
+        struct stat st {};
+        if (::stat(match.scriptFile.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+            sendError(s, r, 404, "no CGI program " + match.scriptUrl);
+            return;
+        }
+        auto pool = s.pools.find(route.application->pool);
+        if (pool == s.pools.end()) {
+            sendError(s, r, 503, "application pool '" + route.application->pool + "' is not running");
+            return;
+        }
+        cgi::CgiJob job;
+        job.responder = r;
+        job.limiter = pool->second.limiter;
+        job.events = s.events;
+        job.scriptFile = match.scriptFile;
+        if (match.mapping->scriptProcessor.empty()) {
+            if (::access(match.scriptFile.c_str(), X_OK) != 0) {
+                sendError(s, r, 403, "the CGI program " + match.scriptFile + " is not executable");
+                return;
+            }
+            job.program = match.scriptFile;
+            job.argv = {match.scriptFile};
+        } else {
+            // scriptProcessor: "interpreter [args]", %s is the script (IIS convention).
+            std::istringstream words(match.mapping->scriptProcessor);
+            std::string w;
+            bool placed = false;
+            while (words >> w) {
+                if (w == "%s") {
+                    w = match.scriptFile;
+                    placed = true;
+                }
+                job.argv.push_back(w);
+            }
+            if (!placed)
+                job.argv.push_back(match.scriptFile);
+            job.program = job.argv.front();
+        }
+        auto slash = match.scriptFile.rfind('/');
+        job.workingDirectory = match.scriptFile.substr(0, slash);
+        std::string base = match.scriptFile.substr(slash + 1);
+        job.nph = base.rfind("nph-", 0) == 0;
+        job.context.request = &r->request();
+        job.context.scriptName = match.scriptUrl;
+        job.context.pathInfo = match.pathInfo;
+        if (!match.pathInfo.empty())
+            job.context.pathTranslated = route.directory->physicalPath + match.pathInfo;
+        job.context.scriptFilename = match.scriptFile;
+        job.context.documentRoot = route.directory->physicalPath;
+        if (s.cgiAsUser)
+            job.identity = pool->second.identity;
+        job.limits = pool->second.limits;
+        job.timeout = s.cgiTimeout;
+        auto self = shared_from_self();
+        job.error = [self, r](int status, const std::string& detail, std::vector<http::Header> extra) {
+            sendError(*self->shared_, r, status, detail, std::move(extra));
+        };
+        job.localRedirect = [self, r, redirects](const std::string& path) {
+            if (redirects >= 5) {
+                sendError(*self->shared_, r, 502, "more than 5 local redirects");
+                return;
+            }
+            std::string p = path.substr(0, path.find('?'));
+            self->serve(r, p, redirects + 1);
+        };
+        cgi::runCgi(std::move(job));
+    }
+
+    std::shared_ptr<Dispatcher> shared_from_self() { return self_.lock(); }
+    std::weak_ptr<Dispatcher> self_;
+
+private:
+    std::shared_ptr<Shared> shared_;
+    std::vector<SiteState*> endpointSites_;
+};
+
+struct Endpoint {
+    std::string ip;
+    uint16_t port = 0;
+    uint64_t maxConnections = 0;
+    std::vector<SiteState*> sites;
+};
+
+struct Worker {
+    asio::io_context io{1};
+    std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors;
+    std::thread thread;
+};
+
+} // namespace
+
+struct Engine::Impl {
+    EngineOptions options;
+    std::shared_ptr<Shared> shared;
+    std::vector<std::unique_ptr<Worker>> workers;
+    std::vector<Endpoint> endpoints;
+    std::vector<std::shared_ptr<std::atomic<int64_t>>> endpointConnections;
+    std::shared_ptr<log::EventLog> events;
+    mutable std::mutex historyMutex;
+    std::deque<HistoryPoint> history;
+    std::unique_ptr<asio::steady_timer> ticker;
+    std::atomic<bool> running{false};
+
+    void accept(Worker& w, asio::ip::tcp::acceptor& acceptor, size_t endpointIndex)
+    {
+        acceptor.async_accept([this, &w, &acceptor, endpointIndex](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+            if (ec == asio::error::operation_aborted || !acceptor.is_open())
+                return;
+            if (!ec) {
+                Endpoint& ep = endpoints[endpointIndex];
+                auto& count = *endpointConnections[endpointIndex];
+                if (static_cast<uint64_t>(count.load()) >= ep.maxConnections) {
+                    // Over the site's maxConnections: a short 503 and close, as IIS does.
+                    static const std::string busy = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                    asio::error_code ignored;
+                    asio::write(socket, asio::buffer(busy), ignored);
+                    socket.close(ignored);
+                } else {
+                    auto dispatcher = std::make_shared<Dispatcher>(shared, ep.sites);
+                    dispatcher->self_ = dispatcher;
+                    dispatcher->opened();
+                    ++count;
+                    auto counted = std::shared_ptr<void>(nullptr, [c = endpointConnections[endpointIndex]](void*) { --*c; });
+                    http::Limits limits = shared->limits;
+                    if (!ep.sites.empty())
+                        limits.idleTimeout = ep.sites.front()->config->connectionTimeout;
+                    limits.headerTimeout = std::min(limits.headerTimeout, limits.idleTimeout);
+                    auto conn = http::startConnection(std::move(socket), std::make_shared<CountingDispatcher>(dispatcher, counted), limits);
+                    (void)conn;
+                }
+            }
+            accept(w, acceptor, endpointIndex);
+        });
+    }
+
+    // Keeps the endpoint's connection count exact: the count drops when the connection's
+    // dispatcher goes, whatever the reason.
+    class CountingDispatcher final : public http::Dispatcher {
+    public:
+        CountingDispatcher(std::shared_ptr<Dispatcher> d, std::shared_ptr<void> token) : d_(std::move(d)), token_(std::move(token)) {}
+        void dispatch(std::shared_ptr<http::Responder> r) override { d_->dispatch(std::move(r)); }
+        std::string errorBody(int status, const http::Request& req, const std::string& detail) override
+        {
+            return d_->errorBody(status, req, detail);
+        }
+        void connectionClosed() override
+        {
+            if (token_) {
+                d_->connectionClosed();
+                token_.reset();
+            }
+        }
+
+    private:
+        std::shared_ptr<Dispatcher> d_;
+        std::shared_ptr<void> token_;
+    };
+
+    void tick()
+    {
+        ticker->expires_after(std::chrono::seconds(1));
+        ticker->async_wait([this](const asio::error_code& ec) {
+            if (ec)
+                return;
+            HistoryPoint p;
+            p.time = std::chrono::system_clock::now();
+            for (auto& [name, s] : shared->sites) {
+                uint64_t now = s->requests.load();
+                s->perSecond = static_cast<double>(now - s->lastRequests);
+                s->lastRequests = now;
+                p.requestsPerSecond += s->perSecond;
+                p.errors5xx += s->status[5].load();
+                if (s->accessLog)
+                    s->accessLog->flush();
+            }
+            for (auto& [name, pool] : shared->pools) {
+                auto m = pool.limiter->metrics();
+                p.cgiRunning += m.running;
+                p.cgiQueued += m.queued;
+            }
+            {
+                std::lock_guard lock(historyMutex);
+                history.push_back(p);
+                while (history.size() > 3600)
+                    history.pop_front();
+            }
+            events->flush();
+            tick();
+        });
+    }
+};
+
+Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>())
+{
+    impl_->options = std::move(options);
+    std::string file = impl_->options.logDirectory.empty() ? std::string() : impl_->options.logDirectory + "/lido-events.log";
+    if (!impl_->options.logDirectory.empty())
+        ::mkdir(impl_->options.logDirectory.c_str(), 0755);
+    impl_->events = std::make_shared<log::EventLog>(file, impl_->options.logToStderr);
+    // A client that disconnects must not kill the engine with SIGPIPE.
+    std::signal(SIGPIPE, SIG_IGN);
+}
+
+Engine::~Engine() { stop(std::chrono::milliseconds(0)); }
+
+bool Engine::running() const { return impl_->running; }
+std::shared_ptr<log::EventLog> Engine::events() const { return impl_->events; }
+std::shared_ptr<const config::Config> Engine::config() const { return impl_->shared ? impl_->shared->config : nullptr; }
+
+Result<void> Engine::start(std::shared_ptr<const config::Config> config)
+{
+    if (impl_->running)
+        return fail("the engine is already running");
+    if (!config->valid())
+        return fail("the configuration has errors; the engine does not start with it");
+    auto shared = std::make_shared<Shared>();
+    shared->config = config;
+    shared->events = impl_->events;
+    std::vector<std::string> warnings;
+    shared->map = SiteMap::build(*config, &warnings);
+    for (const std::string& w : warnings)
+        impl_->events->add(log::Severity::Warning, "engine", "config.unsupported", w);
+
+    if (const ConfigElement* rl = config->section("security/requestFiltering/requestLimits")) {
+        shared->limits.maxUrl = config::parseUInt(rl->get("maxUrl")).value_or(4096);
+        shared->limits.maxQueryString = config::parseUInt(rl->get("maxQueryString")).value_or(2048);
+        shared->limits.maxContentLength = config::parseUInt(rl->get("maxAllowedContentLength")).value_or(30000000);
+    }
+    if (const ConfigElement* he = config->section("httpErrors"))
+        shared->errorMode = he->get("errorMode");
+    if (const ConfigElement* c = config->section("cgi")) {
+        shared->cgiTimeout = std::chrono::milliseconds(config::parseTimeSpan(c->get("timeout")).value_or(900000));
+        shared->cgiAsUser = config::parseBool(c->get("createProcessAsUser")).value_or(true);
+    }
+
+    unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    for (const ConfigElement* p : config->pools()) {
+        PoolRuntime rt;
+        std::string name = p->get("name");
+        auto maxConcurrent = static_cast<int>(config::parseUInt(p->get("cgiMaxConcurrent")).value_or(0));
+        if (maxConcurrent == 0)
+            maxConcurrent = static_cast<int>(std::max(4u, 2 * cores));
+        auto queue = config::parseUInt(p->get("cgiQueueLength")).value_or(1000);
+        auto wait = std::chrono::milliseconds(config::parseTimeSpan(p->get("cgiQueueTimeout")).value_or(30000));
+        rt.limiter = std::make_shared<cgi::CgiLimiter>(name, maxConcurrent, queue, wait);
+        if (const ConfigElement* pm = p->child("processModel")) {
+            std::string user = pm->get("userName");
+            if (!user.empty() && ::geteuid() == 0) {
+                auto id = process::resolveIdentity(user);
+                if (id)
+                    rt.identity = *id;
+                else
+                    impl_->events->add(log::Severity::Error, "pool " + name, "pool.identity", "pool " + name + ": " + id.error() +
+                                                                                                   "; its programs cannot run");
+            }
+            rt.limits.openFiles = config::parseUInt(pm->get("maxOpenFiles")).value_or(0);
+            rt.limits.addressSpaceBytes = config::parseUInt(pm->get("maxAddressSpaceMB")).value_or(0) * 1024 * 1024;
+            rt.limits.cpuSeconds = config::parseUInt(pm->get("maxCpuSeconds")).value_or(0);
+            rt.limits.processes = config::parseUInt(pm->get("maxUserProcesses")).value_or(0);
+        }
+        shared->pools.emplace(name, std::move(rt));
+    }
+
+    std::map<std::pair<std::string, uint16_t>, size_t> endpointIndex;
+    impl_->endpoints.clear();
+    for (const SiteConfig& site : shared->map->sites()) {
+        auto state = std::make_unique<SiteState>();
+        state->config = &site;
+        std::string logDir = site.logDirectory;
+        if (logDir.empty() && !impl_->options.logDirectory.empty())
+            logDir = impl_->options.logDirectory + "/W3SVC" + std::to_string(site.id);
+        state->accessLog = std::make_unique<log::AccessLog>(logDir, site.logPeriod, site.logEnabled);
+        SiteState* raw = state.get();
+        shared->sites.emplace(site.name, std::move(state));
+        if (!site.autoStart)
+            continue;
+        for (const auto& b : site.bindings) {
+            auto key = std::make_pair(b.ip == "*" ? std::string("0.0.0.0") : b.ip, b.port);
+            auto [it, fresh] = endpointIndex.emplace(key, impl_->endpoints.size());
+            if (fresh)
+                impl_->endpoints.push_back(Endpoint{key.first, key.second, 0, {}});
+            Endpoint& ep = impl_->endpoints[it->second];
+            ep.maxConnections = std::max(ep.maxConnections, site.maxConnections);
+            if (std::find(ep.sites.begin(), ep.sites.end(), raw) == ep.sites.end())
+                ep.sites.push_back(raw);
+        }
+    }
+    impl_->shared = shared;
+    impl_->endpointConnections.clear();
+    for (size_t i = 0; i < impl_->endpoints.size(); ++i)
+        impl_->endpointConnections.push_back(std::make_shared<std::atomic<int64_t>>(0));
+
+    int threads = impl_->options.threads > 0 ? impl_->options.threads : static_cast<int>(cores);
+    impl_->workers.clear();
+    std::string failures;
+    for (int t = 0; t < threads; ++t) {
+        auto w = std::make_unique<Worker>();
+        for (size_t i = 0; i < impl_->endpoints.size(); ++i) {
+            Endpoint& ep = impl_->endpoints[i];
+            asio::error_code ec;
+            std::string ip = ep.ip;
+            if (ip.size() > 2 && ip.front() == '[')
+                ip = ip.substr(1, ip.size() - 2);
+            auto addr = asio::ip::make_address(ip, ec);
+            auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(w->io);
+            asio::ip::tcp::endpoint endpoint(addr, ep.port);
+            if (!ec)
+                acceptor->open(endpoint.protocol(), ec);
+            if (!ec)
+                acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+            if (!ec) {
+                int one = 1;
+                ::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+                acceptor->bind(endpoint, ec);
+            }
+            if (!ec)
+                acceptor->listen(asio::socket_base::max_listen_connections, ec);
+            if (ec) {
+                if (t == 0) {
+                    std::string why = "cannot bind " + ep.ip + ":" + std::to_string(ep.port) + ": " + ec.message();
+                    for (SiteState* s : ep.sites) {
+                        s->failure = why;
+                        impl_->events->add(log::Severity::Error, "site " + s->config->name, "site.bind-failed",
+                                           "site " + s->config->name + " cannot serve: " + why);
+                    }
+                    failures += (failures.empty() ? "" : "; ") + why;
+                }
+                continue;
+            }
+            impl_->accept(*w, *acceptor, i);
+            w->acceptors.push_back(std::move(acceptor));
+        }
+        impl_->workers.push_back(std::move(w));
+    }
+    impl_->ticker = std::make_unique<asio::steady_timer>(impl_->workers.front()->io);
+    impl_->tick();
+    for (auto& w : impl_->workers) {
+        Worker* raw = w.get();
+        w->thread = std::thread([raw] {
+            auto guard = asio::make_work_guard(raw->io);
+            raw->io.run();
+        });
+    }
+    impl_->running = true;
+    for (const auto& [name, s] : shared->sites)
+        if (s->failure.empty() && s->config->autoStart)
+            impl_->events->add(log::Severity::Info, "site " + name, "site.started", "site " + name + " started");
+    if (!failures.empty())
+        return fail(failures);
+    return {};
+}
+
+void Engine::stop(std::chrono::milliseconds grace)
+{
+    if (!impl_->running)
+        return;
+    impl_->running = false;
+    for (auto& w : impl_->workers)
+        asio::post(w->io, [raw = w.get()] {
+            for (auto& a : raw->acceptors) {
+                asio::error_code ignored;
+                a->close(ignored);
+            }
+        });
+    // In-flight requests finish within the grace period (the count drops as connections close).
+    auto deadline = std::chrono::steady_clock::now() + grace;
+    auto busy = [this] {
+        for (auto& c : impl_->endpointConnections)
+            if (c->load() > 0)
+                return true;
+        return false;
+    };
+    while (busy() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (auto& w : impl_->workers)
+        w->io.stop();
+    for (auto& w : impl_->workers)
+        if (w->thread.joinable())
+            w->thread.join();
+    for (auto& [name, s] : impl_->shared->sites)
+        if (s->accessLog)
+            s->accessLog->flush();
+    impl_->ticker.reset();
+    impl_->workers.clear(); // closes sockets and pipes; CGI children die with their thread (PR_SET_PDEATHSIG)
+    impl_->events->add(log::Severity::Info, "engine", "engine.stopped", "the engine stopped");
+    impl_->events->flush();
+}
+
+Snapshot Engine::snapshot() const
+{
+    Snapshot snap;
+    snap.time = std::chrono::system_clock::now();
+    if (!impl_->shared)
+        return snap;
+    for (const auto& [name, s] : impl_->shared->sites) {
+        SiteMetrics m;
+        m.name = name;
+        m.id = s->config->id;
+        m.started = impl_->running && s->failure.empty() && s->config->autoStart;
+        m.state = !s->failure.empty() ? "Failed: " + s->failure : m.started ? "Started" : "Stopped";
+        m.requests = s->requests;
+        m.requestsPerSecond = s->perSecond;
+        m.status1xx = s->status[1];
+        m.status2xx = s->status[2];
+        m.status3xx = s->status[3];
+        m.status4xx = s->status[4];
+        m.status5xx = s->status[5];
+        m.openConnections = s->connections;
+        snap.sites.push_back(m);
+    }
+    for (const auto& [name, p] : impl_->shared->pools)
+        snap.cgi.push_back(p.limiter->metrics());
+    return snap;
+}
+
+std::vector<HistoryPoint> Engine::history() const
+{
+    std::lock_guard lock(impl_->historyMutex);
+    return {impl_->history.begin(), impl_->history.end()};
+}
+
+} // namespace lido::engine

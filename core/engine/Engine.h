@@ -1,0 +1,47 @@
+#pragma once
+// The engine: hosts the sites of a Config on its own I/O threads (one io_context per thread, each
+// with its own SO_REUSEPORT listeners), serves static files and CGI, and publishes metrics
+// snapshots and events. The console embeds it; lidod runs it headless.
+#include "config/Config.h"
+#include "engine/Snapshot.h"
+#include "log/EventLog.h"
+#include "util/Result.h"
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lido::engine {
+
+struct EngineOptions {
+    int threads = 0;          // 0: one per core
+    std::string logDirectory; // event log file and default access-log folder; empty: none
+    bool logToStderr = true;
+};
+
+class Engine {
+public:
+    explicit Engine(EngineOptions options = {});
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    // Starts serving a valid configuration. Sites whose bindings cannot be bound are reported
+    // (event and error) and marked failed; the others serve.
+    Result<void> start(std::shared_ptr<const config::Config> config);
+    // Stops accepting, lets in-flight requests finish up to `grace`, stops child processes.
+    void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+    bool running() const;
+
+    Snapshot snapshot() const;
+    std::vector<HistoryPoint> history() const; // last hour, one point a second
+    std::shared_ptr<log::EventLog> events() const;
+    std::shared_ptr<const config::Config> config() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace lido::engine

@@ -1,0 +1,289 @@
+#include "engine/SiteMap.h"
+
+#include "config/Values.h"
+
+#include <algorithm>
+#include <fnmatch.h>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+
+namespace lido::engine {
+
+using config::ConfigElement;
+
+namespace {
+
+std::vector<std::string> splitList(const std::string& s)
+{
+    std::vector<std::string> out;
+    std::stringstream ss(s);
+    std::string part;
+    while (std::getline(ss, part, ','))
+        if (auto t = config::trim(part); !t.empty())
+            out.push_back(t);
+    return out;
+}
+
+std::chrono::milliseconds span(const std::string& text, std::chrono::milliseconds fallback)
+{
+    auto v = config::parseTimeSpan(text);
+    return v ? std::chrono::milliseconds(*v) : fallback;
+}
+
+std::string stripSlash(std::string p)
+{
+    while (p.size() > 1 && p.back() == '/')
+        p.pop_back();
+    return p;
+}
+
+// Items of an IIS collection after <clear/> and <remove/>.
+std::vector<const ConfigElement*> effective(const ConfigElement* parent, const std::string& item, const std::string& key)
+{
+    std::vector<const ConfigElement*> out;
+    if (!parent)
+        return out;
+    for (const ConfigElement& c : parent->children) {
+        if (c.name == "clear")
+            out.clear();
+        else if (c.name == "remove")
+            out.erase(std::remove_if(out.begin(), out.end(), [&](const ConfigElement* e) { return e->get(key) == c.get(key); }), out.end());
+        else if (c.name == item)
+            out.push_back(&c);
+    }
+    return out;
+}
+
+bool statIs(const std::string& path, mode_t type)
+{
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IFMT) == type;
+}
+
+} // namespace
+
+std::shared_ptr<const SiteMap> SiteMap::build(const config::Config& config, std::vector<std::string>* warnings)
+{
+    auto map = std::make_shared<SiteMap>();
+    const ConfigElement* sitesSection = config.section("sites");
+    std::string defaultPool;
+    const ConfigElement* siteDefaults = nullptr;
+    if (sitesSection) {
+        if (const ConfigElement* d = sitesSection->child("applicationDefaults"))
+            defaultPool = d->get("applicationPool");
+        siteDefaults = sitesSection->child("siteDefaults");
+    }
+    for (const ConfigElement* s : config.sites()) {
+        SiteConfig site;
+        site.name = s->get("name");
+        site.id = static_cast<uint32_t>(config::parseUInt(s->get("id")).value_or(0));
+        site.autoStart = config::parseBool(s->get("serverAutoStart")).value_or(true);
+        if (const ConfigElement* bs = s->child("bindings"))
+            for (const ConfigElement* b : bs->childrenNamed("binding")) {
+                if (!config::iequals(b->get("protocol"), "http")) {
+                    if (warnings)
+                        warnings->push_back("site " + site.name + ": binding " + b->get("protocol") + "/" + b->get("bindingInformation") +
+                                            " skipped: Lido serves http only");
+                    continue;
+                }
+                if (auto info = config::parseBindingInfo(b->get("bindingInformation")))
+                    site.bindings.push_back(SiteConfig::Binding{info->ip, info->port, info->host});
+            }
+        for (const ConfigElement* a : s->childrenNamed("application")) {
+            Application app;
+            app.path = stripSlash(a->get("path"));
+            app.pool = a->find("applicationPool") ? *a->find("applicationPool") : defaultPool;
+            for (const ConfigElement* v : a->childrenNamed("virtualDirectory"))
+                app.directories.push_back(VirtualDirectory{stripSlash(v->get("path")), stripSlash(config::expandEnvironment(v->get("physicalPath")))});
+            std::sort(app.directories.begin(), app.directories.end(),
+                      [](const VirtualDirectory& x, const VirtualDirectory& y) { return x.path.size() > y.path.size(); });
+            site.applications.push_back(std::move(app));
+        }
+        std::sort(site.applications.begin(), site.applications.end(),
+                  [](const Application& x, const Application& y) { return x.path.size() > y.path.size(); });
+        const ConfigElement* limits = s->child("limits");
+        const ConfigElement* defaultLimits = siteDefaults ? siteDefaults->child("limits") : nullptr;
+        auto limit = [&](const char* attr) {
+            if (limits && limits->find(attr))
+                return limits->get(attr);
+            if (defaultLimits)
+                return defaultLimits->get(attr);
+            return limits ? limits->get(attr) : std::string();
+        };
+        site.maxConnections = config::parseUInt(limit("maxConnections")).value_or(4294967295u);
+        site.connectionTimeout = span(limit("connectionTimeout"), std::chrono::milliseconds(120000));
+        const ConfigElement* logFile = s->child("logFile");
+        const ConfigElement* defaultLog = siteDefaults ? siteDefaults->child("logFile") : nullptr;
+        auto logAttr = [&](const char* attr) {
+            if (logFile && logFile->find(attr))
+                return logFile->get(attr);
+            if (defaultLog && defaultLog->find(attr))
+                return defaultLog->get(attr);
+            return std::string();
+        };
+        std::string dir = config::expandEnvironment(logAttr("directory"));
+        site.logDirectory = dir.empty() || config::looksLikeWindowsPath(dir) ? std::string() : dir + "/W3SVC" + std::to_string(site.id);
+        site.logPeriod = logAttr("period");
+        site.logEnabled = config::parseBool(logAttr("enabled")).value_or(true);
+        map->sites_.push_back(std::move(site));
+    }
+
+    const ConfigElement* handlers = config.section("handlers");
+    for (const ConfigElement* h : effective(handlers, "add", "name")) {
+        HandlerMapping m;
+        m.name = h->get("name");
+        m.path = h->get("path");
+        for (const std::string& v : splitList(h->get("verb")))
+            if (v != "*")
+                m.verbs.push_back(v);
+        std::string modules = h->get("modules");
+        m.module = modules.find("FastCgiModule") != std::string::npos ? Module::FastCgi
+                   : modules.find("CgiModule") != std::string::npos   ? Module::Cgi
+                                                                       : Module::Static;
+        m.scriptProcessor = h->get("scriptProcessor");
+        m.resourceType = h->get("resourceType");
+        m.allowPathInfo = config::parseBool(h->get("allowPathInfo")).value_or(false) || m.module != Module::Static;
+        map->handlers_.push_back(std::move(m));
+    }
+    if (!handlers) {
+        // No <handlers>: static files only, as a bare IIS would.
+        map->handlers_.push_back(HandlerMapping{"StaticFile", "*", {}, Module::Static, {}, "Either", false});
+    }
+
+    const ConfigElement* dd = config.section("defaultDocument");
+    map->defaultDocumentEnabled_ = dd ? config::parseBool(dd->get("enabled")).value_or(true) : true;
+    if (dd && dd->child("files"))
+        for (const ConfigElement* f : effective(dd->child("files"), "add", "value"))
+            map->defaultDocuments_.push_back(f->get("value"));
+    else
+        map->defaultDocuments_ = {"index.html", "index.htm", "default.htm"};
+    if (const ConfigElement* db = config.section("directoryBrowse"))
+        map->directoryBrowse_ = config::parseBool(db->get("enabled")).value_or(false);
+
+    std::ifstream types("/etc/mime.types");
+    std::string line;
+    while (std::getline(types, line)) {
+        if (line.empty() || line[0] == '#')
+            continue;
+        std::istringstream ls(line);
+        std::string type, ext;
+        ls >> type;
+        while (ls >> ext)
+            map->mime_["." + config::toLower(ext)] = type;
+    }
+    for (const ConfigElement* m : effective(config.section("staticContent"), "mimeMap", "fileExtension"))
+        map->mime_[config::toLower(m->get("fileExtension"))] = m->get("mimeType");
+    return map;
+}
+
+const SiteConfig* SiteMap::siteFor(const std::string& localIp, uint16_t localPort, const std::string& host) const
+{
+    const SiteConfig* best = nullptr;
+    int bestScore = -1;
+    std::string ip = localIp.rfind("::ffff:", 0) == 0 ? localIp.substr(7) : localIp;
+    for (const SiteConfig& s : sites_)
+        for (const SiteConfig::Binding& b : s.bindings) {
+            if (b.port != localPort || (b.ip != "*" && b.ip != ip && b.ip != "[" + ip + "]"))
+                continue;
+            if (!b.host.empty() && b.host != host)
+                continue;
+            int score = (b.host.empty() ? 0 : 2) + (b.ip == "*" ? 0 : 1);
+            if (score > bestScore) {
+                best = &s;
+                bestScore = score;
+            }
+        }
+    return best;
+}
+
+bool SiteMap::route(const SiteConfig& site, const std::string& urlPath, Route& out) const
+{
+    auto under = [](const std::string& path, const std::string& prefix) {
+        if (prefix == "/" || prefix.empty())
+            return true;
+        return path.compare(0, prefix.size(), prefix) == 0 && (path.size() == prefix.size() || path[prefix.size()] == '/');
+    };
+    for (const Application& app : site.applications) {
+        if (!under(urlPath, app.path))
+            continue;
+        std::string rest = app.path == "/" ? urlPath : urlPath.substr(app.path.size());
+        if (rest.empty())
+            rest = "/";
+        for (const VirtualDirectory& vd : app.directories) {
+            if (!under(rest, vd.path))
+                continue;
+            std::string inside = vd.path == "/" ? rest : rest.substr(vd.path.size());
+            out.site = &site;
+            out.application = &app;
+            out.directory = &vd;
+            out.urlPath = urlPath;
+            out.physicalPath = vd.physicalPath + (inside == "/" ? std::string("/") : inside);
+            std::string appPrefix = app.path == "/" ? std::string() : app.path;
+            out.vdirUrl = appPrefix + (vd.path == "/" ? std::string() : vd.path) + "/";
+            return true;
+        }
+    }
+    return false;
+}
+
+HandlerMatch SiteMap::handlerFor(const Route& route, const std::string& method) const
+{
+    // Find the script: the first URL segment below the virtual directory that is a file.
+    std::string scriptUrl = route.urlPath, scriptFile = route.physicalPath, pathInfo;
+    std::string base = route.directory->physicalPath;
+    std::string inside = route.physicalPath.substr(base.size());
+    size_t pos = 0;
+    while (pos < inside.size()) {
+        size_t next = inside.find('/', pos + 1);
+        std::string candidate = base + inside.substr(0, next);
+        if (statIs(candidate, S_IFREG)) {
+            if (next != std::string::npos) {
+                pathInfo = inside.substr(next);
+                scriptFile = candidate;
+                scriptUrl = route.urlPath.substr(0, route.urlPath.size() - pathInfo.size());
+            }
+            break;
+        }
+        if (next == std::string::npos)
+            break;
+        pos = next;
+    }
+    for (const HandlerMapping& m : handlers_) {
+        bool withInfo = !pathInfo.empty() && m.allowPathInfo;
+        const std::string& url = withInfo ? scriptUrl : route.urlPath;
+        const std::string& file = withInfo ? scriptFile : route.physicalPath;
+        bool pathMatches;
+        if (m.path == "*")
+            pathMatches = true;
+        else if (m.path.find('/') != std::string::npos)
+            pathMatches = ::fnmatch(m.path.c_str(), url.c_str(), 0) == 0;
+        else
+            pathMatches = ::fnmatch(m.path.c_str(), url.substr(url.rfind('/') + 1).c_str(), 0) == 0;
+        if (!pathMatches)
+            continue;
+        if (!m.verbs.empty() && std::none_of(m.verbs.begin(), m.verbs.end(), [&](const std::string& v) { return config::iequals(v, method); }))
+            continue;
+        if (m.resourceType == "File" && !statIs(file, S_IFREG))
+            continue;
+        if (m.resourceType == "Directory" && !statIs(file, S_IFDIR))
+            continue;
+        if (m.resourceType == "Either" && !statIs(file, S_IFREG) && !statIs(file, S_IFDIR))
+            continue;
+        return HandlerMatch{&m, url, file, withInfo ? pathInfo : std::string()};
+    }
+    return {};
+}
+
+std::string SiteMap::mimeType(const std::string& fileName) const
+{
+    auto dot = fileName.rfind('.');
+    if (dot != std::string::npos) {
+        auto it = mime_.find(config::toLower(fileName.substr(dot)));
+        if (it != mime_.end())
+            return it->second;
+    }
+    return {};
+}
+
+} // namespace lido::engine

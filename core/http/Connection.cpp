@@ -1,0 +1,631 @@
+#include "http/Connection.h"
+
+#include <llhttp.h>
+
+#include <cerrno>
+#include <cstring>
+#include <sys/sendfile.h>
+
+namespace lido::http {
+
+namespace {
+
+constexpr size_t kBacklogLimit = 256 * 1024; // unconsumed body bytes before reading pauses
+
+std::string cachedDate()
+{
+    thread_local std::time_t last = 0;
+    thread_local std::string text;
+    std::time_t now = std::time(nullptr);
+    if (now != last) {
+        last = now;
+        text = httpDate(now);
+    }
+    return text;
+}
+
+} // namespace
+
+class Connection final : public Responder, public std::enable_shared_from_this<Connection> {
+public:
+    Connection(asio::ip::tcp::socket socket, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits)
+        : socket_(std::move(socket)), dispatcher_(std::move(dispatcher)), limits_(limits), timer_(socket_.get_executor())
+    {
+        llhttp_init(&parser_, HTTP_REQUEST, &settings());
+        parser_.data = this;
+        asio::error_code ec;
+        auto remote = socket_.remote_endpoint(ec);
+        auto local = socket_.local_endpoint(ec);
+        remoteAddress_ = remote.address().to_string();
+        remotePort_ = remote.port();
+        localAddress_ = local.address().to_string();
+        localPort_ = local.port();
+        socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+    }
+
+    void start()
+    {
+        armTimer(limits_.idleTimeout);
+        readMore();
+    }
+
+    // Responder
+    const Request& request() const override { return req_; }
+    asio::any_io_executor executor() override { return socket_.get_executor(); }
+    bool headSent() const override { return headSent_; }
+    bool closed() const override { return closed_; }
+    void keepAlive(bool on) override
+    {
+        if (!on)
+            keepAlive_ = false;
+    }
+
+    void sendHead(ResponseHead head) override
+    {
+        if (headSent_ || closed_)
+            return;
+        headSent_ = true;
+        status_ = head.status;
+        bool bodyAllowed = head.status >= 200 && head.status != 204 && head.status != 304;
+        bool http10 = req_.versionMajor == 1 && req_.versionMinor == 0;
+        std::string out;
+        out.reserve(256);
+        out += http10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+        out += std::to_string(head.status);
+        out += ' ';
+        out += head.reason.empty() ? reasonPhrase(head.status) : head.reason;
+        out += "\r\nDate: ";
+        out += cachedDate();
+        out += "\r\nServer: Lido/0.1\r\n";
+        for (const Header& h : head.headers) {
+            out += h.name;
+            out += ": ";
+            out += h.value;
+            out += "\r\n";
+        }
+        chunked_ = false;
+        if (bodyAllowed) {
+            if (head.contentLength) {
+                out += "Content-Length: " + std::to_string(*head.contentLength) + "\r\n";
+            } else if (!http10) {
+                out += "Transfer-Encoding: chunked\r\n";
+                chunked_ = !headRequest_;
+            } else {
+                keepAlive_ = false; // the body ends when the connection does
+            }
+        }
+        if (!keepAlive_)
+            out += "Connection: close\r\n";
+        else if (http10)
+            out += "Connection: keep-alive\r\n";
+        out += "\r\n";
+        enqueue(std::move(out), {});
+    }
+
+    void sendBody(std::string data, std::function<void(bool)> done) override
+    {
+        if (closed_ || headRequest_ || data.empty()) {
+            if (done)
+                asio::post(socket_.get_executor(), [done, ok = !closed_] { done(ok); });
+            return;
+        }
+        if (chunked_) {
+            char size[32];
+            std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+            data.insert(0, size);
+            data += "\r\n";
+        }
+        enqueue(std::move(data), std::move(done));
+    }
+
+    void sendRaw(std::string data, std::function<void(bool)> done) override
+    {
+        headSent_ = true;
+        keepAlive_ = false; // an NPH program owns the framing
+        enqueue(std::move(data), std::move(done));
+    }
+
+    void sendFile(int fd, uint64_t offset, uint64_t length, std::function<void(bool)> done) override
+    {
+        if (closed_ || headRequest_ || length == 0) {
+            if (done)
+                asio::post(socket_.get_executor(), [done, ok = !closed_] { done(ok); });
+            return;
+        }
+        Item item;
+        item.fileFd = fd;
+        item.offset = offset;
+        item.length = length;
+        item.done = std::move(done);
+        queue_.push_back(std::move(item));
+        pump();
+    }
+
+    void finish() override
+    {
+        if (finishRequested_ || closed_)
+            return;
+        if (!headSent_)
+            sendHead(ResponseHead{500, {}, {}, 0});
+        finishRequested_ = true;
+        if (chunked_)
+            enqueue("0\r\n\r\n", {});
+        pump();
+    }
+
+    void onBody(std::function<void(std::string_view)> chunk, std::function<void()> end) override
+    {
+        bodyCb_ = std::move(chunk);
+        bodyEndCb_ = std::move(end);
+        if (messageComplete_ && bodyEndCb_)
+            asio::post(socket_.get_executor(), [self = shared_from_this()] {
+                if (self->bodyEndCb_)
+                    self->bodyEndCb_();
+            });
+    }
+    void onAbort(std::function<void()> aborted) override { abortCb_ = std::move(aborted); }
+    void onComplete(std::function<void(int, uint64_t)> done) override { completeCb_ = std::move(done); }
+
+    void completed()
+    {
+        if (completeCb_) {
+            auto cb = std::move(completeCb_);
+            completeCb_ = nullptr;
+            cb(headSent_ ? status_ : 0, bytesSent_);
+        }
+    }
+
+    void setBodyBacklog(size_t bytes) override
+    {
+        backlog_ = bytes;
+        if (readWaiting_ && backlog_ < kBacklogLimit) {
+            readWaiting_ = false;
+            readMore();
+        }
+    }
+
+private:
+    struct Item {
+        std::string data;
+        int fileFd = -1;
+        uint64_t offset = 0;
+        uint64_t length = 0;
+        std::function<void(bool)> done;
+    };
+
+    static llhttp_settings_t& settings()
+    {
+        static llhttp_settings_t s = [] {
+            llhttp_settings_t st;
+            llhttp_settings_init(&st);
+            st.on_message_begin = [](llhttp_t* p) { return self(p)->onMessageBegin(); };
+            st.on_url = [](llhttp_t* p, const char* at, size_t n) { return self(p)->onUrl(at, n); };
+            st.on_url_complete = [](llhttp_t* p) { return self(p)->onUrlComplete(); };
+            st.on_header_field = [](llhttp_t* p, const char* at, size_t n) { return self(p)->onHeaderPart(self(p)->field_, at, n); };
+            st.on_header_value = [](llhttp_t* p, const char* at, size_t n) { return self(p)->onHeaderPart(self(p)->value_, at, n); };
+            st.on_header_value_complete = [](llhttp_t* p) { return self(p)->onHeaderComplete(); };
+            st.on_headers_complete = [](llhttp_t* p) { return self(p)->onHeadersComplete(); };
+            st.on_body = [](llhttp_t* p, const char* at, size_t n) { return self(p)->onBodyData(at, n); };
+            st.on_message_complete = [](llhttp_t* p) { return self(p)->onMessageComplete(); };
+            return st;
+        }();
+        return s;
+    }
+    static Connection* self(llhttp_t* p) { return static_cast<Connection*>(p->data); }
+
+    int refuse(int status, std::string detail)
+    {
+        pendingStatus_ = status;
+        pendingDetail_ = std::move(detail);
+        return -1;
+    }
+
+    int onMessageBegin()
+    {
+        messageStarted_ = true;
+        armTimer(limits_.headerTimeout); // slowloris: the whole header block must come in time
+        return 0;
+    }
+
+    int onUrl(const char* at, size_t n)
+    {
+        req_.target.append(at, n);
+        if (req_.target.size() > limits_.maxUrl + limits_.maxQueryString + 1)
+            return refuse(414, "the request line is longer than " + std::to_string(limits_.maxUrl + limits_.maxQueryString) + " bytes");
+        return 0;
+    }
+
+    int onUrlComplete()
+    {
+        auto q = req_.target.find('?');
+        req_.path = req_.target.substr(0, q);
+        req_.query = q == std::string::npos ? std::string() : req_.target.substr(q + 1);
+        if (req_.path.size() > limits_.maxUrl)
+            return refuse(414, "the URL is longer than maxUrl (" + std::to_string(limits_.maxUrl) + " bytes)");
+        if (req_.query.size() > limits_.maxQueryString)
+            return refuse(414, "the query string is longer than maxQueryString (" + std::to_string(limits_.maxQueryString) + " bytes)");
+        return 0;
+    }
+
+    int onHeaderPart(std::string& into, const char* at, size_t n)
+    {
+        headerBytes_ += n;
+        if (headerBytes_ > limits_.maxHeaderBytes)
+            return refuse(431, "the request headers are larger than " + std::to_string(limits_.maxHeaderBytes) + " bytes");
+        into.append(at, n);
+        return 0;
+    }
+
+    int onHeaderComplete()
+    {
+        req_.headers.push_back(Header{std::move(field_), std::move(value_)});
+        field_.clear();
+        value_.clear();
+        headerBytes_ += 4;
+        return 0;
+    }
+
+    int onHeadersComplete()
+    {
+        headersDone_ = true;
+        timer_.cancel();
+        req_.method = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
+        req_.versionMajor = parser_.http_major;
+        req_.versionMinor = parser_.http_minor;
+        req_.keepAlive = llhttp_should_keep_alive(&parser_) != 0;
+        keepAlive_ = req_.keepAlive;
+        req_.chunked = (parser_.flags & F_CHUNKED) != 0;
+        if (parser_.flags & F_CONTENT_LENGTH)
+            req_.contentLength = parser_.content_length;
+        req_.remoteAddress = remoteAddress_;
+        req_.remotePort = remotePort_;
+        req_.localAddress = localAddress_;
+        req_.localPort = localPort_;
+        headRequest_ = req_.method == "HEAD";
+        int hosts = 0;
+        for (const Header& h : req_.headers) {
+            if (!iequals(h.name, "Host"))
+                continue;
+            ++hosts;
+            std::string host = h.value;
+            if (!host.empty() && host.front() == '[')
+                host = host.substr(0, host.find(']') + 1);
+            else
+                host = host.substr(0, host.find(':'));
+            for (char& c : host)
+                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            req_.host = host;
+        }
+        if (hosts > 1)
+            return refuse(400, "more than one Host header");
+        if (hosts == 0 && req_.versionMinor >= 1)
+            return refuse(400, "HTTP/1.1 request without a Host header");
+        if (req_.path.empty() || (req_.path.front() != '/' && req_.path != "*"))
+            return refuse(400, "the request target is not an absolute path");
+        if (req_.contentLength && *req_.contentLength > limits_.maxContentLength)
+            return refuse(413, "the body (" + std::to_string(*req_.contentLength) + " bytes) is larger than maxAllowedContentLength (" +
+                                   std::to_string(limits_.maxContentLength) + " bytes)");
+        if (const std::string* expect = req_.header("Expect")) {
+            if (!iequals(*expect, "100-continue"))
+                return refuse(417, "unsupported Expect: " + *expect);
+            if (req_.versionMinor >= 1 && req_.hasBody())
+                enqueue("HTTP/1.1 100 Continue\r\n\r\n", {});
+        }
+        dispatching_ = true;
+        dispatcher_->dispatch(shared_from_this());
+        dispatching_ = false;
+        return 0;
+    }
+
+    int onBodyData(const char* at, size_t n)
+    {
+        bodyReceived_ += n;
+        if (bodyReceived_ > limits_.maxContentLength)
+            return refuse(413, "the body is larger than maxAllowedContentLength (" + std::to_string(limits_.maxContentLength) + " bytes)");
+        if (bodyCb_)
+            bodyCb_(std::string_view(at, n));
+        return 0;
+    }
+
+    int onMessageComplete()
+    {
+        messageComplete_ = true;
+        if (bodyEndCb_)
+            bodyEndCb_();
+        return HPE_PAUSED; // the next pipelined request waits for this response
+    }
+
+    void readMore()
+    {
+        if (reading_ || closed_ || closing_)
+            return;
+        if (backlog_ >= kBacklogLimit) {
+            readWaiting_ = true;
+            return;
+        }
+        reading_ = true;
+        socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+            self->reading_ = false;
+            if (ec) {
+                self->closeNow();
+                return;
+            }
+            self->feed(self->buf_.data(), n);
+        });
+    }
+
+    void feed(const char* data, size_t n)
+    {
+        if (closed_)
+            return;
+        llhttp_errno_t err = llhttp_execute(&parser_, data, n);
+        if (err == HPE_OK) {
+            readMore();
+            return;
+        }
+        if (err == HPE_PAUSED) {
+            const char* pos = llhttp_get_error_pos(&parser_);
+            std::string rest(pos, static_cast<size_t>(data + n - pos));
+            pending_ = std::move(rest);
+            if (responseDone_)
+                nextRequest();
+            return;
+        }
+        int status = pendingStatus_ ? pendingStatus_ : 400;
+        std::string detail = pendingStatus_ ? pendingDetail_ : std::string("malformed request: ") + llhttp_get_error_reason(&parser_);
+        failRequest(status, detail);
+    }
+
+    // A request the connection answers itself; the connection closes afterwards (RFC 9112 §11:
+    // after a framing error nothing that follows can be trusted).
+    void failRequest(int status, const std::string& detail)
+    {
+        keepAlive_ = false;
+        closing_ = true;
+        if (abortCb_ && !finishRequested_) {
+            auto cb = std::move(abortCb_);
+            cb();
+        }
+        if (headSent_) {
+            closeNow();
+            return;
+        }
+        std::string body = dispatcher_->errorBody(status, req_, detail);
+        ResponseHead head{status, {}, {{"Content-Type", "text/html; charset=utf-8"}}, body.size()};
+        headRequest_ = false;
+        sendHead(std::move(head));
+        enqueue(std::move(body), {});
+        finishRequested_ = true;
+        pump();
+    }
+
+    void enqueue(std::string data, std::function<void(bool)> done)
+    {
+        Item item;
+        item.data = std::move(data);
+        item.done = std::move(done);
+        queue_.push_back(std::move(item));
+        pump();
+    }
+
+    void pump()
+    {
+        if (writing_ || closed_)
+            return;
+        if (queue_.empty()) {
+            if (finishRequested_ && !responseDone_)
+                responseComplete();
+            return;
+        }
+        if (queue_.front().fileFd >= 0) {
+            writeFile();
+            return;
+        }
+        writeBuf_.clear();
+        writeDone_.clear();
+        while (!queue_.empty() && queue_.front().fileFd < 0) {
+            writeBuf_ += queue_.front().data;
+            if (queue_.front().done)
+                writeDone_.push_back(std::move(queue_.front().done));
+            queue_.pop_front();
+        }
+        writing_ = true;
+        bytesSent_ += writeBuf_.size();
+        asio::async_write(socket_, asio::buffer(writeBuf_), [self = shared_from_this()](const asio::error_code& ec, size_t) {
+            self->writing_ = false;
+            auto callbacks = std::move(self->writeDone_);
+            self->writeDone_.clear();
+            for (auto& cb : callbacks)
+                cb(!ec);
+            if (ec) {
+                self->closeNow();
+                return;
+            }
+            self->pump();
+        });
+    }
+
+    void writeFile()
+    {
+        Item& item = queue_.front();
+        socket_.native_non_blocking(true);
+        while (item.length > 0) {
+            off_t off = static_cast<off_t>(item.offset);
+            ssize_t sent = ::sendfile(socket_.native_handle(), item.fileFd, &off, std::min<uint64_t>(item.length, 1 << 20));
+            if (sent > 0) {
+                bytesSent_ += static_cast<uint64_t>(sent);
+                item.offset += static_cast<uint64_t>(sent);
+                item.length -= static_cast<uint64_t>(sent);
+                continue;
+            }
+            if (sent < 0 && errno == EINTR)
+                continue;
+            if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                writing_ = true;
+                socket_.async_wait(asio::ip::tcp::socket::wait_write, [self = shared_from_this()](const asio::error_code& ec) {
+                    self->writing_ = false;
+                    if (ec) {
+                        self->closeNow();
+                        return;
+                    }
+                    self->pump();
+                });
+                return;
+            }
+            // EOF before the promised length (the file shrank) or an error: the response is broken.
+            auto done = std::move(item.done);
+            queue_.pop_front();
+            if (done)
+                done(false);
+            closeNow();
+            return;
+        }
+        auto done = std::move(item.done);
+        queue_.pop_front();
+        if (done)
+            done(true);
+        pump();
+    }
+
+    void responseComplete()
+    {
+        responseDone_ = true;
+        completed();
+        if (!keepAlive_ || closing_) {
+            asio::error_code ec;
+            socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+            // Give the client a moment to read before the socket goes (lingering close).
+            closing_ = true;
+            armTimer(std::chrono::milliseconds(2000));
+            drainAndClose();
+            return;
+        }
+        if (messageComplete_)
+            nextRequest();
+        else
+            bodyCb_ = nullptr; // the body that still arrives is read and dropped
+    }
+
+    void drainAndClose()
+    {
+        socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](const asio::error_code& ec, size_t) {
+            if (ec)
+                self->closeNow();
+            else if (!self->closed_)
+                self->drainAndClose();
+        });
+    }
+
+    void nextRequest()
+    {
+        req_ = Request();
+        field_.clear();
+        value_.clear();
+        headerBytes_ = 0;
+        bodyReceived_ = 0;
+        messageStarted_ = headersDone_ = messageComplete_ = false;
+        headSent_ = finishRequested_ = responseDone_ = false;
+        chunked_ = headRequest_ = false;
+        status_ = 0;
+        bodyCb_ = nullptr;
+        bodyEndCb_ = nullptr;
+        abortCb_ = nullptr;
+        completeCb_ = nullptr;
+        bytesSent_ = 0;
+        backlog_ = 0;
+        pendingStatus_ = 0;
+        llhttp_resume(&parser_);
+        armTimer(limits_.idleTimeout);
+        if (!pending_.empty()) {
+            // Pipelined bytes: parse them from the event loop, not from inside this call chain.
+            asio::post(socket_.get_executor(), [self = shared_from_this()] {
+                std::string data = std::move(self->pending_);
+                self->pending_.clear();
+                self->feed(data.data(), data.size());
+            });
+        } else {
+            readMore();
+        }
+    }
+
+    void armTimer(std::chrono::milliseconds after)
+    {
+        timer_.expires_after(after);
+        timer_.async_wait([weak = weak_from_this()](const asio::error_code& ec) {
+            auto self = weak.lock();
+            if (ec || !self || self->closed_)
+                return;
+            if (self->closing_)
+                self->closeNow();
+            else if (self->messageStarted_ && !self->headersDone_)
+                self->failRequest(408, "the request headers did not arrive in time");
+            else if (!self->messageStarted_)
+                self->closeNow();
+        });
+    }
+
+    void closeNow()
+    {
+        if (closed_)
+            return;
+        closed_ = true;
+        timer_.cancel();
+        asio::error_code ec;
+        socket_.close(ec);
+        if (abortCb_ && !responseDone_) {
+            auto cb = std::move(abortCb_);
+            cb();
+        }
+        bodyCb_ = nullptr;
+        bodyEndCb_ = nullptr;
+        for (auto& item : queue_)
+            if (item.done)
+                item.done(false);
+        queue_.clear();
+        if (!responseDone_)
+            completed();
+        dispatcher_->connectionClosed();
+    }
+
+    asio::ip::tcp::socket socket_;
+    std::shared_ptr<Dispatcher> dispatcher_;
+    Limits limits_;
+    asio::steady_timer timer_;
+    llhttp_t parser_{};
+    std::array<char, 16384> buf_{};
+    std::string pending_;
+    std::string remoteAddress_, localAddress_;
+    uint16_t remotePort_ = 0, localPort_ = 0;
+
+    Request req_;
+    std::string field_, value_;
+    size_t headerBytes_ = 0;
+    uint64_t bodyReceived_ = 0;
+    int pendingStatus_ = 0;
+    std::string pendingDetail_;
+    bool messageStarted_ = false, headersDone_ = false, messageComplete_ = false;
+    bool headSent_ = false, finishRequested_ = false, responseDone_ = false;
+    bool keepAlive_ = true, closing_ = false, closed_ = false;
+    bool chunked_ = false, headRequest_ = false, dispatching_ = false;
+    bool reading_ = false, readWaiting_ = false, writing_ = false;
+    int status_ = 0;
+    size_t backlog_ = 0;
+    std::function<void(std::string_view)> bodyCb_;
+    std::function<void()> bodyEndCb_;
+    std::function<void()> abortCb_;
+    std::function<void(int, uint64_t)> completeCb_;
+    uint64_t bytesSent_ = 0;
+
+    std::deque<Item> queue_;
+    std::string writeBuf_;
+    std::vector<std::function<void(bool)>> writeDone_;
+};
+
+std::shared_ptr<Connection> startConnection(asio::ip::tcp::socket socket, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits)
+{
+    auto c = std::make_shared<Connection>(std::move(socket), std::move(dispatcher), limits);
+    c->start();
+    return c;
+}
+
+} // namespace lido::http

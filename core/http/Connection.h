@@ -1,0 +1,63 @@
+#pragma once
+// One HTTP/1.1 connection: Asio socket + llhttp parser. Keep-alive, pipelining (one request at a
+// time, the next parsed when the response is done), chunked request bodies streamed to the
+// handler with back-pressure, Expect: 100-continue, limits with the right status, timeouts.
+#include "http/Http.h"
+
+#include <asio.hpp>
+#include <deque>
+#include <functional>
+#include <memory>
+
+struct llhttp__internal_s;
+
+namespace lido::http {
+
+struct Limits {
+    size_t maxUrl = 4096;                  // path bytes -> 414
+    size_t maxQueryString = 2048;          // query bytes -> 414 (IIS answers 404.15; Lido says 414)
+    size_t maxHeaderBytes = 16384;         // header block -> 431 (IIS's MaxRequestBytes default)
+    uint64_t maxContentLength = 30000000;  // body -> 413
+    std::chrono::milliseconds headerTimeout{30000}; // headers not complete -> 408
+    std::chrono::milliseconds idleTimeout{120000};  // keep-alive idle -> close
+};
+
+// What a handler gets for one request.
+class Responder {
+public:
+    virtual ~Responder() = default;
+    virtual const Request& request() const = 0;
+    virtual asio::any_io_executor executor() = 0;
+    virtual void sendHead(ResponseHead head) = 0;
+    // `done(ok)` runs once the data is written (or the connection failed): back-pressure.
+    virtual void sendBody(std::string data, std::function<void(bool)> done = {}) = 0;
+    virtual void sendRaw(std::string data, std::function<void(bool)> done = {}) = 0; // NPH: bytes as they are
+    virtual void sendFile(int fd, uint64_t offset, uint64_t length, std::function<void(bool)> done) = 0;
+    virtual void finish() = 0; // the response is complete
+    virtual bool headSent() const = 0;
+    virtual bool closed() const = 0;
+    // Request body, pushed as it arrives. Set before returning from dispatch.
+    virtual void onBody(std::function<void(std::string_view chunk)> chunk, std::function<void()> end) = 0;
+    virtual void onAbort(std::function<void()> aborted) = 0; // the client went away
+    // The handler holds this much unconsumed body; above a threshold the socket is not read.
+    virtual void setBodyBacklog(size_t bytes) = 0;
+    virtual void keepAlive(bool) = 0; // force Connection: close when false
+    // Runs once per request when its response is complete or the connection dies (status 0 when
+    // no head was sent): access log and metrics.
+    virtual void onComplete(std::function<void(int status, uint64_t bytesSent)> done) = 0;
+};
+
+class Dispatcher {
+public:
+    virtual ~Dispatcher() = default;
+    virtual void dispatch(std::shared_ptr<Responder> responder) = 0;
+    // A response the connection makes itself (400, 408, 413, 414, 431): the engine renders the body.
+    virtual std::string errorBody(int status, const Request& request, const std::string& detail) = 0;
+    virtual void connectionClosed() {}
+};
+
+class Connection;
+std::shared_ptr<Connection> startConnection(asio::ip::tcp::socket socket, std::shared_ptr<Dispatcher> dispatcher,
+                                            const Limits& limits);
+
+} // namespace lido::http

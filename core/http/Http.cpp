@@ -1,0 +1,165 @@
+#include "http/Http.h"
+
+#include <cctype>
+#include <cstring>
+
+namespace lido::http {
+
+bool iequals(std::string_view a, std::string_view b)
+{
+    if (a.size() != b.size())
+        return false;
+    for (size_t i = 0; i < a.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+            return false;
+    return true;
+}
+
+const std::string* Request::header(std::string_view name) const
+{
+    for (const Header& h : headers)
+        if (iequals(h.name, name))
+            return &h.value;
+    return nullptr;
+}
+
+bool Request::fromLoopback() const
+{
+    return remoteAddress.rfind("127.", 0) == 0 || remoteAddress == "::1" || remoteAddress.rfind("::ffff:127.", 0) == 0;
+}
+
+const char* reasonPhrase(int s)
+{
+    switch (s) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return s < 200 ? "Informational" : s < 300 ? "OK" : s < 400 ? "Redirect" : s < 500 ? "Client Error" : "Server Error";
+    }
+}
+
+std::string httpDate(std::time_t t)
+{
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    return buf;
+}
+
+std::optional<std::time_t> parseHttpDate(std::string_view text)
+{
+    std::tm tm{};
+    std::string s(text);
+    const char* end = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (!end || *end)
+        return std::nullopt;
+    return timegm(&tm);
+}
+
+static int hexValue(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+std::optional<std::string> decodePath(std::string_view raw)
+{
+    std::string out;
+    out.reserve(raw.size());
+    for (size_t i = 0; i < raw.size(); ++i) {
+        char c = raw[i];
+        if (c == '%') {
+            if (i + 2 >= raw.size())
+                return std::nullopt;
+            int hi = hexValue(raw[i + 1]), lo = hexValue(raw[i + 2]);
+            if (hi < 0 || lo < 0)
+                return std::nullopt;
+            char d = static_cast<char>(hi * 16 + lo);
+            if (d == '/' || d == '\\' || d == '\0')
+                return std::nullopt;
+            out += d;
+            i += 2;
+        } else if (c == '\\' || c == '\0') {
+            return std::nullopt;
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+std::optional<std::string> normalizePath(std::string_view p)
+{
+    if (p.empty() || p.front() != '/')
+        return std::nullopt;
+    std::string out;
+    size_t i = 0;
+    while (i < p.size()) {
+        size_t next = p.find('/', i + 1);
+        std::string_view seg = p.substr(i + 1, next == std::string_view::npos ? std::string_view::npos : next - i - 1);
+        if (seg == "..")
+            return std::nullopt;
+        if (seg == "." || (seg.empty() && next != std::string_view::npos)) {
+            // "/./" and "//" collapse
+        } else {
+            out += '/';
+            out += seg;
+        }
+        if (next == std::string_view::npos)
+            break;
+        i = next;
+    }
+    if (out.empty() || (p.back() == '/' && out.back() != '/'))
+        out += '/';
+    return out;
+}
+
+std::string htmlEscape(std::string_view text)
+{
+    std::string out;
+    for (char c : text) {
+        switch (c) {
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '&': out += "&amp;"; break;
+        case '"': out += "&quot;"; break;
+        default: out += c;
+        }
+    }
+    return out;
+}
+
+} // namespace lido::http

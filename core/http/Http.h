@@ -1,0 +1,58 @@
+#pragma once
+// HTTP request and response values shared by the connection, the router and the handlers.
+#include <cstdint>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lido::http {
+
+struct Header {
+    std::string name;
+    std::string value;
+};
+
+struct Request {
+    std::string method;
+    std::string target; // as sent: /path?query
+    std::string path;   // raw (still percent-encoded) path part
+    std::string query;  // without '?'
+    int versionMajor = 1;
+    int versionMinor = 1;
+    std::vector<Header> headers;
+    std::string host; // Host header, lower case, without port
+    std::optional<uint64_t> contentLength;
+    bool chunked = false;
+    bool keepAlive = true;
+    std::string remoteAddress;
+    uint16_t remotePort = 0;
+    std::string localAddress;
+    uint16_t localPort = 0;
+
+    const std::string* header(std::string_view name) const; // case-insensitive, first
+    bool hasBody() const { return chunked || (contentLength && *contentLength > 0); }
+    bool fromLoopback() const;
+};
+
+struct ResponseHead {
+    int status = 200;
+    std::string reason; // empty: standard phrase
+    std::vector<Header> headers;
+    std::optional<uint64_t> contentLength; // unknown: chunked (HTTP/1.1) or close-delimited
+};
+
+const char* reasonPhrase(int status);
+std::string httpDate(std::time_t t);
+std::optional<std::time_t> parseHttpDate(std::string_view text);
+bool iequals(std::string_view a, std::string_view b);
+
+// Percent-decodes a URL path. Refuses (nullopt) encoded '/', '\', NUL and malformed escapes,
+// so that a decoded path can never name something its raw form hid.
+std::optional<std::string> decodePath(std::string_view raw);
+// Removes "." segments; refuses ".." (nullopt) instead of resolving it.
+std::optional<std::string> normalizePath(std::string_view decoded);
+std::string htmlEscape(std::string_view text);
+
+} // namespace lido::http

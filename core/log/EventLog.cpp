@@ -1,0 +1,139 @@
+#include "log/EventLog.h"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace lido::log {
+
+const char* severityName(Severity s)
+{
+    switch (s) {
+    case Severity::Debug: return "debug";
+    case Severity::Info: return "info";
+    case Severity::Warning: return "warning";
+    case Severity::Error: return "error";
+    }
+    return "info";
+}
+
+namespace {
+
+// Anything that came from outside (stderr of programs, URLs) may carry control characters.
+std::string sanitize(std::string text)
+{
+    for (char& c : text)
+        if ((static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+            c = '?';
+    return text;
+}
+
+} // namespace
+
+EventLog::EventLog(const std::string& file, bool toStderr, size_t capacity) : capacity_(capacity)
+{
+    std::vector<spdlog::sink_ptr> sinks;
+    if (toStderr)
+        sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    if (!file.empty()) {
+        try {
+            sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(file));
+        } catch (const spdlog::spdlog_ex&) {
+            // The log folder is unusable: memory and stderr still work; the event says so below.
+        }
+    }
+    logger_ = std::make_shared<spdlog::logger>("lido", sinks.begin(), sinks.end());
+    logger_->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    logger_->set_level(spdlog::level::debug);
+    logger_->flush_on(spdlog::level::warn);
+}
+
+EventLog::~EventLog()
+{
+    if (logger_)
+        logger_->flush();
+}
+
+void EventLog::setRateLimit(int perWindow, std::chrono::seconds window)
+{
+    std::lock_guard lock(mutex_);
+    perWindow_ = perWindow;
+    window_ = window;
+}
+
+void EventLog::add(Severity severity, std::string source, std::string code, std::string message)
+{
+    Event e;
+    e.time = std::chrono::system_clock::now();
+    e.severity = severity;
+    e.source = sanitize(std::move(source));
+    e.code = std::move(code);
+    e.message = sanitize(std::move(message));
+    std::lock_guard lock(mutex_);
+    auto now = std::chrono::steady_clock::now();
+    Window& w = windows_[{e.code, e.source}];
+    if (now - w.start > window_) {
+        if (w.suppressed > 0) {
+            Event note;
+            note.time = e.time;
+            note.severity = Severity::Warning;
+            note.source = e.source;
+            note.code = "log.suppressed";
+            note.message = std::to_string(w.suppressed) + " more '" + e.code + "' events from " + e.source +
+                           " were not logged (rate limit)";
+            push(std::move(note));
+        }
+        w = Window{now, 0, 0};
+    }
+    if (++w.count > perWindow_) {
+        ++w.suppressed;
+        return;
+    }
+    push(std::move(e));
+}
+
+void EventLog::push(Event e)
+{
+    e.seq = ++seq_;
+    spdlog::level::level_enum level = e.severity == Severity::Error     ? spdlog::level::err
+                                      : e.severity == Severity::Warning ? spdlog::level::warn
+                                      : e.severity == Severity::Info    ? spdlog::level::info
+                                                                        : spdlog::level::debug;
+    logger_->log(level, "[{}] {}: {}", e.code, e.source, e.message);
+    ring_.push_back(std::move(e));
+    while (ring_.size() > capacity_)
+        ring_.pop_front();
+}
+
+std::vector<Event> EventLog::since(uint64_t seq) const
+{
+    std::lock_guard lock(mutex_);
+    std::vector<Event> out;
+    for (const Event& e : ring_)
+        if (e.seq > seq)
+            out.push_back(e);
+    return out;
+}
+
+std::vector<Event> EventLog::find(const std::string& code) const
+{
+    std::lock_guard lock(mutex_);
+    std::vector<Event> out;
+    for (const Event& e : ring_)
+        if (e.code == code)
+            out.push_back(e);
+    return out;
+}
+
+uint64_t EventLog::lastSeq() const
+{
+    std::lock_guard lock(mutex_);
+    return seq_;
+}
+
+void EventLog::flush()
+{
+    logger_->flush();
+}
+
+} // namespace lido::log

@@ -1,0 +1,65 @@
+#pragma once
+// The engine's event log: structured events (time, severity, source, stable code, a human
+// sentence) kept in memory as a ring for the console and written through spdlog. Repeats of the
+// same code from the same source are rate-limited, and the number suppressed is reported.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace spdlog {
+class logger;
+}
+
+namespace lido::log {
+
+enum class Severity { Debug, Info, Warning, Error };
+const char* severityName(Severity s);
+
+struct Event {
+    uint64_t seq = 0;
+    std::chrono::system_clock::time_point time;
+    Severity severity = Severity::Info;
+    std::string source; // "site Sample", "cgi /srv/cgi-bin/x.sh", "pool php"
+    std::string code;   // stable: "cgi.incomplete-headers", "site.bind-failed", ...
+    std::string message;
+};
+
+class EventLog {
+public:
+    // file empty: memory and stderr only.
+    explicit EventLog(const std::string& file = {}, bool toStderr = true, size_t capacity = 10000);
+    ~EventLog();
+
+    void add(Severity severity, std::string source, std::string code, std::string message);
+    std::vector<Event> since(uint64_t seq) const;           // seq excluded
+    std::vector<Event> find(const std::string& code) const; // for tests and the console
+    uint64_t lastSeq() const;
+    void flush();
+
+    // Identical (code, source) events beyond this many per window are counted, not written.
+    void setRateLimit(int perWindow, std::chrono::seconds window);
+
+private:
+    void push(Event e);
+
+    mutable std::mutex mutex_;
+    std::deque<Event> ring_;
+    size_t capacity_;
+    uint64_t seq_ = 0;
+    struct Window {
+        std::chrono::steady_clock::time_point start;
+        int count = 0;
+        int suppressed = 0;
+    };
+    std::map<std::pair<std::string, std::string>, Window> windows_;
+    int perWindow_ = 10;
+    std::chrono::seconds window_{10};
+    std::shared_ptr<spdlog::logger> logger_;
+};
+
+} // namespace lido::log

@@ -1,0 +1,200 @@
+#include "static/StaticFiles.h"
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace lido::staticfiles {
+
+using http::ResponseHead;
+
+namespace {
+
+std::string etagOf(const struct stat& st)
+{
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "\"%llx-%llx\"", static_cast<unsigned long long>(st.st_mtim.tv_sec) * 1000000ULL + static_cast<unsigned long long>(st.st_mtim.tv_nsec / 1000),
+                  static_cast<unsigned long long>(st.st_size));
+    return buf;
+}
+
+bool etagMatches(const std::string& header, const std::string& etag)
+{
+    if (header == "*")
+        return true;
+    size_t start = 0;
+    while (start < header.size()) {
+        size_t comma = header.find(',', start);
+        std::string one = header.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        while (!one.empty() && one.front() == ' ')
+            one.erase(0, 1);
+        while (!one.empty() && one.back() == ' ')
+            one.pop_back();
+        if (one.rfind("W/", 0) == 0)
+            one = one.substr(2);
+        if (one == etag)
+            return true;
+        if (comma == std::string::npos)
+            break;
+        start = comma + 1;
+    }
+    return false;
+}
+
+// "bytes=a-b", "bytes=a-", "bytes=-n"; only one range (RFC 9110 §14.2: a server may ignore others).
+enum class RangeResult { None, Ok, Unsatisfiable };
+RangeResult parseRange(const std::string& header, uint64_t size, uint64_t& first, uint64_t& last)
+{
+    if (header.rfind("bytes=", 0) != 0 || header.find(',') != std::string::npos)
+        return RangeResult::None;
+    std::string spec = header.substr(6);
+    auto dash = spec.find('-');
+    if (dash == std::string::npos)
+        return RangeResult::None;
+    std::string a = spec.substr(0, dash), b = spec.substr(dash + 1);
+    auto num = [](const std::string& s, uint64_t& v) {
+        if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos)
+            return false;
+        v = std::stoull(s);
+        return true;
+    };
+    if (a.empty()) {
+        uint64_t n = 0;
+        if (!num(b, n))
+            return RangeResult::None;
+        if (n == 0 || size == 0)
+            return RangeResult::Unsatisfiable;
+        first = n >= size ? 0 : size - n;
+        last = size - 1;
+        return RangeResult::Ok;
+    }
+    if (!num(a, first))
+        return RangeResult::None;
+    if (b.empty())
+        last = size ? size - 1 : 0;
+    else if (!num(b, last) || last < first)
+        return RangeResult::None;
+    if (first >= size)
+        return RangeResult::Unsatisfiable;
+    if (last >= size)
+        last = size - 1;
+    return RangeResult::Ok;
+}
+
+bool inside(const std::string& root, const std::string& path)
+{
+    char r[PATH_MAX], p[PATH_MAX];
+    if (!::realpath(root.c_str(), r) || !::realpath(path.c_str(), p))
+        return false;
+    size_t n = std::strlen(r);
+    return std::strncmp(r, p, n) == 0 && (p[n] == '\0' || p[n] == '/' || (n == 1 && r[0] == '/'));
+}
+
+} // namespace
+
+void serve(const std::shared_ptr<http::Responder>& responder, const engine::SiteMap& map, const engine::Route& route,
+           const std::function<void(int, const std::string&)>& error, bool allowSymlinksOut)
+{
+    const http::Request& req = responder->request();
+    if (req.method != "GET" && req.method != "HEAD") {
+        error(405, "static files answer GET and HEAD only");
+        return;
+    }
+    std::string path = route.physicalPath;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        error(404, "no file " + route.urlPath);
+        return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        if (route.urlPath.back() != '/') {
+            // IIS and Apache: a folder is addressed with its trailing slash.
+            std::string location = route.urlPath + "/" + (req.query.empty() ? "" : "?" + req.query);
+            std::string body = "<a href=\"" + http::htmlEscape(location) + "\">Moved</a>\n";
+            responder->sendHead(ResponseHead{301, {}, {{"Location", location}, {"Content-Type", "text/html"}}, body.size()});
+            responder->sendBody(std::move(body));
+            responder->finish();
+            return;
+        }
+        bool found = false;
+        if (map.defaultDocumentEnabled())
+            for (const std::string& doc : map.defaultDocuments()) {
+                std::string candidate = path + doc;
+                if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+                    path = candidate;
+                    found = true;
+                    break;
+                }
+            }
+        if (!found) {
+            error(403, "the folder has no default document and directory browsing is off");
+            return;
+        }
+    }
+    if (!S_ISREG(st.st_mode)) {
+        error(404, "not a regular file");
+        return;
+    }
+    if (!allowSymlinksOut && !inside(route.directory->physicalPath, path)) {
+        error(403, "the path leaves its virtual directory through a symbolic link");
+        return;
+    }
+    std::string type = map.mimeType(path);
+    if (type.empty()) {
+        error(404, "no MIME type is mapped for this file's extension (staticContent/mimeMap)");
+        return;
+    }
+    std::string etag = etagOf(st);
+    std::string lastModified = http::httpDate(st.st_mtime);
+    std::vector<http::Header> headers{{"Content-Type", type}, {"ETag", etag}, {"Last-Modified", lastModified}, {"Accept-Ranges", "bytes"}};
+
+    bool notModified = false;
+    if (const std::string* inm = req.header("If-None-Match"))
+        notModified = etagMatches(*inm, etag);
+    else if (const std::string* ims = req.header("If-Modified-Since"))
+        if (auto t = http::parseHttpDate(*ims))
+            notModified = st.st_mtime <= *t;
+    if (notModified) {
+        responder->sendHead(ResponseHead{304, {}, {{"ETag", etag}, {"Last-Modified", lastModified}}, std::nullopt});
+        responder->finish();
+        return;
+    }
+
+    uint64_t size = static_cast<uint64_t>(st.st_size), first = 0, last = size ? size - 1 : 0;
+    int status = 200;
+    const std::string* range = req.header("Range");
+    bool rangeApplies = range && req.method == "GET";
+    if (rangeApplies)
+        if (const std::string* ifRange = req.header("If-Range"))
+            rangeApplies = *ifRange == etag || *ifRange == lastModified;
+    if (rangeApplies) {
+        switch (parseRange(*range, size, first, last)) {
+        case RangeResult::Unsatisfiable:
+            responder->sendHead(ResponseHead{416, {}, {{"Content-Range", "bytes */" + std::to_string(size)}}, 0});
+            responder->finish();
+            return;
+        case RangeResult::Ok:
+            status = 206;
+            headers.push_back({"Content-Range", "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" + std::to_string(size)});
+            break;
+        case RangeResult::None: break;
+        }
+    }
+    uint64_t length = size == 0 ? 0 : last - first + 1;
+    int fd = req.method == "HEAD" ? -1 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (req.method != "HEAD" && fd < 0) {
+        error(errno == EACCES ? 403 : 404, std::string("cannot open the file: ") + std::strerror(errno));
+        return;
+    }
+    responder->sendHead(ResponseHead{status, {}, std::move(headers), length});
+    if (fd >= 0) {
+        responder->sendFile(fd, first, length, [fd](bool) { ::close(fd); });
+    }
+    responder->finish();
+}
+
+} // namespace lido::staticfiles

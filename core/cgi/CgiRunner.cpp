@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <csignal>
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace lido::cgi {
@@ -271,8 +272,10 @@ private:
     {
         stdoutEof_ = true;
         if (headDone_) {
-            if (!redirected_ && !gone_)
-                job_.responder->finish();
+            // The response is complete only if the program did not die from a signal: wait
+            // for its exit status before ending the response.
+            if (exited_)
+                endResponse();
             maybeDone();
             return;
         }
@@ -331,8 +334,26 @@ private:
         exit_.close(ignored);
         if (graceForExit_ && !headDone_)
             misbehaved("closed its output before sending a complete set of headers");
+        if (stdoutEof_ && headDone_)
+            endResponse();
         report(false);
         maybeDone();
+    }
+
+    void endResponse()
+    {
+        if (ended_ || redirected_ || gone_ || reported_ || !pendingReport_.empty())
+            return;
+        ended_ = true;
+        if (WIFSIGNALED(status_exit_)) {
+            ++job_.limiter->misbehaving;
+            job_.events->add(log::Severity::Error, "cgi " + job_.scriptFile, "cgi.crashed",
+                             "CGI program " + job_.scriptFile + " died in the middle of its response: " + howItEnded() + "; " +
+                                 stderrQuoted() + "; the client got a truncated response");
+            job_.responder->abort();
+            return;
+        }
+        job_.responder->finish();
     }
 
     std::string howItEnded() const
@@ -398,8 +419,8 @@ private:
             reported_ = true;
             job_.error(502, sentence, {});
         } else if (!gone_) {
-            job_.responder->keepAlive(false);
-            job_.responder->finish();
+            ended_ = true;
+            job_.responder->abort();
         }
     }
 
@@ -467,7 +488,7 @@ private:
     std::chrono::milliseconds ranFor_{0};
     bool collectFirst_ = false, bodyComplete_ = false, writingStdin_ = false;
     bool headDone_ = false, stdoutEof_ = false, stderrEof_ = false, exited_ = false, graceForExit_ = false;
-    bool reported_ = false, redirected_ = false, timedOut_ = false, gone_ = false, done_ = false, holdsSlot_ = false;
+    bool ended_ = false, reported_ = false, redirected_ = false, timedOut_ = false, gone_ = false, done_ = false, holdsSlot_ = false;
 };
 
 } // namespace

@@ -162,7 +162,9 @@ public:
         }
         HandlerMatch match = s.map->handlerFor(route, req.method);
         if (!match.mapping) {
-            sendError(s, r, 404, "no handler mapping matches " + req.method + " " + *normal);
+            struct stat st {};
+            bool exists = ::stat(route.physicalPath.c_str(), &st) == 0;
+            sendError(s, r, 404, exists ? "no handler mapping matches " + req.method + " " + *normal : "no file " + *normal);
             return;
         }
         auto error = [this, r](int status, const std::string& detail) { sendError(*shared_, r, status, detail); };

@@ -256,8 +256,13 @@ HandlerMatch SiteMap::handlerFor(const Route& route, const std::string& method) 
         bool pathMatches;
         if (m.path == "*")
             pathMatches = true;
-        else if (m.path.find('/') != std::string::npos)
-            pathMatches = ::fnmatch(m.path.c_str(), url.c_str(), 0) == 0;
+        else if (m.path.find('/') != std::string::npos) {
+            // A pattern with '/' matches the URL, or the URL within its application (so that
+            // "/cgi-bin/*" serves the cgi-bin of every application, as a per-application
+            // handler list would in IIS).
+            std::string inApp = route.application->path == "/" ? url : url.substr(route.application->path.size());
+            pathMatches = ::fnmatch(m.path.c_str(), url.c_str(), 0) == 0 || ::fnmatch(m.path.c_str(), inApp.c_str(), 0) == 0;
+        }
         else
             pathMatches = ::fnmatch(m.path.c_str(), url.substr(url.rfind('/') + 1).c_str(), 0) == 0;
         if (!pathMatches)

@@ -2,6 +2,7 @@
 
 #include <llhttp.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <sys/sendfile.h>
@@ -153,6 +154,17 @@ public:
         pump();
     }
 
+    void abort() override
+    {
+        keepAlive_ = false;
+        // Whatever is queued still goes out; then the socket closes without a terminator.
+        chunked_ = false;
+        finishRequested_ = true;
+        closing_ = true;
+        abortCb_ = nullptr;
+        pump();
+    }
+
     void onBody(std::function<void(std::string_view)> chunk, std::function<void()> end) override
     {
         bodyCb_ = std::move(chunk);
@@ -202,7 +214,7 @@ private:
             st.on_url = [](llhttp_t* p, const char* at, size_t n) { return self(p)->onUrl(at, n); };
             st.on_url_complete = [](llhttp_t* p) { return self(p)->onUrlComplete(); };
             st.on_header_field = [](llhttp_t* p, const char* at, size_t n) { return self(p)->onHeaderPart(self(p)->field_, at, n); };
-            st.on_header_value = [](llhttp_t* p, const char* at, size_t n) { return self(p)->onHeaderPart(self(p)->value_, at, n); };
+            st.on_header_value = [](llhttp_t* p, const char* at, size_t n) { return self(p)->onHeaderValue(at, n); };
             st.on_header_value_complete = [](llhttp_t* p) { return self(p)->onHeaderComplete(); };
             st.on_headers_complete = [](llhttp_t* p) { return self(p)->onHeadersComplete(); };
             st.on_body = [](llhttp_t* p, const char* at, size_t n) { return self(p)->onBodyData(at, n); };
@@ -256,8 +268,25 @@ private:
         return 0;
     }
 
+    int onHeaderValue(const char* at, size_t n)
+    {
+        // llhttp passes an obs-fold continuation as a second span of the same value that starts
+        // right after a line break: refuse it (RFC 9112 §5.2).
+        char before = at > bufStart_ ? at[-1] : prevLast_;
+        if (!value_.empty() && before == '\n')
+            return refuse(400, "a folded header line (obs-fold)");
+        return onHeaderPart(value_, at, n);
+    }
+
     int onHeaderComplete()
     {
+        // RFC 9112 §5.2: obs-fold is refused (a folded value could hide a second header), and a
+        // field name is a token.
+        if (value_.find_first_of("\r\n") != std::string::npos)
+            return refuse(400, "a folded header line (obs-fold)");
+        for (char c : field_)
+            if (!(std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos))
+                return refuse(400, "an invalid character in a header name");
         req_.headers.push_back(Header{std::move(field_), std::move(value_)});
         field_.clear();
         value_.clear();
@@ -358,7 +387,10 @@ private:
     {
         if (closed_)
             return;
+        bufStart_ = data;
         llhttp_errno_t err = llhttp_execute(&parser_, data, n);
+        if (n > 0)
+            prevLast_ = data[n - 1];
         if (err == HPE_OK) {
             readMore();
             return;
@@ -594,6 +626,8 @@ private:
     llhttp_t parser_{};
     std::array<char, 16384> buf_{};
     std::string pending_;
+    const char* bufStart_ = nullptr;
+    char prevLast_ = 0;
     std::string remoteAddress_, localAddress_;
     uint16_t remotePort_ = 0, localPort_ = 0;
 

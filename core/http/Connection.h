@@ -34,6 +34,9 @@ public:
     virtual void sendRaw(std::string data, std::function<void(bool)> done = {}) = 0; // NPH: bytes as they are
     virtual void sendFile(int fd, uint64_t offset, uint64_t length, std::function<void(bool)> done) = 0;
     virtual void finish() = 0; // the response is complete
+    // The response cannot be completed (the program died mid-body): the connection is closed
+    // without the final chunk, so the client sees a truncated response, not a short one.
+    virtual void abort() = 0;
     virtual bool headSent() const = 0;
     virtual bool closed() const = 0;
     // Request body, pushed as it arrives. Set before returning from dispatch.

@@ -1,0 +1,315 @@
+#pragma once
+// Integration-test support: a real engine on 127.0.0.1 with a free port and a scratch site, and
+// a small blocking HTTP client on raw sockets (so that tests can send exactly the bytes they
+// mean, malformed ones included).
+#include "TestSupport.h"
+#include "config/Config.h"
+#include "engine/Engine.h"
+
+#include <QMap>
+#include <arpa/inet.h>
+#include <chrono>
+#include <map>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+// (No namespace: moc misreads this header and would put the test classes into it.)
+
+inline uint16_t freePort()
+{
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+struct Response {
+    int status = 0;
+    std::map<std::string, std::string> headers; // lower-case names
+    QByteArray body;
+    bool complete = false;
+    std::string header(const std::string& name) const
+    {
+        auto it = headers.find(name);
+        return it == headers.end() ? std::string() : it->second;
+    }
+};
+
+class Client {
+public:
+    explicit Client(uint16_t port)
+    {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    }
+    ~Client()
+    {
+        if (fd_ >= 0)
+            ::close(fd_);
+    }
+    Client(const Client&) = delete;
+    bool connected() const { return connected_; }
+    int fd() const { return fd_; }
+    void close()
+    {
+        ::close(fd_);
+        fd_ = -1;
+    }
+
+    bool send(const QByteArray& bytes)
+    {
+        qsizetype off = 0;
+        while (off < bytes.size()) {
+            ssize_t n = ::send(fd_, bytes.constData() + off, size_t(bytes.size() - off), MSG_NOSIGNAL);
+            if (n <= 0)
+                return false;
+            off += n;
+        }
+        return true;
+    }
+
+    // Bytes until the peer closes or `timeoutMs` passes without data.
+    QByteArray readAll(int timeoutMs = 5000)
+    {
+        QByteArray out;
+        while (fill(timeoutMs)) {
+        }
+        out = buffer_;
+        buffer_.clear();
+        return out;
+    }
+
+    // True when the server closed the connection within the time.
+    bool closedByPeer(int timeoutMs = 5000)
+    {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (!fill(50) && eof_)
+                return true;
+        }
+        return eof_;
+    }
+
+    Response read(int timeoutMs = 10000, bool head = false)
+    {
+        Response r;
+        qsizetype end;
+        while ((end = buffer_.indexOf("\r\n\r\n")) < 0)
+            if (!fill(timeoutMs))
+                return r;
+        QList<QByteArray> lines = buffer_.left(end).split('\n');
+        buffer_.remove(0, end + 4);
+        QList<QByteArray> first = lines.takeFirst().trimmed().split(' ');
+        if (first.size() < 2)
+            return r;
+        r.status = first[1].toInt();
+        for (const QByteArray& l : lines) {
+            qsizetype colon = l.indexOf(':');
+            if (colon > 0)
+                r.headers[l.left(colon).trimmed().toLower().toStdString()] = l.mid(colon + 1).trimmed().toStdString();
+        }
+        if (r.status == 100)
+            return r;
+        if (head || r.status == 204 || r.status == 304) {
+            r.complete = true;
+            return r;
+        }
+        if (r.headers.count("content-length")) {
+            qsizetype len = std::stoll(r.headers["content-length"]);
+            while (buffer_.size() < len)
+                if (!fill(timeoutMs))
+                    return r;
+            r.body = buffer_.left(len);
+            buffer_.remove(0, len);
+            r.complete = true;
+        } else if (r.header("transfer-encoding") == "chunked") {
+            for (;;) {
+                qsizetype nl;
+                while ((nl = buffer_.indexOf("\r\n")) < 0)
+                    if (!fill(timeoutMs))
+                        return r;
+                bool ok = false;
+                qsizetype size = buffer_.left(nl).toLongLong(&ok, 16);
+                if (!ok)
+                    return r;
+                while (buffer_.size() < nl + 2 + size + 2)
+                    if (!fill(timeoutMs))
+                        return r;
+                r.body += buffer_.mid(nl + 2, size);
+                buffer_.remove(0, nl + 2 + size + 2);
+                if (size == 0) {
+                    r.complete = true;
+                    break;
+                }
+            }
+        } else {
+            while (fill(timeoutMs)) {
+            }
+            r.body = buffer_;
+            buffer_.clear();
+            r.complete = eof_;
+        }
+        return r;
+    }
+
+private:
+    bool fill(int timeoutMs)
+    {
+        if (eof_ || fd_ < 0)
+            return false;
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, timeoutMs) <= 0)
+            return false;
+        char buf[65536];
+        ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+        if (n <= 0) {
+            eof_ = true;
+            return false;
+        }
+        buffer_.append(buf, n);
+        return true;
+    }
+
+    int fd_ = -1;
+    bool connected_ = false;
+    bool eof_ = false;
+    QByteArray buffer_;
+};
+
+inline QByteArray getRequest(const QString& path, const QByteArray& extra = {}, const char* method = "GET")
+{
+    return QByteArray(method) + " " + path.toUtf8() + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra + "\r\n";
+}
+
+inline Response fetch(uint16_t port, const QString& path, const QByteArray& extra = {}, const char* method = "GET")
+{
+    Client c(port);
+    if (!c.send(getRequest(path, extra, method)))
+        return {};
+    return c.read(20000, QByteArray(method) == "HEAD");
+}
+
+#ifndef Q_MOC_RUN // moc's parser loses track of the namespace inside raw strings
+inline QString siteConfig()
+{
+    static const char* text = R"(<?xml version="1.0" encoding="UTF-8"?>
+<configuration>
+    <system.applicationHost>
+        <applicationPools>
+            <add name="web" cgiMaxConcurrent="@CGIMAX@" cgiQueueLength="@CGIQUEUE@" cgiQueueTimeout="@CGIWAIT@">
+                <processModel userName="@USER@" />
+            </add>
+            @POOLS@
+        </applicationPools>
+        <sites>
+            <site name="Main" id="1">
+                <application path="/" applicationPool="web">
+                    <virtualDirectory path="/" physicalPath="@DIR@/www" />
+                </application>
+                @APPS@
+                <bindings>
+                    <binding protocol="http" bindingInformation="127.0.0.1:@PORT@:" />
+                </bindings>
+                <limits connectionTimeout="@TIMEOUT@" maxConnections="@MAXCONN@" />
+                <logFile directory="@DIR@/logs" />
+            </site>
+            @SITES@
+        </sites>
+    </system.applicationHost>
+    <system.webServer>
+        <cgi timeout="@CGITIMEOUT@" />
+        <handlers>
+            <add name="CGI" path="/cgi-bin/*" verb="*" modules="CgiModule" resourceType="Unspecified" />
+            <add name="StaticFile" path="*" verb="GET,HEAD" modules="StaticFileModule,DefaultDocumentModule" resourceType="Either" />
+        </handlers>
+        <security>
+            <requestFiltering>
+                <requestLimits maxAllowedContentLength="100000" maxUrl="1024" maxQueryString="512" />
+            </requestFiltering>
+        </security>
+        <httpErrors errorMode="@ERRORMODE@" />
+    </system.webServer>
+</configuration>
+)";
+    return QString::fromUtf8(text);
+}
+#endif
+
+class EngineFixture {
+public:
+    EngineFixture()
+    {
+        QDir d(s.path());
+        d.mkpath("www/sub");
+        d.mkpath("www/cgi-bin");
+        d.mkpath("logs");
+        s.write("www/hello.txt", "Hello, Lido!\n");
+        s.write("www/sub/index.html", "<p>sub index</p>\n");
+        s.write("secret.txt", "outside the root\n");
+        QFile::link(s.path("secret.txt"), s.path("www/link.txt"));
+        QByteArray big(100000, 'x');
+        for (int i = 0; i < big.size(); ++i)
+            big[i] = char('a' + i % 26);
+        s.write("www/big.txt", big);
+        for (const char* name : {"www/cgi-bin/helper.cgi", "www/cgi-bin/nph-helper.cgi"}) {
+            QFile::copy(LIDO_TEST_BIN_DIR "/lido-test-cgi", s.path(name));
+            QFile::setPermissions(s.path(name), QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner | QFile::ReadGroup |
+                                                    QFile::ExeGroup | QFile::ReadOther | QFile::ExeOther);
+        }
+        ::chmod(s.path().toUtf8().constData(), 0755);
+        port = freePort();
+        values = {{"@PORT@", QString::number(port)}, {"@CGIMAX@", "8"}, {"@CGIQUEUE@", "1000"}, {"@CGIWAIT@", "00:00:30"},
+                  {"@TIMEOUT@", "00:02:00"}, {"@MAXCONN@", "4294967295"}, {"@CGITIMEOUT@", "00:00:30"},
+                  {"@ERRORMODE@", "DetailedLocalOnly"}, {"@USER@", ""}, {"@POOLS@", ""}, {"@APPS@", ""}, {"@SITES@", ""}};
+    }
+    ~EngineFixture()
+    {
+        if (engine)
+            engine->stop(std::chrono::milliseconds(500));
+    }
+
+    QString text() const
+    {
+        QString t = siteConfig();
+        for (int pass = 0; pass < 2; ++pass) // values may hold placeholders themselves
+            for (auto it = values.begin(); it != values.end(); ++it)
+                t.replace(it.key(), it.value());
+        return s.fill(t);
+    }
+
+    bool start()
+    {
+        QString file = s.config(text());
+        auto config = lido::config::loadConfig(file.toStdString());
+        if (!config || !(*config)->valid()) {
+            for (const auto& d : (*config)->diagnostics())
+                qWarning("%s", d.str().c_str());
+            return false;
+        }
+        engine = std::make_unique<lido::engine::Engine>(lido::engine::EngineOptions{2, s.path("log").toStdString(), false});
+        auto r = engine->start(*config);
+        if (!r)
+            qWarning("%s", r.error().c_str());
+        return r.ok();
+    }
+
+    std::vector<lido::log::Event> events(const std::string& code) const { return engine->events()->find(code); }
+
+    testsupport::Scratch s;
+    uint16_t port = 0;
+    QMap<QString, QString> values;
+    std::unique_ptr<lido::engine::Engine> engine;
+};
+

@@ -210,16 +210,18 @@ private:
             return readStdout(); // drained and dropped: the client has its answer already
         if (job_.nph) {
             headDone_ = true;
-            job_.responder->sendRaw(std::string(data), [self = shared_from_this()](bool ok) {
-                if (ok)
-                    self->readStdout();
+            job_.responder->sendRaw(std::string(data), [self = shared_from_this()](bool) {
+                // Read on even when the client is gone: the slot is released only once the
+                // program's output is drained and it has exited.
+                self->readStdout();
             });
             return;
         }
         if (headDone_) {
-            job_.responder->sendBody(std::string(data), [self = shared_from_this()](bool ok) {
-                if (ok)
-                    self->readStdout();
+            job_.responder->sendBody(std::string(data), [self = shared_from_this()](bool) {
+                // Read on even when the client is gone: the slot is released only once the
+                // program's output is drained and it has exited.
+                self->readStdout();
             });
             return;
         }
@@ -260,9 +262,10 @@ private:
         status_ = head.status;
         job_.responder->sendHead(std::move(head));
         if (!rest.empty())
-            job_.responder->sendBody(std::move(rest), [self = shared_from_this()](bool ok) {
-                if (ok)
-                    self->readStdout();
+            job_.responder->sendBody(std::move(rest), [self = shared_from_this()](bool) {
+                // Read on even when the client is gone: the slot is released only once the
+                // program's output is drained and it has exited.
+                self->readStdout();
             });
         else
             readStdout();

@@ -1,9 +1,12 @@
 #include "engine/SiteMap.h"
 
 #include "config/Values.h"
+#include "static/FileCache.h"
 
 #include <algorithm>
+#include <fcntl.h>
 #include <fnmatch.h>
+#include <unistd.h>
 #include <fstream>
 #include <sstream>
 #include <sys/stat.h>
@@ -94,8 +97,11 @@ std::shared_ptr<const SiteMap> SiteMap::build(const config::Config& config, std:
             Application app;
             app.path = stripSlash(a->get("path"));
             app.pool = a->find("applicationPool") ? *a->find("applicationPool") : defaultPool;
-            for (const ConfigElement* v : a->childrenNamed("virtualDirectory"))
-                app.directories.push_back(VirtualDirectory{stripSlash(v->get("path")), stripSlash(config::expandEnvironment(v->get("physicalPath")))});
+            for (const ConfigElement* v : a->childrenNamed("virtualDirectory")) {
+                VirtualDirectory vd{stripSlash(v->get("path")), stripSlash(config::expandEnvironment(v->get("physicalPath"))), -1};
+                vd.rootFd = ::open(vd.physicalPath.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+                app.directories.push_back(std::move(vd));
+            }
             std::sort(app.directories.begin(), app.directories.end(),
                       [](const VirtualDirectory& x, const VirtualDirectory& y) { return x.path.size() > y.path.size(); });
             site.applications.push_back(std::move(app));
@@ -177,6 +183,15 @@ std::shared_ptr<const SiteMap> SiteMap::build(const config::Config& config, std:
     return map;
 }
 
+SiteMap::~SiteMap()
+{
+    for (SiteConfig& s : sites_)
+        for (Application& a : s.applications)
+            for (VirtualDirectory& v : a.directories)
+                if (v.rootFd >= 0)
+                    ::close(v.rootFd);
+}
+
 const SiteConfig* SiteMap::siteFor(const std::string& localIp, uint16_t localPort, const std::string& host) const
 {
     const SiteConfig* best = nullptr;
@@ -219,6 +234,7 @@ bool SiteMap::route(const SiteConfig& site, const std::string& urlPath, Route& o
             out.directory = &vd;
             out.urlPath = urlPath;
             out.physicalPath = vd.physicalPath + (inside == "/" ? std::string("/") : inside);
+            out.relativePath = inside.size() > 1 ? inside.substr(1) : std::string();
             std::string appPrefix = app.path == "/" ? std::string() : app.path;
             out.vdirUrl = appPrefix + (vd.path == "/" ? std::string() : vd.path) + "/";
             return true;
@@ -229,30 +245,34 @@ bool SiteMap::route(const SiteConfig& site, const std::string& urlPath, Route& o
 
 HandlerMatch SiteMap::handlerFor(const Route& route, const std::string& method) const
 {
-    // Find the script: the first URL segment below the virtual directory that is a file.
+    // One stat of the whole path; only when nothing is there is the path searched for a script
+    // followed by PATH_INFO.
     std::string scriptUrl = route.urlPath, scriptFile = route.physicalPath, pathInfo;
-    std::string base = route.directory->physicalPath;
-    std::string inside = route.physicalPath.substr(base.size());
-    size_t pos = 0;
-    while (pos < inside.size()) {
-        size_t next = inside.find('/', pos + 1);
-        std::string candidate = base + inside.substr(0, next);
-        if (statIs(candidate, S_IFREG)) {
-            if (next != std::string::npos) {
+    mode_t type = staticfiles::cachedFileType(route.physicalPath);
+    mode_t scriptType = type;
+    if (type == 0) {
+        std::string base = route.directory->physicalPath;
+        std::string inside = route.physicalPath.substr(base.size());
+        size_t pos = 0;
+        while (pos < inside.size()) {
+            size_t next = inside.find('/', pos + 1);
+            if (next == std::string::npos)
+                break;
+            std::string candidate = base + inside.substr(0, next);
+            if (statIs(candidate, S_IFREG)) {
                 pathInfo = inside.substr(next);
                 scriptFile = candidate;
                 scriptUrl = route.urlPath.substr(0, route.urlPath.size() - pathInfo.size());
+                scriptType = S_IFREG;
+                break;
             }
-            break;
+            pos = next;
         }
-        if (next == std::string::npos)
-            break;
-        pos = next;
     }
     for (const HandlerMapping& m : handlers_) {
         bool withInfo = !pathInfo.empty() && m.allowPathInfo;
         const std::string& url = withInfo ? scriptUrl : route.urlPath;
-        const std::string& file = withInfo ? scriptFile : route.physicalPath;
+        mode_t t = withInfo ? scriptType : type;
         bool pathMatches;
         if (m.path == "*")
             pathMatches = true;
@@ -262,20 +282,19 @@ HandlerMatch SiteMap::handlerFor(const Route& route, const std::string& method) 
             // handler list would in IIS).
             std::string inApp = route.application->path == "/" ? url : url.substr(route.application->path.size());
             pathMatches = ::fnmatch(m.path.c_str(), url.c_str(), 0) == 0 || ::fnmatch(m.path.c_str(), inApp.c_str(), 0) == 0;
-        }
-        else
+        } else
             pathMatches = ::fnmatch(m.path.c_str(), url.substr(url.rfind('/') + 1).c_str(), 0) == 0;
         if (!pathMatches)
             continue;
         if (!m.verbs.empty() && std::none_of(m.verbs.begin(), m.verbs.end(), [&](const std::string& v) { return config::iequals(v, method); }))
             continue;
-        if (m.resourceType == "File" && !statIs(file, S_IFREG))
+        if (m.resourceType == "File" && t != S_IFREG)
             continue;
-        if (m.resourceType == "Directory" && !statIs(file, S_IFDIR))
+        if (m.resourceType == "Directory" && t != S_IFDIR)
             continue;
-        if (m.resourceType == "Either" && !statIs(file, S_IFREG) && !statIs(file, S_IFDIR))
+        if (m.resourceType == "Either" && t != S_IFREG && t != S_IFDIR)
             continue;
-        return HandlerMatch{&m, url, file, withInfo ? pathInfo : std::string()};
+        return HandlerMatch{&m, url, withInfo ? scriptFile : route.physicalPath, withInfo ? pathInfo : std::string()};
     }
     return {};
 }

@@ -16,6 +16,7 @@ namespace lido::engine {
 struct VirtualDirectory {
     std::string path; // within the application, "/" or "/static"
     std::string physicalPath;
+    int rootFd = -1; // O_PATH descriptor of physicalPath: files are opened beneath it (openat2)
 };
 
 struct Application {
@@ -60,6 +61,7 @@ struct Route {
     const VirtualDirectory* directory = nullptr;
     std::string urlPath;      // decoded, normalized
     std::string physicalPath; // directory->physicalPath + the rest of urlPath
+    std::string relativePath; // the rest of urlPath within the directory, without the leading '/'
     std::string vdirUrl;      // URL prefix of the virtual directory ("/php/")
 };
 
@@ -72,6 +74,11 @@ struct HandlerMatch {
 
 class SiteMap {
 public:
+    SiteMap() = default;
+    ~SiteMap();
+    SiteMap(const SiteMap&) = delete;
+    SiteMap& operator=(const SiteMap&) = delete;
+
     static std::shared_ptr<const SiteMap> build(const config::Config& config, std::vector<std::string>* warnings = nullptr);
 
     const std::vector<SiteConfig>& sites() const { return sites_; }

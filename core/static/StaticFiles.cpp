@@ -1,11 +1,15 @@
 #include "static/StaticFiles.h"
 
+#include "static/FileCache.h"
+
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace lido::staticfiles {
@@ -13,6 +17,8 @@ namespace lido::staticfiles {
 using http::ResponseHead;
 
 namespace {
+
+constexpr uint64_t kInlineLimit = 32 * 1024;
 
 std::string etagOf(const struct stat& st)
 {
@@ -85,14 +91,21 @@ RangeResult parseRange(const std::string& header, uint64_t size, uint64_t& first
     return RangeResult::Ok;
 }
 
-bool inside(const std::string& root, const std::string& path)
+// Opens a file beneath its virtual directory: the kernel refuses any path, ".." or symbolic
+// link that would leave it (RESOLVE_BENEATH), in one lookup.
+int openBeneath(int rootFd, const std::string& relative, bool allowSymlinksOut)
 {
-    char r[PATH_MAX], p[PATH_MAX];
-    if (!::realpath(root.c_str(), r) || !::realpath(path.c_str(), p))
-        return false;
-    size_t n = std::strlen(r);
-    return std::strncmp(r, p, n) == 0 && (p[n] == '\0' || p[n] == '/' || (n == 1 && r[0] == '/'));
+    const char* rel = relative.empty() ? "." : relative.c_str();
+    if (allowSymlinksOut)
+        return ::openat(rootFd, rel, O_RDONLY | O_CLOEXEC);
+    open_how how{};
+    how.flags = O_RDONLY | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    return static_cast<int>(::syscall(SYS_openat2, rootFd, rel, &how, sizeof how));
 }
+
+// A fresh cached copy: conditional requests answered from it; ranges go the long way.
+void serveCached(const std::shared_ptr<http::Responder>& responder, const CachedFile& f);
 
 } // namespace
 
@@ -104,13 +117,30 @@ void serve(const std::shared_ptr<http::Responder>& responder, const engine::Site
         error(405, "static files answer GET and HEAD only");
         return;
     }
-    std::string path = route.physicalPath;
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) {
-        error(404, "no file " + route.urlPath);
+    if (auto hit = cachedFile(route.physicalPath); hit && !req.header("Range")) {
+        serveCached(responder, *hit);
         return;
     }
+    std::string path = route.physicalPath;
+    std::string relative = route.relativePath;
+    auto refuse = [&](int err) {
+        if (err == EXDEV || err == ELOOP)
+            error(403, "the path leaves its virtual directory through a symbolic link");
+        else if (err == EACCES)
+            error(403, "the file cannot be read (permission denied)");
+        else
+            error(404, "no file " + route.urlPath);
+    };
+    int fd = openBeneath(route.directory->rootFd, relative, allowSymlinksOut);
+    if (fd < 0) {
+        refuse(errno);
+        return;
+    }
+    struct stat st {};
+    ::fstat(fd, &st);
     if (S_ISDIR(st.st_mode)) {
+        ::close(fd);
+        fd = -1;
         if (route.urlPath.back() != '/') {
             // IIS and Apache: a folder is addressed with its trailing slash.
             std::string location = route.urlPath + "/" + (req.query.empty() ? "" : "?" + req.query);
@@ -120,31 +150,33 @@ void serve(const std::shared_ptr<http::Responder>& responder, const engine::Site
             responder->finish();
             return;
         }
-        bool found = false;
         if (map.defaultDocumentEnabled())
             for (const std::string& doc : map.defaultDocuments()) {
-                std::string candidate = path + doc;
-                if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-                    path = candidate;
-                    found = true;
+                std::string candidate = relative.empty() ? doc : relative + (relative.back() == '/' ? "" : "/") + doc;
+                int f = openBeneath(route.directory->rootFd, candidate, allowSymlinksOut);
+                if (f < 0)
+                    continue;
+                ::fstat(f, &st);
+                if (S_ISREG(st.st_mode)) {
+                    fd = f;
+                    path += doc;
                     break;
                 }
+                ::close(f);
             }
-        if (!found) {
+        if (fd < 0) {
             error(403, "the folder has no default document and directory browsing is off");
             return;
         }
     }
     if (!S_ISREG(st.st_mode)) {
+        ::close(fd);
         error(404, "not a regular file");
-        return;
-    }
-    if (!allowSymlinksOut && !inside(route.directory->physicalPath, path)) {
-        error(403, "the path leaves its virtual directory through a symbolic link");
         return;
     }
     std::string type = map.mimeType(path);
     if (type.empty()) {
+        ::close(fd);
         error(404, "no MIME type is mapped for this file's extension (staticContent/mimeMap)");
         return;
     }
@@ -159,6 +191,7 @@ void serve(const std::shared_ptr<http::Responder>& responder, const engine::Site
         if (auto t = http::parseHttpDate(*ims))
             notModified = st.st_mtime <= *t;
     if (notModified) {
+        ::close(fd);
         responder->sendHead(ResponseHead{304, {}, {{"ETag", etag}, {"Last-Modified", lastModified}}, std::nullopt});
         responder->finish();
         return;
@@ -174,6 +207,7 @@ void serve(const std::shared_ptr<http::Responder>& responder, const engine::Site
     if (rangeApplies) {
         switch (parseRange(*range, size, first, last)) {
         case RangeResult::Unsatisfiable:
+            ::close(fd);
             responder->sendHead(ResponseHead{416, {}, {{"Content-Range", "bytes */" + std::to_string(size)}}, 0});
             responder->finish();
             return;
@@ -185,16 +219,57 @@ void serve(const std::shared_ptr<http::Responder>& responder, const engine::Site
         }
     }
     uint64_t length = size == 0 ? 0 : last - first + 1;
-    int fd = req.method == "HEAD" ? -1 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (req.method != "HEAD" && fd < 0) {
-        error(errno == EACCES ? 403 : 404, std::string("cannot open the file: ") + std::strerror(errno));
-        return;
-    }
     responder->sendHead(ResponseHead{status, {}, std::move(headers), length});
-    if (fd >= 0) {
+    if (length <= kInlineLimit && req.method == "GET") {
+        // Small files travel with the head in one send (measured: one TCP segment instead of
+        // two nearly doubles small-file throughput on loopback); large ones go by sendfile.
+        std::string body(length, '\0');
+        ssize_t got = length ? ::pread(fd, body.data(), length, static_cast<off_t>(first)) : 0;
+        ::close(fd);
+        if (got != static_cast<ssize_t>(length)) {
+            responder->abort();
+            return;
+        }
+        if (status == 200 && path == route.physicalPath) {
+            auto c = std::make_shared<CachedFile>();
+            c->body = body;
+            c->etag = etag;
+            c->lastModified = lastModified;
+            c->mimeType = type;
+            c->mtime = st.st_mtime;
+            c->size = size;
+            storeFile(path, std::move(c));
+        }
+        responder->sendBody(std::move(body));
+    } else {
         responder->sendFile(fd, first, length, [fd](bool) { ::close(fd); });
     }
     responder->finish();
 }
 
+} // namespace lido::staticfiles
+
+namespace lido::staticfiles {
+namespace {
+
+void serveCached(const std::shared_ptr<http::Responder>& responder, const CachedFile& f)
+{
+    const http::Request& req = responder->request();
+    bool notModified = false;
+    if (const std::string* inm = req.header("If-None-Match"))
+        notModified = etagMatches(*inm, f.etag);
+    else if (const std::string* ims = req.header("If-Modified-Since"))
+        if (auto t = http::parseHttpDate(*ims))
+            notModified = f.mtime <= *t;
+    if (notModified) {
+        responder->sendHead(ResponseHead{304, {}, {{"ETag", f.etag}, {"Last-Modified", f.lastModified}}, std::nullopt});
+        responder->finish();
+        return;
+    }
+    responder->sendHead(ResponseHead{200, {}, {{"Content-Type", f.mimeType}, {"ETag", f.etag}, {"Last-Modified", f.lastModified}, {"Accept-Ranges", "bytes"}}, f.size});
+    responder->sendBody(f.body);
+    responder->finish();
+}
+
+} // namespace
 } // namespace lido::staticfiles

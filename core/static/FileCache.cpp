@@ -1,0 +1,56 @@
+#include "static/FileCache.h"
+
+#include <sys/stat.h>
+#include <unordered_map>
+
+namespace lido::staticfiles {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kMaxEntries = 4096;
+
+struct TypeEntry {
+    mode_t type;
+    Clock::time_point checked;
+};
+struct FileEntry {
+    std::shared_ptr<const CachedFile> file;
+    Clock::time_point checked;
+};
+
+thread_local std::unordered_map<std::string, TypeEntry> types;
+thread_local std::unordered_map<std::string, FileEntry> files;
+
+} // namespace
+
+mode_t cachedFileType(const std::string& path)
+{
+    auto now = Clock::now();
+    auto it = types.find(path);
+    if (it != types.end() && now - it->second.checked < kCacheValidity)
+        return it->second.type;
+    struct stat st {};
+    mode_t type = ::stat(path.c_str(), &st) == 0 ? (st.st_mode & S_IFMT) : 0;
+    if (types.size() >= kMaxEntries)
+        types.clear();
+    types[path] = TypeEntry{type, now};
+    return type;
+}
+
+std::shared_ptr<const CachedFile> cachedFile(const std::string& path)
+{
+    auto it = files.find(path);
+    if (it == files.end() || Clock::now() - it->second.checked >= kCacheValidity)
+        return nullptr;
+    return it->second.file;
+}
+
+void storeFile(const std::string& path, std::shared_ptr<const CachedFile> file)
+{
+    if (files.size() >= kMaxEntries)
+        files.clear();
+    files[path] = FileEntry{std::move(file), Clock::now()};
+}
+
+} // namespace lido::staticfiles

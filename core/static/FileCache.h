@@ -1,0 +1,31 @@
+#pragma once
+// A per-thread cache of small static files and of path lookups, revalidated at most once a second
+// (as lighttpd's stat cache and nginx's open_file_cache do). A hit costs no system call; a file
+// changed on disk is seen within a second.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <sys/types.h>
+
+namespace lido::staticfiles {
+
+struct CachedFile {
+    std::string body;
+    std::string etag;
+    std::string lastModified;
+    std::string mimeType;
+    time_t mtime = 0;
+    uint64_t size = 0;
+};
+
+// The file type (S_IFREG, S_IFDIR, 0 when missing) of a path, cached for a second.
+mode_t cachedFileType(const std::string& path);
+
+// A cached small file for this path, if one is fresh.
+std::shared_ptr<const CachedFile> cachedFile(const std::string& path);
+void storeFile(const std::string& path, std::shared_ptr<const CachedFile> file);
+
+constexpr std::chrono::milliseconds kCacheValidity{1000};
+
+} // namespace lido::staticfiles

@@ -79,6 +79,23 @@ private slots:
         QVERIFY(!env.count("QT_QPA_PLATFORM"));
     }
 
+    void shellAndPerlScripts()
+    {
+        auto executable = QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner | QFile::ReadOther | QFile::ExeOther;
+        f->s.write("www/cgi-bin/hello.sh", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nprintf 'sh says %s\\n' \"$QUERY_STRING\"\n");
+        QFile::setPermissions(f->s.path("www/cgi-bin/hello.sh"), executable);
+        f->s.write("www/cgi-bin/hello.pl", "#!/usr/bin/perl\nprint \"Content-Type: text/plain\\r\\n\\r\\n\";\n"
+                                           "print \"perl says $ENV{REQUEST_METHOD} $ENV{PATH_INFO}\\n\";\n");
+        QFile::setPermissions(f->s.path("www/cgi-bin/hello.pl"), executable);
+        Response sh = fetch(f->port, "/cgi-bin/hello.sh?$(touch%20/tmp/lido-pwned);`id`");
+        QCOMPARE(sh.status, 200);
+        QCOMPARE(sh.body, QByteArray("sh says $(touch%20/tmp/lido-pwned);`id`\n"));
+        QVERIFY(!QFile::exists("/tmp/lido-pwned"));
+        Response pl = fetch(f->port, "/cgi-bin/hello.pl/x/y");
+        QCOMPARE(pl.status, 200);
+        QCOMPARE(pl.body, QByteArray("perl says GET /x/y\n"));
+    }
+
     void statusLocationAndNph()
     {
         Response r = fetch(f->port, "/cgi-bin/helper.cgi?status=418");

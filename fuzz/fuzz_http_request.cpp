@@ -46,7 +46,7 @@ void startEngine()
     auto config = lido::config::Config::fromDocument(*doc);
     if (!config->valid())
         std::abort();
-    engine = std::make_unique<lido::engine::Engine>(lido::engine::EngineOptions{1, {}, false});
+    engine = std::make_unique<lido::engine::Engine>(lido::engine::EngineOptions{1, {}, false, {}});
     if (!engine->start(config))
         std::abort();
 }

@@ -298,7 +298,7 @@ public:
                 qWarning("%s", d.str().c_str());
             return false;
         }
-        engine = std::make_unique<lido::engine::Engine>(lido::engine::EngineOptions{2, s.path("log").toStdString(), false});
+        engine = std::make_unique<lido::engine::Engine>(lido::engine::EngineOptions{2, s.path("log").toStdString(), false, s.path("run").toStdString()});
         auto r = engine->start(*config);
         if (!r)
             qWarning("%s", r.error().c_str());

@@ -51,7 +51,7 @@ int main(int argc, char** argv)
     sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-    engine::Engine engine(engine::EngineOptions{threads, logDir, true});
+    engine::Engine engine(engine::EngineOptions{threads, logDir, true, {}});
     if (auto r = engine.start(*config); !r) {
         std::cerr << "lidod: " << r.error() << "\n";
         bool anyStarted = false;

@@ -6,6 +6,7 @@
 #include "engine/SiteMap.h"
 #include "http/Connection.h"
 #include "log/AccessLog.h"
+#include "pool/FastCgiPool.h"
 #include "static/StaticFiles.h"
 
 #include <asio.hpp>
@@ -14,6 +15,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace lido::engine {
@@ -51,7 +53,74 @@ struct Shared {
     std::chrono::milliseconds cgiTimeout{900000};
     bool cgiAsUser = true;
     std::atomic<int64_t> activeRequests{0};
+    // FastCGI process pools by (application pool, fullPath, arguments); built at start, fixed after.
+    std::map<std::string, std::shared_ptr<pool::FastCgiPool>> fastcgi;
 };
+
+std::string fastCgiKey(const std::string& pool, const std::string& fullPath, const std::string& arguments)
+{
+    return pool + '\x1f' + fullPath + '\x1f' + arguments;
+}
+
+pool::FastCgiSettings fastCgiSettings(const ConfigElement& app, const ConfigElement& appPool, const std::string& runtimeDir,
+                                      const std::shared_ptr<log::EventLog>& events)
+{
+    pool::FastCgiSettings f;
+    auto num = [&](const ConfigElement& e, const char* a, uint64_t fallback) { return config::parseUInt(e.get(a)).value_or(fallback); };
+    auto span = [&](const ConfigElement* e, const char* a, int64_t fallback) {
+        return std::chrono::milliseconds(e ? config::parseTimeSpan(e->get(a)).value_or(fallback) : fallback);
+    };
+    f.poolName = appPool.get("name");
+    f.fullPath = config::expandEnvironment(app.get("fullPath"));
+    f.arguments = app.get("arguments");
+    f.maxInstances = static_cast<int>(num(app, "maxInstances", 4));
+    f.idleTimeout = std::chrono::seconds(num(app, "idleTimeout", 300));
+    f.activityTimeout = std::chrono::seconds(num(app, "activityTimeout", 30));
+    f.requestTimeout = std::chrono::seconds(num(app, "requestTimeout", 90));
+    f.instanceMaxRequests = num(app, "instanceMaxRequests", 200);
+    f.tcp = app.get("protocol") == "Tcp";
+    f.queueLength = num(app, "queueLength", 1000);
+    f.rapidFailsPerMinute = static_cast<int>(num(app, "rapidFailsPerMinute", 10));
+    std::string mode = app.get("stderrMode");
+    f.stderrMode = mode == "ReturnGeneric500"     ? pool::StderrMode::ReturnGeneric500
+                   : mode == "IgnoreAndReturn200" ? pool::StderrMode::IgnoreAndReturn200
+                   : mode == "TerminateProcess"   ? pool::StderrMode::TerminateProcess
+                                                  : pool::StderrMode::ReturnStdErrIn500;
+    f.signalBeforeTerminateSeconds = static_cast<int>(num(app, "signalBeforeTerminateSeconds", 0));
+    f.monitorChangesTo = config::expandEnvironment(app.get("monitorChangesTo"));
+    f.headerSyntax = app.get("responseHeaders") == "Relaxed" ? cgi::HeaderSyntax::Relaxed : cgi::HeaderSyntax::Strict;
+    if (const ConfigElement* env = app.child("environmentVariables"))
+        for (const ConfigElement& v : env->children) {
+            if (v.name == "clear")
+                f.environment.clear();
+            else if (v.name == "environmentVariable")
+                f.environment.emplace_back(v.get("name"), v.get("value"));
+        }
+    f.runtimeDirectory = runtimeDir;
+    const ConfigElement* pm = appPool.child("processModel");
+    if (pm) {
+        std::string user = pm->get("userName");
+        if (!user.empty() && ::geteuid() == 0) {
+            if (auto id = process::resolveIdentity(user))
+                f.identity = *id;
+            else
+                events->add(log::Severity::Error, "pool " + f.poolName, "pool.identity", "pool " + f.poolName + ": " + id.error());
+        }
+        f.limits.openFiles = num(*pm, "maxOpenFiles", 0);
+        f.limits.addressSpaceBytes = num(*pm, "maxAddressSpaceMB", 0) * 1024 * 1024;
+        f.limits.cpuSeconds = num(*pm, "maxCpuSeconds", 0);
+        f.limits.processes = num(*pm, "maxUserProcesses", 0);
+    }
+    f.startupTimeLimit = span(pm, "startupTimeLimit", 90000);
+    const ConfigElement* failure = appPool.child("failure");
+    f.rapidFailProtection = failure ? config::parseBool(failure->get("rapidFailProtection")).value_or(true) : true;
+    f.rapidFailMaxCrashes = failure ? static_cast<int>(num(*failure, "rapidFailProtectionMaxCrashes", 5)) : 5;
+    f.rapidFailInterval = span(failure, "rapidFailProtectionInterval", 300000);
+    f.alwaysRunning = appPool.get("startMode") == "AlwaysRunning";
+    if (const ConfigElement* r = appPool.child("recycling"))
+        f.logEventOnRecycle = !r->get("logEventOnRecycle").empty();
+    return f;
+}
 
 std::string errorPage(const Shared& s, int status, const http::Request& req, const std::string& detail)
 {
@@ -173,8 +242,7 @@ public:
             staticfiles::serve(r, *s.map, route, error);
             return;
         case Module::FastCgi:
-            sendError(s, r, 503, "handler " + match.mapping->name + " needs FastCGI application pools, which this build of Lido does not have yet",
-                      {{"Retry-After", "60"}});
+            runFastCgi(r, route, match);
             return;
         case Module::Cgi:
             runCgi(r, route, match, redirects);
@@ -251,6 +319,53 @@ public:
             self->serve(r, p, redirects + 1);
         };
         cgi::runCgi(std::move(job));
+    }
+
+    void runFastCgi(const std::shared_ptr<http::Responder>& r, const Route& route, const HandlerMatch& match)
+    {
+        const Shared& s = *shared_;
+        const std::string& sp = match.mapping->scriptProcessor;
+        auto bar = sp.find('|');
+        std::string key = fastCgiKey(route.application->pool, config::expandEnvironment(sp.substr(0, bar)),
+                                     bar == std::string::npos ? std::string() : sp.substr(bar + 1));
+        auto it = s.fastcgi.find(key);
+        if (it == s.fastcgi.end()) {
+            sendError(s, r, 503, "no FastCGI application '" + sp + "' runs in application pool '" + route.application->pool + "'");
+            return;
+        }
+        cgi::CgiContext c;
+        c.request = &r->request();
+        c.scriptName = match.scriptUrl;
+        c.pathInfo = match.pathInfo;
+        if (!match.pathInfo.empty())
+            c.pathTranslated = route.directory->physicalPath + match.pathInfo;
+        c.scriptFilename = match.scriptFile;
+        c.documentRoot = route.directory->physicalPath;
+        c.contentLength = r->request().contentLength;
+        auto self = shared_from_self();
+        pool::FastCgiJob job;
+        job.responder = r;
+        job.url = r->request().target;
+        job.error = [self, r](int status, const std::string& detail, std::vector<http::Header> extra) {
+            sendError(*self->shared_, r, status, detail, std::move(extra));
+        };
+        auto fastcgiPool = it->second;
+        if (r->request().chunked) {
+            // FastCGI applications want CONTENT_LENGTH too: a chunked body is collected first.
+            auto body = std::make_shared<std::string>();
+            auto pending = std::make_shared<pool::FastCgiJob>(std::move(job));
+            auto context = std::make_shared<cgi::CgiContext>(c);
+            r->onBody([body](std::string_view chunk) { body->append(chunk); },
+                      [body, pending, context, fastcgiPool] {
+                          context->contentLength = body->size();
+                          pending->params = cgi::cgiVariables(*context);
+                          pending->body = std::move(*body);
+                          fastcgiPool->submit(std::move(*pending));
+                      });
+            return;
+        }
+        job.params = cgi::cgiVariables(c);
+        fastcgiPool->submit(std::move(job));
     }
 
     std::shared_ptr<Dispatcher> shared_from_self() { return self_.lock(); }
@@ -448,6 +563,39 @@ Result<void> Engine::start(std::shared_ptr<const config::Config> config)
         shared->pools.emplace(name, std::move(rt));
     }
 
+    // FastCGI pools: every application pool that serves an application, with every FastCGI
+    // application a handler names.
+    std::string runtimeDir = impl_->options.runtimeDirectory;
+    if (runtimeDir.empty()) {
+        const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+        runtimeDir = xdg ? std::string(xdg) + "/lido" : ::geteuid() == 0 ? "/run/lido" : "/tmp/lido-" + std::to_string(::geteuid());
+    }
+    ::mkdir(runtimeDir.c_str(), 0711);
+    std::vector<std::pair<std::string, std::string>> fastCgiApps; // scriptProcessor split
+    for (const HandlerMapping& h : shared->map->handlers())
+        if (h.module == Module::FastCgi) {
+            auto bar = h.scriptProcessor.find('|');
+            fastCgiApps.emplace_back(config::expandEnvironment(h.scriptProcessor.substr(0, bar)),
+                                     bar == std::string::npos ? std::string() : h.scriptProcessor.substr(bar + 1));
+        }
+    std::set<std::string> usedPools;
+    for (const SiteConfig& site : shared->map->sites())
+        for (const Application& a : site.applications)
+            usedPools.insert(a.pool);
+    for (const std::string& poolName : usedPools) {
+        const ConfigElement* poolElement = config->pool(poolName);
+        if (!poolElement)
+            continue;
+        for (const auto& [fullPath, args] : fastCgiApps) {
+            std::string key = fastCgiKey(poolName, fullPath, args);
+            if (shared->fastcgi.count(key))
+                continue;
+            for (const ConfigElement* app : config->fastCgiApplications())
+                if (config::expandEnvironment(app->get("fullPath")) == fullPath && app->get("arguments") == args)
+                    shared->fastcgi[key] = nullptr; // created once the worker threads exist
+        }
+    }
+
     std::map<std::pair<std::string, uint16_t>, size_t> endpointIndex;
     impl_->endpoints.clear();
     for (const SiteConfig& site : shared->map->sites()) {
@@ -519,6 +667,22 @@ Result<void> Engine::start(std::shared_ptr<const config::Config> config)
         }
         impl_->workers.push_back(std::move(w));
     }
+    for (auto& [key, p] : shared->fastcgi) {
+        std::string poolName = key.substr(0, key.find('\x1f'));
+        std::string rest = key.substr(key.find('\x1f') + 1);
+        std::string fullPath = rest.substr(0, rest.find('\x1f'));
+        std::string args = rest.substr(rest.find('\x1f') + 1);
+        for (const ConfigElement* app : config->fastCgiApplications())
+            if (config::expandEnvironment(app->get("fullPath")) == fullPath && app->get("arguments") == args) {
+                // Each pool's strand lives on one worker; pools are spread over the workers.
+                static size_t next = 0;
+                auto& io = impl_->workers[next++ % impl_->workers.size()]->io;
+                p = std::make_shared<pool::FastCgiPool>(io, fastCgiSettings(*app, *config->pool(poolName), runtimeDir, impl_->events),
+                                                        impl_->events);
+                p->start();
+                break;
+            }
+    }
     impl_->ticker = std::make_unique<asio::steady_timer>(impl_->workers.front()->io);
     impl_->tick();
     for (auto& w : impl_->workers) {
@@ -568,6 +732,8 @@ void Engine::stop(std::chrono::milliseconds grace)
         if (s->accessLog)
             s->accessLog->flush();
     impl_->ticker.reset();
+    for (auto& [key, p] : impl_->shared->fastcgi)
+        p.reset(); // kills the instances (signalGroup SIGKILL) before the strands go
     impl_->workers.clear(); // closes sockets and pipes; CGI children die with their thread (PR_SET_PDEATHSIG)
     impl_->events->add(log::Severity::Info, "engine", "engine.stopped", "the engine stopped");
     impl_->events->flush();
@@ -597,7 +763,26 @@ Snapshot Engine::snapshot() const
     }
     for (const auto& [name, p] : impl_->shared->pools)
         snap.cgi.push_back(p.limiter->metrics());
+    for (const auto& [key, p] : impl_->shared->fastcgi)
+        if (p)
+            snap.fastcgi.push_back(p->metrics());
     return snap;
+}
+
+Result<void> Engine::controlPool(const std::string& name, PoolAction action)
+{
+    if (!impl_->shared || !impl_->shared->config->pool(name))
+        return fail("no application pool '" + name + "'");
+    for (auto& [key, p] : impl_->shared->fastcgi) {
+        if (!p || key.substr(0, key.find('\x1f')) != name)
+            continue;
+        switch (action) {
+        case PoolAction::Start: p->restart(); break;
+        case PoolAction::Stop: p->stop("stopped by the administrator"); break;
+        case PoolAction::Recycle: p->recycle("recycled by the administrator"); break;
+        }
+    }
+    return {};
 }
 
 std::vector<HistoryPoint> Engine::history() const

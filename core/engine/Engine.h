@@ -18,7 +18,10 @@ struct EngineOptions {
     int threads = 0;          // 0: one per core
     std::string logDirectory; // event log file and default access-log folder; empty: none
     bool logToStderr = true;
+    std::string runtimeDirectory; // FastCGI sockets; empty: $XDG_RUNTIME_DIR/lido, /run/lido (root) or /tmp/lido-UID
 };
+
+enum class PoolAction { Start, Stop, Recycle };
 
 class Engine {
 public:
@@ -33,6 +36,10 @@ public:
     // Stops accepting, lets in-flight requests finish up to `grace`, stops child processes.
     void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
     bool running() const;
+
+    // Start (after a stop, also a rapid-fail stop), stop or recycle an application pool's
+    // FastCGI processes.
+    Result<void> controlPool(const std::string& name, PoolAction action);
 
     Snapshot snapshot() const;
     std::vector<HistoryPoint> history() const; // last hour, one point a second

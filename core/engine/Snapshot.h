@@ -34,10 +34,35 @@ struct CgiMetrics {
     uint64_t timeouts = 0;
 };
 
+enum class InstanceState { Starting, Idle, Busy, Draining, Stopping, Stopped, Failed };
+
+struct InstanceMetrics {
+    pid_t pid = 0;
+    InstanceState state = InstanceState::Starting;
+    uint64_t requests = 0;
+    double uptimeSeconds = 0;
+    std::string currentUrl;
+};
+
+struct PoolMetrics {
+    std::string pool;
+    std::string application; // fullPath [arguments]
+    bool running = true;
+    std::string stoppedReason;
+    int maxInstances = 0; // the current limit (auto-tuned when configured 0)
+    int starting = 0, idle = 0, busy = 0, draining = 0;
+    int queued = 0, maxQueued = 0;
+    uint64_t accepted = 0, completed = 0;
+    uint64_t crashes = 0, timeouts = 0, queueFull = 0, protocolErrors = 0, stderrFailures = 0;
+    uint64_t recycles = 0;
+    std::vector<InstanceMetrics> instances;
+};
+
 struct Snapshot {
     std::chrono::system_clock::time_point time;
     std::vector<SiteMetrics> sites;
     std::vector<CgiMetrics> cgi;
+    std::vector<PoolMetrics> fastcgi;
 };
 
 // One second of history: the figures the console charts.

@@ -343,7 +343,7 @@ private slots:
         QString file = f.s.config(t);
         auto config = lido::config::loadConfig(file.toStdString());
         QVERIFY(config && (*config)->valid());
-        f.engine = std::make_unique<lido::engine::Engine>(lido::engine::EngineOptions{2, {}, false});
+        f.engine = std::make_unique<lido::engine::Engine>(lido::engine::EngineOptions{2, {}, false, {}});
         QVERIFY(f.engine->start(*config));
         // The kernel refuses a user's exec once it runs more than RLIMIT_NPROC processes.
         auto responses = concurrently(f.port, "/cgi-bin/helper.cgi?sleep=300", 4);

@@ -1,0 +1,895 @@
+#include "pool/FastCgiPool.h"
+
+#include "pool/RapidFail.h"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+namespace lido::pool {
+
+const char* stateName(InstanceState s)
+{
+    switch (s) {
+    case InstanceState::Starting: return "starting";
+    case InstanceState::Idle: return "idle";
+    case InstanceState::Busy: return "busy";
+    case InstanceState::Draining: return "draining";
+    case InstanceState::Stopping: return "stopping";
+    case InstanceState::Stopped: return "stopped";
+    case InstanceState::Failed: return "failed";
+    }
+    return "?";
+}
+
+using Socket = asio::generic::stream_protocol::socket;
+
+struct FastCgiPool::Instance {
+    explicit Instance(asio::strand<asio::io_context::executor_type>& s)
+        : socket(s), exitWatch(s), stderrPipe(s), timer(s), killTimer(s)
+    {
+    }
+    int id = 0;
+    pid_t pid = -1;
+    InstanceState state = InstanceState::Starting;
+    std::string address; // socket path or 127.0.0.1:port (_FCGI_X_PIPE_)
+    asio::generic::stream_protocol::endpoint endpoint;
+    Socket socket;
+    bool connected = false;
+    asio::posix::stream_descriptor exitWatch, stderrPipe;
+    asio::steady_timer timer, killTimer;
+    std::array<char, 16384> buf{};
+    std::array<char, 2048> errBuf{};
+    std::string stderrTail;
+    fastcgi::RecordParser parser;
+    std::shared_ptr<struct FastCgiPool::Exchange> exchange;
+    uint64_t requests = 0;
+    Clock::time_point startedAt = Clock::now();
+    Clock::time_point lastActive = Clock::now();
+    bool exited = false;
+    bool expectedExit = false;
+    bool drainAfter = false;
+    std::string stopReason;
+    std::string out;      // bytes waiting for the socket
+    std::string writing;  // bytes being written
+};
+
+struct FastCgiPool::Exchange {
+    FastCgiJob job;
+    asio::any_io_executor connExec;
+    std::string pendingStdin;
+    bool stdinDone = false;
+    bool gone = false;
+    std::string head; // stdout until the header block is complete
+    bool headParsed = false;
+    http::ResponseHead response;
+    std::string body;     // held back while stderr could still turn the answer into a 500
+    bool streaming = false;
+    std::string stderrText;
+    Clock::time_point queuedAt = Clock::now();
+    Clock::time_point startedAt;
+    bool stdinClosed = false;
+};
+
+struct FastCgiPool::Windows {
+    FailureWindow app;  // fastCgi rapidFailsPerMinute
+    FailureWindow pool; // application pool rapid-fail protection
+};
+
+FastCgiPool::FastCgiPool(asio::io_context& io, FastCgiSettings settings, std::shared_ptr<log::EventLog> events)
+    : io_(io), strand_(asio::make_strand(io)), settings_(std::move(settings)), events_(std::move(events))
+{
+    windows_ = std::make_unique<Windows>(Windows{FailureWindow(settings_.rapidFailsPerMinute, std::chrono::minutes(1)),
+                                                 FailureWindow(settings_.rapidFailMaxCrashes, settings_.rapidFailInterval)});
+    limit_ = settings_.maxInstances > 0 ? settings_.maxInstances : 1;
+    counters_.pool = settings_.poolName;
+    counters_.application = settings_.fullPath + (settings_.arguments.empty() ? "" : " " + settings_.arguments);
+    metrics_ = counters_;
+}
+
+FastCgiPool::~FastCgiPool()
+{
+    for (auto& in : instances_)
+        if (in->pid > 0 && !in->exited)
+            process::signalGroup(in->pid, SIGKILL);
+}
+
+std::string FastCgiPool::describe() const { return "pool " + settings_.poolName + " (" + counters_.application + ")"; }
+
+void FastCgiPool::start()
+{
+    asio::post(strand_, [self = shared_from_this()] {
+        self->tick();
+        self->watchFile();
+        if (self->settings_.alwaysRunning)
+            for (int i = 0; i < self->limit_; ++i)
+                self->spawnInstance();
+        self->publish();
+    });
+}
+
+void FastCgiPool::submit(FastCgiJob job)
+{
+    auto ex = std::make_shared<Exchange>();
+    ex->connExec = job.responder->executor();
+    ex->job = std::move(job);
+    std::weak_ptr<FastCgiPool> weak = shared_from_this();
+    auto strand = strand_;
+    if (ex->job.body) {
+        ex->pendingStdin = std::move(*ex->job.body);
+        ex->stdinDone = true;
+    } else {
+    // The body arrives on the connection's thread and is handed to the pool's strand.
+    ex->job.responder->onBody(
+        [weak, ex, strand](std::string_view chunk) {
+            asio::post(strand, [weak, ex, data = std::string(chunk)] {
+                if (auto self = weak.lock()) {
+                    ex->pendingStdin += data;
+                    for (auto& in : self->instances_)
+                        if (in->exchange == ex)
+                            self->sendRequest(in);
+                }
+            });
+        },
+        [weak, ex, strand] {
+            asio::post(strand, [weak, ex] {
+                ex->stdinDone = true;
+                if (auto self = weak.lock())
+                    for (auto& in : self->instances_)
+                        if (in->exchange == ex)
+                            self->sendRequest(in);
+            });
+        });
+    }
+    if (!ex->job.responder->request().hasBody())
+        ex->stdinDone = true;
+    ex->job.responder->onAbort([weak, ex, strand] {
+        asio::post(strand, [weak, ex] {
+            ex->gone = true;
+            auto self = weak.lock();
+            if (!self)
+                return;
+            auto it = std::find(self->queue_.begin(), self->queue_.end(), ex);
+            if (it != self->queue_.end())
+                self->queue_.erase(it);
+            for (auto& in : self->instances_)
+                if (in->exchange == ex && in->connected) {
+                    // FCGI_ABORT_REQUEST: the application may stop; its END_REQUEST still comes.
+                    auto abort = std::make_shared<std::string>(fastcgi::encodeAbort(1));
+                    asio::async_write(in->socket, asio::buffer(*abort), [abort](const asio::error_code&, size_t) {});
+                }
+        });
+    });
+    asio::post(strand_, [self = shared_from_this(), ex] {
+        if (!self->running_) {
+            std::string why = "the application pool " + self->settings_.poolName + " is stopped: " + self->stoppedReason_;
+            asio::post(ex->connExec, [ex, why] { ex->job.error(503, why, {{"Retry-After", "60"}}); });
+            return;
+        }
+        if (self->queue_.size() >= self->settings_.queueLength) {
+            ++self->counters_.queueFull;
+            asio::post(ex->connExec, [ex] { ex->job.error(503, "the FastCGI queue is full", {{"Retry-After", "5"}}); });
+            return;
+        }
+        ++self->counters_.accepted;
+        self->queue_.push_back(ex);
+        self->counters_.maxQueued = std::max<int>(self->counters_.maxQueued, static_cast<int>(self->queue_.size()));
+        self->dispatch();
+    });
+}
+
+void FastCgiPool::dispatch()
+{
+    while (!queue_.empty()) {
+        std::shared_ptr<Instance> idle;
+        for (auto& in : instances_)
+            if (in->state == InstanceState::Idle) {
+                idle = in;
+                break;
+            }
+        if (!idle)
+            break;
+        auto ex = queue_.front();
+        queue_.pop_front();
+        if (ex->gone)
+            continue;
+        assign(idle, ex);
+    }
+    if (queue_.empty() || !running_)
+        return;
+    waitedSinceTick_ = true;
+    int live = 0, starting = 0;
+    for (auto& in : instances_) {
+        live += in->state == InstanceState::Starting || in->state == InstanceState::Idle || in->state == InstanceState::Busy;
+        starting += in->state == InstanceState::Starting;
+    }
+    // Start as many as the waiting requests need, up to the limit.
+    int want = std::min<int>(limit_ - live, static_cast<int>(queue_.size()) - starting);
+    for (int i = 0; i < want; ++i)
+        spawnInstance();
+}
+
+void FastCgiPool::setState(const std::shared_ptr<Instance>& in, InstanceState s, const std::string& why)
+{
+    if (in->state == s)
+        return;
+    events_->add(log::Severity::Debug, describe(), "instance.state",
+                 "instance " + std::to_string(in->id) + " (pid " + std::to_string(in->pid) + "): " + stateName(in->state) + " -> " +
+                     stateName(s) + (why.empty() ? "" : " (" + why + ")"));
+    in->state = s;
+}
+
+void FastCgiPool::spawnInstance()
+{
+    auto in = std::make_shared<Instance>(strand_);
+    in->id = nextInstanceId_++;
+    int listenFd = -1;
+    if (settings_.tcp) {
+        listenFd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        if (listenFd < 0 || ::bind(listenFd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+            ::getsockname(listenFd, reinterpret_cast<sockaddr*>(&a), &len) != 0 || ::listen(listenFd, 64) != 0) {
+            crash(in, std::string("cannot open a TCP socket: ") + std::strerror(errno));
+            if (listenFd >= 0)
+                ::close(listenFd);
+            return;
+        }
+        in->address = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+        in->endpoint = asio::generic::stream_protocol::endpoint(&a, sizeof a);
+    } else {
+        std::string path = settings_.runtimeDirectory + "/" + settings_.poolName + "-" + std::to_string(::getpid()) + "-" +
+                           std::to_string(reinterpret_cast<uintptr_t>(this) & 0xffff) + "-" + std::to_string(in->id) + ".sock";
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        if (path.size() >= sizeof a.sun_path) {
+            crash(in, "socket path too long: " + path);
+            return;
+        }
+        std::strcpy(a.sun_path, path.c_str());
+        ::unlink(path.c_str());
+        listenFd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (listenFd < 0 || ::bind(listenFd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(listenFd, 64) != 0) {
+            crash(in, "cannot open the socket " + path + ": " + std::strerror(errno));
+            if (listenFd >= 0)
+                ::close(listenFd);
+            return;
+        }
+        if (settings_.identity && ::geteuid() == 0)
+            ::chown(path.c_str(), settings_.identity->uid, settings_.identity->gid);
+        in->address = path;
+        in->endpoint = asio::generic::stream_protocol::endpoint(&a, sizeof a);
+    }
+    int err[2];
+    if (::pipe2(err, O_CLOEXEC) != 0) {
+        ::close(listenFd);
+        crash(in, std::string("pipe: ") + std::strerror(errno));
+        return;
+    }
+    process::SpawnOptions o;
+    o.program = settings_.fullPath;
+    o.argv = {settings_.fullPath};
+    {
+        std::istringstream words(settings_.arguments);
+        std::string w;
+        while (words >> w)
+            o.argv.push_back(w);
+    }
+    o.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "_FCGI_X_PIPE_=" + in->address};
+    for (const auto& [k, v] : settings_.environment)
+        o.env.push_back(k + "=" + v);
+    auto slash = settings_.fullPath.rfind('/');
+    o.workingDirectory = slash == std::string::npos ? std::string() : settings_.fullPath.substr(0, std::max<size_t>(slash, 1));
+    o.identity = settings_.identity;
+    o.limits = settings_.limits;
+    o.stdinFd = listenFd; // the FastCGI convention: the listening socket is fd 0
+    o.stderrFd = err[1];
+    process::SpawnError error;
+    in->startedAt = Clock::now();
+    auto spawned = process::spawn(o, &error);
+    ::close(listenFd);
+    ::close(err[1]);
+    instances_.push_back(in);
+    if (!spawned) {
+        ::close(err[0]);
+        if (!settings_.tcp)
+            ::unlink(in->address.c_str());
+        in->exited = true;
+        crash(in, "could not be started: " + error.message +
+                      (error.err == ENOEXEC ? " (not a program for this machine: wrong architecture or no #! line)" : ""));
+        return;
+    }
+    in->pid = spawned->pid;
+    in->stderrPipe.assign(err[0]);
+    if (spawned->pidfd >= 0) {
+        in->exitWatch.assign(spawned->pidfd);
+        in->exitWatch.async_wait(asio::posix::stream_descriptor::wait_read, [self = shared_from_this(), in](const asio::error_code&) {
+            int status = process::reap(in->pid);
+            self->instanceExited(in, status);
+        });
+    }
+    // Process-level stderr (outside requests): kept for crash reports, logged.
+    std::function<void()> readErr;
+    auto self = shared_from_this();
+    auto reader = std::make_shared<std::function<void()>>();
+    *reader = [self, in, reader] {
+        in->stderrPipe.async_read_some(asio::buffer(in->errBuf), [self, in, reader](const asio::error_code& ec, size_t n) {
+            if (ec)
+                return;
+            in->stderrTail.append(in->errBuf.data(), n);
+            if (in->stderrTail.size() > 4096)
+                in->stderrTail.erase(0, in->stderrTail.size() - 4096);
+            (*reader)();
+        });
+    };
+    (*reader)();
+    // The listening socket exists before the program runs, so connections queue until it
+    // accepts: the instance takes requests at once. (FCGI_GET_VALUES at start-up was measured
+    // out: libfcgi applications do not answer it before their first request, php-cgi closes the
+    // connection after answering.) A program that dies during start-up is caught by its pidfd.
+    (void)self;
+    setState(in, InstanceState::Starting, "spawned");
+    asio::post(strand_, [self, in] {
+        if (in->state == InstanceState::Starting && !in->exited)
+            self->instanceReady(in);
+    });
+    publish();
+    return;
+    setState(in, InstanceState::Starting, "spawned");
+    publish();
+}
+
+void FastCgiPool::instanceReady(const std::shared_ptr<Instance>& in)
+{
+    in->timer.cancel();
+    in->lastActive = Clock::now();
+    setState(in, InstanceState::Idle, "ready");
+    dispatch();
+    publish();
+}
+
+void FastCgiPool::assign(const std::shared_ptr<Instance>& in, const std::shared_ptr<Exchange>& ex)
+{
+    in->exchange = ex;
+    ex->startedAt = Clock::now();
+    setState(in, InstanceState::Busy, ex->job.url);
+    in->parser = fastcgi::RecordParser();
+    auto self = shared_from_this();
+    // requestTimeout for the whole request, activityTimeout for silence (checked in tick()).
+    in->timer.expires_after(settings_.requestTimeout);
+    in->timer.async_wait([self, in, ex](const asio::error_code& ec) {
+        if (ec || in->exchange != ex)
+            return;
+        ++self->counters_.timeouts;
+        self->failExchange(in, 500, "the FastCGI application did not finish the request within requestTimeout (" +
+                                        std::to_string(self->settings_.requestTimeout.count()) + " s)", "timeout");
+        self->terminate(in, "request timeout");
+    });
+    in->out.clear();
+    auto send = [self, in, ex] {
+        self->queueWrite(in, fastcgi::encodeRequestHead(1, true, ex->job.params));
+        self->sendRequest(in);
+        self->readFrom(in);
+    };
+    if (in->connected) {
+        send();
+        return;
+    }
+    in->socket.async_connect(in->endpoint, [self, in, ex, send](const asio::error_code& ec) {
+        if (ec) {
+            if (in->exchange == ex)
+                self->failExchange(in, 502, "cannot connect to the FastCGI application: " + ec.message(), "crash");
+            return;
+        }
+        in->connected = true;
+        send();
+    });
+}
+
+void FastCgiPool::sendRequest(const std::shared_ptr<Instance>& in)
+{
+    auto ex = in->exchange;
+    if (!ex || ex->stdinClosed)
+        return;
+    std::string data;
+    if (!ex->pendingStdin.empty()) {
+        data = fastcgi::encodeStdin(1, ex->pendingStdin);
+        ex->pendingStdin.clear();
+    }
+    if (ex->stdinDone) {
+        data += fastcgi::encodeStdin(1, {}); // the end of stdin
+        ex->stdinClosed = true;
+    }
+    if (!data.empty())
+        queueWrite(in, std::move(data));
+}
+
+void FastCgiPool::queueWrite(const std::shared_ptr<Instance>& in, std::string data)
+{
+    in->out += data;
+    if (!in->writing.empty() || !in->connected)
+        return;
+    in->writing = std::move(in->out);
+    in->out.clear();
+    asio::async_write(in->socket, asio::buffer(in->writing), [self = shared_from_this(), in](const asio::error_code& ec, size_t) {
+        in->writing.clear();
+        if (ec) {
+            in->out.clear();
+            return; // the read side sees the broken connection and reports it
+        }
+        if (!in->out.empty())
+            self->queueWrite(in, std::string());
+    });
+}
+
+void FastCgiPool::readFrom(const std::shared_ptr<Instance>& in)
+{
+    auto self = shared_from_this();
+    in->socket.async_read_some(asio::buffer(in->buf), [self, in](const asio::error_code& ec, size_t n) {
+        if (!in->exchange)
+            return;
+        if (ec) {
+            in->connected = false;
+            asio::error_code ignored;
+            in->socket.close(ignored);
+            std::string detail = "the FastCGI application closed the connection before ending the request";
+            self->failExchange(in, 502, detail, "connection"); // an exit behind it is counted when it is reaped
+            return;
+        }
+        in->lastActive = Clock::now();
+        std::string err = in->parser.feed(std::string_view(in->buf.data(), n), [&](const fastcgi::Record& r) { self->onRecord(in, r); });
+        if (!err.empty()) {
+            ++self->counters_.protocolErrors;
+            self->failExchange(in, 502, "FastCGI protocol error: " + err, "protocol");
+            self->terminate(in, "protocol error: " + err);
+            return;
+        }
+        if (in->exchange && in->state == InstanceState::Busy)
+            self->readFrom(in);
+    });
+}
+
+void FastCgiPool::onRecord(const std::shared_ptr<Instance>& in, const fastcgi::Record& r)
+{
+    auto ex = in->exchange;
+    if (!ex)
+        return;
+    if (r.requestId != 1 && r.type != fastcgi::Type::UnknownType) {
+        ++counters_.protocolErrors;
+        failExchange(in, 502, "FastCGI protocol error: a record for request " + std::to_string(r.requestId) + " (expected 1)", "protocol");
+        terminate(in, "protocol error");
+        return;
+    }
+    switch (r.type) {
+    case fastcgi::Type::Stdout: {
+        if (ex->headParsed) {
+            ex->body.append(r.content);
+            if (ex->streaming || ex->body.size() > settings_.responseBufferLimit || settings_.stderrMode == StderrMode::IgnoreAndReturn200)
+                flushToClient(ex, false);
+            return;
+        }
+        ex->head.append(r.content);
+        cgi::HeaderParse p = cgi::parseResponseHeaders(ex->head, settings_.headerSyntax);
+        if (p.state == cgi::HeaderParse::State::NeedMore)
+            return;
+        if (p.state == cgi::HeaderParse::State::Error) {
+            ++counters_.protocolErrors;
+            failExchange(in, 502, "the FastCGI application " + settings_.fullPath + " sent malformed headers: " + p.error +
+                                      (settings_.headerSyntax == cgi::HeaderSyntax::Strict ? " (responseHeaders=\"Relaxed\" accepts more)" : ""),
+                         "protocol");
+            return;
+        }
+        ex->headParsed = true;
+        ex->response.status = p.head.status;
+        ex->response.reason = p.head.reason;
+        for (const auto& [k, v] : p.head.headers) {
+            if (http::iequals(k, "Content-Length")) {
+                try {
+                    ex->response.contentLength = std::stoull(v);
+                } catch (...) {
+                }
+                continue;
+            }
+            if (http::iequals(k, "Transfer-Encoding") || http::iequals(k, "Connection"))
+                continue;
+            ex->response.headers.push_back({k, v});
+        }
+        ex->body = ex->head.substr(p.head.consumed);
+        ex->head.clear();
+        if (settings_.stderrMode == StderrMode::IgnoreAndReturn200 || ex->body.size() > settings_.responseBufferLimit)
+            flushToClient(ex, false);
+        return;
+    }
+    case fastcgi::Type::Stderr: {
+        ex->stderrText.append(r.content.substr(0, std::min<size_t>(r.content.size(), 65536)));
+        std::string line(r.content.substr(0, 1024));
+        while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
+            line.pop_back();
+        events_->add(log::Severity::Warning, describe(), "fastcgi.stderr",
+                     "pid " + std::to_string(in->pid) + ", " + ex->job.url + ": " + line);
+        if (settings_.stderrMode == StderrMode::TerminateProcess && !ex->streaming) {
+            ++counters_.stderrFailures;
+            failExchange(in, 500, "the FastCGI application wrote to stderr (stderrMode=TerminateProcess): " + ex->stderrText, "stderr");
+            terminate(in, "stderrMode=TerminateProcess");
+        }
+        return;
+    }
+    case fastcgi::Type::EndRequest: {
+        auto end = fastcgi::decodeEndRequest(r.content);
+        bool hadStderr = !ex->stderrText.empty();
+        if (!ex->headParsed) {
+            ++counters_.protocolErrors;
+            failExchange(in, 502, "the FastCGI application ended the request without a complete set of headers" +
+                                      (hadStderr ? "; stderr: \"" + ex->stderrText.substr(0, 4096) + "\"" : std::string()),
+                         "protocol");
+            return;
+        }
+        if (hadStderr && !ex->streaming && settings_.stderrMode == StderrMode::ReturnStdErrIn500) {
+            ++counters_.stderrFailures;
+            failExchange(in, 500, ex->stderrText, "stderr");
+            return;
+        }
+        if (hadStderr && !ex->streaming && settings_.stderrMode == StderrMode::ReturnGeneric500) {
+            ++counters_.stderrFailures;
+            failExchange(in, 500, "", "stderr");
+            return;
+        }
+        (void)end;
+        flushToClient(ex, true);
+        finishExchange(in, false);
+        return;
+    }
+    default: return;
+    }
+}
+
+void FastCgiPool::flushToClient(const std::shared_ptr<Exchange>& ex, bool finish)
+{
+    bool sendHead = !ex->streaming;
+    ex->streaming = true;
+    http::ResponseHead head = ex->response;
+    std::string body = std::move(ex->body);
+    ex->body.clear();
+    if (sendHead && finish && !head.contentLength)
+        head.contentLength = body.size(); // the whole answer is here: no chunking needed
+    asio::post(ex->connExec, [ex, sendHead, head = std::move(head), body = std::move(body), finish]() mutable {
+        auto& r = ex->job.responder;
+        if (r->closed())
+            return;
+        if (sendHead)
+            r->sendHead(std::move(head));
+        if (!body.empty())
+            r->sendBody(std::move(body));
+        if (finish)
+            r->finish();
+    });
+}
+
+void FastCgiPool::finishExchange(const std::shared_ptr<Instance>& in, bool)
+{
+    in->exchange.reset();
+    in->timer.cancel();
+    ++in->requests;
+    ++counters_.completed;
+    in->lastActive = Clock::now();
+    if (in->requests >= settings_.instanceMaxRequests || in->drainAfter) {
+        terminate(in, in->drainAfter ? in->stopReason : "instanceMaxRequests (" + std::to_string(settings_.instanceMaxRequests) + ") reached");
+        if (!in->drainAfter)
+            ++counters_.recycles;
+    } else {
+        setState(in, InstanceState::Idle, "request done");
+    }
+    dispatch();
+    publish();
+}
+
+void FastCgiPool::failExchange(const std::shared_ptr<Instance>& in, int status, const std::string& detail, const std::string& cause)
+{
+    auto ex = in->exchange;
+    if (!ex)
+        return;
+    in->exchange.reset();
+    in->timer.cancel();
+    if (cause == "crash")
+        ++counters_.crashes;
+    if (!ex->gone) {
+        if (ex->streaming) {
+            asio::post(ex->connExec, [ex] { ex->job.responder->abort(); });
+        } else {
+            std::string shown = detail;
+            if (status == 500 && cause == "stderr" && settings_.stderrMode == StderrMode::ReturnGeneric500)
+                shown.clear();
+            asio::post(ex->connExec, [ex, status, shown] { ex->job.error(status, shown, {}); });
+        }
+    }
+    // The connection's state is unknown after a failure: it is not reused.
+    in->connected = false;
+    asio::error_code ignored;
+    in->socket.close(ignored);
+    in->socket = Socket(strand_);
+    in->out.clear();
+    if (in->state == InstanceState::Busy)
+        setState(in, in->exited ? InstanceState::Failed : InstanceState::Idle, cause);
+    dispatch();
+    publish();
+}
+
+void FastCgiPool::crash(const std::shared_ptr<Instance>& in, const std::string& what)
+{
+    auto now = Clock::now();
+    ++counters_.crashes;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - in->startedAt).count();
+    std::string tail = in->stderrTail;
+    while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r'))
+        tail.pop_back();
+    std::string sentence = what + " after " + std::to_string(ms) + " ms" + (tail.empty() ? "" : "; stderr: \"" + tail + "\"");
+    lastCrash_ = sentence;
+    events_->add(log::Severity::Error, describe(), "pool.instance-failed",
+                 "instance " + std::to_string(in->id) + (in->pid > 0 ? " (pid " + std::to_string(in->pid) + ")" : std::string()) + " " + sentence);
+    bool appTripped = windows_->app.record(now);
+    bool poolTripped = settings_.rapidFailProtection && windows_->pool.record(now);
+    if (running_ && (appTripped || poolTripped)) {
+        int count = poolTripped ? windows_->pool.count() : windows_->app.count();
+        auto window = poolTripped ? std::chrono::duration_cast<std::chrono::seconds>(settings_.rapidFailInterval).count() : 60;
+        std::string why = "pool " + settings_.poolName + " stopped by rapid-fail protection: " + std::to_string(count) + " crashes in " +
+                          std::to_string(window) + " s; last: " + sentence;
+        events_->add(log::Severity::Error, describe(), "pool.rapid-fail", why);
+        stop(why);
+    }
+    if (in->state == InstanceState::Starting || in->state == InstanceState::Busy || in->state == InstanceState::Idle)
+        setState(in, InstanceState::Failed, what);
+    auto it = std::find(instances_.begin(), instances_.end(), in);
+    if (it != instances_.end() && in->exited)
+        instances_.erase(it);
+    if (running_) {
+        // A replacement starts for waiting requests, not in a tight loop: dispatch() decides.
+        asio::post(strand_, [self = shared_from_this()] { self->dispatch(); });
+    }
+    publish();
+}
+
+void FastCgiPool::instanceExited(const std::shared_ptr<Instance>& in, int status)
+{
+    in->exited = true;
+    in->killTimer.cancel();
+    asio::error_code ignored;
+    in->exitWatch.close(ignored);
+    if (!settings_.tcp)
+        ::unlink(in->address.c_str());
+    std::string how = process::describeStatus(status);
+    if (in->expectedExit) {
+        events_->add(log::Severity::Info, describe(), "instance.stopped",
+                     "instance " + std::to_string(in->id) + " (pid " + std::to_string(in->pid) + ") stopped (" + in->stopReason + "): " + how);
+        setState(in, InstanceState::Stopped, in->stopReason);
+        if (in->exchange)
+            failExchange(in, 502, "the FastCGI instance was stopped: " + in->stopReason, "timeout");
+        instances_.erase(std::remove(instances_.begin(), instances_.end(), in), instances_.end());
+        dispatch();
+        publish();
+        return;
+    }
+    // An exit nobody asked for is a crash.
+    std::string what = (in->state == InstanceState::Starting ? "exited during start-up with " : "exited unexpectedly with ") + how;
+    auto ex = in->exchange;
+    if (ex) {
+        std::string tail = in->stderrTail.empty() ? ex->stderrText : in->stderrTail;
+        failExchange(in, 502, "the FastCGI application " + settings_.fullPath + " (pid " + std::to_string(in->pid) + ") " + what +
+                                  " while serving this request" + (tail.empty() ? "" : "; stderr: \"" + tail.substr(0, 4096) + "\""),
+                     "crash-counted");
+    }
+    crash(in, what);
+}
+
+void FastCgiPool::terminate(const std::shared_ptr<Instance>& in, const std::string& why)
+{
+    if (in->exited || in->expectedExit)
+        return;
+    in->expectedExit = true;
+    in->stopReason = why;
+    setState(in, InstanceState::Stopping, why);
+    asio::error_code ignored;
+    in->socket.close(ignored);
+    in->connected = false;
+    if (settings_.signalBeforeTerminateSeconds > 0) {
+        // The IIS hotfix's termination signal: SIGTERM first, SIGKILL only if it is ignored.
+        process::signalGroup(in->pid, SIGTERM);
+        in->killTimer.expires_after(std::chrono::seconds(settings_.signalBeforeTerminateSeconds));
+        in->killTimer.async_wait([self = shared_from_this(), in](const asio::error_code& ec) {
+            if (ec || in->exited)
+                return;
+            self->events_->add(log::Severity::Warning, self->describe(), "instance.killed",
+                               "instance " + std::to_string(in->id) + " (pid " + std::to_string(in->pid) + ") did not exit within " +
+                                   std::to_string(self->settings_.signalBeforeTerminateSeconds) + " s of SIGTERM; killed with SIGKILL");
+            process::signalGroup(in->pid, SIGKILL);
+        });
+    } else {
+        process::signalGroup(in->pid, SIGKILL);
+    }
+}
+
+void FastCgiPool::stop(const std::string& why)
+{
+    auto self = shared_from_this();
+    asio::dispatch(strand_, [self, why] {
+        if (!self->running_)
+            return;
+        self->running_ = false;
+        self->stoppedReason_ = why;
+        auto queued = std::move(self->queue_);
+        self->queue_.clear();
+        for (auto& ex : queued)
+            asio::post(ex->connExec, [ex, why] { ex->job.error(503, "the application pool is stopped: " + why, {{"Retry-After", "60"}}); });
+        for (auto& in : std::vector<std::shared_ptr<Instance>>(self->instances_)) {
+            if (in->state == InstanceState::Busy) {
+                in->drainAfter = true;
+                in->stopReason = "pool stopped";
+            } else {
+                self->terminate(in, "pool stopped");
+            }
+        }
+        self->events_->add(log::Severity::Warning, self->describe(), "pool.stopped", "pool " + self->settings_.poolName + " stopped: " + why);
+        self->publish();
+    });
+}
+
+void FastCgiPool::restart()
+{
+    asio::post(strand_, [self = shared_from_this()] {
+        if (self->running_)
+            return;
+        self->running_ = true;
+        self->stoppedReason_.clear();
+        self->windows_->app.reset();
+        self->windows_->pool.reset();
+        self->events_->add(log::Severity::Info, self->describe(), "pool.started", "pool " + self->settings_.poolName + " started again");
+        if (self->settings_.alwaysRunning)
+            for (int i = 0; i < self->limit_; ++i)
+                self->spawnInstance();
+        self->publish();
+    });
+}
+
+void FastCgiPool::recycle(const std::string& why)
+{
+    asio::post(strand_, [self = shared_from_this(), why] {
+        ++self->counters_.recycles;
+        if (self->settings_.logEventOnRecycle)
+            self->events_->add(log::Severity::Info, self->describe(), "pool.recycled", "pool " + self->settings_.poolName + " recycled: " + why);
+        // Overlapped: busy instances finish their request and stop; new requests start new ones.
+        for (auto& in : std::vector<std::shared_ptr<Instance>>(self->instances_)) {
+            if (in->state == InstanceState::Busy) {
+                in->drainAfter = true;
+                in->stopReason = "recycled: " + why;
+                self->setState(in, InstanceState::Draining, why);
+                in->state = InstanceState::Busy; // still serving; drainAfter stops it afterwards
+            } else if (in->state == InstanceState::Idle || in->state == InstanceState::Starting) {
+                self->terminate(in, "recycled: " + why);
+            }
+        }
+        if (self->settings_.alwaysRunning && self->running_)
+            for (int i = 0; i < self->limit_; ++i)
+                self->spawnInstance();
+        self->dispatch();
+        self->publish();
+    });
+}
+
+void FastCgiPool::tick()
+{
+    if (!ticker_)
+        ticker_ = std::make_unique<asio::steady_timer>(strand_);
+    ticker_->expires_after(std::chrono::seconds(1));
+    ticker_->async_wait([weak = weak_from_this()](const asio::error_code& ec) {
+        auto self = weak.lock();
+        if (ec || !self)
+            return;
+        auto now = Clock::now();
+        for (auto& in : std::vector<std::shared_ptr<Instance>>(self->instances_)) {
+            if (in->state == InstanceState::Idle && !self->settings_.alwaysRunning && now - in->lastActive > self->settings_.idleTimeout)
+                self->terminate(in, "idle for " + std::to_string(self->settings_.idleTimeout.count()) + " s");
+            if (in->state == InstanceState::Busy && in->exchange && now - in->lastActive > self->settings_.activityTimeout) {
+                ++self->counters_.timeouts;
+                self->failExchange(in, 500, "the FastCGI application sent nothing for activityTimeout (" +
+                                                std::to_string(self->settings_.activityTimeout.count()) + " s)", "timeout");
+                self->terminate(in, "activity timeout");
+            }
+        }
+        // maxInstances="0": grow while requests wait, up to 8 per core.
+        if (self->settings_.maxInstances == 0) {
+            int cap = static_cast<int>(8 * std::max(1u, std::thread::hardware_concurrency()));
+            if (self->waitedSinceTick_ && self->limit_ < cap) {
+                ++self->limit_;
+                self->dispatch();
+            } else if (!self->waitedSinceTick_ && self->limit_ > 1) {
+                int idle = 0;
+                for (auto& in : self->instances_)
+                    idle += in->state == InstanceState::Idle;
+                if (idle > 1)
+                    --self->limit_;
+            }
+        }
+        self->waitedSinceTick_ = !self->queue_.empty();
+        self->publish();
+        self->tick();
+    });
+}
+
+void FastCgiPool::watchFile()
+{
+    if (settings_.monitorChangesTo.empty())
+        return;
+    int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    std::string file = settings_.monitorChangesTo;
+    auto slash = file.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : file.substr(0, std::max<size_t>(slash, 1));
+    // The folder is watched, so that both in-place writes and atomic renames are seen.
+    if (fd < 0 || ::inotify_add_watch(fd, dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_ATTRIB) < 0) {
+        events_->add(log::Severity::Warning, describe(), "pool.monitor-failed", "cannot watch " + file + ": " + std::strerror(errno));
+        if (fd >= 0)
+            ::close(fd);
+        return;
+    }
+    inotify_ = std::make_unique<asio::posix::stream_descriptor>(strand_, fd);
+    std::string base = slash == std::string::npos ? file : file.substr(slash + 1);
+    auto self = shared_from_this();
+    auto reader = std::make_shared<std::function<void()>>();
+    *reader = [self, reader, base, file] {
+        self->inotify_->async_read_some(asio::buffer(self->inotifyBuf_), [self, reader, base, file](const asio::error_code& ec, size_t n) {
+            if (ec)
+                return;
+            bool hit = false;
+            for (size_t off = 0; off + sizeof(inotify_event) <= n;) {
+                auto* e = reinterpret_cast<const inotify_event*>(self->inotifyBuf_.data() + off);
+                if (e->len && base == e->name)
+                    hit = true;
+                off += sizeof(inotify_event) + e->len;
+            }
+            if (hit)
+                self->recycle("the monitored file " + file + " changed");
+            (*reader)();
+        });
+    };
+    (*reader)();
+}
+
+void FastCgiPool::publish()
+{
+    PoolMetrics m = counters_;
+    m.running = running_;
+    m.stoppedReason = stoppedReason_;
+    m.maxInstances = limit_;
+    m.queued = static_cast<int>(queue_.size());
+    auto now = Clock::now();
+    for (auto& in : instances_) {
+        InstanceState s = in->drainAfter && in->state == InstanceState::Busy ? InstanceState::Draining : in->state;
+        m.starting += s == InstanceState::Starting;
+        m.idle += s == InstanceState::Idle;
+        m.busy += s == InstanceState::Busy;
+        m.draining += s == InstanceState::Draining;
+        m.instances.push_back(InstanceMetrics{in->pid, s, in->requests, std::chrono::duration<double>(now - in->startedAt).count(),
+                                              in->exchange ? in->exchange->job.url : std::string()});
+    }
+    std::lock_guard lock(metricsMutex_);
+    metrics_ = std::move(m);
+}
+
+PoolMetrics FastCgiPool::metrics() const
+{
+    std::lock_guard lock(metricsMutex_);
+    return metrics_;
+}
+
+} // namespace lido::pool

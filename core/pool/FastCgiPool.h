@@ -1,0 +1,129 @@
+#pragma once
+// A FastCGI process pool: one per (application pool, fastCgi application), as in IIS. Owns the
+// instances (spawned with their listening socket as fd 0), a request queue, timeouts, recycling,
+// rapid-fail protection that says why, and the metrics the console shows. All its state lives on
+// one strand; requests arrive from any connection thread.
+#include "cgi/CgiResponseParser.h"
+#include "engine/Snapshot.h"
+#include "fastcgi/FcgiProtocol.h"
+#include "http/Connection.h"
+#include "log/EventLog.h"
+#include "process/Spawn.h"
+
+#include <asio.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lido::pool {
+
+enum class StderrMode { ReturnStdErrIn500, ReturnGeneric500, IgnoreAndReturn200, TerminateProcess };
+const char* stateName(engine::InstanceState s);
+
+struct FastCgiSettings {
+    std::string poolName;         // the application pool
+    std::string fullPath;
+    std::string arguments;
+    int maxInstances = 4;         // 0: tuned to the load
+    std::chrono::seconds idleTimeout{300};
+    std::chrono::seconds activityTimeout{30};
+    std::chrono::seconds requestTimeout{90};
+    uint64_t instanceMaxRequests = 200;
+    bool tcp = false;
+    size_t queueLength = 1000;
+    int rapidFailsPerMinute = 10;
+    StderrMode stderrMode = StderrMode::ReturnStdErrIn500;
+    int signalBeforeTerminateSeconds = 0;
+    std::string monitorChangesTo;
+    cgi::HeaderSyntax headerSyntax = cgi::HeaderSyntax::Strict;
+    std::vector<std::pair<std::string, std::string>> environment;
+    std::optional<process::Identity> identity;
+    process::Limits limits;
+    std::string runtimeDirectory; // sockets live here
+    // From the application pool:
+    bool rapidFailProtection = true;
+    int rapidFailMaxCrashes = 5;
+    std::chrono::milliseconds rapidFailInterval{300000};
+    std::chrono::milliseconds startupTimeLimit{90000};
+    bool alwaysRunning = false;
+    bool logEventOnRecycle = true;
+    size_t responseBufferLimit = 4 * 1024 * 1024;
+};
+
+using engine::InstanceMetrics;
+using engine::InstanceState;
+using engine::PoolMetrics;
+
+struct FastCgiJob {
+    std::shared_ptr<http::Responder> responder;
+    fastcgi::NameValues params;
+    std::string url;
+    std::function<void(int status, const std::string& detail, std::vector<http::Header> extra)> error; // runs on the connection's thread
+    std::optional<std::string> body; // a chunked body collected before submitting (CONTENT_LENGTH is required)
+};
+
+class FastCgiPool : public std::enable_shared_from_this<FastCgiPool> {
+public:
+    using Clock = std::chrono::steady_clock;
+    FastCgiPool(asio::io_context& io, FastCgiSettings settings, std::shared_ptr<log::EventLog> events);
+    ~FastCgiPool();
+
+    void start();                        // AlwaysRunning pools start their instances now
+    void submit(FastCgiJob job);         // from any thread
+    void stop(const std::string& why);   // every instance terminated, requests get 503
+    void restart();                      // after a stop (one click in the console)
+    void recycle(const std::string& why);// overlapped: new instances take new requests
+    PoolMetrics metrics() const;
+    const FastCgiSettings& settings() const { return settings_; }
+
+private:
+    struct Instance;
+    struct Exchange;
+    void dispatch();
+    void spawnInstance();
+    void instanceReady(const std::shared_ptr<Instance>& in);
+    void assign(const std::shared_ptr<Instance>& in, const std::shared_ptr<Exchange>& ex);
+    void sendRequest(const std::shared_ptr<Instance>& in);
+    void queueWrite(const std::shared_ptr<Instance>& in, std::string data);
+    void readFrom(const std::shared_ptr<Instance>& in);
+    void onRecord(const std::shared_ptr<Instance>& in, const fastcgi::Record& r);
+    void finishExchange(const std::shared_ptr<Instance>& in, bool recycleAfter);
+    void failExchange(const std::shared_ptr<Instance>& in, int status, const std::string& detail, const std::string& cause);
+    void instanceExited(const std::shared_ptr<Instance>& in, int status);
+    void terminate(const std::shared_ptr<Instance>& in, const std::string& why);
+    void setState(const std::shared_ptr<Instance>& in, InstanceState s, const std::string& why);
+    void crash(const std::shared_ptr<Instance>& in, const std::string& what);
+    void tick();
+    void watchFile();
+    void flushToClient(const std::shared_ptr<Exchange>& ex, bool finish);
+    void publish();
+    std::string describe() const;
+
+    asio::io_context& io_;
+    asio::strand<asio::io_context::executor_type> strand_;
+    FastCgiSettings settings_;
+    std::shared_ptr<log::EventLog> events_;
+    std::vector<std::shared_ptr<Instance>> instances_;
+    std::deque<std::shared_ptr<Exchange>> queue_;
+    int nextInstanceId_ = 1;
+    int limit_ = 1; // current maxInstances (auto-tuned when configured 0)
+    bool running_ = true;
+    std::string stoppedReason_;
+    bool waitedSinceTick_ = false;
+    struct Windows;
+    std::unique_ptr<Windows> windows_;
+    std::unique_ptr<asio::steady_timer> ticker_;
+    std::unique_ptr<asio::posix::stream_descriptor> inotify_;
+    std::array<char, 4096> inotifyBuf_{};
+    std::string lastCrash_;
+
+    mutable std::mutex metricsMutex_;
+    PoolMetrics metrics_; // published copy
+    PoolMetrics counters_;
+};
+
+} // namespace lido::pool

@@ -5,6 +5,7 @@
 #include "engine/Engine.h"
 
 #include <arpa/inet.h>
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -57,13 +58,32 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {
     if (!g_port)
         startEngine();
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(g_port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
-        std::abort(); // the engine died
+    int fd = -1;
+    for (int attempt = 0;; ++attempt) {
+        fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        // RST on close: hundreds of thousands of runs must not use up the ephemeral ports in
+        // TIME_WAIT (that, not the engine, made an early version of this harness fail).
+        linger lg{1, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        // ...and each run comes from another loopback address, so the port space never runs dry.
+        static uint32_t counter = 0;
+        ++counter;
+        sockaddr_in local{};
+        local.sin_family = AF_INET;
+        local.sin_addr.s_addr = htonl((127u << 24) | (1u + ((counter >> 16) & 0xfe)) << 16 | (counter & 0xffff));
+        ::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local);
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0)
+            break;
+        int err = errno;
+        ::close(fd);
+        if (err == ECONNREFUSED || attempt > 50)
+            std::abort(); // the engine died
+        ::usleep(10000);
+    }
     size_t off = 0;
     while (off < size) {
         ssize_t n = ::send(fd, data + off, size - off, MSG_NOSIGNAL);

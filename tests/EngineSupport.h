@@ -230,7 +230,9 @@ inline QString siteConfig()
     </system.applicationHost>
     <system.webServer>
         <cgi timeout="@CGITIMEOUT@" />
+        @FASTCGI@
         <handlers>
+            @HANDLERS@
             <add name="CGI" path="/cgi-bin/*" verb="*" modules="CgiModule" resourceType="Unspecified" />
             <add name="StaticFile" path="*" verb="GET,HEAD" modules="StaticFileModule,DefaultDocumentModule" resourceType="Either" />
         </handlers>
@@ -272,7 +274,8 @@ public:
         port = freePort();
         values = {{"@PORT@", QString::number(port)}, {"@CGIMAX@", "8"}, {"@CGIQUEUE@", "1000"}, {"@CGIWAIT@", "00:00:30"},
                   {"@TIMEOUT@", "00:02:00"}, {"@MAXCONN@", "4294967295"}, {"@CGITIMEOUT@", "00:00:30"},
-                  {"@ERRORMODE@", "DetailedLocalOnly"}, {"@USER@", ""}, {"@POOLS@", ""}, {"@APPS@", ""}, {"@SITES@", ""}};
+                  {"@ERRORMODE@", "DetailedLocalOnly"}, {"@USER@", ""}, {"@POOLS@", ""}, {"@APPS@", ""}, {"@SITES@", ""},
+                  {"@FASTCGI@", ""}, {"@HANDLERS@", ""}};
     }
     ~EngineFixture()
     {

@@ -60,9 +60,14 @@ struct FastCgiPool::Instance {
     bool exited = false;
     bool expectedExit = false;
     bool drainAfter = false;
+    bool stderrEof = false;
+    bool exitReported = false;
+    int exitStatus = 0;
+    std::string signalSent; // "SIGTERM", "SIGKILL": how the engine stopped it
     std::string stopReason;
     std::string out;      // bytes waiting for the socket
     std::string writing;  // bytes being written
+    uint64_t generation = 0; // bumped when the connection is dropped: late write completions are ignored
 };
 
 struct FastCgiPool::Exchange {
@@ -317,8 +322,15 @@ void FastCgiPool::spawnInstance()
     if (spawned->pidfd >= 0) {
         in->exitWatch.assign(spawned->pidfd);
         in->exitWatch.async_wait(asio::posix::stream_descriptor::wait_read, [self = shared_from_this(), in](const asio::error_code&) {
-            int status = process::reap(in->pid);
-            self->instanceExited(in, status);
+            in->exitStatus = process::reap(in->pid);
+            in->exited = true;
+            // The report waits for the last of stderr (EOF), or 300 ms at most.
+            if (in->stderrEof) {
+                self->reportExit(in);
+                return;
+            }
+            auto wait = std::make_shared<asio::steady_timer>(self->strand_, std::chrono::milliseconds(300));
+            wait->async_wait([self, in, wait](const asio::error_code&) { self->reportExit(in); });
         });
     }
     // Process-level stderr (outside requests): kept for crash reports, logged.
@@ -327,8 +339,12 @@ void FastCgiPool::spawnInstance()
     auto reader = std::make_shared<std::function<void()>>();
     *reader = [self, in, reader] {
         in->stderrPipe.async_read_some(asio::buffer(in->errBuf), [self, in, reader](const asio::error_code& ec, size_t n) {
-            if (ec)
+            if (ec) {
+                in->stderrEof = true;
+                if (in->exited)
+                    self->reportExit(in);
                 return;
+            }
             in->stderrTail.append(in->errBuf.data(), n);
             if (in->stderrTail.size() > 4096)
                 in->stderrTail.erase(0, in->stderrTail.size() - 4096);
@@ -380,8 +396,19 @@ void FastCgiPool::assign(const std::shared_ptr<Instance>& in, const std::shared_
     });
     in->out.clear();
     auto send = [self, in, ex] {
-        self->queueWrite(in, fastcgi::encodeRequestHead(1, true, ex->job.params));
-        self->sendRequest(in);
+        // Head, body so far and (for a request without body) the end of stdin go out in one
+        // write: libfcgi closes a kept connection when a STDIN record comes after it has
+        // already answered (measured: an EOF on the next request of that connection).
+        std::string data = fastcgi::encodeRequestHead(1, true, ex->job.params);
+        if (!ex->pendingStdin.empty()) {
+            data += fastcgi::encodeStdin(1, ex->pendingStdin);
+            ex->pendingStdin.clear();
+        }
+        if (ex->stdinDone) {
+            data += fastcgi::encodeStdin(1, {});
+            ex->stdinClosed = true;
+        }
+        self->queueWrite(in, std::move(data));
         self->readFrom(in);
     };
     if (in->connected) {
@@ -424,7 +451,10 @@ void FastCgiPool::queueWrite(const std::shared_ptr<Instance>& in, std::string da
         return;
     in->writing = std::move(in->out);
     in->out.clear();
-    asio::async_write(in->socket, asio::buffer(in->writing), [self = shared_from_this(), in](const asio::error_code& ec, size_t) {
+    uint64_t generation = in->generation;
+    asio::async_write(in->socket, asio::buffer(in->writing), [self = shared_from_this(), in, generation](const asio::error_code& ec, size_t) {
+        if (generation != in->generation)
+            return; // a connection that was dropped meanwhile
         in->writing.clear();
         if (ec) {
             in->out.clear();
@@ -438,15 +468,25 @@ void FastCgiPool::queueWrite(const std::shared_ptr<Instance>& in, std::string da
 void FastCgiPool::readFrom(const std::shared_ptr<Instance>& in)
 {
     auto self = shared_from_this();
-    in->socket.async_read_some(asio::buffer(in->buf), [self, in](const asio::error_code& ec, size_t n) {
-        if (!in->exchange)
+    // Each read belongs to one exchange: a completion for an earlier one (a closed connection,
+    // a request that ended) must not touch the next request on this instance.
+    auto ex = in->exchange;
+    in->socket.async_read_some(asio::buffer(in->buf), [self, in, ex](const asio::error_code& ec, size_t n) {
+        if (!ex || in->exchange != ex)
             return;
         if (ec) {
             in->connected = false;
             asio::error_code ignored;
             in->socket.close(ignored);
-            std::string detail = "the FastCGI application closed the connection before ending the request";
-            self->failExchange(in, 502, detail, "connection"); // an exit behind it is counted when it is reaped
+            // Usually the process has died: give its exit status a moment to arrive, so that the
+            // answer says how it ended (instanceExited reports it), else report the lost connection.
+            auto wait = std::make_shared<asio::steady_timer>(self->strand_, std::chrono::milliseconds(500));
+            std::string why = ec.message();
+            wait->async_wait([self, in, ex, wait, why](const asio::error_code&) {
+                if (in->exchange == ex)
+                    self->failExchange(in, 502, "the FastCGI application (pid " + std::to_string(in->pid) + ", " + stateName(in->state) +
+                                                    ") closed the connection before ending the request (" + why + ")", "connection");
+            });
             return;
         }
         in->lastActive = Clock::now();
@@ -457,7 +497,7 @@ void FastCgiPool::readFrom(const std::shared_ptr<Instance>& in)
             self->terminate(in, "protocol error: " + err);
             return;
         }
-        if (in->exchange && in->state == InstanceState::Busy)
+        if (in->exchange == ex && in->state == InstanceState::Busy)
             self->readFrom(in);
     });
 }
@@ -514,6 +554,8 @@ void FastCgiPool::onRecord(const std::shared_ptr<Instance>& in, const fastcgi::R
         return;
     }
     case fastcgi::Type::Stderr: {
+        if (r.content.empty())
+            return; // the end of the stderr stream
         ex->stderrText.append(r.content.substr(0, std::min<size_t>(r.content.size(), 65536)));
         std::string line(r.content.substr(0, 1024));
         while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
@@ -537,14 +579,15 @@ void FastCgiPool::onRecord(const std::shared_ptr<Instance>& in, const fastcgi::R
                          "protocol");
             return;
         }
-        if (hadStderr && !ex->streaming && settings_.stderrMode == StderrMode::ReturnStdErrIn500) {
+        if (hadStderr && !ex->streaming &&
+            (settings_.stderrMode == StderrMode::ReturnStdErrIn500 || settings_.stderrMode == StderrMode::ReturnGeneric500)) {
+            // The request ended cleanly: the answer becomes a 500, the instance and its
+            // connection stay in service.
             ++counters_.stderrFailures;
-            failExchange(in, 500, ex->stderrText, "stderr");
-            return;
-        }
-        if (hadStderr && !ex->streaming && settings_.stderrMode == StderrMode::ReturnGeneric500) {
-            ++counters_.stderrFailures;
-            failExchange(in, 500, "", "stderr");
+            std::string detail = settings_.stderrMode == StderrMode::ReturnStdErrIn500 ? ex->stderrText : std::string();
+            if (!ex->gone)
+                asio::post(ex->connExec, [ex, detail] { ex->job.error(500, detail, {}); });
+            finishExchange(in, false);
             return;
         }
         (void)end;
@@ -621,6 +664,8 @@ void FastCgiPool::failExchange(const std::shared_ptr<Instance>& in, int status, 
     in->socket.close(ignored);
     in->socket = Socket(strand_);
     in->out.clear();
+    in->writing.clear();
+    ++in->generation;
     if (in->state == InstanceState::Busy)
         setState(in, in->exited ? InstanceState::Failed : InstanceState::Idle, cause);
     dispatch();
@@ -661,6 +706,14 @@ void FastCgiPool::crash(const std::shared_ptr<Instance>& in, const std::string& 
     publish();
 }
 
+void FastCgiPool::reportExit(const std::shared_ptr<Instance>& in)
+{
+    if (in->exitReported)
+        return;
+    in->exitReported = true;
+    instanceExited(in, in->exitStatus);
+}
+
 void FastCgiPool::instanceExited(const std::shared_ptr<Instance>& in, int status)
 {
     in->exited = true;
@@ -672,7 +725,8 @@ void FastCgiPool::instanceExited(const std::shared_ptr<Instance>& in, int status
     std::string how = process::describeStatus(status);
     if (in->expectedExit) {
         events_->add(log::Severity::Info, describe(), "instance.stopped",
-                     "instance " + std::to_string(in->id) + " (pid " + std::to_string(in->pid) + ") stopped (" + in->stopReason + "): " + how);
+                     "instance " + std::to_string(in->id) + " (pid " + std::to_string(in->pid) + ") stopped (" + in->stopReason + ")" +
+                         (in->signalSent.empty() ? std::string() : " after " + in->signalSent) + ": " + how);
         setState(in, InstanceState::Stopped, in->stopReason);
         if (in->exchange)
             failExchange(in, 502, "the FastCGI instance was stopped: " + in->stopReason, "timeout");
@@ -681,12 +735,22 @@ void FastCgiPool::instanceExited(const std::shared_ptr<Instance>& in, int status
         publish();
         return;
     }
-    // An exit nobody asked for is a crash.
-    std::string what = (in->state == InstanceState::Starting ? "exited during start-up with " : "exited unexpectedly with ") + how;
+    // An exit nobody asked for is a crash. What it wrote to stderr is in the pipe: read it now.
+    char chunk[4096];
+    int errFd = in->stderrPipe.is_open() ? in->stderrPipe.native_handle() : -1;
+    if (errFd >= 0) {
+        ::fcntl(errFd, F_SETFL, O_NONBLOCK);
+        ssize_t n;
+        while ((n = ::read(errFd, chunk, sizeof chunk)) > 0)
+            in->stderrTail.append(chunk, static_cast<size_t>(n));
+        if (in->stderrTail.size() > 4096)
+            in->stderrTail.erase(0, in->stderrTail.size() - 4096);
+    }
+    std::string what = (in->requests == 0 ? "exited before serving a request with " : "exited unexpectedly with ") + how;
     auto ex = in->exchange;
     if (ex) {
         std::string tail = in->stderrTail.empty() ? ex->stderrText : in->stderrTail;
-        failExchange(in, 502, "the FastCGI application " + settings_.fullPath + " (pid " + std::to_string(in->pid) + ") " + what +
+        failExchange(in, 502, "the FastCGI application " + settings_.fullPath + " (pid " + std::to_string(in->pid) + ") exited with " + how +
                                   " while serving this request" + (tail.empty() ? "" : "; stderr: \"" + tail.substr(0, 4096) + "\""),
                      "crash-counted");
     }
@@ -706,6 +770,7 @@ void FastCgiPool::terminate(const std::shared_ptr<Instance>& in, const std::stri
     if (settings_.signalBeforeTerminateSeconds > 0) {
         // The IIS hotfix's termination signal: SIGTERM first, SIGKILL only if it is ignored.
         process::signalGroup(in->pid, SIGTERM);
+        in->signalSent = "SIGTERM";
         in->killTimer.expires_after(std::chrono::seconds(settings_.signalBeforeTerminateSeconds));
         in->killTimer.async_wait([self = shared_from_this(), in](const asio::error_code& ec) {
             if (ec || in->exited)
@@ -713,9 +778,11 @@ void FastCgiPool::terminate(const std::shared_ptr<Instance>& in, const std::stri
             self->events_->add(log::Severity::Warning, self->describe(), "instance.killed",
                                "instance " + std::to_string(in->id) + " (pid " + std::to_string(in->pid) + ") did not exit within " +
                                    std::to_string(self->settings_.signalBeforeTerminateSeconds) + " s of SIGTERM; killed with SIGKILL");
+            in->signalSent = "SIGTERM and SIGKILL";
             process::signalGroup(in->pid, SIGKILL);
         });
     } else {
+        in->signalSent = "SIGKILL";
         process::signalGroup(in->pid, SIGKILL);
     }
 }

@@ -94,6 +94,7 @@ private:
     void finishExchange(const std::shared_ptr<Instance>& in, bool recycleAfter);
     void failExchange(const std::shared_ptr<Instance>& in, int status, const std::string& detail, const std::string& cause);
     void instanceExited(const std::shared_ptr<Instance>& in, int status);
+    void reportExit(const std::shared_ptr<Instance>& in);
     void terminate(const std::shared_ptr<Instance>& in, const std::string& why);
     void setState(const std::shared_ptr<Instance>& in, InstanceState s, const std::string& why);
     void crash(const std::shared_ptr<Instance>& in, const std::string& what);

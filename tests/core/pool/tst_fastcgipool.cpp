@@ -1,0 +1,325 @@
+// FastCGI pools against real applications: a libfcgi helper with misbehaving modes and php-cgi.
+#include "EngineSupport.h"
+#include "pool/RapidFail.h"
+
+#include <csignal>
+#include <thread>
+
+static std::vector<Response> parallel(uint16_t port, const QString& path, int count)
+{
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int i = 0; i < count; ++i) {
+        clients.push_back(std::make_unique<Client>(port));
+        clients.back()->send(getRequest(path));
+    }
+    std::vector<Response> out;
+    for (auto& c : clients)
+        out.push_back(c->read(30000));
+    return out;
+}
+
+// A site whose /app/* goes to the FastCGI helper with the given application attributes.
+static void useHelper(EngineFixture& f, const QString& attributes, const QString& env = {}, const QString& poolAttributes = {})
+{
+    f.values["@FASTCGI@"] = "<fastCgi><application fullPath=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi\" " + attributes + ">" +
+                            (env.isEmpty() ? QString() : "<environmentVariables>" + env + "</environmentVariables>") + "</application></fastCgi>";
+    f.values["@HANDLERS@"] = "<add name=\"App\" path=\"/app/*\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"" LIDO_TEST_BIN_DIR
+                             "/lido-test-fcgi\" />";
+    if (!poolAttributes.isEmpty())
+        f.values["@POOLS@"] = poolAttributes;
+}
+
+static QString envVar(const char* name, const QString& value)
+{
+    return QString("<environmentVariable name=\"%1\" value=\"%2\" />").arg(name, value);
+}
+
+class tst_FastCgiPool : public QObject {
+    Q_OBJECT
+private slots:
+    void failureWindowWithInjectedClock()
+    {
+        using namespace std::chrono;
+        lido::pool::FailureWindow w(3, minutes(5));
+        auto t0 = steady_clock::time_point{};
+        QVERIFY(!w.record(t0));
+        QVERIFY(!w.record(t0 + minutes(2)));
+        QVERIFY(!w.record(t0 + minutes(6) + seconds(1))); // the first one left the window
+        QVERIFY(w.record(t0 + minutes(6) + seconds(2)));
+        QCOMPARE(w.count(), 3);
+    }
+
+    void servesAndKeepsConnections()
+    {
+        EngineFixture f;
+        useHelper(f, "maxInstances=\"1\"");
+        QVERIFY(f.start());
+        Response a = fetch(f.port, "/app/x?count");
+        Response b = fetch(f.port, "/app/x?count");
+        QCOMPARE(a.status, 200);
+        QVERIFY(a.body.startsWith("pid="));
+        QByteArray pid = a.body.split(' ').first();
+        QCOMPARE(b.body, pid + " served=2\n"); // the same process, the same kept-open connection
+        Response env = fetch(f.port, "/app/x?env");
+        QVERIFY2(env.body.contains("process _FCGI_X_PIPE_=" + f.s.path("run").toUtf8() + "/web-"), env.body.constData());
+        QTRY_COMPARE(f.engine->snapshot().fastcgi.front().completed, uint64_t(3));
+        auto m = f.engine->snapshot().fastcgi.front();
+        QCOMPARE(m.pool, std::string("web"));
+        QCOMPARE(m.idle, 1);
+    }
+
+    void tcpProtocol()
+    {
+        EngineFixture f;
+        useHelper(f, "protocol=\"Tcp\"");
+        QVERIFY(f.start());
+        Response env = fetch(f.port, "/app/x?env");
+        QCOMPARE(env.status, 200);
+        QVERIFY2(env.body.contains("process _FCGI_X_PIPE_=127.0.0.1:"), env.body.constData());
+    }
+
+    void stderrModes_data()
+    {
+        QTest::addColumn<QString>("mode");
+        QTest::addColumn<int>("status");
+        QTest::addColumn<QByteArray>("body");
+        QTest::newRow("ReturnStdErrIn500") << "ReturnStdErrIn500" << 500 << QByteArray("warning%20from%20the%20app");
+        QTest::newRow("ReturnGeneric500") << "ReturnGeneric500" << 500 << QByteArray();
+        QTest::newRow("IgnoreAndReturn200") << "IgnoreAndReturn200" << 200 << QByteArray("hello from the FastCGI helper");
+        QTest::newRow("TerminateProcess") << "TerminateProcess" << 500 << QByteArray("stderrMode=TerminateProcess");
+    }
+    void stderrModes()
+    {
+        QFETCH(QString, mode);
+        QFETCH(int, status);
+        QFETCH(QByteArray, body);
+        EngineFixture f;
+        useHelper(f, "stderrMode=\"" + mode + "\"");
+        QVERIFY(f.start());
+        Response r = fetch(f.port, "/app/x?stderr=warning%20from%20the%20app");
+        QCOMPARE(r.status, status);
+        if (!body.isEmpty())
+            QVERIFY2(r.body.contains(body), r.body.constData());
+        if (mode == "ReturnGeneric500")
+            QVERIFY(!r.body.contains("warning"));
+        QTRY_VERIFY(!f.events("fastcgi.stderr").empty()); // logged whatever the mode
+        QString logged = QString::fromStdString(f.events("fastcgi.stderr").back().message);
+        QVERIFY2(logged.endsWith("/app/x?stderr=warning%20from%20the%20app: warning%20from%20the%20app"), qPrintable(logged));
+        QCOMPARE(fetch(f.port, "/app/x").status, 200);
+    }
+
+    void relaxedAndStrictHeaders()
+    {
+        EngineFixture strict;
+        useHelper(strict, "");
+        QVERIFY(strict.start());
+        Response r = fetch(strict.port, "/app/x?relaxed");
+        QCOMPARE(r.status, 502);
+        QVERIFY2(r.body.contains("line 1 ends with LF only (strict syntax wants CRLF)"), r.body.constData());
+        EngineFixture relaxed;
+        useHelper(relaxed, "responseHeaders=\"Relaxed\"");
+        QVERIFY(relaxed.start());
+        r = fetch(relaxed.port, "/app/x?relaxed");
+        QCOMPARE(r.status, 201);
+        QCOMPARE(r.header("content-type"), std::string("text/plain"));
+        QCOMPARE(r.body, QByteArray("relaxed\n"));
+    }
+
+    void crashWhileServingIsExplained()
+    {
+        EngineFixture f;
+        useHelper(f, "");
+        QVERIFY(f.start());
+        Response r = fetch(f.port, "/app/x?crash");
+        QCOMPARE(r.status, 502);
+        QVERIFY2(r.body.contains("exited with signal 6 (SIGABRT) while serving this request"), r.body.constData());
+        QCOMPARE(fetch(f.port, "/app/x").status, 200); // a new instance takes over
+        QCOMPARE(f.engine->snapshot().fastcgi.front().crashes, uint64_t(1));
+    }
+
+    void rapidFailStopsThePoolAndSaysWhy()
+    {
+        EngineFixture f;
+        useHelper(f, "", envVar("HELPER_EXIT_AT_START", "3"),
+                  R"(<add name="fragile"><failure rapidFailProtectionMaxCrashes="3" /></add>)");
+        f.values["@APPS@"] = R"(<application path="/app" applicationPool="fragile"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)";
+        QVERIFY(f.start());
+        for (int i = 0; i < 6; ++i)
+            fetch(f.port, "/app/x");
+        QTRY_VERIFY(!f.events("pool.rapid-fail").empty());
+        QString sentence = QString::fromStdString(f.events("pool.rapid-fail").front().message);
+        QVERIFY2(QRegularExpression("^pool fragile stopped by rapid-fail protection: 3 crashes in 300 s; last: exited before serving a request with "
+                                    "exit status 3 after \\d+ ms; stderr: \"fcgi-helper: cannot start: configured to fail with status 3\"$")
+                     .match(sentence)
+                     .hasMatch(),
+                 qPrintable(sentence));
+        Response r = fetch(f.port, "/app/x");
+        QCOMPARE(r.status, 503);
+        QVERIFY(r.body.contains("stopped by rapid-fail protection"));
+        auto pools = f.engine->snapshot().fastcgi;
+        auto it = std::find_if(pools.begin(), pools.end(), [](const auto& p) { return p.pool == "fragile"; });
+        QVERIFY(it != pools.end());
+        QVERIFY(!it->running);
+        QCOMPARE(QString::fromStdString(it->stoppedReason), sentence);
+        // One call starts it again.
+        QVERIFY(f.engine->controlPool("fragile", lido::engine::PoolAction::Start));
+        QTRY_VERIFY(std::find_if(f.engine->snapshot().fastcgi.begin(), f.engine->snapshot().fastcgi.end(),
+                                 [](const auto& p) { return p.pool == "fragile" && p.running; }) != f.engine->snapshot().fastcgi.end());
+    }
+
+    void execFailureIsNamed()
+    {
+        EngineFixture f;
+        f.values["@FASTCGI@"] = "<fastCgi><application fullPath=\"@DIR@/www/hello.txt\" /></fastCgi>";
+        f.values["@HANDLERS@"] = "<add name=\"App\" path=\"/app/*\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"@DIR@/www/hello.txt\" />";
+        ::chmod(f.s.path("www/hello.txt").toUtf8().constData(), 0755); // executable but not a program
+        QVERIFY(f.start());
+        Response r = fetch(f.port, "/app/x");
+        QVERIFY(r.status == 503 || r.status == 502);
+        QTRY_VERIFY(!f.events("pool.instance-failed").empty());
+        QString sentence = QString::fromStdString(f.events("pool.instance-failed").front().message);
+        QVERIFY2(sentence.contains("could not be started: exec " + f.s.path("www/hello.txt") + ": Exec format error (not a program for this machine"),
+                 qPrintable(sentence));
+    }
+
+    void queueFullGets503()
+    {
+        EngineFixture f;
+        useHelper(f, "maxInstances=\"1\" queueLength=\"2\"");
+        QVERIFY(f.start());
+        auto responses = parallel(f.port, "/app/x?sleep=300", 8);
+        int ok = 0, busy = 0;
+        for (const Response& r : responses) {
+            ok += r.status == 200;
+            busy += r.status == 503 && r.header("retry-after") == "5";
+        }
+        for (const Response& r : responses)
+            QVERIFY2(r.status == 200 || r.status == 503, qPrintable(QString::number(r.status) + " " + QString::fromUtf8(r.body)));
+        QVERIFY(busy >= 1);
+        QVERIFY(f.engine->snapshot().fastcgi.front().queueFull >= 1);
+    }
+
+    void signalBeforeTerminate()
+    {
+        for (bool ignores : {false, true}) {
+            EngineFixture f;
+            useHelper(f, "maxInstances=\"1\" signalBeforeTerminateSeconds=\"1\"", ignores ? envVar("HELPER_IGNORE_TERM", "1") : QString());
+            QVERIFY(f.start());
+            QCOMPARE(fetch(f.port, "/app/x").status, 200);
+            QVERIFY(f.engine->controlPool("web", lido::engine::PoolAction::Recycle));
+            QTRY_VERIFY(!f.events("instance.stopped").empty());
+            QString stopped = QString::fromStdString(f.events("instance.stopped").front().message);
+            if (ignores) {
+                QVERIFY(!f.events("instance.killed").empty());
+                QVERIFY(QString::fromStdString(f.events("instance.killed").front().message).contains("did not exit within 1 s of SIGTERM; killed with SIGKILL"));
+                QVERIFY2(stopped.endsWith("after SIGTERM and SIGKILL: signal 9 (SIGKILL)"), qPrintable(stopped));
+            } else {
+                QVERIFY(f.events("instance.killed").empty());
+                // libfcgi applications leave their accept loop on SIGTERM and exit normally.
+                QVERIFY2(stopped.endsWith("after SIGTERM: exit status 0"), qPrintable(stopped));
+            }
+        }
+    }
+
+    void monitoredFileChangeRecyclesWithoutFailures()
+    {
+        EngineFixture f;
+        f.s.write("php.ini", "memory_limit=1\n");
+        useHelper(f, "maxInstances=\"2\" monitorChangesTo=\"@DIR@/php.ini\"");
+        QVERIFY(f.start());
+        std::atomic<bool> stop{false};
+        std::atomic<int> ok{0}, failed{0};
+        std::thread load([&] {
+            while (!stop) {
+                Response r = fetch(f.port, "/app/x?sleep=20");
+                (r.status == 200 ? ok : failed)++;
+                if (r.status != 200)
+                    qWarning("failed during recycle: %d %s", r.status, r.body.constData());
+            }
+        });
+        QTest::qWait(300);
+        f.s.write("php.ini", "memory_limit=2\n"); // rewritten in place
+        QTRY_VERIFY(!f.events("pool.recycled").empty());
+        QTest::qWait(300);
+        stop = true;
+        load.join();
+        if (failed.load() != 0)
+            for (const auto& e : f.engine->events()->since(0))
+                qWarning("%s %s: %s", e.code.c_str(), e.source.c_str(), e.message.c_str());
+        QCOMPARE(failed.load(), 0);
+        QVERIFY(ok > 10);
+        QVERIFY(QString::fromStdString(f.events("pool.recycled").front().message).contains("the monitored file " + f.s.path("php.ini") + " changed"));
+        QVERIFY(!f.events("instance.stopped").empty());
+    }
+
+    void instanceMaxRequestsRecycles()
+    {
+        EngineFixture f;
+        useHelper(f, "maxInstances=\"1\" instanceMaxRequests=\"2\"");
+        QVERIFY(f.start());
+        QByteArray first = fetch(f.port, "/app/x?count").body;
+        QByteArray second = fetch(f.port, "/app/x?count").body;
+        QByteArray third = fetch(f.port, "/app/x?count").body;
+        QCOMPARE(second.split(' ').first(), first.split(' ').first());
+        QVERIFY(third.split(' ').first() != first.split(' ').first());
+        QVERIFY(third.endsWith("served=1\n"));
+    }
+
+    void clientAbortFreesTheInstance()
+    {
+        EngineFixture f;
+        useHelper(f, "maxInstances=\"1\"");
+        QVERIFY(f.start());
+        {
+            Client c(f.port);
+            c.send(getRequest("/app/x?sleep=300"));
+            QThread::msleep(50);
+        }
+        Response r = fetch(f.port, "/app/x");
+        QCOMPARE(r.status, 200);
+    }
+
+    void autoTunedInstancesGrowUnderLoad()
+    {
+        EngineFixture f;
+        useHelper(f, "maxInstances=\"0\"");
+        QVERIFY(f.start());
+        std::atomic<bool> stop{false};
+        std::vector<std::thread> load;
+        for (int i = 0; i < 6; ++i)
+            load.emplace_back([&] {
+                while (!stop)
+                    fetch(f.port, "/app/x?sleep=50");
+            });
+        QTRY_VERIFY_WITH_TIMEOUT(f.engine->snapshot().fastcgi.front().maxInstances >= 4, 10000);
+        stop = true;
+        for (auto& t : load)
+            t.join();
+    }
+
+    void phpCgi()
+    {
+        if (!QFile::exists("/usr/bin/php-cgi"))
+            QSKIP("php-cgi is not installed");
+        EngineFixture f;
+        f.s.write("www/info.php", "<?php header('X-Lido: yes'); echo 'php ', PHP_MAJOR_VERSION, ' ', $_SERVER['REQUEST_METHOD'], ' ', "
+                                  "$_GET['q'] ?? '-', ' ', file_get_contents('php://input'), \"\\n\";");
+        f.values["@FASTCGI@"] = "<fastCgi><application fullPath=\"/usr/bin/php-cgi\"><environmentVariables>"
+                                "<environmentVariable name=\"PHP_FCGI_MAX_REQUESTS\" value=\"0\" /></environmentVariables></application></fastCgi>";
+        f.values["@HANDLERS@"] = "<add name=\"PHP\" path=\"*.php\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"/usr/bin/php-cgi\" resourceType=\"File\" />";
+        QVERIFY(f.start());
+        Response r = fetch(f.port, "/info.php?q=1");
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.header("x-lido"), std::string("yes"));
+        QVERIFY2(r.body.startsWith("php 8 GET 1 "), r.body.constData());
+        Client c(f.port);
+        c.send("POST /info.php HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n4\r\nbody\r\n0\r\n\r\n");
+        Response post = c.read();
+        QCOMPARE(post.status, 200);
+        QVERIFY2(post.body.startsWith("php 8 POST - body"), post.body.constData());
+        QCOMPARE(fetch(f.port, "/missing.php").status, 404);
+    }
+};
+
+QTEST_GUILESS_MAIN(tst_FastCgiPool)
+#include "tst_fastcgipool.moc"

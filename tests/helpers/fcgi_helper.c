@@ -1,0 +1,109 @@
+/* A libfcgi FastCGI responder with misbehaving modes, chosen per request by the query string or
+ * at start by environment variables:
+ *   query: hello (default), sleep=MS, stderr=TEXT, crash (abort), hang, env, relaxed (LF-only,
+ *          "Name:value", bare Status code), count (requests served by this process), big=N
+ *   env:   HELPER_EXIT_AT_START=N (write to stderr, exit N before accepting),
+ *          HELPER_IGNORE_TERM=1 (ignore SIGTERM), HELPER_PIDFILE=PATH */
+#define _GNU_SOURCE
+#include <fcgi_stdio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char** environ;
+
+static const char* arg(const char* query, const char* name)
+{
+    static char value[1024];
+    size_t n = strlen(name);
+    const char* p = query;
+    while (p && *p) {
+        if (strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == '&' || p[n] == '\0')) {
+            const char* v = p[n] == '=' ? p + n + 1 : p + n;
+            size_t len = strcspn(v, "&");
+            if (len >= sizeof value)
+                len = sizeof value - 1;
+            memcpy(value, v, len);
+            value[len] = '\0';
+            return value;
+        }
+        p = strchr(p, '&');
+        if (p)
+            ++p;
+    }
+    return NULL;
+}
+
+int main(void)
+{
+    const char* e = getenv("HELPER_EXIT_AT_START");
+    if (e) {
+        /* fd 2 directly: fcgi_stdio's stderr is the FastCGI stream. */
+        dprintf(2, "fcgi-helper: cannot start: configured to fail with status %s\n", e);
+        return atoi(e);
+    }
+    if (getenv("HELPER_IGNORE_TERM")) {
+        /* Blocked rather than ignored: libfcgi installs its own SIGTERM handler. */
+        sigset_t term;
+        sigemptyset(&term);
+        sigaddset(&term, SIGTERM);
+        sigprocmask(SIG_BLOCK, &term, NULL);
+    }
+    const char* pidfile = getenv("HELPER_PIDFILE");
+    if (pidfile) {
+        FILE* f = fopen(pidfile, "a");
+        if (f) {
+            fprintf(f, "%d\n", (int)getpid());
+            fclose(f);
+        }
+    }
+    /* libfcgi replaces environ with each request's parameters: keep the process's own. */
+    char pipeName[512] = "";
+    if (getenv("_FCGI_X_PIPE_"))
+        snprintf(pipeName, sizeof pipeName, "%s", getenv("_FCGI_X_PIPE_"));
+    long served = 0;
+    while (FCGI_Accept() >= 0) {
+        ++served;
+        const char* q = getenv("QUERY_STRING");
+        if (!q)
+            q = "";
+        const char* v;
+        if ((v = arg(q, "sleep"))) {
+            long ms = atol(v);
+            struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        if ((v = arg(q, "stderr")))
+            fprintf(stderr, "%s", v);
+        if (arg(q, "crash"))
+            abort();
+        if (arg(q, "hang"))
+            for (;;)
+                pause();
+        if (arg(q, "relaxed")) {
+            printf("Status: 201\nContent-Type:text/plain  \n\nrelaxed\n");
+            continue;
+        }
+        printf("Content-Type: text/plain\r\n\r\n");
+        if (arg(q, "env")) {
+            for (char** p = environ; *p; ++p)
+                printf("%s\n", *p);
+            printf("process _FCGI_X_PIPE_=%s\n", pipeName);
+            continue;
+        }
+        if (arg(q, "count")) {
+            printf("pid=%d served=%ld\n", (int)getpid(), served);
+            continue;
+        }
+        if ((v = arg(q, "big"))) {
+            long n = atol(v);
+            for (long i = 0; i < n; ++i)
+                putchar('a' + (int)(i % 26));
+            continue;
+        }
+        printf("hello from the FastCGI helper\n");
+    }
+    return 0;
+}

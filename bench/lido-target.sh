@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Lido as a target of ../shared/bench (see its README for the contract):
-#   ../shared/bench/run.sh --target-script "$PWD/bench/lido-target.sh" --scenarios static,cgi-hello
+#   ../shared/bench/run.sh --target-script "$PWD/bench/lido-target.sh"
 # Runs lidod ($LIDOD, else this checkout's build/bin/lidod) with a configuration written into
 # BENCH_ROOT: one site on 127.0.0.1:BENCH_PORT serving BENCH_DOCROOT, /cgi-bin/hello running
-# BENCH_CGI_APP in a pool whose programs run as the bench's run user, no access log.
+# BENCH_CGI_APP, /fcgi/* a FastCGI pool of BENCH_FCGI_APP and *.php a pool of BENCH_PHP, each
+# with BENCH_FCGI_INSTANCES instances, programs running as the bench's run user, no access log.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LIB="${BENCH_LIB:-$HERE/../../shared/bench/lib/target-lib.sh}"
@@ -12,12 +13,22 @@ LIB="${BENCH_LIB:-$HERE/../../shared/bench/lib/target-lib.sh}"
 LIDOD="${LIDOD:-$HERE/../build/bin/lidod}"
 
 do_start() {
-  : "${BENCH_CGI_APP:?}" "${BENCH_DOCROOT:?}"
+  : "${BENCH_CGI_APP:?}" "${BENCH_DOCROOT:?}" "${BENCH_FCGI_APP:?}"
   [ -x "$LIDOD" ] || bench_die "no lidod at $LIDOD (build first, or set LIDOD)"
   bench_prepare_root cgi-bin
   local R="$BENCH_ROOT" user=""
   ln -sf "$BENCH_CGI_APP" "$R/cgi-bin/hello"
   bench_is_root && user="<processModel userName=\"$BENCH_RUN_USER\" />"
+  local n="${BENCH_FCGI_INSTANCES:-4}" php_app="" php_handler=""
+  if [ -n "${BENCH_PHP:-}" ]; then
+    php_app="<application fullPath=\"$BENCH_PHP\" maxInstances=\"$n\" instanceMaxRequests=\"10000000\">
+                <environmentVariables>
+                    <environmentVariable name=\"PHP_FCGI_CHILDREN\" value=\"0\" />
+                    <environmentVariable name=\"PHP_FCGI_MAX_REQUESTS\" value=\"0\" />
+                </environmentVariables>
+            </application>"
+    php_handler="<add name=\"PHP\" path=\"*.php\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"$BENCH_PHP\" resourceType=\"File\" />"
+  fi
   cat >"$R/applicationHost.config" <<EOF
 <?xml version="1.0" encoding="UTF-8"?>
 <configuration>
@@ -39,7 +50,13 @@ do_start() {
         </sites>
     </system.applicationHost>
     <system.webServer>
+        <fastCgi>
+            <application fullPath="$BENCH_FCGI_APP" maxInstances="$n" instanceMaxRequests="10000000" />
+            $php_app
+        </fastCgi>
         <handlers>
+            $php_handler
+            <add name="FastCGI" path="/fcgi/*" verb="*" modules="FastCgiModule" scriptProcessor="$BENCH_FCGI_APP" />
             <add name="CGI" path="/cgi-bin/*" verb="*" modules="CgiModule" />
             <add name="StaticFile" path="*" verb="GET,HEAD" modules="StaticFileModule" resourceType="Either" />
         </handlers>

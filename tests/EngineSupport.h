@@ -243,6 +243,7 @@ inline QString siteConfig()
         </security>
         <httpErrors errorMode="@ERRORMODE@" />
     </system.webServer>
+    @LIDO@
 </configuration>
 )";
     return QString::fromUtf8(text);
@@ -275,7 +276,7 @@ public:
         values = {{"@PORT@", QString::number(port)}, {"@CGIMAX@", "8"}, {"@CGIQUEUE@", "1000"}, {"@CGIWAIT@", "00:00:30"},
                   {"@TIMEOUT@", "00:02:00"}, {"@MAXCONN@", "4294967295"}, {"@CGITIMEOUT@", "00:00:30"},
                   {"@ERRORMODE@", "DetailedLocalOnly"}, {"@USER@", ""}, {"@POOLS@", ""}, {"@APPS@", ""}, {"@SITES@", ""},
-                  {"@FASTCGI@", ""}, {"@HANDLERS@", ""}};
+                  {"@FASTCGI@", ""}, {"@HANDLERS@", ""}, {"@LIDO@", ""}};
     }
     ~EngineFixture()
     {

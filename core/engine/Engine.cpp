@@ -4,6 +4,7 @@
 #include "cgi/CgiRunner.h"
 #include "config/Values.h"
 #include "engine/SiteMap.h"
+#include "engine/StatusPage.h"
 #include "http/Connection.h"
 #include "log/AccessLog.h"
 #include "pool/FastCgiPool.h"
@@ -16,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 namespace lido::engine {
@@ -97,6 +99,10 @@ pool::FastCgiSettings fastCgiSettings(const ConfigElement& app, const ConfigElem
                 f.environment.emplace_back(v.get("name"), v.get("value"));
         }
     f.runtimeDirectory = runtimeDir;
+    std::stringstream utf8(app.get("utf8ServerVariables"));
+    for (std::string v; std::getline(utf8, v, ',');)
+        if (auto t = config::trim(v); !t.empty())
+            f.utf8ServerVariables.push_back(t);
     const ConfigElement* pm = appPool.child("processModel");
     if (pm) {
         std::string user = pm->get("userName");
@@ -120,6 +126,44 @@ pool::FastCgiSettings fastCgiSettings(const ConfigElement& app, const ConfigElem
     if (const ConfigElement* r = appPool.child("recycling"))
         f.logEventOnRecycle = !r->get("logEventOnRecycle").empty();
     return f;
+}
+
+bool validUtf8(std::string_view s)
+{
+    size_t i = 0;
+    while (i < s.size()) {
+        auto c = static_cast<unsigned char>(s[i]);
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        if (n == 0 || i + n > s.size())
+            return false;
+        uint32_t cp = n == 1 ? c : c & (0x7f >> n);
+        for (size_t k = 1; k < n; ++k) {
+            auto cc = static_cast<unsigned char>(s[i + k]);
+            if ((cc & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (cc & 0x3f);
+        }
+        // No overlong forms, no surrogates, nothing past U+10FFFF.
+        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+std::string percentDecodeAll(std::string_view s)
+{
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+            out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+            i += 2;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
 }
 
 std::string errorPage(const Shared& s, int status, const http::Request& req, const std::string& detail)
@@ -365,6 +409,21 @@ public:
             return;
         }
         job.params = cgi::cgiVariables(c);
+        // The application's UTF-8 server variables: decoded from the URL and checked; a value
+        // that is not UTF-8 is refused rather than passed on half-decoded.
+        for (const std::string& name : fastcgiPool->settings().utf8ServerVariables)
+            for (auto& [k, v] : job.params) {
+                if (k != name)
+                    continue;
+                std::string decoded = v;
+                if (k == "REQUEST_URI" || k == "QUERY_STRING" || k == "UNENCODED_URL")
+                    decoded = percentDecodeAll(v);
+                if (!validUtf8(decoded)) {
+                    sendError(s, r, 400, "the server variable " + k + " is not valid UTF-8 (utf8ServerVariables)");
+                    return;
+                }
+                v = decoded;
+            }
         fastcgiPool->submit(std::move(job));
     }
 
@@ -374,6 +433,46 @@ public:
 private:
     std::shared_ptr<Shared> shared_;
     std::vector<SiteState*> endpointSites_;
+};
+
+// /status and /metrics, answered by the engine itself (no pool involved), so they answer even
+// when every pool is saturated. Clients not on the allow-list get 403.
+class StatusDispatcher final : public http::Dispatcher {
+public:
+    StatusDispatcher(std::function<Snapshot()> snapshot, std::vector<std::string> allow, std::chrono::steady_clock::time_point started)
+        : snapshot_(std::move(snapshot)), allow_(std::move(allow)), started_(started)
+    {
+    }
+    std::string errorBody(int status, const http::Request&, const std::string&) override
+    {
+        return std::to_string(status) + " " + http::reasonPhrase(status) + "\n";
+    }
+    void dispatch(std::shared_ptr<http::Responder> r) override
+    {
+        const http::Request& req = r->request();
+        std::string client = req.remoteAddress.rfind("::ffff:", 0) == 0 ? req.remoteAddress.substr(7) : req.remoteAddress;
+        auto reply = [&](int status, const std::string& type, std::string body) {
+            r->sendHead(http::ResponseHead{status, {}, {{"Content-Type", type}, {"Cache-Control", "no-store"}}, body.size()});
+            r->sendBody(std::move(body));
+            r->finish();
+        };
+        if (std::find(allow_.begin(), allow_.end(), client) == allow_.end()) {
+            reply(403, "text/plain", "403 Forbidden: " + client + " is not in lido/statusListener/@allow\n");
+            return;
+        }
+        std::string path = req.path;
+        if (path == "/status")
+            reply(200, "application/json", statusJson(snapshot_(), std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()));
+        else if (path == "/metrics")
+            reply(200, "text/plain; version=0.0.4", prometheusMetrics(snapshot_()));
+        else
+            reply(404, "text/plain", "404 Not Found: try /status or /metrics\n");
+    }
+
+private:
+    std::function<Snapshot()> snapshot_;
+    std::vector<std::string> allow_;
+    std::chrono::steady_clock::time_point started_;
 };
 
 struct Endpoint {
@@ -401,7 +500,20 @@ struct Engine::Impl {
     mutable std::mutex historyMutex;
     std::deque<HistoryPoint> history;
     std::unique_ptr<asio::steady_timer> ticker;
+    std::unique_ptr<asio::ip::tcp::acceptor> statusAcceptor;
+    std::shared_ptr<StatusDispatcher> statusDispatcher;
     std::atomic<bool> running{false};
+
+    void acceptStatus()
+    {
+        statusAcceptor->async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+            if (ec == asio::error::operation_aborted || !statusAcceptor->is_open())
+                return;
+            if (!ec)
+                http::startConnection(std::move(socket), statusDispatcher, http::Limits{});
+            acceptStatus();
+        });
+    }
 
     void accept(Worker& w, asio::ip::tcp::acceptor& acceptor, size_t endpointIndex)
     {
@@ -683,6 +795,36 @@ Result<void> Engine::start(std::shared_ptr<const config::Config> config)
                 break;
             }
     }
+    // The status listener: only when configured (lido/statusListener), loopback by default.
+    if (const ConfigElement* sl = config->section("lido/statusListener"); sl && config::parseBool(sl->get("enabled")).value_or(true)) {
+        auto info = config::parseBindingInfo(sl->get("bindingInformation"));
+        std::vector<std::string> allow;
+        std::stringstream list(sl->get("allow"));
+        for (std::string a; std::getline(list, a, ',');)
+            if (auto t = config::trim(a); !t.empty())
+                allow.push_back(t);
+        Engine* engine = this;
+        impl_->statusDispatcher = std::make_shared<StatusDispatcher>([engine] { return engine->snapshot(); }, allow, std::chrono::steady_clock::now());
+        asio::error_code ec;
+        std::string ip = info->ip == "*" ? "0.0.0.0" : info->ip;
+        asio::ip::tcp::endpoint endpoint(asio::ip::make_address(ip, ec), info->port);
+        impl_->statusAcceptor = std::make_unique<asio::ip::tcp::acceptor>(impl_->workers.front()->io);
+        if (!ec)
+            impl_->statusAcceptor->open(endpoint.protocol(), ec);
+        if (!ec)
+            impl_->statusAcceptor->set_option(asio::socket_base::reuse_address(true), ec);
+        if (!ec)
+            impl_->statusAcceptor->bind(endpoint, ec);
+        if (!ec)
+            impl_->statusAcceptor->listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) {
+            impl_->events->add(log::Severity::Error, "engine", "status.bind-failed",
+                               "the status listener cannot bind " + sl->get("bindingInformation") + ": " + ec.message());
+            impl_->statusAcceptor.reset();
+        } else {
+            impl_->acceptStatus();
+        }
+    }
     impl_->ticker = std::make_unique<asio::steady_timer>(impl_->workers.front()->io);
     impl_->tick();
     for (auto& w : impl_->workers) {
@@ -706,6 +848,11 @@ void Engine::stop(std::chrono::milliseconds grace)
     if (!impl_->running)
         return;
     impl_->running = false;
+    if (impl_->statusAcceptor)
+        asio::post(impl_->workers.front()->io, [this] {
+            asio::error_code ignored;
+            impl_->statusAcceptor->close(ignored);
+        });
     for (auto& w : impl_->workers)
         asio::post(w->io, [raw = w.get()] {
             for (auto& a : raw->acceptors) {
@@ -732,6 +879,7 @@ void Engine::stop(std::chrono::milliseconds grace)
         if (s->accessLog)
             s->accessLog->flush();
     impl_->ticker.reset();
+    impl_->statusAcceptor.reset();
     for (auto& [key, p] : impl_->shared->fastcgi)
         p.reset(); // kills the instances (signalGroup SIGKILL) before the strands go
     impl_->workers.clear(); // closes sockets and pipes; CGI children die with their thread (PR_SET_PDEATHSIG)

@@ -37,11 +37,13 @@ struct CgiMetrics {
 enum class InstanceState { Starting, Idle, Busy, Draining, Stopping, Stopped, Failed };
 
 struct InstanceMetrics {
-    pid_t pid = 0;
+    int pid = 0;
     InstanceState state = InstanceState::Starting;
     uint64_t requests = 0;
     double uptimeSeconds = 0;
     std::string currentUrl;
+    uint64_t rssBytes = 0;
+    double cpuSeconds = 0;
 };
 
 struct PoolMetrics {
@@ -55,6 +57,9 @@ struct PoolMetrics {
     uint64_t accepted = 0, completed = 0;
     uint64_t crashes = 0, timeouts = 0, queueFull = 0, protocolErrors = 0, stderrFailures = 0;
     uint64_t recycles = 0;
+    double requestsPerSecond = 0;
+    double p50Ms = 0, p90Ms = 0, p99Ms = 0; // over the last 1,000 requests
+    bool maxInstancesReached = false;         // php-fpm's "max children reached"
     std::vector<InstanceMetrics> instances;
 };
 

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 #include <unistd.h>
@@ -221,6 +223,8 @@ void FastCgiPool::dispatch()
     }
     // Start as many as the waiting requests need, up to the limit.
     int want = std::min<int>(limit_ - live, static_cast<int>(queue_.size()) - starting);
+    if (live >= limit_)
+        reachedMax_ = true;
     for (int i = 0; i < want; ++i)
         spawnInstance();
 }
@@ -623,6 +627,13 @@ void FastCgiPool::flushToClient(const std::shared_ptr<Exchange>& ex, bool finish
 
 void FastCgiPool::finishExchange(const std::shared_ptr<Instance>& in, bool)
 {
+    if (in->exchange) {
+        double ms = std::chrono::duration<double, std::milli>(Clock::now() - in->exchange->queuedAt).count();
+        if (latencies_.size() < 1000)
+            latencies_.push_back(ms);
+        else
+            latencies_[latencyNext_++ % 1000] = ms;
+    }
     in->exchange.reset();
     in->timer.cancel();
     ++in->requests;
@@ -889,6 +900,8 @@ void FastCgiPool::tick()
             }
         }
         self->waitedSinceTick_ = !self->queue_.empty();
+        self->perSecond_ = static_cast<double>(self->counters_.completed - self->lastCompleted_);
+        self->lastCompleted_ = self->counters_.completed;
         self->publish();
         self->tick();
     });
@@ -939,15 +952,42 @@ void FastCgiPool::publish()
     m.stoppedReason = stoppedReason_;
     m.maxInstances = limit_;
     m.queued = static_cast<int>(queue_.size());
+    m.requestsPerSecond = perSecond_;
+    m.maxInstancesReached = reachedMax_;
+    if (!latencies_.empty()) {
+        std::vector<double> sorted = latencies_;
+        std::sort(sorted.begin(), sorted.end());
+        auto at = [&](double q) { return sorted[std::min(sorted.size() - 1, static_cast<size_t>(q * static_cast<double>(sorted.size())))]; };
+        m.p50Ms = at(0.50);
+        m.p90Ms = at(0.90);
+        m.p99Ms = at(0.99);
+    }
     auto now = Clock::now();
+    static const long ticks = ::sysconf(_SC_CLK_TCK);
+    static const long page = ::sysconf(_SC_PAGESIZE);
     for (auto& in : instances_) {
         InstanceState s = in->drainAfter && in->state == InstanceState::Busy ? InstanceState::Draining : in->state;
         m.starting += s == InstanceState::Starting;
         m.idle += s == InstanceState::Idle;
         m.busy += s == InstanceState::Busy;
         m.draining += s == InstanceState::Draining;
-        m.instances.push_back(InstanceMetrics{in->pid, s, in->requests, std::chrono::duration<double>(now - in->startedAt).count(),
-                                              in->exchange ? in->exchange->job.url : std::string()});
+        InstanceMetrics im{in->pid, s, in->requests, std::chrono::duration<double>(now - in->startedAt).count(),
+                           in->exchange ? in->exchange->job.url : std::string(), 0, 0};
+        // RSS and CPU from /proc/PID/stat (fields 14, 15 and 24).
+        if (in->pid > 0 && !in->exited) {
+            std::ifstream stat("/proc/" + std::to_string(in->pid) + "/stat");
+            std::string line;
+            if (std::getline(stat, line)) {
+                auto close = line.rfind(')');
+                std::istringstream fields(close == std::string::npos ? std::string() : line.substr(close + 2));
+                std::vector<std::string> f{std::istream_iterator<std::string>(fields), std::istream_iterator<std::string>()};
+                if (f.size() > 21) {
+                    im.cpuSeconds = static_cast<double>(std::stoull(f[11]) + std::stoull(f[12])) / static_cast<double>(ticks);
+                    im.rssBytes = std::stoull(f[21]) * static_cast<uint64_t>(page);
+                }
+            }
+        }
+        m.instances.push_back(std::move(im));
     }
     std::lock_guard lock(metricsMutex_);
     metrics_ = std::move(m);

@@ -41,6 +41,7 @@ struct FastCgiSettings {
     std::string monitorChangesTo;
     cgi::HeaderSyntax headerSyntax = cgi::HeaderSyntax::Strict;
     std::vector<std::pair<std::string, std::string>> environment;
+    std::vector<std::string> utf8ServerVariables; // passed decoded and checked as UTF-8 (the IIS hotfix's list)
     std::optional<process::Identity> identity;
     process::Limits limits;
     std::string runtimeDirectory; // sockets live here
@@ -121,6 +122,12 @@ private:
     std::unique_ptr<asio::posix::stream_descriptor> inotify_;
     std::array<char, 4096> inotifyBuf_{};
     std::string lastCrash_;
+
+    std::vector<double> latencies_; // ring of the last 1,000 request durations (ms)
+    size_t latencyNext_ = 0;
+    uint64_t lastCompleted_ = 0;
+    double perSecond_ = 0;
+    bool reachedMax_ = false;
 
     mutable std::mutex metricsMutex_;
     PoolMetrics metrics_; // published copy

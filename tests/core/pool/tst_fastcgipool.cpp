@@ -2,6 +2,9 @@
 #include "EngineSupport.h"
 #include "pool/RapidFail.h"
 
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <csignal>
 #include <thread>
 
@@ -295,6 +298,74 @@ private slots:
         stop = true;
         for (auto& t : load)
             t.join();
+    }
+
+    void utf8ServerVariables()
+    {
+        EngineFixture f;
+        useHelper(f, "utf8ServerVariables=\"SCRIPT_NAME,REQUEST_URI\"");
+        QVERIFY(f.start());
+        Response r = fetch(f.port, "/app/caf%C3%A9?env");
+        QCOMPARE(r.status, 200);
+        QVERIFY2(r.body.contains("SCRIPT_NAME=/app/caf\xC3\xA9\n"), r.body.constData());
+        QVERIFY2(r.body.contains("REQUEST_URI=/app/caf\xC3\xA9?env\n"), r.body.constData());
+        Response bad = fetch(f.port, "/app/caf%E9?env"); // Latin-1, not UTF-8
+        QCOMPARE(bad.status, 400);
+        QVERIFY(bad.body.contains("the server variable SCRIPT_NAME is not valid UTF-8"));
+        EngineFixture plain;
+        useHelper(plain, "");
+        QVERIFY(plain.start());
+        Response asToday = fetch(plain.port, "/app/caf%E9?env");
+        QCOMPARE(asToday.status, 200); // not listed: passed on as it is
+        QVERIFY(asToday.body.contains("REQUEST_URI=/app/caf%E9?env\n"));
+    }
+
+    void statusEndpointsAnswerWhileSaturated()
+    {
+        EngineFixture f;
+        uint16_t statusPort = freePort();
+        useHelper(f, "maxInstances=\"1\"");
+        f.values["@LIDO@"] = QString("<lido><statusListener bindingInformation=\"127.0.0.1:%1:\" /></lido>").arg(statusPort);
+        QVERIFY(f.start());
+        std::vector<std::unique_ptr<Client>> busy;
+        for (int i = 0; i < 6; ++i) {
+            busy.push_back(std::make_unique<Client>(f.port));
+            busy.back()->send(getRequest("/app/x?sleep=1500"));
+        }
+        QTRY_VERIFY(f.engine->snapshot().fastcgi.front().queued >= 4);
+        auto started = std::chrono::steady_clock::now();
+        Response status = fetch(statusPort, "/status");
+        QVERIFY(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(1000)); // not behind the pool's queue
+        QCOMPARE(status.status, 200);
+        QCOMPARE(status.header("content-type"), std::string("application/json"));
+        QJsonDocument json = QJsonDocument::fromJson(status.body);
+        QVERIFY2(json.isObject(), status.body.constData());
+        QJsonObject pool = json["pools"].toArray().first().toObject();
+        QCOMPARE(pool["pool"].toString(), QString("web"));
+        QVERIFY(pool["listen queue"].toInt() >= 4);
+        QCOMPARE(pool["active processes"].toInt(), 1);
+        QCOMPARE(pool["max children reached"].toInt(), 1);
+        QCOMPARE(pool["processes"].toArray().first().toObject()["state"].toString(), QString("Running"));
+        QVERIFY(pool["processes"].toArray().first().toObject()["rss bytes"].toDouble() > 0);
+        Response metrics = fetch(statusPort, "/metrics");
+        QCOMPARE(metrics.status, 200);
+        QVERIFY(metrics.body.contains("# TYPE lido_pool_instances gauge\n"));
+        QVERIFY(metrics.body.contains("lido_pool_instances{pool=\"web\",application=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi\",state=\"busy\"} 1\n"));
+        QVERIFY(QRegularExpression("lido_pool_queue_length\\{pool=\"web\",application=\"[^\"]+\"\\} [4-6]\n").match(QString::fromUtf8(metrics.body)).hasMatch());
+        QVERIFY(metrics.body.contains("lido_pool_failures_total{pool=\"web\",cause=\"crash\"} 0\n"));
+        for (auto& c : busy)
+            QCOMPARE(c->read(20000).status, 200);
+    }
+
+    void statusAllowList()
+    {
+        EngineFixture f;
+        uint16_t statusPort = freePort();
+        f.values["@LIDO@"] = QString("<lido><statusListener bindingInformation=\"127.0.0.1:%1:\" allow=\"10.0.0.1\" /></lido>").arg(statusPort);
+        QVERIFY(f.start());
+        Response r = fetch(statusPort, "/status");
+        QCOMPARE(r.status, 403);
+        QVERIFY(r.body.contains("127.0.0.1 is not in lido/statusListener/@allow"));
     }
 
     void phpCgi()

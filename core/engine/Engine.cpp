@@ -123,8 +123,22 @@ pool::FastCgiSettings fastCgiSettings(const ConfigElement& app, const ConfigElem
     f.rapidFailMaxCrashes = failure ? static_cast<int>(num(*failure, "rapidFailProtectionMaxCrashes", 5)) : 5;
     f.rapidFailInterval = span(failure, "rapidFailProtectionInterval", 300000);
     f.alwaysRunning = appPool.get("startMode") == "AlwaysRunning";
-    if (const ConfigElement* r = appPool.child("recycling"))
+    if (const ConfigElement* r = appPool.child("recycling")) {
         f.logEventOnRecycle = !r->get("logEventOnRecycle").empty();
+        f.disallowOverlappingRotation = config::parseBool(r->get("disallowOverlappingRotation")).value_or(false);
+        if (const ConfigElement* pr = r->child("periodicRestart")) {
+            f.recycleAfterRequests = num(*pr, "requests", 0);
+            f.recycleAfterTime = span(pr, "time", 0);
+            f.recycleMemoryKB = num(*pr, "memory", 0);
+            f.recyclePrivateMemoryKB = num(*pr, "privateMemory", 0);
+            if (const ConfigElement* schedule = pr->child("schedule"))
+                for (const ConfigElement* at : schedule->childrenNamed("add"))
+                    if (auto ms = config::parseTimeSpan(at->get("value")))
+                        f.recycleSchedule.push_back(std::chrono::milliseconds(*ms));
+        }
+    } else {
+        f.recycleAfterTime = std::chrono::hours(29); // IIS default periodicRestart/@time 1.05:00:00
+    }
     return f;
 }
 

@@ -216,6 +216,10 @@ void FastCgiPool::dispatch()
     if (queue_.empty() || !running_)
         return;
     waitedSinceTick_ = true;
+    if (settings_.disallowOverlappingRotation)
+        for (auto& in : instances_)
+            if (in->drainAfter || in->state == InstanceState::Stopping)
+                return; // the old instances stop before new ones start
     int live = 0, starting = 0;
     for (auto& in : instances_) {
         live += in->state == InstanceState::Starting || in->state == InstanceState::Idle || in->state == InstanceState::Busy;
@@ -638,6 +642,7 @@ void FastCgiPool::finishExchange(const std::shared_ptr<Instance>& in, bool)
     in->timer.cancel();
     ++in->requests;
     ++counters_.completed;
+    ++generationRequests_;
     in->lastActive = Clock::now();
     if (in->requests >= settings_.instanceMaxRequests || in->drainAfter) {
         terminate(in, in->drainAfter ? in->stopReason : "instanceMaxRequests (" + std::to_string(settings_.instanceMaxRequests) + ") reached");
@@ -844,6 +849,8 @@ void FastCgiPool::recycle(const std::string& why)
 {
     asio::post(strand_, [self = shared_from_this(), why] {
         ++self->counters_.recycles;
+        self->generationStart_ = Clock::now();
+        self->generationRequests_ = 0;
         if (self->settings_.logEventOnRecycle)
             self->events_->add(log::Severity::Info, self->describe(), "pool.recycled", "pool " + self->settings_.poolName + " recycled: " + why);
         // Overlapped: busy instances finish their request and stop; new requests start new ones.
@@ -899,12 +906,67 @@ void FastCgiPool::tick()
                     --self->limit_;
             }
         }
+        self->periodicRestart(now);
         self->waitedSinceTick_ = !self->queue_.empty();
         self->perSecond_ = static_cast<double>(self->counters_.completed - self->lastCompleted_);
         self->lastCompleted_ = self->counters_.completed;
         self->publish();
         self->tick();
     });
+}
+
+void FastCgiPool::periodicRestart(Clock::time_point now)
+{
+    if (!running_)
+        return;
+    auto recycleOnce = [&](const std::string& why) {
+        generationStart_ = now; // also reset here, so the next tick does not ask again
+        generationRequests_ = 0;
+        recycle(why);
+    };
+    if (settings_.recycleAfterTime.count() > 0 && now - generationStart_ >= settings_.recycleAfterTime)
+        return recycleOnce("periodicRestart time (" + std::to_string(settings_.recycleAfterTime.count() / 1000) + " s) reached");
+    if (settings_.recycleAfterRequests > 0 && generationRequests_ >= settings_.recycleAfterRequests)
+        return recycleOnce("periodicRestart requests (" + std::to_string(settings_.recycleAfterRequests) + ") reached");
+    if (settings_.recycleMemoryKB > 0 || settings_.recyclePrivateMemoryKB > 0) {
+        PoolMetrics m = metrics();
+        for (const auto& i : m.instances) {
+            uint64_t rssKB = i.rssBytes / 1024;
+            if (settings_.recyclePrivateMemoryKB > 0 && rssKB > settings_.recyclePrivateMemoryKB)
+                return recycleOnce("periodicRestart privateMemory (" + std::to_string(settings_.recyclePrivateMemoryKB) + " KB) exceeded by pid " +
+                                   std::to_string(i.pid) + " (" + std::to_string(rssKB) + " KB)");
+        }
+        if (settings_.recycleMemoryKB > 0)
+            for (const auto& in : instances_) {
+                std::ifstream statm("/proc/" + std::to_string(in->pid) + "/statm");
+                uint64_t pages = 0;
+                if (in->exited || !(statm >> pages))
+                    continue;
+                uint64_t kb = pages * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)) / 1024;
+                if (kb > settings_.recycleMemoryKB)
+                    return recycleOnce("periodicRestart memory (" + std::to_string(settings_.recycleMemoryKB) + " KB) exceeded by pid " +
+                                       std::to_string(in->pid) + " (" + std::to_string(kb) + " KB virtual)");
+            }
+    }
+    if (!settings_.recycleSchedule.empty()) {
+        std::time_t t = std::time(nullptr);
+        std::tm local{};
+        localtime_r(&t, &local);
+        int64_t second = local.tm_hour * 3600 + local.tm_min * 60 + local.tm_sec;
+        int64_t previous = lastTickSecondOfDay_;
+        lastTickSecondOfDay_ = second;
+        if (previous >= 0 && previous != second)
+            for (auto at : settings_.recycleSchedule) {
+                int64_t s = at.count() / 1000;
+                bool crossed = previous < second ? (previous < s && s <= second) : (s > previous || s <= second);
+                if (crossed) {
+                    char when[32];
+                    std::snprintf(when, sizeof when, "%02lld:%02lld:%02lld", static_cast<long long>(s / 3600),
+                                  static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
+                    return recycleOnce(std::string("periodicRestart schedule (") + when + ")");
+                }
+            }
+    }
 }
 
 void FastCgiPool::watchFile()

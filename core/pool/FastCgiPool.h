@@ -52,6 +52,13 @@ struct FastCgiSettings {
     std::chrono::milliseconds startupTimeLimit{90000};
     bool alwaysRunning = false;
     bool logEventOnRecycle = true;
+    bool disallowOverlappingRotation = false;
+    // recycling/periodicRestart (0 = off)
+    uint64_t recycleAfterRequests = 0;
+    std::chrono::milliseconds recycleAfterTime{0};
+    uint64_t recycleMemoryKB = 0;        // virtual memory of any instance
+    uint64_t recyclePrivateMemoryKB = 0; // resident memory of any instance
+    std::vector<std::chrono::milliseconds> recycleSchedule; // times of day (local)
     size_t responseBufferLimit = 4 * 1024 * 1024;
 };
 
@@ -128,6 +135,10 @@ private:
     uint64_t lastCompleted_ = 0;
     double perSecond_ = 0;
     bool reachedMax_ = false;
+    Clock::time_point generationStart_ = Clock::now();
+    uint64_t generationRequests_ = 0;
+    int64_t lastTickSecondOfDay_ = -1;
+    void periodicRestart(Clock::time_point now);
 
     mutable std::mutex metricsMutex_;
     PoolMetrics metrics_; // published copy

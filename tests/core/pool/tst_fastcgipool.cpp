@@ -166,8 +166,11 @@ private slots:
         QCOMPARE(QString::fromStdString(it->stoppedReason), sentence);
         // One call starts it again.
         QVERIFY(f.engine->controlPool("fragile", lido::engine::PoolAction::Start));
-        QTRY_VERIFY(std::find_if(f.engine->snapshot().fastcgi.begin(), f.engine->snapshot().fastcgi.end(),
-                                 [](const auto& p) { return p.pool == "fragile" && p.running; }) != f.engine->snapshot().fastcgi.end());
+        auto fragileRuns = [&] {
+            auto snapshot = f.engine->snapshot(); // one snapshot: begin() and end() of the same vector
+            return std::any_of(snapshot.fastcgi.begin(), snapshot.fastcgi.end(), [](const auto& p) { return p.pool == "fragile" && p.running; });
+        };
+        QTRY_VERIFY(fragileRuns());
     }
 
     void execFailureIsNamed()
@@ -300,6 +303,21 @@ private slots:
             t.join();
     }
 
+    void periodicRestart()
+    {
+        EngineFixture f;
+        useHelper(f, "maxInstances=\"1\"", {}, R"(<add name="cycled"><recycling><periodicRestart requests="3" time="00:00:02" /></recycling></add>)");
+        f.values["@APPS@"] = R"(<application path="/app" applicationPool="cycled"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)";
+        QVERIFY(f.start());
+        for (int i = 0; i < 3; ++i)
+            QCOMPARE(fetch(f.port, "/app/x").status, 200);
+        QTRY_VERIFY(!f.events("pool.recycled").empty());
+        QCOMPARE(QString::fromStdString(f.events("pool.recycled").front().message), QString("pool cycled recycled: periodicRestart requests (3) reached"));
+        QCOMPARE(fetch(f.port, "/app/x?count").body.split(' ').last(), QByteArray("served=1\n")); // a fresh instance
+        QTRY_VERIFY_WITH_TIMEOUT(f.events("pool.recycled").size() >= 2, 6000);
+        QCOMPARE(QString::fromStdString(f.events("pool.recycled")[1].message), QString("pool cycled recycled: periodicRestart time (2 s) reached"));
+    }
+
     void utf8ServerVariables()
     {
         EngineFixture f;
@@ -346,7 +364,12 @@ private slots:
         QCOMPARE(pool["active processes"].toInt(), 1);
         QCOMPARE(pool["max children reached"].toInt(), 1);
         QCOMPARE(pool["processes"].toArray().first().toObject()["state"].toString(), QString("Running"));
-        QVERIFY(pool["processes"].toArray().first().toObject()["rss bytes"].toDouble() > 0);
+        // RSS and CPU are read when the pool publishes (at least once a second).
+        auto rss = [&] {
+            QJsonDocument again = QJsonDocument::fromJson(fetch(statusPort, "/status").body);
+            return again["pools"].toArray().first().toObject()["processes"].toArray().first().toObject()["rss bytes"].toDouble();
+        };
+        QTRY_VERIFY(rss() > 0);
         Response metrics = fetch(statusPort, "/metrics");
         QCOMPARE(metrics.status, 200);
         QVERIFY(metrics.body.contains("# TYPE lido_pool_instances gauge\n"));

@@ -2,6 +2,8 @@
 
 #include "AttributeModel.h"
 #include "ConfigTreeModel.h"
+#include "EngineClient.h"
+#include "PoolsPage.h"
 
 #include "config/Schema.h"
 
@@ -18,15 +20,17 @@
 #include <QSplitter>
 #include <QStatusBar>
 #include <QStyle>
+#include <QMessageBox>
+#include <QTabWidget>
 #include <QTableView>
 #include <QTreeView>
 #include <QVBoxLayout>
 
 using namespace lido::config;
 
-MainWindow::MainWindow(QWidget* parent)
+MainWindow::MainWindow(EngineClient* client, QWidget* parent)
     : QMainWindow(parent), tree_(new QTreeView), attributes_(new QTableView), help_(new QLabel), problems_(new QListWidget),
-      treeModel_(new ConfigTreeModel(this)), attributeModel_(new AttributeModel(this))
+      treeModel_(new ConfigTreeModel(this)), attributeModel_(new AttributeModel(this)), client_(client), tabs_(new QTabWidget)
 {
     setWindowTitle(tr("Lido"));
     tree_->setModel(treeModel_);
@@ -57,7 +61,14 @@ MainWindow::MainWindow(QWidget* parent)
     split->addWidget(right);
     split->setStretchFactor(1, 1);
     split->setSizes({420, 700});
-    setCentralWidget(split);
+    if (client_) {
+        poolsPage_ = new PoolsPage(client_);
+        tabs_->addTab(poolsPage_, tr("Application Pools"));
+        connect(client_, &EngineClient::commandFailed, this, [this](const QString& m) { statusBar()->showMessage(m, 10000); });
+    }
+    tabs_->addTab(split, tr("Configuration"));
+    tabs_->setObjectName("mainTabs");
+    setCentralWidget(tabs_);
 
     auto* dock = new QDockWidget(tr("Problems"), this);
     dock->setObjectName("problemsDock");
@@ -127,6 +138,12 @@ bool MainWindow::openFile(const QString& path)
                                  .arg(errors)
                                  .arg(warnings));
     QSettings().setValue("config/lastFile", path);
+    if (poolsPage_) {
+        QStringList pools;
+        for (const ConfigElement* p : (*config)->pools())
+            pools << QString::fromStdString(p->get("name"));
+        poolsPage_->setPools(pools);
+    }
     return true;
 }
 

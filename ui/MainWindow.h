@@ -10,6 +10,9 @@ class QLabel;
 class QListWidget;
 class ConfigTreeModel;
 class AttributeModel;
+class EngineClient;
+class PoolsPage;
+class QTabWidget;
 
 namespace lido::config {
 class Config;
@@ -18,7 +21,8 @@ class Config;
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
-    explicit MainWindow(QWidget* parent = nullptr);
+    // client: the engine the pages show (may be null: configuration only).
+    explicit MainWindow(EngineClient* client = nullptr, QWidget* parent = nullptr);
 
     bool openFile(const QString& path); // false (and a message in the status bar) when unreadable
     QString fileName() const { return file_; }
@@ -26,6 +30,8 @@ public:
     QTableView* attributes() const { return attributes_; }
     QListWidget* problems() const { return problems_; }
     ConfigTreeModel* treeModel() const { return treeModel_; }
+    PoolsPage* poolsPage() const { return poolsPage_; }
+    QTabWidget* tabs() const { return tabs_; }
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -41,4 +47,7 @@ private:
     QListWidget* problems_;
     ConfigTreeModel* treeModel_;
     AttributeModel* attributeModel_;
+    EngineClient* client_;
+    PoolsPage* poolsPage_ = nullptr;
+    QTabWidget* tabs_;
 };

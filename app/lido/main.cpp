@@ -1,9 +1,11 @@
-// lido: the desktop console.
+// lido: the desktop console. It runs the engine in-process on the configuration it opens.
+#include "EngineClient.h"
 #include "MainWindow.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QSettings>
+#include <QStatusBar>
 
 int main(int argc, char** argv)
 {
@@ -15,14 +17,22 @@ int main(int argc, char** argv)
     parser.setApplicationDescription("Lido console");
     parser.addHelpOption();
     parser.addOption({"config", "Configuration file to open.", "FILE"});
+    parser.addOption({"no-engine", "Only view and check the configuration; do not serve it."});
     parser.process(app);
 
-    MainWindow window;
+    InProcessEngineClient engine;
+    MainWindow window(&engine);
     QString file = parser.value("config");
     if (file.isEmpty())
         file = QSettings().value("config/lastFile").toString();
-    if (!file.isEmpty())
-        window.openFile(file);
+    if (!file.isEmpty() && window.openFile(file) && !parser.isSet("no-engine")) {
+        auto config = lido::config::loadConfig(file.toStdString());
+        QString error;
+        if (config && (*config)->valid() && !engine.start(*config, &error))
+            window.statusBar()->showMessage(QObject::tr("The engine could not serve everything: %1").arg(error));
+    }
     window.show();
-    return app.exec();
+    int rc = app.exec();
+    engine.stop();
+    return rc;
 }

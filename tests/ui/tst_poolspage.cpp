@@ -1,0 +1,121 @@
+// The Application Pools page against a real in-process engine under Xvfb: the table follows the
+// engine, the chart moves, Stop in the toolbar stops the engine's pool and the reason shows.
+#include "EngineSupport.h"
+#include "EngineClient.h"
+#include "MainWindow.h"
+#include "PoolsModel.h"
+#include "PoolsPage.h"
+#include "TimeChart.h"
+
+#include <QAbstractItemModelTester>
+#include <QApplication>
+#include <QTabWidget>
+#include <QTableView>
+#include <QToolBar>
+#include <QToolButton>
+#include <thread>
+
+class tst_PoolsPage : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase()
+    {
+        QApplication::setOrganizationName("LidoTest");
+        QStandardPaths::setTestModeEnabled(true);
+    }
+
+    void modelWithFixtureSnapshots()
+    {
+        PoolsModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.setPools({"php", "static"});
+        lido::engine::Snapshot s;
+        lido::engine::PoolMetrics php;
+        php.pool = "php";
+        php.busy = 2;
+        php.idle = 1;
+        php.queued = 7;
+        php.running = false;
+        php.stoppedReason = "pool php stopped by rapid-fail protection: 5 crashes in 300 s";
+        php.crashes = 5;
+        s.fastcgi.push_back(php);
+        model.setSnapshot(s);
+        QCOMPARE(model.index(0, PoolsModel::Instances).data().toString(), QString("2 busy / 1 idle / 3"));
+        QCOMPARE(model.index(0, PoolsModel::Queue).data().toInt(), 7);
+        QCOMPARE(model.index(0, PoolsModel::State).data().toString(), "Stopped: " + QString::fromStdString(php.stoppedReason));
+        QCOMPARE(model.index(0, PoolsModel::Failures).data().toULongLong(), 5ull);
+        QCOMPARE(model.index(1, PoolsModel::State).data().toString(), QString("Started"));
+        QCOMPARE(model.index(1, PoolsModel::Instances).data().toString(), QString("-"));
+    }
+
+    void liveEngine()
+    {
+        EngineFixture f;
+        f.values["@FASTCGI@"] = "<fastCgi><application fullPath=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi\" maxInstances=\"2\" /></fastCgi>";
+        f.values["@HANDLERS@"] = "<add name=\"App\" path=\"/app/*\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"" LIDO_TEST_BIN_DIR
+                                 "/lido-test-fcgi\" />";
+        QString file = f.s.config(f.text());
+        auto config = lido::config::loadConfig(file.toStdString());
+        QVERIFY(config && (*config)->valid());
+        InProcessEngineClient client;
+        QString error;
+        QVERIFY2(client.start(*config, &error), qPrintable(error));
+        MainWindow w(&client);
+        QVERIFY(w.openFile(file));
+        w.resize(1200, 800);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QCOMPARE(w.tabs()->currentWidget(), static_cast<QWidget*>(w.poolsPage()));
+        QAbstractItemModelTester tester(w.poolsPage()->model(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+
+        // Three clients keep both instances busy; the guard stops them whatever happens.
+        struct Load {
+            std::atomic<bool> stop{false};
+            std::vector<std::thread> threads;
+            ~Load() { finish(); }
+            void finish()
+            {
+                stop = true;
+                for (auto& t : threads)
+                    if (t.joinable())
+                        t.join();
+            }
+        } load;
+        for (int i = 0; i < 3; ++i)
+            load.threads.emplace_back([&] {
+                while (!load.stop)
+                    fetch(f.port, "/app/x?sleep=20");
+            });
+        QTRY_VERIFY_WITH_TIMEOUT(w.poolsPage()->chart()->points() >= 3, 8000);
+        QTRY_VERIFY(w.poolsPage()->model()->index(0, PoolsModel::Instances).data().toString().endsWith("/ 2"));
+        QTest::qWait(1200);
+        QString dir = qEnvironmentVariable("LIDO_SCREENSHOT_DIR", QDir::tempPath());
+        QDir().mkpath(dir);
+        QVERIFY(w.grab().save(dir + "/pools-live.png"));
+        load.finish();
+
+        // Stop from the toolbar: the engine's pool stops and the page says so.
+        QCOMPARE(w.poolsPage()->selectedPool(), QString("web"));
+        QToolButton* button = nullptr;
+        for (QToolBar* bar : w.poolsPage()->findChildren<QToolBar*>())
+            if (auto* b = qobject_cast<QToolButton*>(bar->widgetForAction(w.poolsPage()->stopAction())))
+                button = b;
+        QVERIFY(button);
+        QTest::mouseClick(button, Qt::LeftButton);
+        auto running = [&] {
+            auto s = client.snapshot();
+            return !s.fastcgi.empty() && s.fastcgi.front().running;
+        };
+        QTRY_VERIFY(!running());
+        QTRY_COMPARE(w.poolsPage()->model()->index(0, PoolsModel::State).data().toString(),
+                     QString("Stopped: stopped by the administrator"));
+        QCOMPARE(fetch(f.port, "/app/x").status, 503);
+        QVERIFY(w.grab().save(dir + "/pools-stopped.png"));
+        w.poolsPage()->startAction()->trigger();
+        QTRY_VERIFY(running());
+        client.stop();
+    }
+};
+
+QTEST_MAIN(tst_PoolsPage)
+#include "tst_poolspage.moc"

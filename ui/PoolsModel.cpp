@@ -1,0 +1,110 @@
+#include "PoolsModel.h"
+
+#include <QApplication>
+#include <QColor>
+#include <QStyle>
+
+PoolsModel::PoolsModel(QObject* parent) : QAbstractTableModel(parent) {}
+
+PoolsModel::Row PoolsModel::named(const QString& name)
+{
+    Row r;
+    r.name = name;
+    return r;
+}
+
+void PoolsModel::setPools(const QStringList& names)
+{
+    beginResetModel();
+    rows_.clear();
+    for (const QString& n : names)
+        rows_.push_back(named(n));
+    endResetModel();
+}
+
+void PoolsModel::setSnapshot(const lido::engine::Snapshot& s)
+{
+    for (Row& r : rows_) {
+        Row fresh = named(r.name);
+        for (const auto& p : s.fastcgi) {
+            if (QString::fromStdString(p.pool) != r.name)
+                continue;
+            fresh.hasFastCgi = true;
+            fresh.running = fresh.running && p.running;
+            if (!p.running)
+                fresh.reason = QString::fromStdString(p.stoppedReason);
+            fresh.busy += p.busy;
+            fresh.idle += p.idle;
+            fresh.total += p.starting + p.idle + p.busy + p.draining;
+            fresh.queued += p.queued;
+            fresh.perSecond += p.requestsPerSecond;
+            fresh.p99 = std::max(fresh.p99, p.p99Ms);
+            fresh.failures += p.crashes + p.timeouts + p.queueFull + p.protocolErrors + p.stderrFailures;
+        }
+        for (const auto& c : s.cgi)
+            if (QString::fromStdString(c.pool) == r.name) {
+                fresh.cgiRunning = c.running;
+                fresh.cgiQueued = c.queued;
+                fresh.failures += c.misbehaving + c.timeouts + c.rejected + c.spawnFailures;
+            }
+        r = fresh;
+    }
+    if (!rows_.empty())
+        emit dataChanged(index(0, 0), index(static_cast<int>(rows_.size()) - 1, ColumnCount - 1));
+}
+
+QString PoolsModel::poolName(int row) const
+{
+    return row >= 0 && row < static_cast<int>(rows_.size()) ? rows_[static_cast<size_t>(row)].name : QString();
+}
+
+QString PoolsModel::stoppedReason(int row) const
+{
+    return row >= 0 && row < static_cast<int>(rows_.size()) ? rows_[static_cast<size_t>(row)].reason : QString();
+}
+
+int PoolsModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : static_cast<int>(rows_.size()); }
+int PoolsModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : ColumnCount; }
+
+QVariant PoolsModel::data(const QModelIndex& index, int role) const
+{
+    if (!index.isValid() || index.row() >= static_cast<int>(rows_.size()))
+        return {};
+    const Row& r = rows_[static_cast<size_t>(index.row())];
+    if (role == Qt::DisplayRole) {
+        switch (index.column()) {
+        case Name: return r.name;
+        case State: return r.running ? tr("Started") : tr("Stopped: %1").arg(r.reason);
+        case Instances: return r.hasFastCgi ? tr("%1 busy / %2 idle / %3").arg(r.busy).arg(r.idle).arg(r.total) : QString("-");
+        case Queue: return r.queued + r.cgiQueued;
+        case RequestsPerSecond: return QString::number(r.perSecond, 'f', 0);
+        case P99: return r.hasFastCgi ? QString::number(r.p99, 'f', 1) : QString("-");
+        case Failures: return QVariant::fromValue<qulonglong>(r.failures);
+        case Cgi: return tr("%1 running").arg(r.cgiRunning);
+        }
+    }
+    if (role == Qt::DecorationRole && index.column() == Name)
+        return QApplication::style()->standardIcon(r.running ? QStyle::SP_DialogApplyButton : QStyle::SP_MessageBoxCritical);
+    if (role == Qt::ToolTipRole)
+        return r.running ? r.name : r.reason;
+    if (role == Qt::ForegroundRole && index.column() == State && !r.running)
+        return QColor(176, 0, 32);
+    return {};
+}
+
+QVariant PoolsModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return {};
+    switch (section) {
+    case Name: return tr("Pool");
+    case State: return tr("State");
+    case Instances: return tr("FastCGI instances");
+    case Queue: return tr("Queue");
+    case RequestsPerSecond: return tr("Requests/s");
+    case P99: return tr("p99 ms");
+    case Failures: return tr("Failures");
+    case Cgi: return tr("CGI");
+    }
+    return {};
+}

@@ -1,0 +1,46 @@
+#pragma once
+// The Application Pools page: the pools table with a filter, Start/Stop/Recycle, and live charts
+// of the selected pool (requests/s, busy instances, queue) for the last five minutes.
+#include <QWidget>
+#include <deque>
+#include <map>
+
+class EngineClient;
+class PoolsModel;
+class QAction;
+class QLabel;
+class QLineEdit;
+class QSortFilterProxyModel;
+class QTableView;
+class TimeChart;
+
+class PoolsPage : public QWidget {
+    Q_OBJECT
+public:
+    PoolsPage(EngineClient* client, QWidget* parent = nullptr);
+    void setPools(const QStringList& names);
+    QTableView* table() const { return table_; }
+    PoolsModel* model() const { return model_; }
+    QAction* startAction() const { return start_; }
+    QAction* stopAction() const { return stop_; }
+    QAction* recycleAction() const { return recycle_; }
+    TimeChart* chart() const { return chart_; }
+    QString selectedPool() const;
+
+private:
+    void refresh();
+    void selectionChanged();
+
+    EngineClient* client_;
+    PoolsModel* model_;
+    QSortFilterProxyModel* proxy_;
+    QLineEdit* filter_;
+    QTableView* table_;
+    QLabel* reason_;
+    TimeChart* chart_;
+    QAction *start_, *stop_, *recycle_;
+    struct Point {
+        double rps, busy, queued;
+    };
+    std::map<QString, std::deque<Point>> history_;
+};

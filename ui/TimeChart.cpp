@@ -1,0 +1,68 @@
+#include "TimeChart.h"
+
+#include <QChart>
+#include <QChartView>
+#include <QLineSeries>
+#include <QValueAxis>
+#include <QVBoxLayout>
+#include <algorithm>
+
+TimeChart::TimeChart(const QString& title, const QStringList& names, int seconds, QWidget* parent)
+    : QWidget(parent), chart_(new QChart), view_(new QChartView(chart_)), x_(new QValueAxis), y_(new QValueAxis), seconds_(seconds)
+{
+    chart_->setTitle(title);
+    chart_->legend()->setAlignment(Qt::AlignBottom);
+    chart_->addAxis(x_, Qt::AlignBottom);
+    chart_->addAxis(y_, Qt::AlignLeft);
+    x_->setLabelFormat("%d s");
+    y_->setLabelFormat("%d");
+    for (const QString& n : names) {
+        auto* s = new QLineSeries;
+        s->setName(n);
+        chart_->addSeries(s);
+        s->attachAxis(x_);
+        s->attachAxis(y_);
+        series_.push_back(s);
+        data_.emplace_back();
+    }
+    view_->setRenderHint(QPainter::Antialiasing);
+    view_->setMinimumHeight(220);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(view_);
+    clear();
+}
+
+void TimeChart::clear()
+{
+    t_ = 0;
+    for (size_t i = 0; i < series_.size(); ++i) {
+        data_[i].clear();
+        series_[i]->clear();
+    }
+    x_->setRange(-seconds_, 0);
+    y_->setRange(0, 1);
+}
+
+int TimeChart::points() const { return data_.empty() ? 0 : static_cast<int>(data_.front().size()); }
+
+void TimeChart::append(const std::vector<double>& values)
+{
+    double top = 1;
+    for (size_t i = 0; i < series_.size() && i < values.size(); ++i) {
+        data_[i].push_back(values[i]);
+        if (static_cast<int>(data_[i].size()) > seconds_)
+            data_[i].pop_front();
+        // Replacing the points in one call keeps a 1 Hz update cheap (no per-point signals).
+        QList<QPointF> pts;
+        int n = static_cast<int>(data_[i].size());
+        pts.reserve(n);
+        for (int k = 0; k < n; ++k) {
+            pts.append(QPointF(k - n + 1, data_[i][static_cast<size_t>(k)]));
+            top = std::max(top, data_[i][static_cast<size_t>(k)]);
+        }
+        series_[i]->replace(pts);
+    }
+    y_->setRange(0, top * 1.15);
+    ++t_;
+}

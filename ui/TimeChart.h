@@ -1,0 +1,30 @@
+#pragma once
+// A small adapter over Qt Charts (deprecated from Qt 6.10 in favour of Qt Graphs): a line chart
+// of a few named series over the last N seconds. The pages only use this class.
+#include <QWidget>
+#include <deque>
+#include <vector>
+
+class QChart;
+class QChartView;
+class QLineSeries;
+class QValueAxis;
+
+class TimeChart : public QWidget {
+    Q_OBJECT
+public:
+    TimeChart(const QString& title, const QStringList& series, int seconds = 300, QWidget* parent = nullptr);
+    void append(const std::vector<double>& values); // one point per series, one second later
+    void clear();
+    int points() const;
+
+private:
+    QChart* chart_;
+    QChartView* view_;
+    std::vector<QLineSeries*> series_;
+    QValueAxis* x_;
+    QValueAxis* y_;
+    int seconds_;
+    int t_ = 0;
+    std::vector<std::deque<double>> data_;
+};

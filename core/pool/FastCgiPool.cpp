@@ -1,6 +1,7 @@
 #include "pool/FastCgiPool.h"
 
 #include "pool/RapidFail.h"
+#include "pool/Tuning.h"
 
 #include <arpa/inet.h>
 #include <cerrno>
@@ -892,18 +893,21 @@ void FastCgiPool::tick()
                 self->terminate(in, "activity timeout");
             }
         }
-        // maxInstances="0": grow while requests wait, up to 8 per core.
+        // maxInstances="0": tuned once a second (pool/Tuning.h), up to 8 per core.
         if (self->settings_.maxInstances == 0) {
-            int cap = static_cast<int>(8 * std::max(1u, std::thread::hardware_concurrency()));
-            if (self->waitedSinceTick_ && self->limit_ < cap) {
-                ++self->limit_;
+            TuneInput t;
+            t.limit = self->limit_;
+            t.requestsWaited = self->waitedSinceTick_;
+            for (auto& in : self->instances_)
+                t.idleInstances += in->state == InstanceState::Idle;
+            t.cpuIdle = self->cpuIdleSinceLastTick();
+            t.cap = static_cast<int>(8 * std::max(1u, std::thread::hardware_concurrency()));
+            int next = nextInstanceLimit(t);
+            if (next != self->limit_) {
+                self->events_->add(log::Severity::Debug, self->describe(), "pool.autotune",
+                                   "maxInstances=0: " + std::to_string(self->limit_) + " -> " + std::to_string(next) + " instances");
+                self->limit_ = next;
                 self->dispatch();
-            } else if (!self->waitedSinceTick_ && self->limit_ > 1) {
-                int idle = 0;
-                for (auto& in : self->instances_)
-                    idle += in->state == InstanceState::Idle;
-                if (idle > 1)
-                    --self->limit_;
             }
         }
         self->periodicRestart(now);
@@ -958,8 +962,7 @@ void FastCgiPool::periodicRestart(Clock::time_point now)
         if (previous >= 0 && previous != second)
             for (auto at : settings_.recycleSchedule) {
                 int64_t s = at.count() / 1000;
-                bool crossed = previous < second ? (previous < s && s <= second) : (s > previous || s <= second);
-                if (crossed) {
+                if (scheduleCrossed(previous, second, s)) {
                     char when[32];
                     std::snprintf(when, sizeof when, "%02lld:%02lld:%02lld", static_cast<long long>(s / 3600),
                                   static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
@@ -967,6 +970,26 @@ void FastCgiPool::periodicRestart(Clock::time_point now)
                 }
             }
     }
+}
+
+double FastCgiPool::cpuIdleSinceLastTick()
+{
+    // /proc/stat's first line: user nice system idle iowait irq softirq steal ...
+    std::ifstream stat("/proc/stat");
+    std::string cpu;
+    uint64_t v, total = 0, idle = 0;
+    stat >> cpu;
+    for (int i = 0; i < 8 && (stat >> v); ++i) {
+        total += v;
+        if (i == 3 || i == 4)
+            idle += v;
+    }
+    double fraction = 1.0;
+    if (lastCpuTotal_ && total > lastCpuTotal_)
+        fraction = static_cast<double>(idle - lastCpuIdle_) / static_cast<double>(total - lastCpuTotal_);
+    lastCpuTotal_ = total;
+    lastCpuIdle_ = idle;
+    return fraction;
 }
 
 void FastCgiPool::watchFile()

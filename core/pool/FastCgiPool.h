@@ -139,6 +139,8 @@ private:
     uint64_t generationRequests_ = 0;
     int64_t lastTickSecondOfDay_ = -1;
     void periodicRestart(Clock::time_point now);
+    double cpuIdleSinceLastTick();
+    uint64_t lastCpuTotal_ = 0, lastCpuIdle_ = 0;
 
     mutable std::mutex metricsMutex_;
     PoolMetrics metrics_; // published copy

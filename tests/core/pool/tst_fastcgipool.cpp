@@ -1,6 +1,7 @@
 // FastCGI pools against real applications: a libfcgi helper with misbehaving modes and php-cgi.
 #include "EngineSupport.h"
 #include "pool/RapidFail.h"
+#include "pool/Tuning.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -50,6 +51,30 @@ private slots:
         QVERIFY(!w.record(t0 + minutes(6) + seconds(1))); // the first one left the window
         QVERIFY(w.record(t0 + minutes(6) + seconds(2)));
         QCOMPARE(w.count(), 3);
+    }
+
+    void autoTuneDecisions()
+    {
+        using lido::pool::nextInstanceLimit;
+        using lido::pool::TuneInput;
+        QCOMPARE(nextInstanceLimit(TuneInput{1, true, 0, 0.9, 16}), 2);   // waiting, CPU free: double
+        QCOMPARE(nextInstanceLimit(TuneInput{8, true, 0, 0.9, 16}), 16);
+        QCOMPARE(nextInstanceLimit(TuneInput{16, true, 0, 0.9, 16}), 16); // capped
+        QCOMPARE(nextInstanceLimit(TuneInput{4, true, 0, 0.10, 16}), 5);  // CPU nearly busy: one at a time
+        QCOMPARE(nextInstanceLimit(TuneInput{4, true, 0, 0.01, 16}), 4);  // saturated: more would not help
+        QCOMPARE(nextInstanceLimit(TuneInput{4, false, 3, 0.9, 16}), 3);  // idle: give one back
+        QCOMPARE(nextInstanceLimit(TuneInput{4, false, 1, 0.9, 16}), 4);
+        QCOMPARE(nextInstanceLimit(TuneInput{1, false, 2, 0.9, 16}), 1);
+    }
+
+    void scheduleCrossing()
+    {
+        using lido::pool::scheduleCrossed;
+        QVERIFY(scheduleCrossed(10799, 10800, 10800));  // 03:00:00 reached
+        QVERIFY(!scheduleCrossed(10800, 10801, 10800)); // once only
+        QVERIFY(!scheduleCrossed(10790, 10799, 10800));
+        QVERIFY(scheduleCrossed(86399, 1, 0));           // midnight, across the day boundary
+        QVERIFY(!scheduleCrossed(5, 5, 5));
     }
 
     void servesAndKeepsConnections()

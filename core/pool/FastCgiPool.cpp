@@ -67,6 +67,7 @@ struct FastCgiPool::Instance {
     bool exitReported = false;
     int exitStatus = 0;
     std::string signalSent; // "SIGTERM", "SIGKILL": how the engine stopped it
+    bool firstRecordSeen = false; // start-up: the first request must answer within startupTimeLimit
     std::string stopReason;
     std::string out;      // bytes waiting for the socket
     std::string writing;  // bytes being written
@@ -499,6 +500,7 @@ void FastCgiPool::readFrom(const std::shared_ptr<Instance>& in)
             return;
         }
         in->lastActive = Clock::now();
+        in->firstRecordSeen = true;
         std::string err = in->parser.feed(std::string_view(in->buf.data(), n), [&](const fastcgi::Record& r) { self->onRecord(in, r); });
         if (!err.empty()) {
             ++self->counters_.protocolErrors;
@@ -886,7 +888,18 @@ void FastCgiPool::tick()
         for (auto& in : std::vector<std::shared_ptr<Instance>>(self->instances_)) {
             if (in->state == InstanceState::Idle && !self->settings_.alwaysRunning && now - in->lastActive > self->settings_.idleTimeout)
                 self->terminate(in, "idle for " + std::to_string(self->settings_.idleTimeout.count()) + " s");
-            if (in->state == InstanceState::Busy && in->exchange && now - in->lastActive > self->settings_.activityTimeout) {
+            if (in->state == InstanceState::Busy && in->exchange && !in->firstRecordSeen &&
+                now - in->exchange->startedAt > self->settings_.startupTimeLimit) {
+                // A new instance that does not answer its first request in time failed to start.
+                ++self->counters_.timeouts;
+                auto secs = std::chrono::duration_cast<std::chrono::seconds>(self->settings_.startupTimeLimit).count();
+                self->failExchange(in, 502, "the new FastCGI instance did not answer within startupTimeLimit (" + std::to_string(secs) + " s)",
+                                   "timeout");
+                self->crash(in, "did not answer its first request within startupTimeLimit (" + std::to_string(secs) + " s)");
+                self->terminate(in, "startup timeout");
+                continue;
+            }
+            if (in->state == InstanceState::Busy && in->exchange && in->firstRecordSeen && now - in->lastActive > self->settings_.activityTimeout) {
                 ++self->counters_.timeouts;
                 self->failExchange(in, 500, "the FastCGI application sent nothing for activityTimeout (" +
                                                 std::to_string(self->settings_.activityTimeout.count()) + " s)", "timeout");

@@ -3,6 +3,8 @@
  *   query: hello (default), sleep=MS, stderr=TEXT, crash (abort), hang, env, relaxed (LF-only,
  *          "Name:value", bare Status code), count (requests served by this process), big=N
  *   env:   HELPER_EXIT_AT_START=N (write to stderr, exit N before accepting),
+ *          HELPER_SLEEP_AT_START=MS, HELPER_FREEZE_AT_START=1 (SIGSTOP itself before accepting),
+ *          HELPER_FREEZE_AFTER_FIRST=1 (SIGSTOP itself once one request is done),
  *          HELPER_IGNORE_TERM=1 (ignore SIGTERM), HELPER_PIDFILE=PATH */
 #define _GNU_SOURCE
 #include <fcgi_stdio.h>
@@ -64,8 +66,17 @@ int main(void)
     if (getenv("_FCGI_X_PIPE_"))
         snprintf(pipeName, sizeof pipeName, "%s", getenv("_FCGI_X_PIPE_"));
     long served = 0;
+    if (getenv("HELPER_FREEZE_AT_START"))
+        raise(SIGSTOP); /* alive but deaf: only a ping can tell */
+    const char* sleepAtStart = getenv("HELPER_SLEEP_AT_START"); /* ms before the first accept */
+    if (sleepAtStart) {
+        long ms = atol(sleepAtStart);
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     while (FCGI_Accept() >= 0) {
         ++served;
+        do { /* one request; "continue" ends it */
         const char* q = getenv("QUERY_STRING");
         if (!q)
             q = "";
@@ -104,6 +115,11 @@ int main(void)
             continue;
         }
         printf("hello from the FastCGI helper\n");
+        } while (0);
+        if (served == 1 && getenv("HELPER_FREEZE_AFTER_FIRST")) {
+            FCGI_Finish();
+            raise(SIGSTOP); /* hangs between requests without exiting: only a ping can tell */
+        }
     }
     return 0;
 }

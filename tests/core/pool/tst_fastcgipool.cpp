@@ -343,6 +343,19 @@ private slots:
         QCOMPARE(QString::fromStdString(f.events("pool.recycled")[1].message), QString("pool cycled recycled: periodicRestart time (2 s) reached"));
     }
 
+    void startupTimeLimit()
+    {
+        EngineFixture f;
+        useHelper(f, "", envVar("HELPER_SLEEP_AT_START", "5000"),
+                  R"(<add name="slow"><processModel startupTimeLimit="00:00:01" /></add>)");
+        f.values["@APPS@"] = R"(<application path="/app" applicationPool="slow"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)";
+        QVERIFY(f.start());
+        Response r = fetch(f.port, "/app/x");
+        QCOMPARE(r.status, 502);
+        QVERIFY2(r.body.contains("did not answer within startupTimeLimit (1 s)"), r.body.constData());
+        QVERIFY(!f.events("pool.instance-failed").empty());
+    }
+
     void utf8ServerVariables()
     {
         EngineFixture f;

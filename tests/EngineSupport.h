@@ -188,6 +188,9 @@ private:
     QByteArray buffer_;
 };
 
+// Sends `count` requests at once on separate connections and collects the responses.
+inline std::vector<Response> concurrently(uint16_t port, const QString& path, int count);
+
 inline QByteArray getRequest(const QString& path, const QByteArray& extra = {}, const char* method = "GET")
 {
     return QByteArray(method) + " " + path.toUtf8() + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra + "\r\n";
@@ -199,6 +202,19 @@ inline Response fetch(uint16_t port, const QString& path, const QByteArray& extr
     if (!c.send(getRequest(path, extra, method)))
         return {};
     return c.read(20000, QByteArray(method) == "HEAD");
+}
+
+inline std::vector<Response> concurrently(uint16_t port, const QString& path, int count)
+{
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int i = 0; i < count; ++i) {
+        clients.push_back(std::make_unique<Client>(port));
+        clients.back()->send(getRequest(path));
+    }
+    std::vector<Response> out;
+    for (auto& c : clients)
+        out.push_back(c->read(30000));
+    return out;
 }
 
 #ifndef Q_MOC_RUN // moc's parser loses track of the namespace inside raw strings

@@ -1,26 +1,12 @@
 #include "cgi/CgiResponseParser.h"
 
+#include "util/Text.h"
+
 #include <cctype>
 
 namespace lido::cgi {
 
 namespace {
-
-bool isTokenChar(unsigned char c)
-{
-    // RFC 9110 token
-    return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-}
-
-bool iequals(std::string_view a, std::string_view b)
-{
-    if (a.size() != b.size())
-        return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    return true;
-}
 
 std::string shown(std::string_view line)
 {

@@ -1,6 +1,8 @@
 #pragma once
 // Parsing and canonical forms of IIS attribute values: booleans, whole numbers, time spans.
 #include <cstdint>
+#include "util/Text.h"
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,9 +24,9 @@ struct BindingInfo {
 };
 std::optional<BindingInfo> parseBindingInfo(std::string_view text, std::string* why = nullptr);
 
-bool iequals(std::string_view a, std::string_view b);
-std::string toLower(std::string_view s);
-std::string trim(std::string_view s);
+using lido::iequals;
+using lido::toLower;
+using lido::trim;
 
 // Escape a value for an XML attribute delimited by `quote`.
 std::string escapeAttribute(std::string_view value, char quote = '"');

@@ -285,7 +285,7 @@ private:
         if (value_.find_first_of("\r\n") != std::string::npos)
             return refuse(400, "a folded header line (obs-fold)");
         for (char c : field_)
-            if (!(std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos))
+            if (!isTokenChar(static_cast<unsigned char>(c)))
                 return refuse(400, "an invalid character in a header name");
         req_.headers.push_back(Header{std::move(field_), std::move(value_)});
         field_.clear();

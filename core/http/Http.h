@@ -1,5 +1,7 @@
 #pragma once
 // HTTP request and response values shared by the connection, the router and the handlers.
+#include "util/Text.h"
+
 #include <cstdint>
 #include <ctime>
 #include <optional>
@@ -46,7 +48,7 @@ struct ResponseHead {
 const char* reasonPhrase(int status);
 std::string httpDate(std::time_t t);
 std::optional<std::time_t> parseHttpDate(std::string_view text);
-bool iequals(std::string_view a, std::string_view b);
+using lido::iequals;
 
 // Percent-decodes a URL path. Refuses (nullopt) encoded '/', '\', NUL and malformed escapes,
 // so that a decoded path can never name something its raw form hid.

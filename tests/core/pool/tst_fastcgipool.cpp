@@ -9,18 +9,6 @@
 #include <csignal>
 #include <thread>
 
-static std::vector<Response> parallel(uint16_t port, const QString& path, int count)
-{
-    std::vector<std::unique_ptr<Client>> clients;
-    for (int i = 0; i < count; ++i) {
-        clients.push_back(std::make_unique<Client>(port));
-        clients.back()->send(getRequest(path));
-    }
-    std::vector<Response> out;
-    for (auto& c : clients)
-        out.push_back(c->read(30000));
-    return out;
-}
 
 // A site whose /app/* goes to the FastCGI helper with the given application attributes.
 static void useHelper(EngineFixture& f, const QString& attributes, const QString& env = {}, const QString& poolAttributes = {})
@@ -218,7 +206,7 @@ private slots:
         EngineFixture f;
         useHelper(f, "maxInstances=\"1\" queueLength=\"2\"");
         QVERIFY(f.start());
-        auto responses = parallel(f.port, "/app/x?sleep=300", 8);
+        auto responses = concurrently(f.port, "/app/x?sleep=300", 8);
         int ok = 0, busy = 0;
         for (const Response& r : responses) {
             ok += r.status == 200;

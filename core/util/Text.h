@@ -1,0 +1,13 @@
+#pragma once
+// Small text helpers shared by the configuration, HTTP and CGI code.
+#include <string>
+#include <string_view>
+
+namespace lido {
+
+bool iequals(std::string_view a, std::string_view b); // ASCII case-insensitive
+std::string toLower(std::string_view s);
+std::string trim(std::string_view s); // spaces, tabs, CR, LF at both ends
+bool isTokenChar(unsigned char c);    // RFC 9110 tchar
+
+} // namespace lido

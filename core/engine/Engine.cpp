@@ -297,7 +297,7 @@ public:
         auto error = [this, r](int status, const std::string& detail) { sendError(*shared_, r, status, detail); };
         switch (match.mapping->module) {
         case Module::Static:
-            staticfiles::serve(r, *s.map, route, error);
+            staticfiles::serve(r, *s.map, route, error, route.directory->followSymlinksOutside);
             return;
         case Module::FastCgi:
             runFastCgi(r, route, match);

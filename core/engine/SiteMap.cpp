@@ -98,7 +98,8 @@ std::shared_ptr<const SiteMap> SiteMap::build(const config::Config& config, std:
             app.path = stripSlash(a->get("path"));
             app.pool = a->find("applicationPool") ? *a->find("applicationPool") : defaultPool;
             for (const ConfigElement* v : a->childrenNamed("virtualDirectory")) {
-                VirtualDirectory vd{stripSlash(v->get("path")), stripSlash(config::expandEnvironment(v->get("physicalPath"))), -1};
+                VirtualDirectory vd{stripSlash(v->get("path")), stripSlash(config::expandEnvironment(v->get("physicalPath"))), -1,
+                                    config::parseBool(v->get("followSymlinksOutside")).value_or(false)};
                 vd.rootFd = ::open(vd.physicalPath.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
                 app.directories.push_back(std::move(vd));
             }

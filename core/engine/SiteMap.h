@@ -17,6 +17,7 @@ struct VirtualDirectory {
     std::string path; // within the application, "/" or "/static"
     std::string physicalPath;
     int rootFd = -1; // O_PATH descriptor of physicalPath: files are opened beneath it (openat2)
+    bool followSymlinksOutside = false;
 };
 
 struct Application {

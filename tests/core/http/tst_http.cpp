@@ -289,6 +289,18 @@ private slots:
         QVERIFY(r.body.contains("HTTP Error 404 - Not Found"));
     }
 
+    void symlinksOutsideWhenConfigured()
+    {
+        EngineFixture f;
+        f.values["@APPS@"] = R"(<application path="/open" applicationPool="web"><virtualDirectory path="/" physicalPath="@DIR@/www" followSymlinksOutside="true" /></application>)";
+        QVERIFY(f.start());
+        QCOMPARE(fetch(f.port, "/link.txt").status, 403); // the root application: refused
+        Response r = fetch(f.port, "/open/link.txt");     // the same folder, configured to follow
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.body, QByteArray("outside the root\n"));
+        QCOMPARE(fetch(f.port, "/open/../secret.txt").status, 400); // ".." stays refused
+    }
+
     void maxConnections()
     {
         EngineFixture f;

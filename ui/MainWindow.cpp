@@ -3,6 +3,7 @@
 #include "AttributeModel.h"
 #include "ConfigTreeModel.h"
 #include "EngineClient.h"
+#include "EventsDock.h"
 #include "PoolsPage.h"
 
 #include "config/Schema.h"
@@ -76,6 +77,12 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
     dock->setWidget(problems_);
     addDockWidget(Qt::BottomDockWidgetArea, dock);
     resizeDocks({dock}, {140}, Qt::Vertical);
+    if (client_) {
+        eventsDock_ = new EventsDock(client_, this);
+        addDockWidget(Qt::BottomDockWidgetArea, eventsDock_);
+        tabifyDockWidget(dock, eventsDock_);
+        eventsDock_->raise();
+    }
 
     QMenu* file = menuBar()->addMenu(tr("&File"));
     QAction* open = file->addAction(tr("&Open…"), this, [this] {

@@ -12,6 +12,7 @@ class ConfigTreeModel;
 class AttributeModel;
 class EngineClient;
 class PoolsPage;
+class EventsDock;
 class QTabWidget;
 
 namespace lido::config {
@@ -31,6 +32,7 @@ public:
     QListWidget* problems() const { return problems_; }
     ConfigTreeModel* treeModel() const { return treeModel_; }
     PoolsPage* poolsPage() const { return poolsPage_; }
+    EventsDock* eventsDock() const { return eventsDock_; }
     QTabWidget* tabs() const { return tabs_; }
 
 protected:
@@ -49,5 +51,6 @@ private:
     AttributeModel* attributeModel_;
     EngineClient* client_;
     PoolsPage* poolsPage_ = nullptr;
+    EventsDock* eventsDock_ = nullptr;
     QTabWidget* tabs_;
 };

@@ -2,12 +2,15 @@
 // engine, the chart moves, Stop in the toolbar stops the engine's pool and the reason shows.
 #include "EngineSupport.h"
 #include "EngineClient.h"
+#include "EventsDock.h"
 #include "MainWindow.h"
 #include "PoolsModel.h"
 #include "PoolsPage.h"
 #include "TimeChart.h"
 
 #include <QAbstractItemModelTester>
+#include <QComboBox>
+#include <QTreeWidget>
 #include <QApplication>
 #include <QTabWidget>
 #include <QTableView>
@@ -110,6 +113,19 @@ private slots:
         QTRY_COMPARE(w.poolsPage()->model()->index(0, PoolsModel::State).data().toString(),
                      QString("Stopped: stopped by the administrator"));
         QCOMPARE(fetch(f.port, "/app/x").status, 503);
+        // The events dock shows why, newest first.
+        QTreeWidget* events = w.eventsDock()->list();
+        auto hasStopped = [&] {
+            for (int i = 0; i < events->topLevelItemCount(); ++i)
+                if (events->topLevelItem(i)->text(3) == "pool web stopped: stopped by the administrator" && !events->topLevelItem(i)->isHidden())
+                    return true;
+            return false;
+        };
+        QTRY_VERIFY(hasStopped());
+        w.eventsDock()->severityFilter()->setCurrentIndex(2); // errors only: the warning is filtered out
+        QVERIFY(!hasStopped());
+        w.eventsDock()->severityFilter()->setCurrentIndex(0);
+        QVERIFY(hasStopped());
         QVERIFY(w.grab().save(dir + "/pools-stopped.png"));
         w.poolsPage()->startAction()->trigger();
         QTRY_VERIFY(running());

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -110,6 +111,9 @@ private:
     void watchFile();
     void flushToClient(const std::shared_ptr<Exchange>& ex, bool finish);
     void publish();
+    void sampleSlowFigures();
+    double p50_ = 0, p90_ = 0, p99_ = 0;
+    std::map<int, std::pair<uint64_t, double>> procFigures_; // pid -> RSS bytes, CPU seconds
     std::string describe() const;
 
     asio::io_context& io_;

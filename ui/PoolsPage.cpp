@@ -17,7 +17,8 @@
 
 PoolsPage::PoolsPage(EngineClient* client, QWidget* parent)
     : QWidget(parent), client_(client), model_(new PoolsModel(this)), proxy_(new QSortFilterProxyModel(this)), filter_(new QLineEdit),
-      table_(new QTableView), reason_(new QLabel), chart_(new TimeChart(tr("Selected pool"), {tr("requests/s"), tr("busy instances"), tr("queue")}))
+      table_(new QTableView), reason_(new QLabel), chart_(new TimeChart(tr("Selected pool: requests/s (left), busy instances and queue (right)"),
+                                                                  {tr("requests/s"), tr("busy instances"), tr("queue")}, 300, nullptr, 1))
 {
     proxy_->setSourceModel(model_);
     proxy_->setFilterCaseSensitivity(Qt::CaseInsensitive);

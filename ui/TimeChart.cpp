@@ -6,9 +6,11 @@
 #include <QValueAxis>
 #include <QVBoxLayout>
 #include <algorithm>
+#include <cmath>
 
-TimeChart::TimeChart(const QString& title, const QStringList& names, int seconds, QWidget* parent)
-    : QWidget(parent), chart_(new QChart), view_(new QChartView(chart_)), x_(new QValueAxis), y_(new QValueAxis), seconds_(seconds)
+TimeChart::TimeChart(const QString& title, const QStringList& names, int seconds, QWidget* parent, int rightFrom)
+    : QWidget(parent), chart_(new QChart), view_(new QChartView(chart_)), x_(new QValueAxis), y_(new QValueAxis), seconds_(seconds),
+      rightFrom_(rightFrom)
 {
     chart_->setTitle(title);
     chart_->legend()->setAlignment(Qt::AlignBottom);
@@ -16,12 +18,18 @@ TimeChart::TimeChart(const QString& title, const QStringList& names, int seconds
     chart_->addAxis(y_, Qt::AlignLeft);
     x_->setLabelFormat("%d s");
     y_->setLabelFormat("%d");
+    if (rightFrom_ >= 0) {
+        y2_ = new QValueAxis;
+        y2_->setLabelFormat("%d");
+        chart_->addAxis(y2_, Qt::AlignRight);
+    }
     for (const QString& n : names) {
         auto* s = new QLineSeries;
         s->setName(n);
         chart_->addSeries(s);
         s->attachAxis(x_);
-        s->attachAxis(y_);
+        bool right = y2_ && static_cast<int>(series_.size()) >= rightFrom_;
+        s->attachAxis(right ? y2_ : y_);
         series_.push_back(s);
         data_.emplace_back();
     }
@@ -42,14 +50,17 @@ void TimeChart::clear()
     }
     x_->setRange(-seconds_, 0);
     y_->setRange(0, 1);
+    if (y2_)
+        y2_->setRange(0, 4);
 }
 
 int TimeChart::points() const { return data_.empty() ? 0 : static_cast<int>(data_.front().size()); }
 
 void TimeChart::append(const std::vector<double>& values)
 {
-    double top = 1;
+    double top = 1, top2 = 4;
     for (size_t i = 0; i < series_.size() && i < values.size(); ++i) {
+        bool right = y2_ && static_cast<int>(i) >= rightFrom_;
         data_[i].push_back(values[i]);
         if (static_cast<int>(data_[i].size()) > seconds_)
             data_[i].pop_front();
@@ -59,10 +70,12 @@ void TimeChart::append(const std::vector<double>& values)
         pts.reserve(n);
         for (int k = 0; k < n; ++k) {
             pts.append(QPointF(k - n + 1, data_[i][static_cast<size_t>(k)]));
-            top = std::max(top, data_[i][static_cast<size_t>(k)]);
+            (right ? top2 : top) = std::max(right ? top2 : top, data_[i][static_cast<size_t>(k)]);
         }
         series_[i]->replace(pts);
     }
     y_->setRange(0, top * 1.15);
+    if (y2_)
+        y2_->setRange(0, std::ceil(top2 * 1.15));
     ++t_;
 }

@@ -13,7 +13,8 @@ class QValueAxis;
 class TimeChart : public QWidget {
     Q_OBJECT
 public:
-    TimeChart(const QString& title, const QStringList& series, int seconds = 300, QWidget* parent = nullptr);
+    // Series from `rightFrom` on use a second axis on the right (counts next to rates).
+    TimeChart(const QString& title, const QStringList& series, int seconds = 300, QWidget* parent = nullptr, int rightFrom = -1);
     void append(const std::vector<double>& values); // one point per series, one second later
     void clear();
     int points() const;
@@ -24,7 +25,9 @@ private:
     std::vector<QLineSeries*> series_;
     QValueAxis* x_;
     QValueAxis* y_;
+    QValueAxis* y2_ = nullptr;
     int seconds_;
+    int rightFrom_;
     int t_ = 0;
     std::vector<std::deque<double>> data_;
 };

@@ -30,7 +30,6 @@ public:
         const http::Request& req = job_.responder->request();
         if (req.chunked) {
             // CGI needs CONTENT_LENGTH (RFC 3875 §4.1.2): a chunked body is collected first.
-            collectFirst_ = true;
             job_.responder->onBody([self](std::string_view c) { self->body_.append(c); },
                                    [self] {
                                        self->bodyComplete_ = true;
@@ -133,9 +132,6 @@ private:
             if (!ec)
                 self->timedOut();
         });
-        if (collectFirst_) {
-            bodyComplete_ = true;
-        }
         pumpStdin();
         readStdout();
         readStderr();
@@ -205,7 +201,6 @@ private:
 
     void fromStdout(std::string_view data)
     {
-        bytesOut_ += data.size();
         if (gone_ || reported_ || !pendingReport_.empty())
             return readStdout(); // drained and dropped: the client has its answer already
         if (job_.nph) {
@@ -259,7 +254,6 @@ private:
                 continue; // hop-by-hop: the server frames the response
             head.headers.push_back({k, v});
         }
-        status_ = head.status;
         job_.responder->sendHead(std::move(head));
         if (!rest.empty())
             job_.responder->sendBody(std::move(rest), [self = shared_from_this()](bool) {
@@ -413,7 +407,6 @@ private:
             return;
         }
         ++job_.limiter->timeouts;
-        timedOut_ = true;
         std::string sentence = "CGI program " + job_.scriptFile + " did not finish within the cgi timeout (" +
                                std::to_string(job_.timeout.count() / 1000) + " s) and was stopped";
         job_.events->add(log::Severity::Error, "cgi " + job_.scriptFile, "cgi.timeout", sentence);
@@ -485,13 +478,11 @@ private:
     std::string body_, inFlight_, head_, stderrTail_, stderrLine_, pendingReport_;
     pid_t pid_ = -1;
     int status_exit_ = 0;
-    int status_ = 0;
-    uint64_t bytesOut_ = 0;
     Clock::time_point startedAt_;
     std::chrono::milliseconds ranFor_{0};
-    bool collectFirst_ = false, bodyComplete_ = false, writingStdin_ = false;
+    bool bodyComplete_ = false, writingStdin_ = false;
     bool headDone_ = false, stdoutEof_ = false, stderrEof_ = false, exited_ = false, graceForExit_ = false;
-    bool ended_ = false, reported_ = false, redirected_ = false, timedOut_ = false, gone_ = false, done_ = false, holdsSlot_ = false;
+    bool ended_ = false, reported_ = false, redirected_ = false, gone_ = false, done_ = false, holdsSlot_ = false;
 };
 
 } // namespace

@@ -207,8 +207,6 @@ void sendError(const Shared& s, const std::shared_ptr<http::Responder>& r, int s
     }
     std::string body = errorPage(s, status, r->request(), detail);
     extra.push_back({"Content-Type", "text/html; charset=utf-8"});
-    if (status == 503 || status >= 500)
-        r->keepAlive(status != 503 || true);
     r->sendHead(http::ResponseHead{status, {}, std::move(extra), body.size()});
     r->sendBody(std::move(body));
     r->finish();
@@ -793,6 +791,7 @@ Result<void> Engine::start(std::shared_ptr<const config::Config> config)
         }
         impl_->workers.push_back(std::move(w));
     }
+    size_t nextWorker = 0;
     for (auto& [key, p] : shared->fastcgi) {
         std::string poolName = key.substr(0, key.find('\x1f'));
         std::string rest = key.substr(key.find('\x1f') + 1);
@@ -801,8 +800,7 @@ Result<void> Engine::start(std::shared_ptr<const config::Config> config)
         for (const ConfigElement* app : config->fastCgiApplications())
             if (config::expandEnvironment(app->get("fullPath")) == fullPath && app->get("arguments") == args) {
                 // Each pool's strand lives on one worker; pools are spread over the workers.
-                static size_t next = 0;
-                auto& io = impl_->workers[next++ % impl_->workers.size()]->io;
+                auto& io = impl_->workers[nextWorker++ % impl_->workers.size()]->io;
                 p = std::make_shared<pool::FastCgiPool>(io, fastCgiSettings(*app, *config->pool(poolName), runtimeDir, impl_->events),
                                                         impl_->events);
                 p->start();

@@ -340,9 +340,7 @@ private:
             if (req_.versionMinor >= 1 && req_.hasBody())
                 enqueue("HTTP/1.1 100 Continue\r\n\r\n", {});
         }
-        dispatching_ = true;
         dispatcher_->dispatch(shared_from_this());
-        dispatching_ = false;
         return 0;
     }
 
@@ -640,7 +638,7 @@ private:
     bool messageStarted_ = false, headersDone_ = false, messageComplete_ = false;
     bool headSent_ = false, finishRequested_ = false, responseDone_ = false;
     bool keepAlive_ = true, closing_ = false, closed_ = false;
-    bool chunked_ = false, headRequest_ = false, dispatching_ = false;
+    bool chunked_ = false, headRequest_ = false;
     bool reading_ = false, readWaiting_ = false, writing_ = false;
     int status_ = 0;
     size_t backlog_ = 0;

@@ -343,32 +343,14 @@ void FastCgiPool::spawnInstance()
             wait->async_wait([self, in, wait](const asio::error_code&) { self->reportExit(in); });
         });
     }
-    // Process-level stderr (outside requests): kept for crash reports, logged.
-    std::function<void()> readErr;
-    auto self = shared_from_this();
-    auto reader = std::make_shared<std::function<void()>>();
-    *reader = [self, in, reader] {
-        in->stderrPipe.async_read_some(asio::buffer(in->errBuf), [self, in, reader](const asio::error_code& ec, size_t n) {
-            if (ec) {
-                in->stderrEof = true;
-                if (in->exited)
-                    self->reportExit(in);
-                return;
-            }
-            in->stderrTail.append(in->errBuf.data(), n);
-            if (in->stderrTail.size() > 4096)
-                in->stderrTail.erase(0, in->stderrTail.size() - 4096);
-            (*reader)();
-        });
-    };
-    (*reader)();
+    // Process-level stderr (outside requests): kept for crash reports.
+    readInstanceStderr(in);
     // The listening socket exists before the program runs, so connections queue until it
     // accepts: the instance takes requests at once. (FCGI_GET_VALUES at start-up was measured
     // out: libfcgi applications do not answer it before their first request, php-cgi closes the
     // connection after answering.) A program that dies during start-up is caught by its pidfd.
-    (void)self;
     setState(in, InstanceState::Starting, "spawned");
-    asio::post(strand_, [self, in] {
+    asio::post(strand_, [self = shared_from_this(), in] {
         if (in->state == InstanceState::Starting && !in->exited)
             self->instanceReady(in);
     });
@@ -376,6 +358,24 @@ void FastCgiPool::spawnInstance()
     return;
     setState(in, InstanceState::Starting, "spawned");
     publish();
+}
+
+// A member rather than a self-capturing std::function: such a closure would keep the instance,
+// its pipe and its socket alive after the process is gone.
+void FastCgiPool::readInstanceStderr(const std::shared_ptr<Instance>& in)
+{
+    in->stderrPipe.async_read_some(asio::buffer(in->errBuf), [self = shared_from_this(), in](const asio::error_code& ec, size_t n) {
+        if (ec) {
+            in->stderrEof = true;
+            if (in->exited)
+                self->reportExit(in);
+            return;
+        }
+        in->stderrTail.append(in->errBuf.data(), n);
+        if (in->stderrTail.size() > 4096)
+            in->stderrTail.erase(0, in->stderrTail.size() - 4096);
+        self->readInstanceStderr(in);
+    });
 }
 
 void FastCgiPool::instanceReady(const std::shared_ptr<Instance>& in)
@@ -598,12 +598,12 @@ void FastCgiPool::onRecord(const std::shared_ptr<Instance>& in, const fastcgi::R
             std::string detail = settings_.stderrMode == StderrMode::ReturnStdErrIn500 ? ex->stderrText : std::string();
             if (!ex->gone)
                 asio::post(ex->connExec, [ex, detail] { ex->job.error(500, detail, {}); });
-            finishExchange(in, false);
+            finishExchange(in);
             return;
         }
         (void)end;
         flushToClient(ex, true);
-        finishExchange(in, false);
+        finishExchange(in);
         return;
     }
     default: return;
@@ -632,7 +632,7 @@ void FastCgiPool::flushToClient(const std::shared_ptr<Exchange>& ex, bool finish
     });
 }
 
-void FastCgiPool::finishExchange(const std::shared_ptr<Instance>& in, bool)
+void FastCgiPool::finishExchange(const std::shared_ptr<Instance>& in)
 {
     if (in->exchange) {
         double ms = std::chrono::duration<double, std::milli>(Clock::now() - in->exchange->queuedAt).count();
@@ -1022,26 +1022,28 @@ void FastCgiPool::watchFile()
         return;
     }
     inotify_ = std::make_unique<asio::posix::stream_descriptor>(strand_, fd);
-    std::string base = slash == std::string::npos ? file : file.substr(slash + 1);
-    auto self = shared_from_this();
-    auto reader = std::make_shared<std::function<void()>>();
-    *reader = [self, reader, base, file] {
-        self->inotify_->async_read_some(asio::buffer(self->inotifyBuf_), [self, reader, base, file](const asio::error_code& ec, size_t n) {
-            if (ec)
-                return;
-            bool hit = false;
-            for (size_t off = 0; off + sizeof(inotify_event) <= n;) {
-                auto* e = reinterpret_cast<const inotify_event*>(self->inotifyBuf_.data() + off);
-                if (e->len && base == e->name)
-                    hit = true;
-                off += sizeof(inotify_event) + e->len;
-            }
-            if (hit)
-                self->recycle("the monitored file " + file + " changed");
-            (*reader)();
-        });
-    };
-    (*reader)();
+    watchedName_ = slash == std::string::npos ? file : file.substr(slash + 1);
+    readInotify();
+}
+
+void FastCgiPool::readInotify()
+{
+    // A weak reference: the watch must not keep the pool alive.
+    inotify_->async_read_some(asio::buffer(inotifyBuf_), [weak = weak_from_this()](const asio::error_code& ec, size_t n) {
+        auto self = weak.lock();
+        if (ec || !self)
+            return;
+        bool hit = false;
+        for (size_t off = 0; off + sizeof(inotify_event) <= n;) {
+            auto* e = reinterpret_cast<const inotify_event*>(self->inotifyBuf_.data() + off);
+            if (e->len && self->watchedName_ == e->name)
+                hit = true;
+            off += sizeof(inotify_event) + e->len;
+        }
+        if (hit)
+            self->recycle("the monitored file " + self->settings_.monitorChangesTo + " changed");
+        self->readInotify();
+    });
 }
 
 void FastCgiPool::sampleSlowFigures()

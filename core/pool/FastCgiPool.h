@@ -99,8 +99,10 @@ private:
     void sendRequest(const std::shared_ptr<Instance>& in);
     void queueWrite(const std::shared_ptr<Instance>& in, std::string data);
     void readFrom(const std::shared_ptr<Instance>& in);
+    void readInstanceStderr(const std::shared_ptr<Instance>& in);
+    void readInotify();
     void onRecord(const std::shared_ptr<Instance>& in, const fastcgi::Record& r);
-    void finishExchange(const std::shared_ptr<Instance>& in, bool recycleAfter);
+    void finishExchange(const std::shared_ptr<Instance>& in);
     void failExchange(const std::shared_ptr<Instance>& in, int status, const std::string& detail, const std::string& cause);
     void instanceExited(const std::shared_ptr<Instance>& in, int status);
     void reportExit(const std::shared_ptr<Instance>& in);
@@ -132,6 +134,7 @@ private:
     std::unique_ptr<asio::steady_timer> ticker_;
     std::unique_ptr<asio::posix::stream_descriptor> inotify_;
     std::array<char, 4096> inotifyBuf_{};
+    std::string watchedName_;
     std::string lastCrash_;
 
     std::vector<double> latencies_; // ring of the last 1,000 request durations (ms)

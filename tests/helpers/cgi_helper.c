@@ -12,27 +12,7 @@
 
 extern char** environ;
 
-static const char* arg(const char* query, const char* name)
-{
-    static char value[1024];
-    size_t n = strlen(name);
-    const char* p = query;
-    while (p && *p) {
-        if (strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == '&' || p[n] == '\0')) {
-            const char* v = p[n] == '=' ? p + n + 1 : p + n;
-            size_t len = strcspn(v, "&");
-            if (len >= sizeof value)
-                len = sizeof value - 1;
-            memcpy(value, v, len);
-            value[len] = '\0';
-            return value;
-        }
-        p = strchr(p, '&');
-        if (p)
-            ++p;
-    }
-    return NULL;
-}
+#include "query_arg.h"
 
 static void sleepMs(long ms)
 {

@@ -282,6 +282,14 @@ private slots:
         QCOMPARE(second.split(' ').first(), first.split(' ').first());
         QVERIFY(third.split(' ').first() != first.split(' ').first());
         QVERIFY(third.endsWith("served=1\n"));
+        // Replaced instances leave nothing open behind them (pipes, sockets, pidfds).
+        auto openFds = [] { return QDir("/proc/self/fd").entryList(QDir::NoDotAndDotDot | QDir::AllEntries | QDir::System).size(); };
+        QTRY_COMPARE(f.events("instance.stopped").size(), size_t(1));
+        qsizetype before = openFds();
+        for (int i = 0; i < 10; ++i)
+            QCOMPARE(fetch(f.port, "/app/x").status, 200);
+        QTRY_COMPARE(f.events("instance.stopped").size(), size_t(6));
+        QTRY_VERIFY(openFds() <= before + 1);
     }
 
     void clientAbortFreesTheInstance()

@@ -39,7 +39,7 @@ void PoolsModel::setSnapshot(const lido::engine::Snapshot& s)
             fresh.queued += p.queued;
             fresh.perSecond += p.requestsPerSecond;
             fresh.p99 = std::max(fresh.p99, p.p99Ms);
-            fresh.failures += p.crashes + p.timeouts + p.queueFull + p.protocolErrors + p.stderrFailures;
+            fresh.failures += p.crashes + p.timeouts + p.queueFull + p.protocolErrors + p.stderrFailures + p.pingFailures;
         }
         for (const auto& c : s.cgi)
             if (QString::fromStdString(c.pool) == r.name) {

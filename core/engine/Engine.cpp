@@ -118,6 +118,9 @@ pool::FastCgiSettings fastCgiSettings(const ConfigElement& app, const ConfigElem
         f.limits.processes = num(*pm, "maxUserProcesses", 0);
     }
     f.startupTimeLimit = span(pm, "startupTimeLimit", 90000);
+    f.pingingEnabled = pm ? config::parseBool(pm->get("pingingEnabled")).value_or(true) : true;
+    f.pingInterval = span(pm, "pingInterval", 30000);
+    f.pingResponseTime = span(pm, "pingResponseTime", 90000);
     const ConfigElement* failure = appPool.child("failure");
     f.rapidFailProtection = failure ? config::parseBool(failure->get("rapidFailProtection")).value_or(true) : true;
     f.rapidFailMaxCrashes = failure ? static_cast<int>(num(*failure, "rapidFailProtectionMaxCrashes", 5)) : 5;

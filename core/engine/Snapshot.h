@@ -55,7 +55,8 @@ struct PoolMetrics {
     int starting = 0, idle = 0, busy = 0, draining = 0;
     int queued = 0, maxQueued = 0;
     uint64_t accepted = 0, completed = 0;
-    uint64_t crashes = 0, timeouts = 0, queueFull = 0, protocolErrors = 0, stderrFailures = 0;
+    uint64_t crashes = 0, timeouts = 0, queueFull = 0, protocolErrors = 0, stderrFailures = 0, pingFailures = 0;
+    uint64_t pingsAnswered = 0;
     uint64_t recycles = 0;
     double requestsPerSecond = 0;
     double p50Ms = 0, p90Ms = 0, p99Ms = 0; // over the last 1,000 requests

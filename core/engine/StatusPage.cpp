@@ -92,7 +92,7 @@ std::string statusJson(const Snapshot& s, double uptime)
                ",\"requests per second\":" + num(p.requestsPerSecond) + ",\"latency ms\":{\"p50\":" + num(p.p50Ms) +
                ",\"p90\":" + num(p.p90Ms) + ",\"p99\":" + num(p.p99Ms) + "},\"failures\":{\"crash\":" + std::to_string(p.crashes) +
                ",\"timeout\":" + std::to_string(p.timeouts) + ",\"queue full\":" + std::to_string(p.queueFull) +
-               ",\"protocol\":" + std::to_string(p.protocolErrors) + ",\"stderr\":" + std::to_string(p.stderrFailures) +
+               ",\"protocol\":" + std::to_string(p.protocolErrors) + ",\"stderr\":" + std::to_string(p.stderrFailures) + ",\"ping\":" + std::to_string(p.pingFailures) +
                "},\"recycles\":" + std::to_string(p.recycles) + ",\"processes\":[";
         bool firstProcess = true;
         for (const InstanceMetrics& i : p.instances) {
@@ -154,7 +154,7 @@ std::string prometheusMetrics(const Snapshot& s)
     family("lido_pool_failures_total", "counter", "FastCGI failures by cause.");
     for (const PoolMetrics& p : s.fastcgi)
         for (auto [cause, n] : {std::pair{"crash", p.crashes}, {"timeout", p.timeouts}, {"queue_full", p.queueFull},
-                                {"protocol", p.protocolErrors}, {"stderr", p.stderrFailures}})
+                                {"protocol", p.protocolErrors}, {"stderr", p.stderrFailures}, {"ping", p.pingFailures}})
             out += "lido_pool_failures_total{pool=\"" + label(p.pool) + "\",cause=\"" + cause + "\"} " + std::to_string(n) + "\n";
     family("lido_pool_latency_milliseconds", "gauge", "Request latency percentiles over the last 1,000 requests.");
     for (const PoolMetrics& p : s.fastcgi)

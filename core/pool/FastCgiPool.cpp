@@ -68,6 +68,9 @@ struct FastCgiPool::Instance {
     int exitStatus = 0;
     std::string signalSent; // "SIGTERM", "SIGKILL": how the engine stopped it
     bool firstRecordSeen = false; // start-up: the first request must answer within startupTimeLimit
+    bool pingPending = false;     // FCGI_GET_VALUES sent, no answer yet (the instance takes no request)
+    bool answeredPing = false;
+    Clock::time_point lastPing = Clock::now();
     std::string stopReason;
     std::string out;      // bytes waiting for the socket
     std::string writing;  // bytes being written
@@ -203,7 +206,7 @@ void FastCgiPool::dispatch()
     while (!queue_.empty()) {
         std::shared_ptr<Instance> idle;
         for (auto& in : instances_)
-            if (in->state == InstanceState::Idle) {
+            if (in->state == InstanceState::Idle && !in->pingPending) {
                 idle = in;
                 break;
             }
@@ -345,18 +348,160 @@ void FastCgiPool::spawnInstance()
     }
     // Process-level stderr (outside requests): kept for crash reports.
     readInstanceStderr(in);
-    // The listening socket exists before the program runs, so connections queue until it
-    // accepts: the instance takes requests at once. (FCGI_GET_VALUES at start-up was measured
-    // out: libfcgi applications do not answer it before their first request, php-cgi closes the
-    // connection after answering.) A program that dies during start-up is caught by its pidfd.
     setState(in, InstanceState::Starting, "spawned");
-    asio::post(strand_, [self = shared_from_this(), in] {
-        if (in->state == InstanceState::Starting && !in->exited)
-            self->instanceReady(in);
-    });
+    if (settings_.pingingEnabled) {
+        // Ready when it answers FCGI_GET_VALUES (within startupTimeLimit): a program that is alive
+        // but never reaches its accept loop is told apart from one that works.
+        ping(in);
+    } else {
+        // The listening socket exists before the program runs, so connections queue until it
+        // accepts: the instance takes requests at once; a program that dies during start-up is
+        // caught by its pidfd, one that hangs by startupTimeLimit on its first request.
+        asio::post(strand_, [self = shared_from_this(), in] {
+            if (in->state == InstanceState::Starting && !in->exited)
+                self->instanceReady(in);
+        });
+    }
     publish();
-    return;
-    setState(in, InstanceState::Starting, "spawned");
+}
+
+// FCGI_GET_VALUES on the instance's kept connection, only while it has no request (libfcgi and
+// php-cgi answer it there at once, measured with both; they take one connection at a time, so a
+// second connection would wait behind the first). The instance takes no request until it answers.
+void FastCgiPool::ping(const std::shared_ptr<Instance>& in)
+{
+    bool startup = in->state == InstanceState::Starting;
+    in->pingPending = true;
+    in->lastPing = Clock::now();
+    in->parser = fastcgi::RecordParser();
+    auto limit = startup ? settings_.startupTimeLimit : settings_.pingResponseTime;
+    auto self = shared_from_this();
+    in->timer.expires_after(limit);
+    in->timer.async_wait([self, in, startup, limit](const asio::error_code& ec) {
+        if (ec || !in->pingPending || in->exited || in->expectedExit)
+            return;
+        auto secs = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limit).count());
+        self->pingFailed(in, startup ? "did not answer FCGI_GET_VALUES within startupTimeLimit (" + secs + " s)"
+                                     : "did not answer a ping (FCGI_GET_VALUES) within pingResponseTime (" + secs + " s)");
+    });
+    auto send = [self, in] {
+        // Two names, 33 bytes of content and 7 of padding: libfcgi reads a management record whose
+        // content ends exactly at the end of what it has read as "more to come" and blocks
+        // (measured: asking for the three names, 48 bytes, went unanswered until the next record).
+        self->queueWrite(in, fastcgi::encodeGetValues({"FCGI_MAX_CONNS", "FCGI_MPXS_CONNS"}));
+        self->readPing(in);
+    };
+    if (in->connected) {
+        send();
+        return;
+    }
+    uint64_t generation = in->generation;
+    in->socket.async_connect(in->endpoint, [self, in, send, generation](const asio::error_code& ec) {
+        if (generation != in->generation || !in->pingPending || in->expectedExit)
+            return;
+        if (ec) {
+            self->pingFailed(in, "refused the ping connection: " + ec.message());
+            return;
+        }
+        in->connected = true;
+        send();
+    });
+}
+
+void FastCgiPool::readPing(const std::shared_ptr<Instance>& in)
+{
+    uint64_t generation = in->generation;
+    in->socket.async_read_some(asio::buffer(in->buf), [self = shared_from_this(), in, generation](const asio::error_code& ec, size_t n) {
+        if (generation != in->generation || !in->pingPending || in->expectedExit)
+            return;
+        if (ec) {
+            in->connected = false;
+            asio::error_code ignored;
+            in->socket.close(ignored);
+            ++in->generation;
+            // Usually the process died: its exit report says how; else the closed connection is the failure.
+            auto wait = std::make_shared<asio::steady_timer>(self->strand_, std::chrono::milliseconds(500));
+            std::string why = ec.message();
+            wait->async_wait([self, in, wait, why](const asio::error_code&) {
+                if (in->pingPending && !in->exited && !in->expectedExit)
+                    self->pingFailed(in, "closed the connection instead of answering a ping (" + why + ")");
+            });
+            return;
+        }
+        std::optional<fastcgi::Type> answer;
+        std::string values; // the record's content is only valid during the callback
+        std::string err = in->parser.feed(std::string_view(in->buf.data(), n), [&](const fastcgi::Record& r) {
+            if (!answer && r.requestId == 0 && (r.type == fastcgi::Type::GetValuesResult || r.type == fastcgi::Type::UnknownType)) {
+                answer = r.type;
+                values.assign(r.content);
+            }
+        });
+        if (!err.empty()) {
+            ++self->counters_.protocolErrors;
+            self->pingFailed(in, "answered a ping with a FastCGI protocol error: " + err);
+            return;
+        }
+        if (answer)
+            self->pingAnswered(in, fastcgi::Record{*answer, 0, values}); // after feed(): the next request starts a new parser
+        else
+            self->readPing(in);
+    });
+}
+
+void FastCgiPool::pingAnswered(const std::shared_ptr<Instance>& in, const fastcgi::Record& r)
+{
+    in->pingPending = false;
+    in->timer.cancel();
+    in->lastPing = Clock::now();
+    ++counters_.pingsAnswered;
+    if (!in->answeredPing) {
+        in->answeredPing = true;
+        std::string values;
+        if (r.type == fastcgi::Type::GetValuesResult)
+            if (auto nv = fastcgi::decodeNameValues(r.content))
+                for (const auto& [k, v] : *nv)
+                    values += (values.empty() ? "" : ", ") + k + "=" + v;
+        events_->add(log::Severity::Debug, describe(), "instance.values",
+                     "instance " + std::to_string(in->id) + " (pid " + std::to_string(in->pid) + ") answered FCGI_GET_VALUES: " +
+                         (values.empty() ? std::string("no values") : values));
+    }
+    if (in->state == InstanceState::Starting) {
+        instanceReady(in);
+        return;
+    }
+    dispatch();
+}
+
+void FastCgiPool::pingFailed(const std::shared_ptr<Instance>& in, const std::string& what)
+{
+    bool startup = in->state == InstanceState::Starting;
+    in->pingPending = false;
+    if (startup)
+        ++counters_.timeouts;
+    else
+        ++counters_.pingFailures;
+    auto startedAt = in->startedAt;
+    crash(in, what);
+    terminate(in, startup ? "startup failure" : "ping failure");
+    if (!startup)
+        return;
+    // The requests that waited for this instance get the reason instead of waiting for the next one.
+    bool serving = false;
+    for (auto& other : instances_)
+        serving |= other != in && (other->state == InstanceState::Idle || other->state == InstanceState::Busy);
+    if (serving)
+        return;
+    auto secs = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(settings_.startupTimeLimit).count());
+    std::deque<std::shared_ptr<Exchange>> keep;
+    for (auto& ex : queue_) {
+        if (ex->queuedAt <= startedAt + std::chrono::milliseconds(1) && !ex->gone)
+            asio::post(ex->connExec, [ex, secs] {
+                ex->job.error(502, "the new FastCGI instance did not answer within startupTimeLimit (" + secs + " s)", {});
+            });
+        else
+            keep.push_back(ex);
+    }
+    queue_ = std::move(keep);
     publish();
 }
 
@@ -886,8 +1031,13 @@ void FastCgiPool::tick()
             return;
         auto now = Clock::now();
         for (auto& in : std::vector<std::shared_ptr<Instance>>(self->instances_)) {
-            if (in->state == InstanceState::Idle && !self->settings_.alwaysRunning && now - in->lastActive > self->settings_.idleTimeout)
+            if (in->state == InstanceState::Idle && !self->settings_.alwaysRunning && now - in->lastActive > self->settings_.idleTimeout) {
                 self->terminate(in, "idle for " + std::to_string(self->settings_.idleTimeout.count()) + " s");
+                continue;
+            }
+            if (in->state == InstanceState::Idle && self->settings_.pingingEnabled && !in->pingPending &&
+                now - std::max(in->lastActive, in->lastPing) >= self->settings_.pingInterval)
+                self->ping(in);
             if (in->state == InstanceState::Busy && in->exchange && !in->firstRecordSeen &&
                 now - in->exchange->startedAt > self->settings_.startupTimeLimit) {
                 // A new instance that does not answer its first request in time failed to start.

@@ -51,6 +51,9 @@ struct FastCgiSettings {
     int rapidFailMaxCrashes = 5;
     std::chrono::milliseconds rapidFailInterval{300000};
     std::chrono::milliseconds startupTimeLimit{90000};
+    bool pingingEnabled = true;           // FCGI_GET_VALUES at start and on idle instances
+    std::chrono::milliseconds pingInterval{30000};
+    std::chrono::milliseconds pingResponseTime{90000};
     bool alwaysRunning = false;
     bool logEventOnRecycle = true;
     bool disallowOverlappingRotation = false;
@@ -100,6 +103,10 @@ private:
     void queueWrite(const std::shared_ptr<Instance>& in, std::string data);
     void readFrom(const std::shared_ptr<Instance>& in);
     void readInstanceStderr(const std::shared_ptr<Instance>& in);
+    void ping(const std::shared_ptr<Instance>& in);
+    void readPing(const std::shared_ptr<Instance>& in);
+    void pingAnswered(const std::shared_ptr<Instance>& in, const fastcgi::Record& r);
+    void pingFailed(const std::shared_ptr<Instance>& in, const std::string& what);
     void readInotify();
     void onRecord(const std::shared_ptr<Instance>& in, const fastcgi::Record& r);
     void finishExchange(const std::shared_ptr<Instance>& in);

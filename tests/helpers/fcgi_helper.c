@@ -46,6 +46,7 @@ int main(void)
     if (getenv("_FCGI_X_PIPE_"))
         snprintf(pipeName, sizeof pipeName, "%s", getenv("_FCGI_X_PIPE_"));
     long served = 0;
+    int freezeAfterFirst = getenv("HELPER_FREEZE_AFTER_FIRST") != NULL;
     if (getenv("HELPER_FREEZE_AT_START"))
         raise(SIGSTOP); /* alive but deaf: only a ping can tell */
     const char* sleepAtStart = getenv("HELPER_SLEEP_AT_START"); /* ms before the first accept */
@@ -96,7 +97,7 @@ int main(void)
         }
         printf("hello from the FastCGI helper\n");
         } while (0);
-        if (served == 1 && getenv("HELPER_FREEZE_AFTER_FIRST")) {
+        if (served == 1 && freezeAfterFirst) {
             FCGI_Finish();
             raise(SIGSTOP); /* hangs between requests without exiting: only a ping can tell */
         }

@@ -6,6 +6,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QRegularExpression>
 #include <csignal>
 #include <thread>
 
@@ -350,6 +351,81 @@ private slots:
         QCOMPARE(r.status, 502);
         QVERIFY2(r.body.contains("did not answer within startupTimeLimit (1 s)"), r.body.constData());
         QVERIFY(!f.events("pool.instance-failed").empty());
+    }
+
+    // pingInterval and pingResponseTime have a floor of one second: real pings, a few seconds.
+    void pingsKeepHealthyInstancesAndReplaceAHungOne()
+    {
+        EngineFixture f;
+        useHelper(f, "maxInstances=\"1\"", envVar("HELPER_FREEZE_AFTER_FIRST", "1"),
+                  R"(<add name="pinged"><processModel pingInterval="00:00:01" pingResponseTime="00:00:01" /></add>)");
+        f.values["@APPS@"] = R"(<application path="/app" applicationPool="pinged"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)";
+        QVERIFY(f.start());
+        Response first = fetch(f.port, "/app/x?count");
+        QCOMPARE(first.status, 200);
+        pid_t frozen = first.body.split(' ').first().mid(4).toInt();
+        QVERIFY(frozen > 0);
+        // The helper stops itself (SIGSTOP) after its first request: alive, holding its connection,
+        // deaf. Only the ping can tell; it is replaced and the event says why.
+        QTRY_VERIFY_WITH_TIMEOUT(!f.events("pool.instance-failed").empty(), 8000);
+        QString why = QString::fromStdString(f.events("pool.instance-failed").front().message);
+        QVERIFY2(why.contains("(pid " + QString::number(frozen) + ") did not answer a ping (FCGI_GET_VALUES) within pingResponseTime (1 s)"),
+                 qPrintable(why));
+        QTRY_VERIFY(::kill(frozen, 0) != 0); // killed and reaped
+        auto m = f.engine->snapshot().fastcgi.front();
+        QCOMPARE(m.pingFailures, uint64_t(1));
+        QVERIFY(m.pingsAnswered >= 1); // its start-up answer
+        Response next = fetch(f.port, "/app/x?count");
+        QCOMPARE(next.status, 200);
+        QVERIFY(next.body.endsWith("served=1\n"));
+    }
+
+    void rapidFailCountsPingFailures()
+    {
+        EngineFixture f;
+        useHelper(f, "", envVar("HELPER_FREEZE_AFTER_FIRST", "1"),
+                  R"(<add name="deaf"><processModel pingInterval="00:00:01" pingResponseTime="00:00:01" />)"
+                  R"(<failure rapidFailProtectionMaxCrashes="1" /></add>)");
+        f.values["@APPS@"] = R"(<application path="/app" applicationPool="deaf"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)";
+        QVERIFY(f.start());
+        QCOMPARE(fetch(f.port, "/app/x").status, 200);
+        QTRY_VERIFY_WITH_TIMEOUT(!f.events("pool.rapid-fail").empty(), 8000);
+        QString why = QString::fromStdString(f.events("pool.rapid-fail").front().message);
+        QVERIFY2(QRegularExpression("^pool deaf stopped by rapid-fail protection: 1 crashes in 300 s; last: did not answer a ping "
+                                    "\\(FCGI_GET_VALUES\\) within pingResponseTime \\(1 s\\) after \\d+ ms$").match(why).hasMatch(),
+                 qPrintable(why));
+        Response r = fetch(f.port, "/app/x");
+        QCOMPARE(r.status, 503);
+        QVERIFY(r.body.contains("did not answer a ping"));
+    }
+
+    void pingsLeaveAnsweringInstancesAlone_data()
+    {
+        QTest::addColumn<QString>("program");
+        QTest::newRow("libfcgi") << LIDO_TEST_BIN_DIR "/lido-test-fcgi";
+        QTest::newRow("php-cgi") << "/usr/bin/php-cgi";
+    }
+    void pingsLeaveAnsweringInstancesAlone()
+    {
+        QFETCH(QString, program);
+        if (!QFile::exists(program))
+            QSKIP("not installed");
+        EngineFixture f;
+        f.s.write("www/pid.php", "<?php echo 'pid=', getmypid(), \"\\n\";");
+        f.values["@FASTCGI@"] = "<fastCgi><application fullPath=\"" + program + "\" maxInstances=\"1\" /></fastCgi>";
+        f.values["@HANDLERS@"] = "<add name=\"App\" path=\"*\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"" + program + "\" />";
+        f.values["@POOLS@"] = R"(<add name="pinged"><processModel pingInterval="00:00:01" pingResponseTime="00:00:01" /></add>)";
+        f.values["@APPS@"] = R"(<application path="/app" applicationPool="pinged"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)";
+        QVERIFY(f.start());
+        QByteArray pid = fetch(f.port, "/app/pid.php?count").body.split(' ').first().trimmed();
+        QVERIFY(pid.startsWith("pid="));
+        // Three pings answered on the connection the instance keeps: the same process serves on.
+        QTRY_VERIFY_WITH_TIMEOUT(f.engine->snapshot().fastcgi.front().pingsAnswered >= 4, 8000);
+        Response again = fetch(f.port, "/app/pid.php?count");
+        QCOMPARE(again.status, 200);
+        QCOMPARE(again.body.split(' ').first().trimmed(), pid);
+        QVERIFY(f.events("pool.instance-failed").empty());
+        QCOMPARE(f.engine->snapshot().fastcgi.front().pingFailures, uint64_t(0));
     }
 
     void utf8ServerVariables()

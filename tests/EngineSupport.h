@@ -325,6 +325,18 @@ public:
         return r.ok();
     }
 
+    // Writes the configuration as the current values give it and applies it to the running engine.
+    lido::Result<std::string> apply()
+    {
+        QString file = s.config(text());
+        auto config = lido::config::loadConfig(file.toStdString());
+        if (!config)
+            return lido::Error{config.error()};
+        for (const auto& d : (*config)->diagnostics())
+            qDebug("%s", d.str().c_str());
+        return engine->apply(*config);
+    }
+
     std::vector<lido::log::Event> events(const std::string& code) const { return engine->events()->find(code); }
 
     testsupport::Scratch s;

@@ -2,6 +2,7 @@
 
 #include "cgi/CgiLimiter.h"
 #include "cgi/CgiRunner.h"
+#include "config/ConfigDiff.h"
 #include "config/Values.h"
 #include "engine/SiteMap.h"
 #include "engine/StatusPage.h"
@@ -14,6 +15,7 @@
 #include <atomic>
 #include <csignal>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -26,38 +28,56 @@ using config::ConfigElement;
 
 namespace {
 
-struct SiteState {
-    const SiteConfig* config = nullptr;
-    std::unique_ptr<log::AccessLog> accessLog;
+// A site's counters outlive configuration changes: a live apply keeps them for a site that stays.
+struct SiteCounters {
     std::atomic<uint64_t> requests{0};
     std::atomic<uint64_t> status[6] = {};
     std::atomic<int64_t> connections{0};
-    uint64_t lastRequests = 0;
+    uint64_t lastRequests = 0; // engine ticker only
     double perSecond = 0;
+};
+
+struct SiteState {
+    const SiteConfig* config = nullptr;
+    std::shared_ptr<SiteCounters> counters = std::make_shared<SiteCounters>();
+    std::shared_ptr<log::AccessLog> accessLog;
+    std::string accessLogKey; // folder, period, enabled: the log is kept when they stay
     std::string failure;
 };
 
 struct PoolRuntime {
     std::shared_ptr<cgi::CgiLimiter> limiter;
+    std::string limiterKey;
     std::optional<process::Identity> identity;
     process::Limits limits;
 };
 
-// Everything the request path reads; immutable once the engine runs (counters are atomics).
+using EndpointKey = std::pair<std::string, uint16_t>; // address, port
+
+struct EndpointInfo {
+    uint64_t maxConnections = 0;
+    std::vector<SiteState*> sites;
+};
+
+// Everything the request path reads for one configuration; immutable once published (counters
+// are atomics). A live apply publishes a new one; a connection keeps the one it was accepted
+// with alive, and each request reads the newest.
 struct Shared {
     std::shared_ptr<const config::Config> config;
     std::shared_ptr<const SiteMap> map;
     std::map<std::string, std::unique_ptr<SiteState>> sites; // by name
     std::map<std::string, PoolRuntime> pools;
+    std::map<EndpointKey, EndpointInfo> endpoints;
     std::shared_ptr<log::EventLog> events;
     http::Limits limits;
     std::string errorMode = "DetailedLocalOnly";
     std::chrono::milliseconds cgiTimeout{900000};
     bool cgiAsUser = true;
-    std::atomic<int64_t> activeRequests{0};
-    // FastCGI process pools by (application pool, fullPath, arguments); built at start, fixed after.
+    // FastCGI process pools by (application pool, fullPath, arguments).
     std::map<std::string, std::shared_ptr<pool::FastCgiPool>> fastcgi;
 };
+
+using SharedSlot = std::atomic<std::shared_ptr<Shared>>;
 
 std::string fastCgiKey(const std::string& pool, const std::string& fullPath, const std::string& arguments)
 {
@@ -217,21 +237,23 @@ void sendError(const Shared& s, const std::shared_ptr<http::Responder>& r, int s
 
 class Dispatcher final : public http::Dispatcher {
 public:
-    Dispatcher(std::shared_ptr<Shared> shared, std::vector<SiteState*> endpointSites)
-        : shared_(std::move(shared)), endpointSites_(std::move(endpointSites))
+    Dispatcher(std::shared_ptr<SharedSlot> slot, std::shared_ptr<Shared> accepted, const EndpointInfo& endpoint)
+        : slot_(std::move(slot)), shared_(std::move(accepted))
     {
+        for (SiteState* s : endpoint.sites)
+            siteCounters_.push_back(s->counters);
     }
 
     void opened()
     {
-        for (SiteState* s : endpointSites_)
-            ++s->connections;
+        for (auto& c : siteCounters_)
+            ++c->connections;
     }
 
     void connectionClosed() override
     {
-        for (SiteState* s : endpointSites_)
-            --s->connections;
+        for (auto& c : siteCounters_)
+            --c->connections;
     }
 
     std::string errorBody(int status, const http::Request& req, const std::string& detail) override
@@ -239,7 +261,11 @@ public:
         return errorPage(*shared_, status, req, detail);
     }
 
-    void dispatch(std::shared_ptr<http::Responder> r) override { serve(r, r->request().path, 0); }
+    void dispatch(std::shared_ptr<http::Responder> r) override
+    {
+        shared_ = slot_->load(); // the newest configuration for each request
+        serve(r, r->request().path, 0);
+    }
 
     void serve(const std::shared_ptr<http::Responder>& r, const std::string& rawPath, int redirects)
     {
@@ -253,10 +279,11 @@ public:
         SiteState* state = s.sites.at(site->name).get();
         auto started = std::chrono::steady_clock::now();
         if (redirects == 0)
-            r->onComplete([state, started, r](int status, uint64_t bytes) {
-                ++state->requests;
-                ++state->status[std::clamp(status / 100, 0, 5)];
-                if (state->accessLog) {
+            // The request keeps its configuration alive (routes point into its site map) until it ends.
+            r->onComplete([counters = state->counters, accessLog = state->accessLog, keep = shared_, started, r](int status, uint64_t bytes) {
+                ++counters->requests;
+                ++counters->status[std::clamp(status / 100, 0, 5)];
+                if (accessLog) {
                     const http::Request& q = r->request();
                     log::AccessEntry e;
                     e.serverIp = q.localAddress;
@@ -270,7 +297,7 @@ public:
                     e.status = status;
                     e.bytesSent = bytes;
                     e.timeTakenMs = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-                    state->accessLog->write(e);
+                    accessLog->write(e);
                 }
             });
         auto decoded = http::decodePath(rawPath);
@@ -446,8 +473,9 @@ public:
     std::weak_ptr<Dispatcher> self_;
 
 private:
-    std::shared_ptr<Shared> shared_;
-    std::vector<SiteState*> endpointSites_;
+    std::shared_ptr<SharedSlot> slot_;
+    std::shared_ptr<Shared> shared_; // the configuration of the current request (kept alive by it)
+    std::vector<std::shared_ptr<SiteCounters>> siteCounters_;
 };
 
 // /status and /metrics, answered by the engine itself (no pool involved), so they answer even
@@ -490,27 +518,36 @@ private:
     std::chrono::steady_clock::time_point started_;
 };
 
-struct Endpoint {
-    std::string ip;
-    uint16_t port = 0;
-    uint64_t maxConnections = 0;
-    std::vector<SiteState*> sites;
-};
-
 struct Worker {
     asio::io_context io{1};
-    std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors;
+    std::map<EndpointKey, std::unique_ptr<asio::ip::tcp::acceptor>> acceptors; // touched on this worker's thread only
     std::thread thread;
 };
+
+// Runs fn on the worker's thread and waits for it (listeners are opened and closed there).
+template <typename Fn>
+auto runOn(Worker& w, Fn fn) -> decltype(fn())
+{
+    std::packaged_task<decltype(fn())()> task(std::move(fn));
+    auto result = task.get_future();
+    asio::post(w.io, [&task] { task(); });
+    return result.get();
+}
+
+std::string describeEndpoint(const EndpointKey& k) { return k.first + ":" + std::to_string(k.second); }
 
 } // namespace
 
 struct Engine::Impl {
     EngineOptions options;
-    std::shared_ptr<Shared> shared;
+    std::string runtimeDir;
+    std::shared_ptr<SharedSlot> slot = std::make_shared<SharedSlot>();
+    std::mutex applyMutex; // one apply (or start/stop) at a time
     std::vector<std::unique_ptr<Worker>> workers;
-    std::vector<Endpoint> endpoints;
-    std::vector<std::shared_ptr<std::atomic<int64_t>>> endpointConnections;
+    std::map<EndpointKey, std::shared_ptr<std::atomic<int64_t>>> endpointConnections;
+    std::vector<std::shared_ptr<pool::FastCgiPool>> retired; // replaced pools still finishing their requests
+    std::mutex retiredMutex;
+    size_t nextWorker = 0;
     std::shared_ptr<log::EventLog> events;
     mutable std::mutex historyMutex;
     std::deque<HistoryPoint> history;
@@ -518,6 +555,8 @@ struct Engine::Impl {
     std::unique_ptr<asio::ip::tcp::acceptor> statusAcceptor;
     std::shared_ptr<StatusDispatcher> statusDispatcher;
     std::atomic<bool> running{false};
+
+    std::shared_ptr<Shared> current() const { return slot->load(); }
 
     void acceptStatus()
     {
@@ -530,35 +569,35 @@ struct Engine::Impl {
         });
     }
 
-    void accept(Worker& w, asio::ip::tcp::acceptor& acceptor, size_t endpointIndex)
+    void accept(asio::ip::tcp::acceptor& acceptor, EndpointKey key, std::shared_ptr<std::atomic<int64_t>> count)
     {
-        acceptor.async_accept([this, &w, &acceptor, endpointIndex](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+        acceptor.async_accept([this, &acceptor, key, count](const asio::error_code& ec, asio::ip::tcp::socket socket) {
             if (ec == asio::error::operation_aborted || !acceptor.is_open())
                 return;
             if (!ec) {
-                Endpoint& ep = endpoints[endpointIndex];
-                auto& count = *endpointConnections[endpointIndex];
-                if (static_cast<uint64_t>(count.load()) >= ep.maxConnections) {
-                    // Over the site's maxConnections: a short 503 and close, as IIS does.
+                auto shared = current();
+                auto ep = shared->endpoints.find(key);
+                if (ep == shared->endpoints.end() || static_cast<uint64_t>(count->load()) >= ep->second.maxConnections) {
+                    // Over the site's maxConnections (or a listener being removed): a short 503
+                    // and close, as IIS does.
                     static const std::string busy = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
                     asio::error_code ignored;
                     asio::write(socket, asio::buffer(busy), ignored);
                     socket.close(ignored);
                 } else {
-                    auto dispatcher = std::make_shared<Dispatcher>(shared, ep.sites);
+                    auto dispatcher = std::make_shared<Dispatcher>(slot, shared, ep->second);
                     dispatcher->self_ = dispatcher;
                     dispatcher->opened();
-                    ++count;
-                    auto counted = std::shared_ptr<void>(nullptr, [c = endpointConnections[endpointIndex]](void*) { --*c; });
+                    ++*count;
+                    auto counted = std::shared_ptr<void>(nullptr, [count](void*) { --*count; });
                     http::Limits limits = shared->limits;
-                    if (!ep.sites.empty())
-                        limits.idleTimeout = ep.sites.front()->config->connectionTimeout;
+                    if (!ep->second.sites.empty())
+                        limits.idleTimeout = ep->second.sites.front()->config->connectionTimeout;
                     limits.headerTimeout = std::min(limits.headerTimeout, limits.idleTimeout);
-                    auto conn = http::startConnection(std::move(socket), std::make_shared<CountingDispatcher>(dispatcher, counted), limits);
-                    (void)conn;
+                    http::startConnection(std::move(socket), std::make_shared<CountingDispatcher>(dispatcher, counted), limits);
                 }
             }
-            accept(w, acceptor, endpointIndex);
+            accept(acceptor, key, count);
         });
     }
 
@@ -585,20 +624,245 @@ struct Engine::Impl {
         std::shared_ptr<void> token_;
     };
 
+    // Opens a listener for key on every worker; an error string when it cannot be bound.
+    std::string openListener(const EndpointKey& key)
+    {
+        auto count = endpointConnections.emplace(key, std::make_shared<std::atomic<int64_t>>(0)).first->second;
+        std::string failure;
+        for (auto& w : workers) {
+            Worker* raw = w.get();
+            std::string why = runOn(*raw, [this, raw, key, count]() -> std::string {
+                asio::error_code ec;
+                std::string ip = key.first;
+                if (ip.size() > 2 && ip.front() == '[')
+                    ip = ip.substr(1, ip.size() - 2);
+                auto addr = asio::ip::make_address(ip, ec);
+                auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(raw->io);
+                asio::ip::tcp::endpoint endpoint(addr, key.second);
+                if (!ec)
+                    acceptor->open(endpoint.protocol(), ec);
+                if (!ec)
+                    acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+                if (!ec) {
+                    int one = 1;
+                    ::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+                    acceptor->bind(endpoint, ec);
+                }
+                if (!ec)
+                    acceptor->listen(asio::socket_base::max_listen_connections, ec);
+                if (ec)
+                    return ec.message();
+                accept(*acceptor, key, count);
+                raw->acceptors[key] = std::move(acceptor);
+                return {};
+            });
+            if (!why.empty() && failure.empty())
+                failure = "cannot bind " + describeEndpoint(key) + ": " + why;
+        }
+        if (!failure.empty())
+            closeListener(key);
+        return failure;
+    }
+
+    void closeListener(const EndpointKey& key)
+    {
+        for (auto& w : workers) {
+            Worker* raw = w.get();
+            runOn(*raw, [raw, key] {
+                auto it = raw->acceptors.find(key);
+                if (it == raw->acceptors.end())
+                    return 0;
+                asio::error_code ignored;
+                it->second->close(ignored);
+                // The pending accept completes with operation_aborted later: the acceptor must
+                // outlive it, so it is destroyed from a posted handler after that completion.
+                auto doomed = std::shared_ptr<asio::ip::tcp::acceptor>(std::move(it->second));
+                raw->acceptors.erase(it);
+                asio::post(raw->io, [doomed] {});
+                return 0;
+            });
+        }
+    }
+
+    // Builds the request path's view of a configuration. Site counters, access logs, CGI limiters
+    // and FastCGI pools of `old` are reused where their settings did not change.
+    std::shared_ptr<Shared> build(std::shared_ptr<const config::Config> config, const Shared* old)
+    {
+        auto shared = std::make_shared<Shared>();
+        shared->config = config;
+        shared->events = events;
+        std::vector<std::string> warnings;
+        shared->map = SiteMap::build(*config, &warnings);
+        for (const std::string& w : warnings)
+            events->add(log::Severity::Warning, "engine", "config.unsupported", w);
+        if (const ConfigElement* rl = config->section("security/requestFiltering/requestLimits")) {
+            shared->limits.maxUrl = config::parseUInt(rl->get("maxUrl")).value_or(4096);
+            shared->limits.maxQueryString = config::parseUInt(rl->get("maxQueryString")).value_or(2048);
+            shared->limits.maxContentLength = config::parseUInt(rl->get("maxAllowedContentLength")).value_or(30000000);
+        }
+        if (const ConfigElement* he = config->section("httpErrors"))
+            shared->errorMode = he->get("errorMode");
+        if (const ConfigElement* c = config->section("cgi")) {
+            shared->cgiTimeout = std::chrono::milliseconds(config::parseTimeSpan(c->get("timeout")).value_or(900000));
+            shared->cgiAsUser = config::parseBool(c->get("createProcessAsUser")).value_or(true);
+        }
+
+        unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+        for (const ConfigElement* p : config->pools()) {
+            PoolRuntime rt;
+            std::string name = p->get("name");
+            auto maxConcurrent = static_cast<int>(config::parseUInt(p->get("cgiMaxConcurrent")).value_or(0));
+            if (maxConcurrent == 0)
+                maxConcurrent = static_cast<int>(std::max(4u, 2 * cores));
+            auto queue = config::parseUInt(p->get("cgiQueueLength")).value_or(1000);
+            auto wait = std::chrono::milliseconds(config::parseTimeSpan(p->get("cgiQueueTimeout")).value_or(30000));
+            rt.limiterKey = std::to_string(maxConcurrent) + "/" + std::to_string(queue) + "/" + std::to_string(wait.count());
+            if (old)
+                if (auto it = old->pools.find(name); it != old->pools.end() && it->second.limiterKey == rt.limiterKey)
+                    rt.limiter = it->second.limiter;
+            if (!rt.limiter)
+                rt.limiter = std::make_shared<cgi::CgiLimiter>(name, maxConcurrent, queue, wait);
+            if (const ConfigElement* pm = p->child("processModel")) {
+                std::string user = pm->get("userName");
+                if (!user.empty() && ::geteuid() == 0) {
+                    auto id = process::resolveIdentity(user);
+                    if (id)
+                        rt.identity = *id;
+                    else
+                        events->add(log::Severity::Error, "pool " + name, "pool.identity", "pool " + name + ": " + id.error() +
+                                                                                               "; its programs cannot run");
+                }
+                rt.limits.openFiles = config::parseUInt(pm->get("maxOpenFiles")).value_or(0);
+                rt.limits.addressSpaceBytes = config::parseUInt(pm->get("maxAddressSpaceMB")).value_or(0) * 1024 * 1024;
+                rt.limits.cpuSeconds = config::parseUInt(pm->get("maxCpuSeconds")).value_or(0);
+                rt.limits.processes = config::parseUInt(pm->get("maxUserProcesses")).value_or(0);
+            }
+            shared->pools.emplace(name, std::move(rt));
+        }
+
+        // FastCGI pools: every application pool that serves an application, with every FastCGI
+        // application a handler names. A pool whose settings are unchanged is the same object.
+        std::vector<std::pair<std::string, std::string>> fastCgiApps; // scriptProcessor split
+        for (const HandlerMapping& h : shared->map->handlers())
+            if (h.module == Module::FastCgi) {
+                auto bar = h.scriptProcessor.find('|');
+                fastCgiApps.emplace_back(config::expandEnvironment(h.scriptProcessor.substr(0, bar)),
+                                         bar == std::string::npos ? std::string() : h.scriptProcessor.substr(bar + 1));
+            }
+        std::set<std::string> usedPools;
+        for (const SiteConfig& site : shared->map->sites())
+            for (const Application& a : site.applications)
+                usedPools.insert(a.pool);
+        for (const std::string& poolName : usedPools) {
+            const ConfigElement* poolElement = config->pool(poolName);
+            if (!poolElement)
+                continue;
+            for (const auto& [fullPath, args] : fastCgiApps) {
+                std::string key = fastCgiKey(poolName, fullPath, args);
+                if (shared->fastcgi.count(key))
+                    continue;
+                for (const ConfigElement* app : config->fastCgiApplications()) {
+                    if (config::expandEnvironment(app->get("fullPath")) != fullPath || app->get("arguments") != args)
+                        continue;
+                    auto settings = fastCgiSettings(*app, *poolElement, runtimeDir, events);
+                    if (old)
+                        if (auto it = old->fastcgi.find(key); it != old->fastcgi.end() && it->second && it->second->settings() == settings) {
+                            shared->fastcgi[key] = it->second;
+                            break;
+                        }
+                    // Each pool's strand lives on one worker; pools are spread over the workers.
+                    auto& io = workers[nextWorker++ % workers.size()]->io;
+                    shared->fastcgi[key] = std::make_shared<pool::FastCgiPool>(io, std::move(settings), events);
+                    break;
+                }
+            }
+        }
+
+        for (const SiteConfig& site : shared->map->sites()) {
+            auto state = std::make_unique<SiteState>();
+            state->config = &site;
+            std::string logDir = site.logDirectory;
+            if (logDir.empty() && !options.logDirectory.empty())
+                logDir = options.logDirectory + "/W3SVC" + std::to_string(site.id);
+            state->accessLogKey = logDir + "|" + site.logPeriod + "|" + (site.logEnabled ? "1" : "0");
+            if (old)
+                if (auto it = old->sites.find(site.name); it != old->sites.end()) {
+                    state->counters = it->second->counters;
+                    if (it->second->accessLogKey == state->accessLogKey)
+                        state->accessLog = it->second->accessLog;
+                }
+            if (!state->accessLog)
+                state->accessLog = std::make_shared<log::AccessLog>(logDir, site.logPeriod, site.logEnabled);
+            SiteState* raw = state.get();
+            shared->sites.emplace(site.name, std::move(state));
+            if (!site.autoStart)
+                continue;
+            for (const auto& b : site.bindings) {
+                EndpointInfo& ep = shared->endpoints[EndpointKey(b.ip == "*" ? std::string("0.0.0.0") : b.ip, b.port)];
+                ep.maxConnections = std::max(ep.maxConnections, site.maxConnections);
+                if (std::find(ep.sites.begin(), ep.sites.end(), raw) == ep.sites.end())
+                    ep.sites.push_back(raw);
+            }
+        }
+        return shared;
+    }
+
+    // Opens the listeners `next` has and the running set lacks, closes those it no longer has;
+    // marks the sites of a listener that cannot be bound as failed (with an event).
+    std::string syncListeners(Shared& next)
+    {
+        std::set<EndpointKey> open;
+        for (auto& [key, a] : workers.front()->acceptors)
+            open.insert(key);
+        // (acceptors are only touched on worker threads; the key set changes only here, under applyMutex)
+        std::string failures;
+        for (auto& [key, ep] : next.endpoints) {
+            if (open.count(key))
+                continue;
+            std::string why = openListener(key);
+            if (why.empty())
+                continue;
+            for (SiteState* s : ep.sites) {
+                s->failure = why;
+                events->add(log::Severity::Error, "site " + s->config->name, "site.bind-failed", "site " + s->config->name + " cannot serve: " + why);
+            }
+            failures += (failures.empty() ? "" : "; ") + why;
+        }
+        for (const EndpointKey& key : open)
+            if (!next.endpoints.count(key)) {
+                closeListener(key);
+                events->add(log::Severity::Info, "engine", "listener.closed", "stopped listening on " + describeEndpoint(key));
+            }
+        return failures;
+    }
+
+    void retirePools(const Shared& old, const Shared& next, const std::string& why)
+    {
+        for (auto& [key, p] : old.fastcgi) {
+            auto it = next.fastcgi.find(key);
+            if (p && (it == next.fastcgi.end() || it->second != p)) {
+                p->retire(why);
+                std::lock_guard lock(retiredMutex);
+                retired.push_back(p);
+            }
+        }
+    }
+
     void tick()
     {
         ticker->expires_after(std::chrono::seconds(1));
         ticker->async_wait([this](const asio::error_code& ec) {
             if (ec)
                 return;
+            auto shared = current();
             HistoryPoint p;
             p.time = std::chrono::system_clock::now();
             for (auto& [name, s] : shared->sites) {
-                uint64_t now = s->requests.load();
-                s->perSecond = static_cast<double>(now - s->lastRequests);
-                s->lastRequests = now;
-                p.requestsPerSecond += s->perSecond;
-                p.errors5xx += s->status[5].load();
+                uint64_t now = s->counters->requests.load();
+                s->counters->perSecond = static_cast<double>(now - s->counters->lastRequests);
+                s->counters->lastRequests = now;
+                p.requestsPerSecond += s->counters->perSecond;
+                p.errors5xx += s->counters->status[5].load();
                 if (s->accessLog)
                     s->accessLog->flush();
             }
@@ -612,6 +876,10 @@ struct Engine::Impl {
                 history.push_back(p);
                 while (history.size() > 3600)
                     history.pop_front();
+            }
+            {
+                std::lock_guard lock(retiredMutex);
+                std::erase_if(retired, [](const std::shared_ptr<pool::FastCgiPool>& r) { return r->drained(); });
             }
             events->flush();
             tick();
@@ -634,182 +902,45 @@ Engine::~Engine() { stop(std::chrono::milliseconds(0)); }
 
 bool Engine::running() const { return impl_->running; }
 std::shared_ptr<log::EventLog> Engine::events() const { return impl_->events; }
-std::shared_ptr<const config::Config> Engine::config() const { return impl_->shared ? impl_->shared->config : nullptr; }
+std::shared_ptr<const config::Config> Engine::config() const
+{
+    auto shared = impl_->current();
+    return shared ? shared->config : nullptr;
+}
 
 Result<void> Engine::start(std::shared_ptr<const config::Config> config)
 {
+    std::lock_guard guard(impl_->applyMutex);
     if (impl_->running)
         return fail("the engine is already running");
     if (!config->valid())
         return fail("the configuration has errors; the engine does not start with it");
-    auto shared = std::make_shared<Shared>();
-    shared->config = config;
-    shared->events = impl_->events;
-    std::vector<std::string> warnings;
-    shared->map = SiteMap::build(*config, &warnings);
-    for (const std::string& w : warnings)
-        impl_->events->add(log::Severity::Warning, "engine", "config.unsupported", w);
-
-    if (const ConfigElement* rl = config->section("security/requestFiltering/requestLimits")) {
-        shared->limits.maxUrl = config::parseUInt(rl->get("maxUrl")).value_or(4096);
-        shared->limits.maxQueryString = config::parseUInt(rl->get("maxQueryString")).value_or(2048);
-        shared->limits.maxContentLength = config::parseUInt(rl->get("maxAllowedContentLength")).value_or(30000000);
+    impl_->runtimeDir = impl_->options.runtimeDirectory;
+    if (impl_->runtimeDir.empty()) {
+        const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+        impl_->runtimeDir = xdg ? std::string(xdg) + "/lido" : ::geteuid() == 0 ? "/run/lido" : "/tmp/lido-" + std::to_string(::geteuid());
     }
-    if (const ConfigElement* he = config->section("httpErrors"))
-        shared->errorMode = he->get("errorMode");
-    if (const ConfigElement* c = config->section("cgi")) {
-        shared->cgiTimeout = std::chrono::milliseconds(config::parseTimeSpan(c->get("timeout")).value_or(900000));
-        shared->cgiAsUser = config::parseBool(c->get("createProcessAsUser")).value_or(true);
-    }
+    ::mkdir(impl_->runtimeDir.c_str(), 0711);
 
     unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    for (const ConfigElement* p : config->pools()) {
-        PoolRuntime rt;
-        std::string name = p->get("name");
-        auto maxConcurrent = static_cast<int>(config::parseUInt(p->get("cgiMaxConcurrent")).value_or(0));
-        if (maxConcurrent == 0)
-            maxConcurrent = static_cast<int>(std::max(4u, 2 * cores));
-        auto queue = config::parseUInt(p->get("cgiQueueLength")).value_or(1000);
-        auto wait = std::chrono::milliseconds(config::parseTimeSpan(p->get("cgiQueueTimeout")).value_or(30000));
-        rt.limiter = std::make_shared<cgi::CgiLimiter>(name, maxConcurrent, queue, wait);
-        if (const ConfigElement* pm = p->child("processModel")) {
-            std::string user = pm->get("userName");
-            if (!user.empty() && ::geteuid() == 0) {
-                auto id = process::resolveIdentity(user);
-                if (id)
-                    rt.identity = *id;
-                else
-                    impl_->events->add(log::Severity::Error, "pool " + name, "pool.identity", "pool " + name + ": " + id.error() +
-                                                                                                   "; its programs cannot run");
-            }
-            rt.limits.openFiles = config::parseUInt(pm->get("maxOpenFiles")).value_or(0);
-            rt.limits.addressSpaceBytes = config::parseUInt(pm->get("maxAddressSpaceMB")).value_or(0) * 1024 * 1024;
-            rt.limits.cpuSeconds = config::parseUInt(pm->get("maxCpuSeconds")).value_or(0);
-            rt.limits.processes = config::parseUInt(pm->get("maxUserProcesses")).value_or(0);
-        }
-        shared->pools.emplace(name, std::move(rt));
-    }
-
-    // FastCGI pools: every application pool that serves an application, with every FastCGI
-    // application a handler names.
-    std::string runtimeDir = impl_->options.runtimeDirectory;
-    if (runtimeDir.empty()) {
-        const char* xdg = std::getenv("XDG_RUNTIME_DIR");
-        runtimeDir = xdg ? std::string(xdg) + "/lido" : ::geteuid() == 0 ? "/run/lido" : "/tmp/lido-" + std::to_string(::geteuid());
-    }
-    ::mkdir(runtimeDir.c_str(), 0711);
-    std::vector<std::pair<std::string, std::string>> fastCgiApps; // scriptProcessor split
-    for (const HandlerMapping& h : shared->map->handlers())
-        if (h.module == Module::FastCgi) {
-            auto bar = h.scriptProcessor.find('|');
-            fastCgiApps.emplace_back(config::expandEnvironment(h.scriptProcessor.substr(0, bar)),
-                                     bar == std::string::npos ? std::string() : h.scriptProcessor.substr(bar + 1));
-        }
-    std::set<std::string> usedPools;
-    for (const SiteConfig& site : shared->map->sites())
-        for (const Application& a : site.applications)
-            usedPools.insert(a.pool);
-    for (const std::string& poolName : usedPools) {
-        const ConfigElement* poolElement = config->pool(poolName);
-        if (!poolElement)
-            continue;
-        for (const auto& [fullPath, args] : fastCgiApps) {
-            std::string key = fastCgiKey(poolName, fullPath, args);
-            if (shared->fastcgi.count(key))
-                continue;
-            for (const ConfigElement* app : config->fastCgiApplications())
-                if (config::expandEnvironment(app->get("fullPath")) == fullPath && app->get("arguments") == args)
-                    shared->fastcgi[key] = nullptr; // created once the worker threads exist
-        }
-    }
-
-    std::map<std::pair<std::string, uint16_t>, size_t> endpointIndex;
-    impl_->endpoints.clear();
-    for (const SiteConfig& site : shared->map->sites()) {
-        auto state = std::make_unique<SiteState>();
-        state->config = &site;
-        std::string logDir = site.logDirectory;
-        if (logDir.empty() && !impl_->options.logDirectory.empty())
-            logDir = impl_->options.logDirectory + "/W3SVC" + std::to_string(site.id);
-        state->accessLog = std::make_unique<log::AccessLog>(logDir, site.logPeriod, site.logEnabled);
-        SiteState* raw = state.get();
-        shared->sites.emplace(site.name, std::move(state));
-        if (!site.autoStart)
-            continue;
-        for (const auto& b : site.bindings) {
-            auto key = std::make_pair(b.ip == "*" ? std::string("0.0.0.0") : b.ip, b.port);
-            auto [it, fresh] = endpointIndex.emplace(key, impl_->endpoints.size());
-            if (fresh)
-                impl_->endpoints.push_back(Endpoint{key.first, key.second, 0, {}});
-            Endpoint& ep = impl_->endpoints[it->second];
-            ep.maxConnections = std::max(ep.maxConnections, site.maxConnections);
-            if (std::find(ep.sites.begin(), ep.sites.end(), raw) == ep.sites.end())
-                ep.sites.push_back(raw);
-        }
-    }
-    impl_->shared = shared;
-    impl_->endpointConnections.clear();
-    for (size_t i = 0; i < impl_->endpoints.size(); ++i)
-        impl_->endpointConnections.push_back(std::make_shared<std::atomic<int64_t>>(0));
-
     int threads = impl_->options.threads > 0 ? impl_->options.threads : static_cast<int>(cores);
     impl_->workers.clear();
-    std::string failures;
+    impl_->endpointConnections.clear();
     for (int t = 0; t < threads; ++t) {
         auto w = std::make_unique<Worker>();
-        for (size_t i = 0; i < impl_->endpoints.size(); ++i) {
-            Endpoint& ep = impl_->endpoints[i];
-            asio::error_code ec;
-            std::string ip = ep.ip;
-            if (ip.size() > 2 && ip.front() == '[')
-                ip = ip.substr(1, ip.size() - 2);
-            auto addr = asio::ip::make_address(ip, ec);
-            auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(w->io);
-            asio::ip::tcp::endpoint endpoint(addr, ep.port);
-            if (!ec)
-                acceptor->open(endpoint.protocol(), ec);
-            if (!ec)
-                acceptor->set_option(asio::socket_base::reuse_address(true), ec);
-            if (!ec) {
-                int one = 1;
-                ::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-                acceptor->bind(endpoint, ec);
-            }
-            if (!ec)
-                acceptor->listen(asio::socket_base::max_listen_connections, ec);
-            if (ec) {
-                if (t == 0) {
-                    std::string why = "cannot bind " + ep.ip + ":" + std::to_string(ep.port) + ": " + ec.message();
-                    for (SiteState* s : ep.sites) {
-                        s->failure = why;
-                        impl_->events->add(log::Severity::Error, "site " + s->config->name, "site.bind-failed",
-                                           "site " + s->config->name + " cannot serve: " + why);
-                    }
-                    failures += (failures.empty() ? "" : "; ") + why;
-                }
-                continue;
-            }
-            impl_->accept(*w, *acceptor, i);
-            w->acceptors.push_back(std::move(acceptor));
-        }
+        Worker* raw = w.get();
+        w->thread = std::thread([raw] {
+            auto guard = asio::make_work_guard(raw->io);
+            raw->io.run();
+        });
         impl_->workers.push_back(std::move(w));
     }
-    size_t nextWorker = 0;
-    for (auto& [key, p] : shared->fastcgi) {
-        std::string poolName = key.substr(0, key.find('\x1f'));
-        std::string rest = key.substr(key.find('\x1f') + 1);
-        std::string fullPath = rest.substr(0, rest.find('\x1f'));
-        std::string args = rest.substr(rest.find('\x1f') + 1);
-        for (const ConfigElement* app : config->fastCgiApplications())
-            if (config::expandEnvironment(app->get("fullPath")) == fullPath && app->get("arguments") == args) {
-                // Each pool's strand lives on one worker; pools are spread over the workers.
-                auto& io = impl_->workers[nextWorker++ % impl_->workers.size()]->io;
-                p = std::make_shared<pool::FastCgiPool>(io, fastCgiSettings(*app, *config->pool(poolName), runtimeDir, impl_->events),
-                                                        impl_->events);
-                p->start();
-                break;
-            }
-    }
+    auto shared = impl_->build(config, nullptr);
+    impl_->slot->store(shared);
+    std::string failures = impl_->syncListeners(*shared);
+    for (auto& [key, p] : shared->fastcgi)
+        p->start();
+
     // The status listener: only when configured (lido/statusListener), loopback by default.
     if (const ConfigElement* sl = config->section("lido/statusListener"); sl && config::parseBool(sl->get("enabled")).value_or(true)) {
         auto info = config::parseBindingInfo(sl->get("bindingInformation"));
@@ -820,35 +951,35 @@ Result<void> Engine::start(std::shared_ptr<const config::Config> config)
                 allow.push_back(t);
         Engine* engine = this;
         impl_->statusDispatcher = std::make_shared<StatusDispatcher>([engine] { return engine->snapshot(); }, allow, std::chrono::steady_clock::now());
-        asio::error_code ec;
-        std::string ip = info->ip == "*" ? "0.0.0.0" : info->ip;
-        asio::ip::tcp::endpoint endpoint(asio::ip::make_address(ip, ec), info->port);
-        impl_->statusAcceptor = std::make_unique<asio::ip::tcp::acceptor>(impl_->workers.front()->io);
-        if (!ec)
-            impl_->statusAcceptor->open(endpoint.protocol(), ec);
-        if (!ec)
-            impl_->statusAcceptor->set_option(asio::socket_base::reuse_address(true), ec);
-        if (!ec)
-            impl_->statusAcceptor->bind(endpoint, ec);
-        if (!ec)
-            impl_->statusAcceptor->listen(asio::socket_base::max_listen_connections, ec);
-        if (ec) {
-            impl_->events->add(log::Severity::Error, "engine", "status.bind-failed",
-                               "the status listener cannot bind " + sl->get("bindingInformation") + ": " + ec.message());
-            impl_->statusAcceptor.reset();
-        } else {
+        std::string error = runOn(*impl_->workers.front(), [this, info]() -> std::string {
+            asio::error_code ec;
+            std::string ip = info->ip == "*" ? "0.0.0.0" : info->ip;
+            asio::ip::tcp::endpoint endpoint(asio::ip::make_address(ip, ec), info->port);
+            impl_->statusAcceptor = std::make_unique<asio::ip::tcp::acceptor>(impl_->workers.front()->io);
+            if (!ec)
+                impl_->statusAcceptor->open(endpoint.protocol(), ec);
+            if (!ec)
+                impl_->statusAcceptor->set_option(asio::socket_base::reuse_address(true), ec);
+            if (!ec)
+                impl_->statusAcceptor->bind(endpoint, ec);
+            if (!ec)
+                impl_->statusAcceptor->listen(asio::socket_base::max_listen_connections, ec);
+            if (ec) {
+                impl_->statusAcceptor.reset();
+                return ec.message();
+            }
             impl_->acceptStatus();
-        }
-    }
-    impl_->ticker = std::make_unique<asio::steady_timer>(impl_->workers.front()->io);
-    impl_->tick();
-    for (auto& w : impl_->workers) {
-        Worker* raw = w.get();
-        w->thread = std::thread([raw] {
-            auto guard = asio::make_work_guard(raw->io);
-            raw->io.run();
+            return {};
         });
+        if (!error.empty())
+            impl_->events->add(log::Severity::Error, "engine", "status.bind-failed",
+                               "the status listener cannot bind " + sl->get("bindingInformation") + ": " + error);
     }
+    runOn(*impl_->workers.front(), [this] {
+        impl_->ticker = std::make_unique<asio::steady_timer>(impl_->workers.front()->io);
+        impl_->tick();
+        return 0;
+    });
     impl_->running = true;
     for (const auto& [name, s] : shared->sites)
         if (s->failure.empty() && s->config->autoStart)
@@ -858,8 +989,51 @@ Result<void> Engine::start(std::shared_ptr<const config::Config> config)
     return {};
 }
 
+Result<std::string> Engine::apply(std::shared_ptr<const config::Config> config)
+{
+    std::lock_guard guard(impl_->applyMutex);
+    if (!impl_->running)
+        return fail("the engine is not running");
+    if (!config->valid())
+        return fail("the configuration has errors; the running configuration stays");
+    auto old = impl_->current();
+    auto changes = config::semanticDiff(*old->config, *config);
+    if (changes.empty())
+        return std::string("no changes");
+    std::string summary = config::formatSemanticDiff(changes);
+    while (!summary.empty() && summary.back() == '\n')
+        summary.pop_back();
+    auto next = impl_->build(config, old.get());
+    // New listeners first, then the new view goes live, then what is gone is closed: a binding
+    // that stays is never closed, and a request finds its site at every moment.
+    std::string failures = impl_->syncListeners(*next);
+    for (auto& [key, p] : next->fastcgi) {
+        auto it = old->fastcgi.find(key);
+        if (it == old->fastcgi.end() || it->second != p)
+            p->start();
+    }
+    impl_->slot->store(next);
+    impl_->retirePools(*old, *next, "the configuration changed");
+    std::set<std::string> before, after;
+    for (auto& [name, s] : old->sites)
+        before.insert(name);
+    for (auto& [name, s] : next->sites) {
+        after.insert(name);
+        if (!before.count(name) && s->failure.empty() && s->config->autoStart)
+            impl_->events->add(log::Severity::Info, "site " + name, "site.started", "site " + name + " started");
+    }
+    for (const std::string& name : before)
+        if (!after.count(name))
+            impl_->events->add(log::Severity::Info, "site " + name, "site.stopped", "site " + name + " removed");
+    impl_->events->add(log::Severity::Info, "engine", "config.applied", "configuration applied: " + summary);
+    if (!failures.empty())
+        return fail("applied, but " + failures);
+    return summary;
+}
+
 void Engine::stop(std::chrono::milliseconds grace)
 {
+    std::lock_guard guard(impl_->applyMutex);
     if (!impl_->running)
         return;
     impl_->running = false;
@@ -870,7 +1044,7 @@ void Engine::stop(std::chrono::milliseconds grace)
         });
     for (auto& w : impl_->workers)
         asio::post(w->io, [raw = w.get()] {
-            for (auto& a : raw->acceptors) {
+            for (auto& [key, a] : raw->acceptors) {
                 asio::error_code ignored;
                 a->close(ignored);
             }
@@ -878,7 +1052,7 @@ void Engine::stop(std::chrono::milliseconds grace)
     // In-flight requests finish within the grace period (the count drops as connections close).
     auto deadline = std::chrono::steady_clock::now() + grace;
     auto busy = [this] {
-        for (auto& c : impl_->endpointConnections)
+        for (auto& [key, c] : impl_->endpointConnections)
             if (c->load() > 0)
                 return true;
         return false;
@@ -890,13 +1064,20 @@ void Engine::stop(std::chrono::milliseconds grace)
     for (auto& w : impl_->workers)
         if (w->thread.joinable())
             w->thread.join();
-    for (auto& [name, s] : impl_->shared->sites)
+    auto shared = impl_->current();
+    for (auto& [name, s] : shared->sites)
         if (s->accessLog)
             s->accessLog->flush();
     impl_->ticker.reset();
     impl_->statusAcceptor.reset();
-    for (auto& [key, p] : impl_->shared->fastcgi)
-        p.reset(); // kills the instances (signalGroup SIGKILL) before the strands go
+    // Kills the instances (signalGroup SIGKILL) before the strands go.
+    for (auto& [key, p] : shared->fastcgi)
+        p.reset();
+    impl_->retired.clear();
+    impl_->slot->store(std::make_shared<Shared>(Shared{shared->config, shared->map, {}, {}, {}, impl_->events, {}, {}, {}, {}, {}}));
+    shared.reset();
+    for (auto& w : impl_->workers)
+        w->acceptors.clear();
     impl_->workers.clear(); // closes sockets and pipes; CGI children die with their thread (PR_SET_PDEATHSIG)
     impl_->events->add(log::Severity::Info, "engine", "engine.stopped", "the engine stopped");
     impl_->events->flush();
@@ -906,27 +1087,29 @@ Snapshot Engine::snapshot() const
 {
     Snapshot snap;
     snap.time = std::chrono::system_clock::now();
-    if (!impl_->shared)
+    auto shared = impl_->current();
+    if (!shared)
         return snap;
-    for (const auto& [name, s] : impl_->shared->sites) {
+    for (const auto& [name, s] : shared->sites) {
         SiteMetrics m;
         m.name = name;
         m.id = s->config->id;
         m.started = impl_->running && s->failure.empty() && s->config->autoStart;
         m.state = !s->failure.empty() ? "Failed: " + s->failure : m.started ? "Started" : "Stopped";
-        m.requests = s->requests;
-        m.requestsPerSecond = s->perSecond;
-        m.status1xx = s->status[1];
-        m.status2xx = s->status[2];
-        m.status3xx = s->status[3];
-        m.status4xx = s->status[4];
-        m.status5xx = s->status[5];
-        m.openConnections = s->connections;
+        const SiteCounters& c = *s->counters;
+        m.requests = c.requests;
+        m.requestsPerSecond = c.perSecond;
+        m.status1xx = c.status[1];
+        m.status2xx = c.status[2];
+        m.status3xx = c.status[3];
+        m.status4xx = c.status[4];
+        m.status5xx = c.status[5];
+        m.openConnections = c.connections;
         snap.sites.push_back(m);
     }
-    for (const auto& [name, p] : impl_->shared->pools)
+    for (const auto& [name, p] : shared->pools)
         snap.cgi.push_back(p.limiter->metrics());
-    for (const auto& [key, p] : impl_->shared->fastcgi)
+    for (const auto& [key, p] : shared->fastcgi)
         if (p)
             snap.fastcgi.push_back(p->metrics());
     return snap;
@@ -934,9 +1117,10 @@ Snapshot Engine::snapshot() const
 
 Result<void> Engine::controlPool(const std::string& name, PoolAction action)
 {
-    if (!impl_->shared || !impl_->shared->config->pool(name))
+    auto shared = impl_->current();
+    if (!shared || !shared->config->pool(name))
         return fail("no application pool '" + name + "'");
-    for (auto& [key, p] : impl_->shared->fastcgi) {
+    for (auto& [key, p] : shared->fastcgi) {
         if (!p || key.substr(0, key.find('\x1f')) != name)
             continue;
         switch (action) {

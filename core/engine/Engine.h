@@ -36,6 +36,12 @@ public:
     // Stops accepting, lets in-flight requests finish up to `grace`, stops child processes.
     void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
     bool running() const;
+    // Applies a new valid configuration live, touching only what changed: new listeners open
+    // before the new view goes live and removed ones close after; an unchanged FastCGI pool keeps
+    // its instances and counters, a changed one is replaced overlapped (the old one finishes its
+    // requests); site counters stay. Returns the semantic diff applied ("no changes" when none);
+    // an invalid configuration is refused and the running one stays.
+    Result<std::string> apply(std::shared_ptr<const config::Config> config);
 
     // Start (after a stop, also a rapid-fail stop), stop or recycle an application pool's
     // FastCGI processes.

@@ -400,7 +400,7 @@ void FastCgiPool::ping(const std::shared_ptr<Instance>& in)
         if (generation != in->generation || !in->pingPending || in->expectedExit)
             return;
         if (ec) {
-            self->pingFailed(in, "refused the ping connection: " + ec.message());
+            self->pingConnectionLost(in, "refused the ping connection: " + ec.message());
             return;
         }
         in->connected = true;
@@ -415,17 +415,7 @@ void FastCgiPool::readPing(const std::shared_ptr<Instance>& in)
         if (generation != in->generation || !in->pingPending || in->expectedExit)
             return;
         if (ec) {
-            in->connected = false;
-            asio::error_code ignored;
-            in->socket.close(ignored);
-            ++in->generation;
-            // Usually the process died: its exit report says how; else the closed connection is the failure.
-            auto wait = std::make_shared<asio::steady_timer>(self->strand_, std::chrono::milliseconds(500));
-            std::string why = ec.message();
-            wait->async_wait([self, in, wait, why](const asio::error_code&) {
-                if (in->pingPending && !in->exited && !in->expectedExit)
-                    self->pingFailed(in, "closed the connection instead of answering a ping (" + why + ")");
-            });
+            self->pingConnectionLost(in, "closed the connection instead of answering a ping (" + ec.message() + ")");
             return;
         }
         std::optional<fastcgi::Type> answer;
@@ -445,6 +435,22 @@ void FastCgiPool::readPing(const std::shared_ptr<Instance>& in)
             self->pingAnswered(in, fastcgi::Record{*answer, 0, values}); // after feed(): the next request starts a new parser
         else
             self->readPing(in);
+    });
+}
+
+// Usually the process has died (its exit report says how, and counts it); only a process that is
+// still alive half a second later failed the ping itself.
+void FastCgiPool::pingConnectionLost(const std::shared_ptr<Instance>& in, const std::string& what)
+{
+    in->connected = false;
+    asio::error_code ignored;
+    in->socket.close(ignored);
+    in->socket = Socket(strand_);
+    ++in->generation;
+    auto wait = std::make_shared<asio::steady_timer>(strand_, std::chrono::milliseconds(500));
+    wait->async_wait([self = shared_from_this(), in, wait, what](const asio::error_code&) {
+        if (in->pingPending && !in->exited && !in->expectedExit)
+            self->pingFailed(in, what);
     });
 }
 
@@ -792,6 +798,10 @@ void FastCgiPool::finishExchange(const std::shared_ptr<Instance>& in)
     ++counters_.completed;
     ++generationRequests_;
     in->lastActive = Clock::now();
+    if (retired_ && queue_.empty() && !in->drainAfter) {
+        in->drainAfter = true;
+        in->stopReason = "replaced by a configuration change";
+    }
     if (in->requests >= settings_.instanceMaxRequests || in->drainAfter) {
         terminate(in, in->drainAfter ? in->stopReason : "instanceMaxRequests (" + std::to_string(settings_.instanceMaxRequests) + ") reached");
         if (!in->drainAfter)
@@ -1018,6 +1028,31 @@ void FastCgiPool::recycle(const std::string& why)
         self->dispatch();
         self->publish();
     });
+}
+
+void FastCgiPool::retire(const std::string& why)
+{
+    asio::post(strand_, [self = shared_from_this(), why] {
+        self->retired_ = true;
+        self->events_->add(log::Severity::Info, self->describe(), "pool.retired", "pool " + self->settings_.poolName + " (" +
+                                                                                     self->counters_.application + ") replaced: " + why);
+        for (auto& in : std::vector<std::shared_ptr<Instance>>(self->instances_)) {
+            if (in->state == InstanceState::Busy) {
+                in->drainAfter = true;
+                in->stopReason = "replaced: " + why;
+            } else if (self->queue_.empty()) {
+                self->terminate(in, "replaced: " + why);
+            }
+        }
+        self->publish();
+    });
+}
+
+bool FastCgiPool::drained() const
+{
+    std::lock_guard lock(metricsMutex_);
+    return metrics_.starting + metrics_.idle + metrics_.busy + metrics_.draining == 0 && metrics_.queued == 0 &&
+           metrics_.instances.empty();
 }
 
 void FastCgiPool::tick()

@@ -64,6 +64,7 @@ struct FastCgiSettings {
     uint64_t recyclePrivateMemoryKB = 0; // resident memory of any instance
     std::vector<std::chrono::milliseconds> recycleSchedule; // times of day (local)
     size_t responseBufferLimit = 4 * 1024 * 1024;
+    bool operator==(const FastCgiSettings&) const = default; // a live apply keeps a pool whose settings are equal
 };
 
 using engine::InstanceMetrics;
@@ -89,6 +90,10 @@ public:
     void stop(const std::string& why);   // every instance terminated, requests get 503
     void restart();                      // after a stop (one click in the console)
     void recycle(const std::string& why);// overlapped: new instances take new requests
+    // Replaced by a configuration change: serves what it has queued, lets busy instances finish,
+    // stops the rest; drained() tells when nothing is left.
+    void retire(const std::string& why);
+    bool drained() const;
     PoolMetrics metrics() const;
     const FastCgiSettings& settings() const { return settings_; }
 
@@ -107,6 +112,7 @@ private:
     void readPing(const std::shared_ptr<Instance>& in);
     void pingAnswered(const std::shared_ptr<Instance>& in, const fastcgi::Record& r);
     void pingFailed(const std::shared_ptr<Instance>& in, const std::string& what);
+    void pingConnectionLost(const std::shared_ptr<Instance>& in, const std::string& what);
     void readInotify();
     void onRecord(const std::shared_ptr<Instance>& in, const fastcgi::Record& r);
     void finishExchange(const std::shared_ptr<Instance>& in);
@@ -134,6 +140,7 @@ private:
     int nextInstanceId_ = 1;
     int limit_ = 1; // current maxInstances (auto-tuned when configured 0)
     bool running_ = true;
+    bool retired_ = false;
     std::string stoppedReason_;
     bool waitedSinceTick_ = false;
     struct Windows;

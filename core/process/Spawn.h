@@ -17,6 +17,7 @@ struct Identity {
     uid_t uid = 0;
     gid_t gid = 0;
     std::vector<gid_t> groups;
+    bool operator==(const Identity&) const = default;
 };
 
 // Looks a user up (name or number) and its groups, in the parent (NSS is not safe after vfork).
@@ -27,6 +28,7 @@ struct Limits {
     uint64_t cpuSeconds = 0;        // RLIMIT_CPU
     uint64_t openFiles = 0;         // RLIMIT_NOFILE
     uint64_t processes = 0;         // RLIMIT_NPROC
+    bool operator==(const Limits&) const = default;
 };
 
 struct SpawnOptions {

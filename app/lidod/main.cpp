@@ -1,19 +1,75 @@
-// lidod: the headless engine. Runs in the foreground; SIGTERM and SIGINT stop it gracefully.
+// lidod: the headless engine. Runs in the foreground; SIGTERM and SIGINT stop it gracefully,
+// SIGHUP (systemd's ExecReload) re-reads the configuration, as does any change to the file.
+// Speaks systemd's notify protocol when NOTIFY_SOCKET is set (Type=notify), and works without it.
 #include "config/Config.h"
+#include "engine/ConfigReloader.h"
 #include "engine/Engine.h"
 
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
+#include <cstddef>
+#include <ctime>
 #include <iostream>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 using namespace lido;
+
+namespace {
+
+// sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET ("@" = abstract namespace).
+void notifySystemd(const std::string& state)
+{
+    const char* path = std::getenv("NOTIFY_SOCKET");
+    if (!path || !*path)
+        return;
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    size_t len = std::strlen(path);
+    if (len >= sizeof a.sun_path)
+        return;
+    std::memcpy(a.sun_path, path, len);
+    if (a.sun_path[0] == '@')
+        a.sun_path[0] = '\0';
+    int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    (void)::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&a),
+                   static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len));
+    ::close(fd);
+}
+
+std::string summary(const engine::Engine& engine)
+{
+    auto snap = engine.snapshot();
+    int sites = 0, pools = 0, stopped = 0;
+    for (const auto& s : snap.sites)
+        sites += s.started;
+    for (const auto& p : snap.fastcgi) {
+        ++pools;
+        stopped += !p.running;
+    }
+    return std::to_string(sites) + " sites serving, " + std::to_string(pools) + " FastCGI pools" +
+           (stopped ? " (" + std::to_string(stopped) + " stopped)" : "");
+}
+
+uint64_t monotonicMicros()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000u + static_cast<uint64_t>(ts.tv_nsec) / 1000u;
+}
+
+} // namespace
 
 int main(int argc, char** argv)
 {
     CLI::App app{"lidod: the Lido engine"};
     std::string file, logDir;
-    bool check = false;
+    bool check = false, noWatch = false;
     int threads = 0;
     int graceSeconds = 10;
     app.add_option("--config", file, "configuration file")->required();
@@ -21,6 +77,7 @@ int main(int argc, char** argv)
     app.add_option("--threads", threads, "I/O threads (default: one per core)");
     app.add_option("--log-dir", logDir, "folder of the event log and default access logs");
     app.add_option("--grace", graceSeconds, "seconds in-flight requests get at shutdown");
+    app.add_flag("--no-watch", noWatch, "do not watch the configuration file (SIGHUP still reloads)");
     CLI11_PARSE(app, argc, argv);
 
     auto config = config::loadConfig(file);
@@ -63,18 +120,27 @@ int main(int argc, char** argv)
         }
     }
     engine.events()->add(log::Severity::Info, "engine", "engine.started", "lidod serving " + file);
+    engine::ConfigReloader reloader(engine, file);
+    if (!noWatch)
+        if (auto w = reloader.watch(); !w)
+            engine.events()->add(log::Severity::Warning, "engine", "config.watch", w.error() + "; SIGHUP still reloads");
+    notifySystemd("READY=1\nSTATUS=" + summary(engine));
     for (;;) {
         int sig = 0;
         sigwait(&signals, &sig);
         if (sig == SIGHUP) {
-            engine.events()->add(log::Severity::Warning, "engine", "engine.reload",
-                                 "SIGHUP: live reload is not implemented yet; restart lidod to apply changes");
+            notifySystemd("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonicMicros()));
+            auto r = reloader.reload("SIGHUP");
+            engine.events()->add(r ? log::Severity::Info : log::Severity::Error, "engine", "engine.reload",
+                                 "SIGHUP: " + (r ? *r : "not applied: " + r.error()));
+            notifySystemd("READY=1\nSTATUS=" + summary(engine));
             continue;
         }
         engine.events()->add(log::Severity::Info, "engine", "engine.stopping",
                              std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
         break;
     }
+    notifySystemd("STOPPING=1");
     engine.stop(std::chrono::seconds(graceSeconds));
     return 0;
 }

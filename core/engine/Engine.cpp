@@ -77,7 +77,18 @@ struct Shared {
     std::map<std::string, std::shared_ptr<pool::FastCgiPool>> fastcgi;
 };
 
-using SharedSlot = std::atomic<std::shared_ptr<Shared>>;
+// The published view and its generation: a connection re-reads the view only when the generation
+// moved, so a request costs one integer load, not a shared_ptr copy.
+struct SharedSlot {
+    std::atomic<std::shared_ptr<Shared>> view;
+    std::atomic<uint64_t> generation{0};
+    std::shared_ptr<Shared> load() const { return view.load(); }
+    void store(std::shared_ptr<Shared> next)
+    {
+        view.store(std::move(next));
+        ++generation;
+    }
+};
 
 std::string fastCgiKey(const std::string& pool, const std::string& fullPath, const std::string& arguments)
 {
@@ -237,8 +248,8 @@ void sendError(const Shared& s, const std::shared_ptr<http::Responder>& r, int s
 
 class Dispatcher final : public http::Dispatcher {
 public:
-    Dispatcher(std::shared_ptr<SharedSlot> slot, std::shared_ptr<Shared> accepted, const EndpointInfo& endpoint)
-        : slot_(std::move(slot)), shared_(std::move(accepted))
+    Dispatcher(std::shared_ptr<SharedSlot> slot, std::shared_ptr<Shared> accepted, uint64_t generation, const EndpointInfo& endpoint)
+        : slot_(std::move(slot)), shared_(std::move(accepted)), generation_(generation)
     {
         for (SiteState* s : endpoint.sites)
             siteCounters_.push_back(s->counters);
@@ -263,7 +274,10 @@ public:
 
     void dispatch(std::shared_ptr<http::Responder> r) override
     {
-        shared_ = slot_->load(); // the newest configuration for each request
+        if (uint64_t g = slot_->generation.load(std::memory_order_acquire); g != generation_) {
+            shared_ = slot_->load(); // the newest configuration for each request
+            generation_ = g;
+        }
         serve(r, r->request().path, 0);
     }
 
@@ -279,11 +293,13 @@ public:
         SiteState* state = s.sites.at(site->name).get();
         auto started = std::chrono::steady_clock::now();
         if (redirects == 0)
-            // The request keeps its configuration alive (routes point into its site map) until it ends.
-            r->onComplete([counters = state->counters, accessLog = state->accessLog, keep = shared_, started, r](int status, uint64_t bytes) {
-                ++counters->requests;
-                ++counters->status[std::clamp(status / 100, 0, 5)];
-                if (accessLog) {
+            // The connection (the responder) holds this dispatcher, whose view of the configuration
+            // (routes point into its site map) changes only at the next request, and a connection
+            // dispatches its next request only after this one completed.
+            r->onComplete([state, started, r](int status, uint64_t bytes) {
+                ++state->counters->requests;
+                ++state->counters->status[std::clamp(status / 100, 0, 5)];
+                if (const auto& accessLog = state->accessLog) {
                     const http::Request& q = r->request();
                     log::AccessEntry e;
                     e.serverIp = q.localAddress;
@@ -475,6 +491,7 @@ public:
 private:
     std::shared_ptr<SharedSlot> slot_;
     std::shared_ptr<Shared> shared_; // the configuration of the current request (kept alive by it)
+    uint64_t generation_ = 0;
     std::vector<std::shared_ptr<SiteCounters>> siteCounters_;
 };
 
@@ -575,6 +592,7 @@ struct Engine::Impl {
             if (ec == asio::error::operation_aborted || !acceptor.is_open())
                 return;
             if (!ec) {
+                uint64_t generation = slot->generation.load(std::memory_order_acquire);
                 auto shared = current();
                 auto ep = shared->endpoints.find(key);
                 if (ep == shared->endpoints.end() || static_cast<uint64_t>(count->load()) >= ep->second.maxConnections) {
@@ -585,7 +603,7 @@ struct Engine::Impl {
                     asio::write(socket, asio::buffer(busy), ignored);
                     socket.close(ignored);
                 } else {
-                    auto dispatcher = std::make_shared<Dispatcher>(slot, shared, ep->second);
+                    auto dispatcher = std::make_shared<Dispatcher>(slot, shared, generation, ep->second);
                     dispatcher->self_ = dispatcher;
                     dispatcher->opened();
                     ++*count;
@@ -930,7 +948,7 @@ Result<void> Engine::start(std::shared_ptr<const config::Config> config)
         auto w = std::make_unique<Worker>();
         Worker* raw = w.get();
         w->thread = std::thread([raw] {
-            auto guard = asio::make_work_guard(raw->io);
+            auto work = asio::make_work_guard(raw->io);
             raw->io.run();
         });
         impl_->workers.push_back(std::move(w));
@@ -1025,9 +1043,9 @@ Result<std::string> Engine::apply(std::shared_ptr<const config::Config> config)
     for (const std::string& name : before)
         if (!after.count(name))
             impl_->events->add(log::Severity::Info, "site " + name, "site.stopped", "site " + name + " removed");
-    impl_->events->add(log::Severity::Info, "engine", "config.applied", "configuration applied: " + summary);
+    impl_->events->addAudit(log::Severity::Info, "engine", "config.applied", "configuration applied: " + summary);
     if (!failures.empty())
-        return fail("applied, but " + failures);
+        summary += "\n(applied, but " + failures + ")"; // the sites concerned are marked failed, with events
     return summary;
 }
 

@@ -92,6 +92,18 @@ void EventLog::add(Severity severity, std::string source, std::string code, std:
     push(std::move(e));
 }
 
+void EventLog::addAudit(Severity severity, std::string source, std::string code, std::string message)
+{
+    Event e;
+    e.time = std::chrono::system_clock::now();
+    e.severity = severity;
+    e.source = sanitize(std::move(source));
+    e.code = std::move(code);
+    e.message = sanitize(std::move(message));
+    std::lock_guard lock(mutex_);
+    push(std::move(e));
+}
+
 void EventLog::push(Event e)
 {
     e.seq = ++seq_;

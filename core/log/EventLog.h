@@ -36,6 +36,8 @@ public:
     ~EventLog();
 
     void add(Severity severity, std::string source, std::string code, std::string message);
+    // The same, never rate-limited: an audit trail (what configuration was applied) must be whole.
+    void addAudit(Severity severity, std::string source, std::string code, std::string message);
     std::vector<Event> since(uint64_t seq) const;           // seq excluded
     std::vector<Event> find(const std::string& code) const; // for tests and the console
     uint64_t lastSeq() const;

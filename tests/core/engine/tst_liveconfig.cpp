@@ -3,7 +3,14 @@
 // replaced overlapped, bindings open and close alone, an invalid configuration changes nothing.
 #include "EngineSupport.h"
 
+#include "engine/ConfigReloader.h"
+
+#include <QRegularExpression>
+#include <atomic>
 #include <csignal>
+#include <fcntl.h>
+#include <thread>
+#include <unistd.h>
 
 // Two application pools, each serving one application with the FastCGI helper.
 static void twoPools(EngineFixture& f, int bMaxCrashes = 5)
@@ -24,6 +31,32 @@ static lido::engine::PoolMetrics poolMetrics(EngineFixture& f, const std::string
         if (p.pool == pool)
             return p;
     return {};
+}
+
+// The unsafe writer of the IIS failure: truncate, then write in small chunks with pauses.
+static void writeInPlace(const QString& path, const QByteArray& bytes, int pauseAfterHalfMs = 0)
+{
+    int fd = ::open(path.toUtf8().constData(), O_WRONLY | O_TRUNC);
+    QVERIFY(fd >= 0);
+    qsizetype chunk = 64 * 1024;
+    for (qsizetype at = 0; at < bytes.size(); at += chunk) {
+        QVERIFY(::write(fd, bytes.constData() + at, size_t(std::min(chunk, bytes.size() - at))) > 0);
+        if (pauseAfterHalfMs && at < bytes.size() / 2 && at + chunk >= bytes.size() / 2)
+            std::this_thread::sleep_for(std::chrono::milliseconds(pauseAfterHalfMs)); // torn for longer than the debounce
+        else if (at / chunk % 16 == 0)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ::close(fd);
+}
+
+static void writeByRename(const QString& path, const QByteArray& bytes)
+{
+    QString temp = path + ".writing";
+    QFile f(temp);
+    QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+    f.write(bytes);
+    f.close();
+    QVERIFY(::rename(temp.toUtf8().constData(), path.toUtf8().constData()) == 0);
 }
 
 class tst_LiveConfig : public QObject {
@@ -129,6 +162,100 @@ private slots:
         auto sites = f.engine->snapshot().sites;
         QCOMPARE(sites.size(), size_t(1));
         QVERIFY(sites.front().requests >= 3); // the site's counters survived both applies
+    }
+
+    // The seed's failure as a stress test: a 5 MB configuration rewritten 100 times, mostly the
+    // unsafe way, sometimes left torn or invalid for longer than the debounce, while a client
+    // keeps requesting every site. Nothing may fail and no torn or invalid version may be applied.
+    void tornWritesAreNeverApplied()
+    {
+        EngineFixture f;
+        const int siteCount = 40;
+        QString sites, pads;
+        for (int i = 0; i < siteCount; ++i)
+            sites += QString(R"(<site name="s%1" id="%2"><application path="/" applicationPool="web"><virtualDirectory path="/" physicalPath="@DIR@/www" />)"
+                             R"(</application><bindings><binding protocol="http" bindingInformation="127.0.0.1:@PORT@:s%1.test" /></bindings></site>)"
+                             "\n")
+                         .arg(i)
+                         .arg(i + 10);
+        QString comment(420, 'x');
+        for (int i = 0; i < 11000; ++i)
+            pads += QString("<add name=\"pad%1\" autoStart=\"true\"><!-- %2 --></add>\n").arg(i).arg(comment);
+        f.values["@SITES@"] = sites;
+        auto versionText = [&](const QString& queueLength) {
+            f.values["@POOLS@"] = "<add name=\"version\" queueLength=\"" + queueLength + "\" />\n" + pads;
+            return f.text().toUtf8();
+        };
+        f.values["@POOLS@"] = "<add name=\"version\" queueLength=\"10\" />\n" + pads; // queueLength: 10 at least
+        QVERIFY(f.start());
+        QString path = f.s.path("applicationHost.config");
+        QVERIFY2(QFileInfo(path).size() > 5 * 1000 * 1000, qPrintable(QString::number(QFileInfo(path).size())));
+        lido::engine::ConfigReloader reloader(*f.engine, path.toStdString(), std::chrono::milliseconds(50));
+        QVERIFY(reloader.watch().ok());
+
+        std::atomic<bool> done{false};
+        std::atomic<int> served{0}, failed{0};
+        std::thread load([&] {
+            std::vector<std::unique_ptr<Client>> clients;
+            for (int c = 0; c < 4; ++c)
+                clients.push_back(std::make_unique<Client>(f.port));
+            for (int i = 0; !done; ++i) {
+                auto& c = clients[size_t(i % 4)];
+                QByteArray request = "GET /hello.txt HTTP/1.1\r\nHost: s" + QByteArray::number(i % siteCount) + ".test\r\n\r\n";
+                Response r;
+                if (c->send(request))
+                    r = c->read(5000);
+                if (r.status == 200 && r.body == "Hello, Lido!\n") {
+                    ++served;
+                } else {
+                    ++failed;
+                    c = std::make_unique<Client>(f.port);
+                }
+            }
+        });
+
+        QSet<int> validVersions;
+        int version = 10;
+        for (int round = 0; round < 100; ++round) {
+            ++version;
+            if (round % 10 == 3) {
+                // Well-formed but invalid, left for a while; then a valid version.
+                writeInPlace(path, versionText("oops"));
+                std::this_thread::sleep_for(std::chrono::milliseconds(400));
+                ++version;
+            }
+            QByteArray text = versionText(QString::number(version));
+            validVersions.insert(version);
+            if (round % 2)
+                writeByRename(path, text);
+            else
+                writeInPlace(path, text, round % 7 == 0 ? 400 : 0);
+            if (round % 3 == 0)
+                std::this_thread::sleep_for(std::chrono::milliseconds(120)); // quiet long enough to be taken
+        }
+        const QByteArray finalText = versionText(QString::number(version));
+        QTRY_VERIFY_WITH_TIMEOUT(f.engine->config()->text() == finalText.toStdString(), 20000);
+        done = true;
+        load.join();
+
+        QCOMPARE(failed.load(), 0);
+        QVERIFY(served > 100);
+        // Every applied version is one the writer meant, whole and valid, in the order written.
+        QRegularExpression applied("^configuration applied: applicationPools/add\\[@name='version'\\]/@queueLength: (\\d+) -> (\\d+)$");
+        int last = 10;
+        auto events = f.events("config.applied");
+        QVERIFY(!events.empty());
+        for (const auto& e : events) {
+            auto m = applied.match(QString::fromStdString(e.message));
+            QVERIFY2(m.hasMatch(), e.message.c_str());
+            QCOMPARE(m.captured(1).toInt(), last);
+            last = m.captured(2).toInt();
+            QVERIFY2(validVersions.contains(last), e.message.c_str());
+        }
+        QCOMPARE(last, version);
+        QVERIFY(reloader.rejectedCount() > 0); // torn and invalid versions were seen and refused
+        qInfo("%d requests served, %zu versions applied, %llu refused", served.load(), events.size(),
+              static_cast<unsigned long long>(reloader.rejectedCount()));
     }
 };
 

@@ -1,6 +1,8 @@
-// lidoctl: validate, show, diff and edit Lido configuration files.
+// lidoctl: validate, show, diff and edit Lido configuration files; control a running lidod.
 #include "Commands.h"
+#include "Control.h"
 
+#include "admin/AdminServer.h"
 #include "config/Config.h"
 #include "config/ConfigDiff.h"
 #include "config/ConfigDocument.h"
@@ -55,9 +57,12 @@ int diff(const std::string& a, const std::string& b, const std::string& format)
     return changes.empty() ? Ok : Failed;
 }
 
-int save(const std::string& file, const ConfigDocument& doc)
+// Saves only if the file still holds what was loaded (another writer's change is never lost).
+int save(const std::string& file, const ConfigDocument& doc, const std::string& loaded)
 {
-    if (auto r = saveConfig(file, doc); !r) {
+    SaveOptions options;
+    options.expectedOnDisk = loaded;
+    if (auto r = saveConfig(file, doc, options); !r) {
         std::cerr << "lidoctl: " << r.error() << "\n";
         return Failed;
     }
@@ -72,11 +77,12 @@ int edit(const std::string& verb, const std::string& file, const std::string& ki
         std::cerr << "lidoctl: " << doc.error() << "\n";
         return Trouble;
     }
+    const std::string loaded = doc->text();
     if (auto r = applyEdit(*doc, verb, kind, key, args); !r) {
         std::cerr << "lidoctl: " << verb << " " << kind << " " << key << ": " << r.error() << "; " << file << " is unchanged\n";
         return Failed;
     }
-    return save(file, *doc);
+    return save(file, *doc, loaded);
 }
 
 int batch(const std::string& file)
@@ -86,6 +92,7 @@ int batch(const std::string& file)
         std::cerr << "lidoctl: " << doc.error() << "\n";
         return Trouble;
     }
+    const std::string loaded = doc->text();
     std::string line;
     int number = 0;
     while (std::getline(std::cin, line)) {
@@ -103,7 +110,7 @@ int batch(const std::string& file)
         std::cerr << "lidoctl: batch line " << number << ": " << words.error() << "; " << file << " is unchanged\n";
         return Failed;
     }
-    return save(file, *doc);
+    return save(file, *doc, loaded);
 }
 
 int history(const std::string& file)
@@ -130,9 +137,11 @@ int history(const std::string& file)
 
 int main(int argc, char** argv)
 {
-    CLI::App app{"lidoctl: validate, show, diff and edit Lido (applicationHost.config) configuration files"};
+    CLI::App app{"lidoctl: validate, show, diff and edit Lido (applicationHost.config) configuration files; control a running lidod"};
     app.require_subcommand(1);
     int result = Ok;
+    std::string socket = lido::admin::defaultSocketPath();
+    app.add_option("--connect", socket, "the engine's admin socket")->capture_default_str();
 
     std::string file, other, format = "semantic", what = "pools", kind, key;
     std::vector<std::string> args;
@@ -192,6 +201,25 @@ int main(int argc, char** argv)
             result = Failed;
         }
     });
+
+    bool asJson = false, follow = false;
+    unsigned long long since = 0;
+    auto* st = app.add_subcommand("status", "Pools and sites of the running engine: state, instances, queue, failures");
+    st->add_flag("--json", asJson, "the engine's snapshot as JSON");
+    st->callback([&] { result = lidoctl::status(socket, asJson); });
+    for (const char* verb : {"start", "stop", "recycle"}) {
+        std::string verbName = verb;
+        auto* c = app.add_subcommand(verb, verbName + " an application pool" + (verbName == "recycle" ? "" : " or a site") + " of the running engine");
+        c->add_option("KIND", kind, "pool or site")->required()->check(CLI::IsMember({"pool", "site"}));
+        c->add_option("NAME", key, "its name")->required();
+        c->callback([&, verbName] { result = lidoctl::control(socket, verbName, kind, key); });
+    }
+    auto* rl = app.add_subcommand("reload", "Make the running engine read its configuration file again and apply what changed");
+    rl->callback([&] { result = lidoctl::reload(socket); });
+    auto* ev = app.add_subcommand("events", "The running engine's events");
+    ev->add_flag("--follow,-f", follow, "keep printing new events");
+    ev->add_option("--since", since, "only events after this sequence number");
+    ev->callback([&] { result = lidoctl::events(socket, follow, since); });
 
     try {
         app.parse(argc, argv);

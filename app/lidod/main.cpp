@@ -1,6 +1,7 @@
 // lidod: the headless engine. Runs in the foreground; SIGTERM and SIGINT stop it gracefully,
 // SIGHUP (systemd's ExecReload) re-reads the configuration, as does any change to the file.
 // Speaks systemd's notify protocol when NOTIFY_SOCKET is set (Type=notify), and works without it.
+#include "admin/AdminServer.h"
 #include "config/Config.h"
 #include "engine/ConfigReloader.h"
 #include "engine/Engine.h"
@@ -68,7 +69,7 @@ uint64_t monotonicMicros()
 int main(int argc, char** argv)
 {
     CLI::App app{"lidod: the Lido engine"};
-    std::string file, logDir;
+    std::string file, logDir, adminSocket = admin::defaultSocketPath();
     bool check = false, noWatch = false;
     int threads = 0;
     int graceSeconds = 10;
@@ -77,6 +78,7 @@ int main(int argc, char** argv)
     app.add_option("--threads", threads, "I/O threads (default: one per core)");
     app.add_option("--log-dir", logDir, "folder of the event log and default access logs");
     app.add_option("--grace", graceSeconds, "seconds in-flight requests get at shutdown");
+    app.add_option("--admin-socket", adminSocket, "the admin channel's Unix socket (\"none\": no admin channel)")->capture_default_str();
     app.add_flag("--no-watch", noWatch, "do not watch the configuration file (SIGHUP still reloads)");
     CLI11_PARSE(app, argc, argv);
 
@@ -124,6 +126,13 @@ int main(int argc, char** argv)
     if (!noWatch)
         if (auto w = reloader.watch(); !w)
             engine.events()->add(log::Severity::Warning, "engine", "config.watch", w.error() + "; SIGHUP still reloads");
+    admin::AdminServer adminServer(engine, reloader, file);
+    if (adminSocket != "none") {
+        if (auto l = adminServer.listen(adminSocket); !l)
+            engine.events()->add(log::Severity::Error, "engine", "admin.listen", l.error());
+        else
+            engine.events()->add(log::Severity::Info, "engine", "admin.listen", "admin channel on " + adminSocket);
+    }
     notifySystemd("READY=1\nSTATUS=" + summary(engine));
     for (;;) {
         int sig = 0;

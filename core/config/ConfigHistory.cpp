@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 namespace lido::config {
@@ -126,6 +128,21 @@ Result<void> saveConfig(const std::string& path, const ConfigDocument& doc, cons
     auto config = Config::fromDocument(doc, options.validate);
     if (!config->valid())
         return fail("refused: the configuration does not validate; " + path + " is unchanged:" + listErrors(*config));
+    // Lido's writers take turns (an exclusive lock on a file beside the configuration), so the
+    // compare-and-swap below compares with what is really there when the rename happens.
+    auto slash = path.rfind('/');
+    std::string lockPath = slash == std::string::npos ? "." + path + ".lock" : path.substr(0, slash + 1) + "." + path.substr(slash + 1) + ".lock";
+    int lockFd = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lockFd >= 0)
+        ::flock(lockFd, LOCK_EX);
+    struct Unlock {
+        int fd;
+        ~Unlock()
+        {
+            if (fd >= 0)
+                ::close(fd); // releases the lock
+        }
+    } unlock{lockFd};
     auto current = readWholeFile(path);
     if (options.expectedOnDisk && (!current || *current != *options.expectedOnDisk))
         return fail("refused: " + path + " was changed by someone else since it was loaded; reload it and edit again");

@@ -43,6 +43,7 @@ struct SiteState {
     std::shared_ptr<log::AccessLog> accessLog;
     std::string accessLogKey; // folder, period, enabled: the log is kept when they stay
     std::string failure;
+    bool stopped = false; // by the administrator
 };
 
 struct PoolRuntime {
@@ -291,6 +292,10 @@ public:
             return;
         }
         SiteState* state = s.sites.at(site->name).get();
+        if (state->stopped) {
+            sendError(s, r, 503, "site '" + site->name + "' is stopped", {{"Retry-After", "60"}});
+            return;
+        }
         auto started = std::chrono::steady_clock::now();
         if (redirects == 0)
             // The connection (the responder) holds this dispatcher, whose view of the configuration
@@ -560,6 +565,7 @@ struct Engine::Impl {
     std::string runtimeDir;
     std::shared_ptr<SharedSlot> slot = std::make_shared<SharedSlot>();
     std::mutex applyMutex; // one apply (or start/stop) at a time
+    std::set<std::string> stoppedSites; // by the administrator (under applyMutex)
     std::vector<std::unique_ptr<Worker>> workers;
     std::map<EndpointKey, std::shared_ptr<std::atomic<int64_t>>> endpointConnections;
     std::vector<std::shared_ptr<pool::FastCgiPool>> retired; // replaced pools still finishing their requests
@@ -811,9 +817,10 @@ struct Engine::Impl {
                 }
             if (!state->accessLog)
                 state->accessLog = std::make_shared<log::AccessLog>(logDir, site.logPeriod, site.logEnabled);
+            state->stopped = stoppedSites.count(site.name) > 0;
             SiteState* raw = state.get();
             shared->sites.emplace(site.name, std::move(state));
-            if (!site.autoStart)
+            if (!site.autoStart || raw->stopped)
                 continue;
             for (const auto& b : site.bindings) {
                 EndpointInfo& ep = shared->endpoints[EndpointKey(b.ip == "*" ? std::string("0.0.0.0") : b.ip, b.port)];
@@ -1112,8 +1119,8 @@ Snapshot Engine::snapshot() const
         SiteMetrics m;
         m.name = name;
         m.id = s->config->id;
-        m.started = impl_->running && s->failure.empty() && s->config->autoStart;
-        m.state = !s->failure.empty() ? "Failed: " + s->failure : m.started ? "Started" : "Stopped";
+        m.started = impl_->running && s->failure.empty() && s->config->autoStart && !s->stopped;
+        m.state = !s->failure.empty() ? "Failed: " + s->failure : m.started ? "Started" : s->stopped ? "Stopped: stopped by the administrator" : "Stopped";
         const SiteCounters& c = *s->counters;
         m.requests = c.requests;
         m.requestsPerSecond = c.perSecond;
@@ -1147,6 +1154,31 @@ Result<void> Engine::controlPool(const std::string& name, PoolAction action)
         case PoolAction::Recycle: p->recycle("recycled by the administrator"); break;
         }
     }
+    return {};
+}
+
+Result<void> Engine::controlSite(const std::string& name, SiteAction action)
+{
+    std::lock_guard guard(impl_->applyMutex);
+    auto old = impl_->current();
+    if (!impl_->running || !old)
+        return fail("the engine is not running");
+    if (!old->sites.count(name))
+        return fail("no site '" + name + "'");
+    bool stop = action == SiteAction::Stop;
+    if (stop == (impl_->stoppedSites.count(name) > 0))
+        return {}; // already so
+    if (stop)
+        impl_->stoppedSites.insert(name);
+    else
+        impl_->stoppedSites.erase(name);
+    auto next = impl_->build(old->config, old.get());
+    std::string failures = impl_->syncListeners(*next);
+    impl_->slot->store(next);
+    impl_->events->add(log::Severity::Info, "site " + name, stop ? "site.stopped" : "site.started",
+                       "site " + name + (stop ? " stopped by the administrator" : " started"));
+    if (!failures.empty())
+        return fail(failures);
     return {};
 }
 

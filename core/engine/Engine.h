@@ -22,6 +22,7 @@ struct EngineOptions {
 };
 
 enum class PoolAction { Start, Stop, Recycle };
+enum class SiteAction { Start, Stop };
 
 class Engine {
 public:
@@ -46,6 +47,9 @@ public:
     // Start (after a stop, also a rapid-fail stop), stop or recycle an application pool's
     // FastCGI processes.
     Result<void> controlPool(const std::string& name, PoolAction action);
+    // Stop a site (its bindings close unless another site uses them; requests for it get 503)
+    // or start it again. Survives configuration applies until started again.
+    Result<void> controlSite(const std::string& name, SiteAction action);
 
     Snapshot snapshot() const;
     std::vector<HistoryPoint> history() const; // last hour, one point a second

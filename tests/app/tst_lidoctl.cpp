@@ -1,6 +1,8 @@
 // lidoctl end to end: exit codes, tables, edits that validate and save atomically, history.
 #include "TestSupport.h"
 
+#include <QProcess>
+
 using testsupport::lidoctl;
 using testsupport::Scratch;
 
@@ -143,6 +145,34 @@ private slots:
         QCOMPARE(r.exitCode, 1);
         QVERIFY(r.err.contains("command substitution, which is not allowed"));
         QCOMPARE(s.read("applicationHost.config"), before);
+    }
+
+    // Two writers at once: a batch has loaded the file and waits for its commands while another
+    // lidoctl saves a change; the batch is refused rather than overwriting that change.
+    void concurrentWritersDoNotLoseChanges()
+    {
+        Scratch s;
+        QString file = s.config(testsupport::baseConfig());
+        QProcess slow;
+        slow.start(testsupport::lidoctlPath(), {"batch", file});
+        QVERIFY(slow.waitForStarted());
+        // Wait until it blocks reading its commands (syscall 0 = read, on fd 0): it has loaded the file.
+        QString syscall = QString("/proc/%1/syscall").arg(slow.processId());
+        QTRY_VERIFY(QFile::exists(syscall) && [&] {
+            QFile f(syscall);
+            return f.open(QIODevice::ReadOnly) && f.readAll().startsWith("0 0x0 ");
+        }());
+        auto other = lidoctl({"set", file, "pool", "static", "queueLength=300"});
+        QCOMPARE(other.exitCode, 0);
+        slow.write("set pool php queueLength=500\n");
+        slow.closeWriteChannel();
+        QVERIFY(slow.waitForFinished(10000));
+        QCOMPARE(slow.exitCode(), 1);
+        QCOMPARE(QString::fromUtf8(slow.readAllStandardError()),
+                 "lidoctl: refused: " + file + " was changed by someone else since it was loaded; reload it and edit again\n");
+        QByteArray now = s.read("applicationHost.config");
+        QVERIFY(now.contains("queueLength=\"300\""));
+        QVERIFY(!now.contains("queueLength=\"500\""));
     }
 
     void lidodChecksTheConfiguration()

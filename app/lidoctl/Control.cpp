@@ -1,0 +1,158 @@
+#include "Control.h"
+
+#include "admin/AdminClient.h"
+#include "admin/AdminJson.h"
+
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+namespace lidoctl {
+
+using lido::admin::AdminClient;
+
+namespace {
+
+enum Exit { Ok = 0, Failed = 1, NoEngine = 2 };
+
+bool connect(AdminClient& client, const std::string& socket)
+{
+    if (auto c = client.connect(socket); !c) {
+        std::cerr << "lidoctl: " << c.error() << "\n";
+        return false;
+    }
+    return true;
+}
+
+std::string clock(std::chrono::system_clock::time_point t)
+{
+    std::time_t secs = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    localtime_r(&secs, &tm);
+    char out[32];
+    std::strftime(out, sizeof out, "%Y-%m-%d %H:%M:%S", &tm);
+    return out;
+}
+
+void printEvent(const lido::log::Event& e)
+{
+    std::printf("%s  %-7s  %s: %s\n", clock(e.time).c_str(), lido::log::severityName(e.severity), e.source.c_str(), e.message.c_str());
+    std::fflush(stdout);
+}
+
+} // namespace
+
+int status(const std::string& socket, bool asJson)
+{
+    AdminClient client;
+    if (!connect(client, socket))
+        return NoEngine;
+    auto result = client.call("snapshot");
+    if (!result) {
+        std::cerr << "lidoctl: " << result.error() << "\n";
+        return Failed;
+    }
+    if (asJson) {
+        std::cout << nlohmann::json::parse(*result).dump(2) << "\n";
+        return Ok;
+    }
+    auto snap = lido::admin::parseSnapshot(*result);
+    if (!snap) {
+        std::cerr << "lidoctl: " << snap.error() << "\n";
+        return Failed;
+    }
+    std::printf("%-20s %-10s %-22s %6s %8s %9s  %s\n", "POOL", "STATE", "INSTANCES", "QUEUE", "REQ/S", "FAILURES", "APPLICATION");
+    for (const auto& p : snap->fastcgi) {
+        char instances[64];
+        std::snprintf(instances, sizeof instances, "%d busy/%d idle/%d", p.busy, p.idle, p.starting + p.idle + p.busy + p.draining);
+        uint64_t failures = p.crashes + p.timeouts + p.queueFull + p.protocolErrors + p.stderrFailures + p.pingFailures;
+        std::printf("%-20s %-10s %-22s %6d %8.1f %9llu  %s\n", p.pool.c_str(), p.running ? "Started" : "Stopped", instances, p.queued,
+                    p.requestsPerSecond, static_cast<unsigned long long>(failures), p.application.c_str());
+        if (!p.running && !p.stoppedReason.empty())
+            std::printf("    %s\n", p.stoppedReason.c_str());
+    }
+    std::printf("\n%-20s %-10s %8s %11s %10s %8s\n", "SITE", "STATE", "REQ/S", "CONNECTIONS", "REQUESTS", "5XX");
+    for (const auto& s : snap->sites) {
+        std::string state = s.state.rfind("Failed", 0) == 0 ? "Failed" : s.state.rfind("Stopped", 0) == 0 ? "Stopped" : s.state;
+        std::printf("%-20s %-10s %8.1f %11lld %10llu %8llu\n", s.name.c_str(), state.c_str(), s.requestsPerSecond,
+                    static_cast<long long>(s.openConnections), static_cast<unsigned long long>(s.requests),
+                    static_cast<unsigned long long>(s.status5xx));
+        if (state != s.state)
+            std::printf("    %s\n", s.state.c_str());
+    }
+    return Ok;
+}
+
+int control(const std::string& socket, const std::string& verb, const std::string& kind, const std::string& name)
+{
+    if (kind != "pool" && kind != "site") {
+        std::cerr << "lidoctl: " << verb << " takes pool NAME or site NAME\n";
+        return Failed;
+    }
+    if (kind == "site" && verb == "recycle") {
+        std::cerr << "lidoctl: a site is started or stopped, not recycled\n";
+        return Failed;
+    }
+    AdminClient client;
+    if (!connect(client, socket))
+        return NoEngine;
+    auto result = client.call(verb, lido::admin::jsonString(kind) + ":" + lido::admin::jsonString(name));
+    if (!result) {
+        std::cerr << "lidoctl: " << verb << " " << kind << " " << name << ": " << result.error() << "\n";
+        return Failed;
+    }
+    std::cout << kind << " " << name << ": " << nlohmann::json::parse(*result).get<std::string>() << "\n";
+    return Ok;
+}
+
+int reload(const std::string& socket)
+{
+    AdminClient client;
+    if (!connect(client, socket))
+        return NoEngine;
+    auto result = client.call("reload");
+    if (!result) {
+        std::cerr << "lidoctl: reload: " << result.error() << "\n";
+        return Failed;
+    }
+    std::cout << nlohmann::json::parse(*result).get<std::string>() << "\n";
+    return Ok;
+}
+
+int events(const std::string& socket, bool follow, unsigned long long since)
+{
+    AdminClient client;
+    if (!connect(client, socket))
+        return NoEngine;
+    auto result = client.call("events", "\"since\":" + std::to_string(since));
+    if (!result) {
+        std::cerr << "lidoctl: events: " << result.error() << "\n";
+        return Failed;
+    }
+    uint64_t last = since;
+    for (const auto& e : nlohmann::json::parse(*result)) {
+        auto event = lido::admin::parseEvent(e.dump());
+        if (event) {
+            printEvent(*event);
+            last = event->seq;
+        }
+    }
+    if (!follow)
+        return Ok;
+    if (auto sub = client.call("subscribe", "\"since\":" + std::to_string(last)); !sub) {
+        std::cerr << "lidoctl: events: " << sub.error() << "\n";
+        return Failed;
+    }
+    auto done = client.follow([](const std::string& line) {
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_object() && j.value("stream", "") == "event")
+            if (auto event = lido::admin::parseEvent(j["event"].dump()))
+                printEvent(*event);
+        return true;
+    });
+    std::cerr << "lidoctl: " << done.error() << "\n";
+    return Failed;
+}
+
+} // namespace lidoctl

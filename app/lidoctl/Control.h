@@ -1,0 +1,12 @@
+#pragma once
+// lidoctl's commands that talk to a running lidod over its admin channel.
+#include <string>
+
+namespace lidoctl {
+
+int status(const std::string& socket, bool json);
+int control(const std::string& socket, const std::string& verb, const std::string& kind, const std::string& name);
+int reload(const std::string& socket);
+int events(const std::string& socket, bool follow, unsigned long long since);
+
+} // namespace lidoctl

@@ -1,0 +1,157 @@
+#include "admin/AdminJson.h"
+
+#include <nlohmann/json.hpp>
+
+namespace lido::admin {
+
+using nlohmann::json;
+using namespace engine;
+
+namespace {
+
+double unixSeconds(std::chrono::system_clock::time_point t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
+std::chrono::system_clock::time_point fromUnix(double s)
+{
+    return std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(s)));
+}
+
+const InstanceState kStates[] = {InstanceState::Starting, InstanceState::Idle,    InstanceState::Busy,  InstanceState::Draining,
+                                 InstanceState::Stopping, InstanceState::Stopped, InstanceState::Failed};
+
+json toJson(const Snapshot& s)
+{
+    json j;
+    j["time"] = unixSeconds(s.time);
+    j["sites"] = json::array();
+    for (const SiteMetrics& m : s.sites)
+        j["sites"].push_back({{"name", m.name}, {"id", m.id}, {"started", m.started}, {"state", m.state}, {"requests", m.requests},
+                              {"requestsPerSecond", m.requestsPerSecond}, {"status1xx", m.status1xx}, {"status2xx", m.status2xx},
+                              {"status3xx", m.status3xx}, {"status4xx", m.status4xx}, {"status5xx", m.status5xx},
+                              {"openConnections", m.openConnections}});
+    j["cgi"] = json::array();
+    for (const CgiMetrics& m : s.cgi)
+        j["cgi"].push_back({{"pool", m.pool}, {"maxConcurrent", m.maxConcurrent}, {"running", m.running}, {"queued", m.queued},
+                            {"maxQueued", m.maxQueued}, {"started", m.started}, {"completed", m.completed}, {"rejected", m.rejected},
+                            {"spawnFailures", m.spawnFailures}, {"spawnRetries", m.spawnRetries}, {"misbehaving", m.misbehaving},
+                            {"timeouts", m.timeouts}});
+    j["fastcgi"] = json::array();
+    for (const PoolMetrics& p : s.fastcgi) {
+        json instances = json::array();
+        for (const InstanceMetrics& i : p.instances)
+            instances.push_back({{"pid", i.pid}, {"state", instanceStateName(i.state)}, {"requests", i.requests},
+                                 {"uptimeSeconds", i.uptimeSeconds}, {"currentUrl", i.currentUrl}, {"rssBytes", i.rssBytes},
+                                 {"cpuSeconds", i.cpuSeconds}});
+        j["fastcgi"].push_back({{"pool", p.pool}, {"application", p.application}, {"running", p.running},
+                                {"stoppedReason", p.stoppedReason}, {"maxInstances", p.maxInstances}, {"starting", p.starting},
+                                {"idle", p.idle}, {"busy", p.busy}, {"draining", p.draining}, {"queued", p.queued},
+                                {"maxQueued", p.maxQueued}, {"accepted", p.accepted}, {"completed", p.completed},
+                                {"crashes", p.crashes}, {"timeouts", p.timeouts}, {"queueFull", p.queueFull},
+                                {"protocolErrors", p.protocolErrors}, {"stderrFailures", p.stderrFailures},
+                                {"pingFailures", p.pingFailures}, {"pingsAnswered", p.pingsAnswered}, {"recycles", p.recycles},
+                                {"requestsPerSecond", p.requestsPerSecond}, {"p50Ms", p.p50Ms}, {"p90Ms", p.p90Ms}, {"p99Ms", p.p99Ms},
+                                {"maxInstancesReached", p.maxInstancesReached}, {"instances", instances}});
+    }
+    return j;
+}
+
+template <typename T>
+void get(const json& j, const char* key, T& out)
+{
+    if (auto it = j.find(key); it != j.end() && !it->is_null())
+        it->get_to(out);
+}
+
+} // namespace
+
+const char* instanceStateName(InstanceState s)
+{
+    switch (s) {
+    case InstanceState::Starting: return "starting";
+    case InstanceState::Idle: return "idle";
+    case InstanceState::Busy: return "busy";
+    case InstanceState::Draining: return "draining";
+    case InstanceState::Stopping: return "stopping";
+    case InstanceState::Stopped: return "stopped";
+    case InstanceState::Failed: return "failed";
+    }
+    return "?";
+}
+
+std::string snapshotJson(const Snapshot& snapshot) { return toJson(snapshot).dump(); }
+
+Result<Snapshot> parseSnapshot(std::string_view text)
+{
+    try {
+        json j = json::parse(text);
+        Snapshot s;
+        s.time = fromUnix(j.value("time", 0.0));
+        for (const json& m : j.value("sites", json::array())) {
+            SiteMetrics x;
+            get(m, "name", x.name), get(m, "id", x.id), get(m, "started", x.started), get(m, "state", x.state);
+            get(m, "requests", x.requests), get(m, "requestsPerSecond", x.requestsPerSecond);
+            get(m, "status1xx", x.status1xx), get(m, "status2xx", x.status2xx), get(m, "status3xx", x.status3xx);
+            get(m, "status4xx", x.status4xx), get(m, "status5xx", x.status5xx), get(m, "openConnections", x.openConnections);
+            s.sites.push_back(std::move(x));
+        }
+        for (const json& m : j.value("cgi", json::array())) {
+            CgiMetrics x;
+            get(m, "pool", x.pool), get(m, "maxConcurrent", x.maxConcurrent), get(m, "running", x.running), get(m, "queued", x.queued);
+            get(m, "maxQueued", x.maxQueued), get(m, "started", x.started), get(m, "completed", x.completed);
+            get(m, "rejected", x.rejected), get(m, "spawnFailures", x.spawnFailures), get(m, "spawnRetries", x.spawnRetries);
+            get(m, "misbehaving", x.misbehaving), get(m, "timeouts", x.timeouts);
+            s.cgi.push_back(std::move(x));
+        }
+        for (const json& m : j.value("fastcgi", json::array())) {
+            PoolMetrics p;
+            get(m, "pool", p.pool), get(m, "application", p.application), get(m, "running", p.running);
+            get(m, "stoppedReason", p.stoppedReason), get(m, "maxInstances", p.maxInstances), get(m, "starting", p.starting);
+            get(m, "idle", p.idle), get(m, "busy", p.busy), get(m, "draining", p.draining), get(m, "queued", p.queued);
+            get(m, "maxQueued", p.maxQueued), get(m, "accepted", p.accepted), get(m, "completed", p.completed);
+            get(m, "crashes", p.crashes), get(m, "timeouts", p.timeouts), get(m, "queueFull", p.queueFull);
+            get(m, "protocolErrors", p.protocolErrors), get(m, "stderrFailures", p.stderrFailures);
+            get(m, "pingFailures", p.pingFailures), get(m, "pingsAnswered", p.pingsAnswered), get(m, "recycles", p.recycles);
+            get(m, "requestsPerSecond", p.requestsPerSecond), get(m, "p50Ms", p.p50Ms), get(m, "p90Ms", p.p90Ms);
+            get(m, "p99Ms", p.p99Ms), get(m, "maxInstancesReached", p.maxInstancesReached);
+            for (const json& i : m.value("instances", json::array())) {
+                InstanceMetrics x;
+                std::string state;
+                get(i, "pid", x.pid), get(i, "state", state), get(i, "requests", x.requests), get(i, "uptimeSeconds", x.uptimeSeconds);
+                get(i, "currentUrl", x.currentUrl), get(i, "rssBytes", x.rssBytes), get(i, "cpuSeconds", x.cpuSeconds);
+                for (InstanceState st : kStates)
+                    if (state == instanceStateName(st))
+                        x.state = st;
+                p.instances.push_back(std::move(x));
+            }
+            s.fastcgi.push_back(std::move(p));
+        }
+        return s;
+    } catch (const json::exception& e) {
+        return fail(std::string("malformed snapshot: ") + e.what());
+    }
+}
+
+std::string eventJson(const log::Event& e)
+{
+    return json{{"seq", e.seq}, {"time", unixSeconds(e.time)}, {"severity", log::severityName(e.severity)}, {"source", e.source},
+                {"code", e.code}, {"message", e.message}}
+        .dump();
+}
+
+Result<log::Event> parseEvent(std::string_view text)
+{
+    try {
+        json j = json::parse(text);
+        log::Event e;
+        get(j, "seq", e.seq), get(j, "source", e.source), get(j, "code", e.code), get(j, "message", e.message);
+        e.time = fromUnix(j.value("time", 0.0));
+        std::string severity = j.value("severity", "info");
+        for (log::Severity s : {log::Severity::Debug, log::Severity::Info, log::Severity::Warning, log::Severity::Error})
+            if (severity == log::severityName(s))
+                e.severity = s;
+        return e;
+    } catch (const json::exception& ex) {
+        return fail(std::string("malformed event: ") + ex.what());
+    }
+}
+
+} // namespace lido::admin

@@ -1,0 +1,20 @@
+#pragma once
+// The admin channel's JSON shapes: snapshots and events to JSON text and back (the console's
+// remote client rebuilds the same values the in-process engine hands out).
+#include "engine/Snapshot.h"
+#include "log/EventLog.h"
+#include "util/Result.h"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lido::admin {
+
+std::string snapshotJson(const engine::Snapshot& snapshot);
+Result<engine::Snapshot> parseSnapshot(std::string_view json);
+std::string eventJson(const log::Event& event);
+Result<log::Event> parseEvent(std::string_view json);
+const char* instanceStateName(engine::InstanceState s);
+
+} // namespace lido::admin

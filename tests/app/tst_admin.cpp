@@ -1,0 +1,331 @@
+// The admin channel end to end: a real lidod, driven by the real lidoctl and by raw NDJSON on its
+// Unix socket; systemd's notify protocol; SIGHUP; no application process outlives a SIGKILLed lidod.
+#include "EngineSupport.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QThread>
+#include <csignal>
+#include <poll.h>
+#include <pwd.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+using testsupport::lidoctl;
+using testsupport::Run;
+
+// A running lidod on the fixture's configuration, with its admin socket in the scratch folder.
+class Lidod {
+public:
+    explicit Lidod(EngineFixture& f, QStringList extra = {}, const QProcessEnvironment& env = QProcessEnvironment::systemEnvironment())
+        : socket(f.s.path("admin.sock"))
+    {
+        file = f.s.config(f.text());
+        process.setProcessEnvironment(env);
+        process.start(LIDO_BIN_DIR "/lidod", QStringList{"--config", file, "--admin-socket", socket, "--threads", "2"} + extra);
+        process.waitForStarted();
+        for (int i = 0; i < 100 && fetch(f.port, "/hello.txt").status != 200; ++i)
+            QThread::msleep(50);
+        for (int i = 0; i < 100 && !QFile::exists(socket); ++i)
+            QThread::msleep(50);
+    }
+    ~Lidod()
+    {
+        if (process.state() != QProcess::NotRunning) {
+            process.terminate();
+            if (!process.waitForFinished(10000))
+                process.kill();
+        }
+    }
+    Run ctl(QStringList args) { return lidoctl(QStringList{"--connect", socket} + args); }
+    pid_t pid() { return pid_t(process.processId()); }
+
+    QString file, socket;
+    QProcess process;
+};
+
+// One raw connection to the admin socket: lines in, lines out.
+class Raw {
+public:
+    explicit Raw(const QString& path)
+    {
+        fd_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        std::strncpy(a.sun_path, path.toUtf8().constData(), sizeof a.sun_path - 1);
+        ok = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    }
+    ~Raw() { ::close(fd_); }
+    QJsonObject ask(const QByteArray& line)
+    {
+        QByteArray out = line + "\n";
+        if (::write(fd_, out.constData(), size_t(out.size())) != out.size())
+            return {};
+        return QJsonDocument::fromJson(readLine()).object();
+    }
+    QByteArray readLine()
+    {
+        for (;;) {
+            qsizetype nl = buffer_.indexOf('\n');
+            if (nl >= 0) {
+                QByteArray line = buffer_.left(nl);
+                buffer_.remove(0, nl + 1);
+                return line;
+            }
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, 5000) <= 0)
+                return {};
+            char chunk[65536];
+            ssize_t n = ::read(fd_, chunk, sizeof chunk);
+            if (n <= 0)
+                return {};
+            buffer_.append(chunk, n);
+        }
+    }
+    bool ok = false;
+
+private:
+    int fd_ = -1;
+    QByteArray buffer_;
+};
+
+static void helperPool(EngineFixture& f, const QString& poolAttributes = {})
+{
+    f.values["@POOLS@"] = "<add name=\"app\"" + poolAttributes + " />";
+    f.values["@APPS@"] = R"(<application path="/app" applicationPool="app"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)";
+    f.values["@FASTCGI@"] = "<fastCgi><application fullPath=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi\" maxInstances=\"2\" /></fastCgi>";
+    f.values["@HANDLERS@"] = "<add name=\"App\" path=\"*.app\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"" LIDO_TEST_BIN_DIR
+                             "/lido-test-fcgi\" />";
+}
+
+// Running (a zombie waiting for whoever inherited it is not).
+static bool alive(pid_t pid)
+{
+    if (::kill(pid, 0) != 0)
+        return false;
+    QFile stat(QString("/proc/%1/stat").arg(pid));
+    if (!stat.open(QIODevice::ReadOnly))
+        return false;
+    QByteArray line = stat.readAll();
+    qsizetype close = line.lastIndexOf(')');
+    return close < 0 || line.mid(close + 2, 1) != "Z";
+}
+
+class tst_Admin : public QObject {
+    Q_OBJECT
+private slots:
+    void statusAndPoolControlThroughLidoctl()
+    {
+        EngineFixture f;
+        helperPool(f);
+        Lidod d(f);
+        QCOMPARE(fetch(f.port, "/app/x.app").status, 200);
+
+        Run status = d.ctl({"status"});
+        QCOMPARE(status.exitCode, 0);
+        QVERIFY2(QRegularExpression("\\napp +Started +0 busy/1 idle/1 +0 ").match(status.out).hasMatch(), qPrintable(status.out));
+        QVERIFY2(QRegularExpression("\\nMain +Started ").match(status.out).hasMatch(), qPrintable(status.out));
+
+        Run json = d.ctl({"status", "--json"});
+        QCOMPARE(json.exitCode, 0);
+        QJsonObject snap = QJsonDocument::fromJson(json.out.toUtf8()).object();
+        QJsonObject pool = snap["fastcgi"].toArray().first().toObject();
+        QCOMPARE(pool["pool"].toString(), QString("app"));
+        QCOMPARE(pool["completed"].toInt(), 1);
+        pid_t instance = pid_t(pool["instances"].toArray().first().toObject()["pid"].toInt());
+        QVERIFY(alive(instance));
+
+        Run stop = d.ctl({"stop", "pool", "app"});
+        QCOMPARE(stop.exitCode, 0);
+        QCOMPARE(stop.out, QString("pool app: stopped\n"));
+        QCOMPARE(fetch(f.port, "/app/x.app").status, 503);
+        QTRY_VERIFY(d.ctl({"status"}).out.contains("stopped by the administrator"));
+        QTRY_VERIFY(!alive(instance));
+
+        QCOMPARE(d.ctl({"start", "pool", "app"}).exitCode, 0);
+        QTRY_COMPARE(fetch(f.port, "/app/x.app").status, 200);
+        QCOMPARE(d.ctl({"recycle", "pool", "app"}).out, QString("pool app: recycled\n"));
+
+        Run unknown = d.ctl({"stop", "pool", "nosuch"});
+        QCOMPARE(unknown.exitCode, 1);
+        QCOMPARE(unknown.err, QString("lidoctl: stop pool nosuch: no application pool 'nosuch'\n"));
+
+        Run events = d.ctl({"events"});
+        QCOMPARE(events.exitCode, 0);
+        QVERIFY2(events.out.contains("lido-test-fcgi): pool app stopped: stopped by the administrator"), qPrintable(events.out));
+    }
+
+    void sitesStartAndStop()
+    {
+        EngineFixture f;
+        Lidod d(f);
+        QCOMPARE(d.ctl({"stop", "site", "Main"}).out, QString("site Main: stopped\n"));
+        QTRY_COMPARE(fetch(f.port, "/hello.txt").status, 0); // its only binding closed
+        QVERIFY(d.ctl({"status"}).out.contains("Stopped: stopped by the administrator"));
+        QCOMPARE(d.ctl({"start", "site", "Main"}).exitCode, 0);
+        QTRY_COMPARE(fetch(f.port, "/hello.txt").status, 200);
+        Run bad = d.ctl({"recycle", "site", "Main"});
+        QCOMPARE(bad.exitCode, 1);
+        QCOMPARE(bad.err, QString("lidoctl: a site is started or stopped, not recycled\n"));
+    }
+
+    void reloadAppliesAndRefuses()
+    {
+        EngineFixture f;
+        Lidod d(f, {"--no-watch"});
+        uint16_t second = freePort();
+        f.values["@SITES@"] = QString(R"(<site name="Second" id="2"><application path="/" applicationPool="web"><virtualDirectory path="/" physicalPath="@DIR@/www/sub" /></application>)"
+                                      R"(<bindings><binding protocol="http" bindingInformation="127.0.0.1:%1:" /></bindings></site>)").arg(second);
+        f.s.config(f.text());
+        Run reload = d.ctl({"reload"});
+        QCOMPARE(reload.exitCode, 0);
+        QCOMPARE(reload.out, QString("added: sites/site[@name='Second']\n"));
+        QCOMPARE(fetch(second, "/").status, 200);
+
+        f.values["@SITES@"] = "<site name=\"Broken\" id=\"x\" />";
+        f.s.config(f.text());
+        Run refused = d.ctl({"reload"});
+        QCOMPARE(refused.exitCode, 1);
+        QVERIFY2(refused.err.startsWith("lidoctl: reload: " + d.file + ":"), qPrintable(refused.err));
+        QCOMPARE(fetch(second, "/").status, 200); // the last good configuration keeps serving
+        QCOMPARE(fetch(f.port, "/hello.txt").status, 200);
+        QVERIFY(d.ctl({"events"}).out.contains("configuration not applied (admin request)"));
+    }
+
+    void sighupReloads()
+    {
+        EngineFixture f;
+        Lidod d(f, {"--no-watch"});
+        f.values["@ERRORMODE@"] = "Custom";
+        f.s.config(f.text());
+        ::kill(d.pid(), SIGHUP);
+        QTRY_VERIFY(d.ctl({"events"}).out.contains("SIGHUP: httpErrors/@errorMode: DetailedLocalOnly -> Custom"));
+    }
+
+    void malformedJsonKeepsTheConnection()
+    {
+        EngineFixture f;
+        Lidod d(f);
+        Raw raw(d.socket);
+        QVERIFY(raw.ok);
+        QJsonObject bad = raw.ask("{\"op\": snapshot");
+        QCOMPARE(bad["ok"].toBool(), false);
+        QVERIFY2(bad["error"].toString().startsWith("malformed JSON: "), qPrintable(bad["error"].toString()));
+        QJsonObject unknown = raw.ask(R"({"id":7,"op":"fly"})");
+        QCOMPARE(unknown["id"].toInt(), 7);
+        QVERIFY(unknown["error"].toString().startsWith("unknown operation 'fly'"));
+        QJsonObject ok = raw.ask(R"({"id":8,"op":"sites"})"); // the same connection still answers
+        QCOMPARE(ok["ok"].toBool(), true);
+        QCOMPARE(ok["result"].toArray().first().toObject()["name"].toString(), QString("Main"));
+        QJsonObject config = raw.ask(R"({"id":9,"op":"config"})");
+        QCOMPARE(config["result"].toObject()["path"].toString(), d.file);
+        QVERIFY(config["result"].toObject()["text"].toString().contains("<site name=\"Main\" id=\"1\">"));
+        QJsonObject valid = raw.ask(R"({"id":10,"op":"validate"})");
+        QCOMPARE(valid["result"].toObject()["valid"].toBool(), true);
+        // A subscription streams snapshots (and events) once a second.
+        QCOMPARE(raw.ask(R"({"id":11,"op":"subscribe"})")["result"].toString(), QString("subscribed"));
+        bool sawSnapshot = false;
+        for (int i = 0; i < 5 && !sawSnapshot; ++i)
+            sawSnapshot = QJsonDocument::fromJson(raw.readLine()).object()["stream"].toString() == "snapshot";
+        QVERIFY(sawSnapshot);
+    }
+
+    void noEngineAndPermissionDenied()
+    {
+        EngineFixture f;
+        Run none = lidoctl({"--connect", f.s.path("nobody.sock"), "status"});
+        QCOMPARE(none.exitCode, 2);
+        QCOMPARE(none.err, "lidoctl: no engine is running at " + f.s.path("nobody.sock") + " (start lidod, or pass --connect SOCKET)\n");
+        if (::geteuid() != 0)
+            QSKIP("switching to another user needs root");
+        Lidod d(f);
+        QCOMPARE(QFileInfo(d.socket).permissions() & (QFile::ReadOther | QFile::WriteOther | QFile::ReadGroup | QFile::WriteGroup),
+                 QFile::Permissions());
+        passwd* nobody = ::getpwnam("nobody");
+        QVERIFY(nobody);
+        uid_t uid = nobody->pw_uid;
+        gid_t gid = nobody->pw_gid;
+        auto asNobody = [&](const QString& socket) {
+            QProcess p;
+            p.setChildProcessModifier([uid, gid] {
+                (void)!::setgid(gid);
+                (void)!::setuid(uid);
+            });
+            p.start(testsupport::lidoctlPath(), {"--connect", socket, "status"});
+            p.waitForFinished(10000);
+            return std::make_pair(p.exitCode(), QString::fromUtf8(p.readAllStandardError()));
+        };
+        ::chmod(f.s.path().toUtf8().constData(), 0755);
+        auto denied = asNobody(d.socket);
+        QCOMPARE(denied.first, 2);
+        QCOMPARE(denied.second, "lidoctl: permission denied: " + d.socket + " belongs to another user (run as the engine's user or root)\n");
+        // Even with the socket's mode loosened, the engine checks who is asking (SO_PEERCRED).
+        ::chmod(d.socket.toUtf8().constData(), 0666);
+        auto refused = asNobody(d.socket);
+        QCOMPARE(refused.first, 1);
+        QVERIFY2(refused.second.startsWith(QString("lidoctl: permission denied: uid %1 is not the engine's user").arg(uid)), qPrintable(refused.second));
+    }
+
+    void systemdNotify()
+    {
+        EngineFixture f;
+        QString path = f.s.path("notify.sock");
+        int fd = ::socket(AF_UNIX, SOCK_DGRAM, 0);
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        std::strncpy(a.sun_path, path.toUtf8().constData(), sizeof a.sun_path - 1);
+        QVERIFY(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        auto next = [fd] {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 10000) <= 0)
+                return QString();
+            char buf[4096];
+            ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            return QString::fromUtf8(buf, n > 0 ? n : 0);
+        };
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("NOTIFY_SOCKET", path);
+        {
+            Lidod d(f, {"--no-watch"}, env);
+            QCOMPARE(next(), QString("READY=1\nSTATUS=1 sites serving, 0 FastCGI pools"));
+            ::kill(d.pid(), SIGHUP);
+            QVERIFY(next().startsWith("RELOADING=1\nMONOTONIC_USEC="));
+            QCOMPARE(next(), QString("READY=1\nSTATUS=1 sites serving, 0 FastCGI pools"));
+            d.process.terminate();
+            QCOMPARE(next(), QString("STOPPING=1"));
+            QVERIFY(d.process.waitForFinished(10000));
+        }
+        ::close(fd);
+    }
+
+    void sigkillLeavesNoOrphans()
+    {
+        EngineFixture f;
+        helperPool(f, " startMode=\"AlwaysRunning\"");
+        Lidod d(f);
+        QJsonArray instances;
+        QTRY_VERIFY((instances = QJsonDocument::fromJson(d.ctl({"status", "--json"}).out.toUtf8())
+                                     .object()["fastcgi"].toArray().first().toObject()["instances"].toArray()).size() == 2);
+        // A CGI program is running too.
+        Client cgi(f.port);
+        cgi.send(getRequest("/cgi-bin/helper.cgi?sleep=20000&pidfile=" + f.s.path("cgi.pid")));
+        QTRY_VERIFY(QFile::exists(f.s.path("cgi.pid")) && QFileInfo(f.s.path("cgi.pid")).size() > 0);
+        QList<pid_t> pids;
+        for (const auto& i : instances)
+            pids << pid_t(i.toObject()["pid"].toInt());
+        QFile pidFile(f.s.path("cgi.pid"));
+        QVERIFY(pidFile.open(QIODevice::ReadOnly));
+        pids << pid_t(pidFile.readAll().trimmed().toInt());
+        for (pid_t p : pids)
+            QVERIFY(alive(p));
+        ::kill(d.pid(), SIGKILL);
+        QVERIFY(d.process.waitForFinished(5000));
+        for (pid_t p : pids)
+            QTRY_VERIFY2(!alive(p), qPrintable(QString("pid %1 outlived lidod").arg(p)));
+    }
+};
+
+QTEST_GUILESS_MAIN(tst_Admin)
+#include "tst_admin.moc"

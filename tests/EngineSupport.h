@@ -7,6 +7,8 @@
 #include "engine/Engine.h"
 
 #include <QMap>
+#include <QProcess>
+#include <QThread>
 #include <arpa/inet.h>
 #include <chrono>
 #include <map>
@@ -344,4 +346,35 @@ public:
     QMap<QString, QString> values;
     std::unique_ptr<lido::engine::Engine> engine;
 };
+
+// A running lidod on the fixture's configuration, with its admin socket in the scratch folder.
+class Lidod {
+public:
+    explicit Lidod(EngineFixture& f, QStringList extra = {}, const QProcessEnvironment& env = QProcessEnvironment::systemEnvironment())
+        : socket(f.s.path("admin.sock"))
+    {
+        file = f.s.config(f.text());
+        process.setProcessEnvironment(env);
+        process.start(LIDO_BIN_DIR "/lidod", QStringList{"--config", file, "--admin-socket", socket, "--threads", "2"} + extra);
+        process.waitForStarted();
+        for (int i = 0; i < 100 && fetch(f.port, "/hello.txt").status != 200; ++i)
+            QThread::msleep(50);
+        for (int i = 0; i < 100 && !QFile::exists(socket); ++i)
+            QThread::msleep(50);
+    }
+    ~Lidod()
+    {
+        if (process.state() != QProcess::NotRunning) {
+            process.terminate();
+            if (!process.waitForFinished(10000))
+                process.kill();
+        }
+    }
+    testsupport::Run ctl(QStringList args) { return testsupport::lidoctl(QStringList{"--connect", socket} + args); }
+    pid_t pid() { return pid_t(process.processId()); }
+
+    QString file, socket;
+    QProcess process;
+};
+
 

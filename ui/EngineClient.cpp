@@ -1,5 +1,12 @@
 #include "EngineClient.h"
 
+#include "admin/AdminJson.h"
+#include "engine/ConfigReloader.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
 InProcessEngineClient::InProcessEngineClient(QObject* parent) : EngineClient(parent)
 {
     connect(&timer_, &QTimer::timeout, this, &EngineClient::snapshotReady);
@@ -7,13 +14,18 @@ InProcessEngineClient::InProcessEngineClient(QObject* parent) : EngineClient(par
 
 InProcessEngineClient::~InProcessEngineClient() { stop(); }
 
-bool InProcessEngineClient::start(std::shared_ptr<const lido::config::Config> config, QString* error)
+bool InProcessEngineClient::start(std::shared_ptr<const lido::config::Config> config, QString* error, const QString& file)
 {
     stop();
     engine_ = std::make_unique<lido::engine::Engine>(lido::engine::EngineOptions{0, {}, false, {}});
     auto r = engine_->start(std::move(config));
     if (!r && error)
         *error = QString::fromStdString(r.error());
+    if (!file.isEmpty()) {
+        reloader_ = std::make_unique<lido::engine::ConfigReloader>(*engine_, file.toStdString());
+        if (auto w = reloader_->watch(); !w)
+            engine_->events()->add(lido::log::Severity::Warning, "console", "config.watch", w.error());
+    }
     timer_.start(1000);
     emit snapshotReady();
     return r.ok();
@@ -22,6 +34,7 @@ bool InProcessEngineClient::start(std::shared_ptr<const lido::config::Config> co
 void InProcessEngineClient::stop()
 {
     timer_.stop();
+    reloader_.reset();
     if (engine_)
         engine_->stop(std::chrono::seconds(2));
     engine_.reset();
@@ -47,4 +60,118 @@ void InProcessEngineClient::controlPool(const QString& name, lido::engine::PoolA
     if (!r)
         emit commandFailed(QString::fromStdString(r.error()));
     emit snapshotReady();
+}
+
+void InProcessEngineClient::controlSite(const QString& name, lido::engine::SiteAction action)
+{
+    if (!engine_) {
+        emit commandFailed(tr("The engine is not running."));
+        return;
+    }
+    if (auto r = engine_->controlSite(name.toStdString(), action); !r)
+        emit commandFailed(QString::fromStdString(r.error()));
+    emit snapshotReady();
+}
+
+void InProcessEngineClient::reload()
+{
+    if (!reloader_) {
+        emit commandFailed(tr("The engine was not started from a file."));
+        return;
+    }
+    if (auto r = reloader_->reload("console"); !r)
+        emit commandFailed(QString::fromStdString(r.error()));
+    emit snapshotReady();
+}
+
+RemoteEngineClient::RemoteEngineClient(QObject* parent) : EngineClient(parent)
+{
+    connect(&socket_, &QLocalSocket::readyRead, this, &RemoteEngineClient::readLines);
+    connect(&socket_, &QLocalSocket::connected, this, [this] {
+        send(R"({"id":0,"op":"events","since":0})");
+        send(R"({"op":"subscribe"})");
+        emit connected();
+    });
+    connect(&socket_, &QLocalSocket::errorOccurred, this, [this](QLocalSocket::LocalSocketError) {
+        emit commandFailed(tr("Engine at %1: %2").arg(path_, socket_.errorString()));
+    });
+}
+
+void RemoteEngineClient::connectTo(const QString& socketPath)
+{
+    path_ = socketPath;
+    socket_.abort();
+    buffer_.clear();
+    events_.clear();
+    socket_.connectToServer(socketPath);
+}
+
+bool RemoteEngineClient::isConnected() const { return socket_.state() == QLocalSocket::ConnectedState; }
+
+std::vector<lido::log::Event> RemoteEngineClient::eventsSince(uint64_t seq) const
+{
+    std::vector<lido::log::Event> out;
+    for (const auto& e : events_)
+        if (e.seq > seq)
+            out.push_back(e);
+    return out;
+}
+
+void RemoteEngineClient::send(const QByteArray& json)
+{
+    socket_.write(json + "\n");
+}
+
+void RemoteEngineClient::controlPool(const QString& name, lido::engine::PoolAction action)
+{
+    const char* op = action == lido::engine::PoolAction::Start ? "start" : action == lido::engine::PoolAction::Stop ? "stop" : "recycle";
+    send(QJsonDocument(QJsonObject{{"id", nextId_++}, {"op", op}, {"pool", name}}).toJson(QJsonDocument::Compact));
+}
+
+void RemoteEngineClient::controlSite(const QString& name, lido::engine::SiteAction action)
+{
+    send(QJsonDocument(QJsonObject{{"id", nextId_++}, {"op", action == lido::engine::SiteAction::Start ? "start" : "stop"}, {"site", name}})
+             .toJson(QJsonDocument::Compact));
+}
+
+void RemoteEngineClient::reload()
+{
+    send(QJsonDocument(QJsonObject{{"id", nextId_++}, {"op", "reload"}}).toJson(QJsonDocument::Compact));
+}
+
+void RemoteEngineClient::readLines()
+{
+    buffer_ += socket_.readAll();
+    qsizetype nl;
+    bool fresh = false;
+    while ((nl = buffer_.indexOf('\n')) >= 0) {
+        QByteArray line = buffer_.left(nl);
+        buffer_.remove(0, nl + 1);
+        QJsonObject o = QJsonDocument::fromJson(line).object();
+        auto addEvent = [this](const QJsonObject& e) {
+            if (auto event = lido::admin::parseEvent(QJsonDocument(e).toJson(QJsonDocument::Compact).toStdString())) {
+                if (!events_.empty() && event->seq <= events_.back().seq)
+                    return;
+                events_.push_back(std::move(*event));
+                while (events_.size() > 10000)
+                    events_.pop_front();
+            }
+        };
+        const QString stream = o["stream"].toString();
+        if (stream == "snapshot") {
+            if (auto snap = lido::admin::parseSnapshot(QJsonDocument(o["snapshot"].toObject()).toJson(QJsonDocument::Compact).toStdString())) {
+                snapshot_ = std::move(*snap);
+                fresh = true;
+            }
+        } else if (stream == "event") {
+            addEvent(o["event"].toObject());
+        } else if (o.contains("ok") && !o["ok"].toBool()) {
+            emit commandFailed(o["error"].toString());
+        } else if (o["id"].toInt(-1) == 0) {
+            for (const auto& e : o["result"].toArray())
+                addEvent(e.toObject());
+        }
+    }
+    if (fresh)
+        emit snapshotReady();
 }

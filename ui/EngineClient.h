@@ -1,13 +1,19 @@
 #pragma once
-// What the console's pages talk to: the engine, in this process or (later) a lidod over its
-// admin socket. The pages do not know which. Calls return at once; snapshots arrive once a
-// second through snapshotReady() on the GUI thread.
+// What the console's pages talk to: the engine, in this process or a lidod over its admin
+// socket. The pages do not know which. Calls return at once; snapshots arrive once a second
+// through snapshotReady() on the GUI thread; a refusal comes back as commandFailed().
 #include "engine/Engine.h"
 
+#include <QLocalSocket>
 #include <QObject>
 #include <QString>
 #include <QTimer>
+#include <deque>
 #include <memory>
+
+namespace lido::engine {
+class ConfigReloader;
+}
 
 class EngineClient : public QObject {
     Q_OBJECT
@@ -16,6 +22,11 @@ public:
     virtual lido::engine::Snapshot snapshot() const = 0;
     virtual std::vector<lido::log::Event> eventsSince(uint64_t seq) const = 0;
     virtual void controlPool(const QString& name, lido::engine::PoolAction action) = 0;
+    virtual void controlSite(const QString& name, lido::engine::SiteAction action) = 0;
+    // Re-read the configuration file and apply what changed (the result arrives as an event).
+    virtual void reload() = 0;
+    // Where the engine runs: "in this process" or the socket of a lidod.
+    virtual QString where() const = 0;
 
 signals:
     void snapshotReady();
@@ -28,14 +39,50 @@ class InProcessEngineClient : public EngineClient {
 public:
     explicit InProcessEngineClient(QObject* parent = nullptr);
     ~InProcessEngineClient() override;
-    // Starts serving; false (and the reason) when the configuration cannot be served.
-    bool start(std::shared_ptr<const lido::config::Config> config, QString* error = nullptr);
+    // Starts serving; false (and the reason) when the configuration cannot be served. With a
+    // file, reload() re-reads it (and changes to it are applied as lidod applies them).
+    bool start(std::shared_ptr<const lido::config::Config> config, QString* error = nullptr, const QString& file = {});
     void stop();
     lido::engine::Snapshot snapshot() const override;
     std::vector<lido::log::Event> eventsSince(uint64_t seq) const override;
     void controlPool(const QString& name, lido::engine::PoolAction action) override;
+    void controlSite(const QString& name, lido::engine::SiteAction action) override;
+    void reload() override;
+    QString where() const override { return tr("in this process"); }
+    lido::engine::Engine* engine() { return engine_.get(); }
 
 private:
     std::unique_ptr<lido::engine::Engine> engine_;
+    std::unique_ptr<lido::engine::ConfigReloader> reloader_;
     QTimer timer_;
+};
+
+// A lidod over its admin socket: subscribes to its snapshots and events; commands are sent and
+// their refusals reported. The GUI thread never waits on it.
+class RemoteEngineClient : public EngineClient {
+    Q_OBJECT
+public:
+    explicit RemoteEngineClient(QObject* parent = nullptr);
+    // Starts connecting; connected() or commandFailed() follows.
+    void connectTo(const QString& socketPath);
+    bool isConnected() const;
+    lido::engine::Snapshot snapshot() const override { return snapshot_; }
+    std::vector<lido::log::Event> eventsSince(uint64_t seq) const override;
+    void controlPool(const QString& name, lido::engine::PoolAction action) override;
+    void controlSite(const QString& name, lido::engine::SiteAction action) override;
+    void reload() override;
+    QString where() const override { return path_; }
+
+signals:
+    void connected();
+
+private:
+    void send(const QByteArray& json);
+    void readLines();
+    QLocalSocket socket_;
+    QString path_;
+    QByteArray buffer_;
+    lido::engine::Snapshot snapshot_;
+    std::deque<lido::log::Event> events_;
+    int nextId_ = 1;
 };

@@ -1,4 +1,5 @@
-// lido: the desktop console. It runs the engine in-process on the configuration it opens.
+// lido: the desktop console. It runs the engine in-process on the configuration it opens, or
+// attaches to a running lidod (--connect SOCKET).
 #include "EngineClient.h"
 #include "MainWindow.h"
 
@@ -18,17 +19,22 @@ int main(int argc, char** argv)
     parser.addHelpOption();
     parser.addOption({"config", "Configuration file to open.", "FILE"});
     parser.addOption({"no-engine", "Only view and check the configuration; do not serve it."});
+    parser.addOption({"connect", "Attach to a running lidod through its admin socket instead of running the engine here.", "SOCKET"});
     parser.process(app);
 
     InProcessEngineClient engine;
-    MainWindow window(&engine);
+    RemoteEngineClient remote;
+    bool attach = parser.isSet("connect");
+    MainWindow window(attach ? static_cast<EngineClient*>(&remote) : &engine);
     QString file = parser.value("config");
     if (file.isEmpty())
         file = QSettings().value("config/lastFile").toString();
-    if (!file.isEmpty() && window.openFile(file) && !parser.isSet("no-engine")) {
+    if (attach)
+        remote.connectTo(parser.value("connect"));
+    if (!file.isEmpty() && window.openFile(file) && !attach && !parser.isSet("no-engine")) {
         auto config = lido::config::loadConfig(file.toStdString());
         QString error;
-        if (config && (*config)->valid() && !engine.start(*config, &error))
+        if (config && (*config)->valid() && !engine.start(*config, &error, file))
             window.statusBar()->showMessage(QObject::tr("The engine could not serve everything: %1").arg(error));
     }
     window.show();

@@ -16,36 +16,6 @@
 using testsupport::lidoctl;
 using testsupport::Run;
 
-// A running lidod on the fixture's configuration, with its admin socket in the scratch folder.
-class Lidod {
-public:
-    explicit Lidod(EngineFixture& f, QStringList extra = {}, const QProcessEnvironment& env = QProcessEnvironment::systemEnvironment())
-        : socket(f.s.path("admin.sock"))
-    {
-        file = f.s.config(f.text());
-        process.setProcessEnvironment(env);
-        process.start(LIDO_BIN_DIR "/lidod", QStringList{"--config", file, "--admin-socket", socket, "--threads", "2"} + extra);
-        process.waitForStarted();
-        for (int i = 0; i < 100 && fetch(f.port, "/hello.txt").status != 200; ++i)
-            QThread::msleep(50);
-        for (int i = 0; i < 100 && !QFile::exists(socket); ++i)
-            QThread::msleep(50);
-    }
-    ~Lidod()
-    {
-        if (process.state() != QProcess::NotRunning) {
-            process.terminate();
-            if (!process.waitForFinished(10000))
-                process.kill();
-        }
-    }
-    Run ctl(QStringList args) { return lidoctl(QStringList{"--connect", socket} + args); }
-    pid_t pid() { return pid_t(process.processId()); }
-
-    QString file, socket;
-    QProcess process;
-};
-
 // One raw connection to the admin socket: lines in, lines out.
 class Raw {
 public:

@@ -1,0 +1,69 @@
+// The console's remote engine client against a real lidod: the same EngineClient interface as
+// the in-process engine, over the admin socket.
+#include "EngineClient.h"
+#include "EngineSupport.h"
+
+#include <QSignalSpy>
+#include <QtTest>
+
+static lido::engine::PoolMetrics pool(const EngineClient& c, const std::string& name)
+{
+    for (const auto& p : c.snapshot().fastcgi)
+        if (p.pool == name)
+            return p;
+    return {};
+}
+
+class tst_RemoteEngine : public QObject {
+    Q_OBJECT
+private slots:
+    void attachesToALidod()
+    {
+        EngineFixture f;
+        f.values["@POOLS@"] = "<add name=\"app\" startMode=\"AlwaysRunning\" />";
+        f.values["@APPS@"] = R"(<application path="/app" applicationPool="app"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)";
+        f.values["@FASTCGI@"] = "<fastCgi><application fullPath=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi\" maxInstances=\"1\" /></fastCgi>";
+        f.values["@HANDLERS@"] = "<add name=\"App\" path=\"*.app\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"" LIDO_TEST_BIN_DIR
+                                 "/lido-test-fcgi\" />";
+        Lidod d(f);
+        RemoteEngineClient client;
+        QSignalSpy failures(&client, &EngineClient::commandFailed);
+        QSignalSpy snapshots(&client, &EngineClient::snapshotReady);
+        client.connectTo(d.socket);
+        QTRY_VERIFY(client.isConnected());
+        QTRY_VERIFY(!client.snapshot().sites.empty());
+        QCOMPARE(client.snapshot().sites.front().name, std::string("Main"));
+        QTRY_COMPARE(pool(client, "app").idle, 1);
+        bool started = false;
+        for (const auto& e : client.eventsSince(0))
+            started = started || e.code == "engine.started";
+        QVERIFY(started); // the events from before the console attached
+
+        client.controlPool("app", lido::engine::PoolAction::Stop);
+        QTRY_VERIFY(!pool(client, "app").running);
+        QCOMPARE(pool(client, "app").stoppedReason, std::string("stopped by the administrator"));
+        QTRY_VERIFY(!client.eventsSince(0).empty() && client.eventsSince(0).back().code != "engine.started");
+        QCOMPARE(fetch(f.port, "/app/x.app").status, 503);
+
+        client.controlPool("nosuch", lido::engine::PoolAction::Stop);
+        QTRY_COMPARE(failures.size(), 1);
+        QCOMPARE(failures.front().front().toString(), QString("no application pool 'nosuch'"));
+
+        client.controlSite("Main", lido::engine::SiteAction::Stop);
+        QTRY_VERIFY(!client.snapshot().sites.front().started);
+        QCOMPARE(fetch(f.port, "/hello.txt").status, 0);
+        QVERIFY(snapshots.size() >= 3); // once a second
+    }
+
+    void saysWhenNoEngineRuns()
+    {
+        RemoteEngineClient client;
+        QSignalSpy failures(&client, &EngineClient::commandFailed);
+        client.connectTo("/nonexistent/admin.sock");
+        QTRY_COMPARE(failures.size(), 1);
+        QVERIFY(failures.front().front().toString().startsWith("Engine at /nonexistent/admin.sock: "));
+    }
+};
+
+QTEST_MAIN(tst_RemoteEngine)
+#include "tst_remoteengine.moc"

@@ -1,17 +1,25 @@
 #include "MainWindow.h"
 
+#include "AttributeDelegate.h"
 #include "AttributeModel.h"
 #include "ConfigTreeModel.h"
 #include "EngineClient.h"
 #include "EventsDock.h"
+#include "PoolsModel.h"
 #include "PoolsPage.h"
+#include "Tray.h"
 
+#include "config/ConfigDocument.h"
+#include "config/ConfigEdit.h"
+#include "config/ConfigHistory.h"
 #include "config/Schema.h"
 
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QDialogButtonBox>
 #include <QDockWidget>
+#include <QPushButton>
 #include <QFileDialog>
 #include <QHeaderView>
 #include <QLabel>
@@ -21,6 +29,7 @@
 #include <QSplitter>
 #include <QStatusBar>
 #include <QStyle>
+#include <QSystemTrayIcon>
 #include <QMessageBox>
 #include <QTabWidget>
 #include <QTableView>
@@ -31,7 +40,8 @@ using namespace lido::config;
 
 MainWindow::MainWindow(EngineClient* client, QWidget* parent)
     : QMainWindow(parent), tree_(new QTreeView), attributes_(new QTableView), help_(new QLabel), problems_(new QListWidget),
-      treeModel_(new ConfigTreeModel(this)), attributeModel_(new AttributeModel(this)), client_(client), tabs_(new QTabWidget)
+      treeModel_(new ConfigTreeModel(this)), attributeModel_(new AttributeModel(this)), client_(client), tabs_(new QTabWidget),
+      apply_(new QPushButton(tr("&Apply"))), cancel_(new QPushButton(tr("Cancel"))), delegate_(new AttributeDelegate(attributeModel_, this))
 {
     setWindowTitle(tr("Lido"));
     tree_->setModel(treeModel_);
@@ -47,15 +57,48 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
     attributes_->setSelectionBehavior(QAbstractItemView::SelectRows);
     attributes_->setSelectionMode(QAbstractItemView::SingleSelection);
     help_->setWordWrap(true);
-    help_->setMinimumHeight(64);
+    help_->setMinimumHeight(100);
     help_->setAlignment(Qt::AlignTop | Qt::AlignLeft);
     help_->setTextFormat(Qt::RichText);
+
+    attributes_->setItemDelegateForColumn(AttributeModel::Value, delegate_);
+    attributes_->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed | QAbstractItemView::AnyKeyPressed);
+    help_->setObjectName("helpLabel");
+    apply_->setObjectName("applyButton");
+    cancel_->setObjectName("cancelButton");
+    apply_->setEnabled(false);
+    cancel_->setEnabled(false);
+    apply_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
+    apply_->setToolTip(tr("Validate the whole configuration, save it (history kept) and apply it (Ctrl+Enter)"));
+    cancel_->setToolTip(tr("Drop the pending edits"));
+    auto* buttons = new QDialogButtonBox;
+    buttons->addButton(apply_, QDialogButtonBox::ApplyRole);
+    buttons->addButton(cancel_, QDialogButtonBox::RejectRole);
+    connect(apply_, &QPushButton::clicked, this, &MainWindow::applyEdits);
+    connect(cancel_, &QPushButton::clicked, this, [this] {
+        attributeModel_->discardEdits();
+        statusBar()->showMessage(tr("Edits dropped."), 5000);
+    });
+    connect(attributeModel_, &AttributeModel::editsChanged, this, [this] {
+        bool pending = !attributeModel_->pendingEdits().empty();
+        apply_->setEnabled(pending);
+        cancel_->setEnabled(pending);
+        help_->setText(attributeModel_->help(attributes_->currentIndex().row()));
+    });
+    // As the user types: the schema's own message under the grid.
+    connect(delegate_, &AttributeDelegate::problem, this, [this](const QString& attribute, const QString& message) {
+        QString base = attributeModel_->help(attributes_->currentIndex().row());
+        help_->setText(message.isEmpty() ? base
+                                         : base + QStringLiteral("<br><font color='#b00020'><b>%1: %2</b></font>")
+                                                      .arg(attribute.toHtmlEscaped(), message.toHtmlEscaped()));
+    });
 
     auto* right = new QWidget;
     auto* rightLayout = new QVBoxLayout(right);
     rightLayout->setContentsMargins(0, 0, 0, 0);
     rightLayout->addWidget(attributes_, 1);
     rightLayout->addWidget(help_);
+    rightLayout->addWidget(buttons);
     auto* split = new QSplitter;
     split->setObjectName("mainSplitter");
     split->addWidget(tree_);
@@ -123,6 +166,7 @@ bool MainWindow::openFile(const QString& path)
         return false;
     }
     file_ = path;
+    loadedText_ = (*config)->text();
     setWindowTitle(tr("Lido — %1").arg(path));
     treeModel_->setConfig(*config);
     tree_->expandToDepth(1);
@@ -154,6 +198,46 @@ bool MainWindow::openFile(const QString& path)
     return true;
 }
 
+bool MainWindow::applyEdits()
+{
+    auto edits = attributeModel_->pendingEdits();
+    if (edits.empty())
+        return false;
+    auto refuse = [this](const QString& why) {
+        help_->setText(attributeModel_->help(attributes_->currentIndex().row()) +
+                       QStringLiteral("<br><font color='#b00020'><b>%1</b></font>").arg(why.toHtmlEscaped()));
+        statusBar()->showMessage(why, 15000);
+        return false;
+    };
+    if (QString problem = attributeModel_->firstProblem(); !problem.isEmpty())
+        return refuse(tr("Not applied: %1; %2 is unchanged").arg(problem, file_));
+    auto doc = ConfigDocument::parse(loadedText_, file_.toStdString());
+    if (!doc)
+        return refuse(QString::fromStdString(doc.error()));
+    std::vector<std::string> args;
+    for (const auto& [name, value] : edits)
+        args.push_back(name.toStdString() + "=" + value.toStdString());
+    if (auto r = applyEdit(*doc, "set", "element", attributeModel_->elementPath().toStdString(), args); !r)
+        return refuse(tr("Not applied: %1; %2 is unchanged").arg(QString::fromStdString(r.error()), file_));
+    SaveOptions options;
+    options.expectedOnDisk = loadedText_;
+    if (auto r = saveConfig(file_.toStdString(), *doc, options); !r)
+        return refuse(tr("Not applied: %1").arg(QString::fromStdString(r.error())));
+    QString path = attributeModel_->elementPath();
+    QString current = attributeModel_->data(attributeModel_->index(attributes_->currentIndex().row(), AttributeModel::Name), Qt::DisplayRole).toString();
+    openFile(file_);
+    // Back to the element that was edited.
+    if (QModelIndex i = treeModel_->indexOfPath(path); i.isValid())
+        tree_->setCurrentIndex(i);
+    for (int row = 0; row < attributeModel_->rowCount(); ++row)
+        if (attributeModel_->data(attributeModel_->index(row, AttributeModel::Name), Qt::DisplayRole).toString() == current)
+            attributes_->setCurrentIndex(attributeModel_->index(row, AttributeModel::Value));
+    if (client_)
+        client_->reload();
+    statusBar()->showMessage(tr("Saved %n change(s) to %1; the engine applies them.", nullptr, static_cast<int>(edits.size())).arg(file_), 10000);
+    return true;
+}
+
 void MainWindow::reload()
 {
     if (!file_.isEmpty())
@@ -171,10 +255,36 @@ void MainWindow::showElement()
                      : QString());
 }
 
+void MainWindow::showPool(const QString& pool)
+{
+    show();
+    raise();
+    activateWindow();
+    if (!poolsPage_ || pool.isEmpty())
+        return;
+    tabs_->setCurrentWidget(poolsPage_);
+    QAbstractItemModel* m = poolsPage_->table()->model();
+    for (int r = 0; r < m->rowCount(); ++r)
+        if (m->index(r, 0).data().toString() == pool)
+            poolsPage_->table()->selectRow(r);
+}
+
 void MainWindow::closeEvent(QCloseEvent* event)
 {
     QSettings settings;
     settings.setValue("window/geometry", saveGeometry());
     settings.setValue("window/state", saveState());
+    if (tray_ && tray_->available() && settings.value("tray/closeToTray", true).toBool()) {
+        // The engine keeps serving; the tray's Quit stops it.
+        hide();
+        if (!settings.value("tray/hintShown", false).toBool()) {
+            tray_->icon()->showMessage(tr("Lido keeps running"),
+                                       tr("The sites and pools keep serving. Open the console or quit Lido from the tray icon's menu."),
+                                       QSystemTrayIcon::Information, 10000);
+            settings.setValue("tray/hintShown", true);
+        }
+        event->ignore();
+        return;
+    }
     event->accept();
 }

@@ -14,6 +14,9 @@ class EngineClient;
 class PoolsPage;
 class EventsDock;
 class QTabWidget;
+class QPushButton;
+class Tray;
+class AttributeDelegate;
 
 namespace lido::config {
 class Config;
@@ -34,6 +37,18 @@ public:
     PoolsPage* poolsPage() const { return poolsPage_; }
     EventsDock* eventsDock() const { return eventsDock_; }
     QTabWidget* tabs() const { return tabs_; }
+    QLabel* helpLabel() const { return help_; }
+    QPushButton* applyButton() const { return apply_; }
+    QPushButton* cancelButton() const { return cancel_; }
+    AttributeModel* attributeModel() const { return attributeModel_; }
+    // Applies the attribute grid's pending edits: refused (with the message, file untouched)
+    // while one is invalid or the whole configuration would not validate; else saved atomically
+    // with history (only if the file is still what was loaded) and applied by the engine.
+    bool applyEdits();
+    // With a tray: closing the window hides it (a setting, with a first-time hint).
+    void setTray(Tray* tray) { tray_ = tray; }
+    // Brings the window up on the Application Pools page with that pool selected.
+    void showPool(const QString& pool);
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -53,4 +68,9 @@ private:
     PoolsPage* poolsPage_ = nullptr;
     EventsDock* eventsDock_ = nullptr;
     QTabWidget* tabs_;
+    QPushButton* apply_;
+    QPushButton* cancel_;
+    AttributeDelegate* delegate_;
+    std::string loadedText_; // the file as last opened: the compare-and-swap base of a save
+    Tray* tray_ = nullptr;
 };

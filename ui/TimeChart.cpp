@@ -49,6 +49,7 @@ void TimeChart::clear()
         series_[i]->clear();
     }
     x_->setRange(-seconds_, 0);
+    y_->setLabelFormat("%.1f");
     y_->setRange(0, 1);
     if (y2_)
         y2_->setRange(0, 4);
@@ -74,6 +75,8 @@ void TimeChart::append(const std::vector<double>& values)
         }
         series_[i]->replace(pts);
     }
+    // Whole numbers on the axis unless the range is too small for them (0, 0, 0, 1 otherwise).
+    y_->setLabelFormat(top * 1.15 < 4 ? "%.1f" : "%d");
     y_->setRange(0, top * 1.15);
     if (y2_)
         y2_->setRange(0, std::ceil(top2 * 1.15));

@@ -2,6 +2,7 @@
 // attaches to a running lidod (--connect SOCKET).
 #include "EngineClient.h"
 #include "MainWindow.h"
+#include "Tray.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -37,6 +38,15 @@ int main(int argc, char** argv)
         if (config && (*config)->valid() && !engine.start(*config, &error, file))
             window.statusBar()->showMessage(QObject::tr("The engine could not serve everything: %1").arg(error));
     }
+    Tray tray(attach ? static_cast<EngineClient*>(&remote) : &engine);
+    if (tray.available()) {
+        window.setTray(&tray);
+        QApplication::setQuitOnLastWindowClosed(false);
+    } else {
+        window.statusBar()->showMessage(QObject::tr("No system tray here: Lido runs as a normal window (closing it stops the engine)."), 15000);
+    }
+    QObject::connect(&tray, &Tray::openConsole, &window, &MainWindow::showPool);
+    QObject::connect(&tray, &Tray::quitRequested, &app, &QApplication::quit);
     window.show();
     int rc = app.exec();
     engine.stop();

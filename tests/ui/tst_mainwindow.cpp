@@ -4,6 +4,7 @@
 #include "AttributeModel.h"
 #include "ConfigTreeModel.h"
 #include "MainWindow.h"
+#include "GuiSupport.h"
 
 #include <QAbstractItemModelTester>
 #include <QApplication>
@@ -13,36 +14,15 @@
 
 using testsupport::Scratch;
 
-namespace {
-
-void screenshot(QWidget* w, const QString& name)
-{
-    QString dir = qEnvironmentVariable("LIDO_SCREENSHOT_DIR", QDir::tempPath());
-    QDir().mkpath(dir);
-    QVERIFY(w->grab().save(dir + "/" + name + ".png"));
-}
-
-QModelIndex findLabel(QAbstractItemModel* m, const QString& label, const QModelIndex& parent = {})
-{
-    for (int r = 0; r < m->rowCount(parent); ++r) {
-        QModelIndex i = m->index(r, 0, parent);
-        if (i.data().toString() == label)
-            return i;
-        if (QModelIndex found = findLabel(m, label, i); found.isValid())
-            return found;
-    }
-    return {};
-}
-
-} // namespace
+using guitest::findLabel;
+using guitest::screenshot;
 
 class tst_MainWindow : public QObject {
     Q_OBJECT
 private slots:
     void initTestCase()
     {
-        QApplication::setOrganizationName("LidoTest");
-        QStandardPaths::setTestModeEnabled(true);
+        guitest::isolateSettings();
     }
 
     void modelsPassTheModelTester()

@@ -1,0 +1,125 @@
+// The tray under Xvfb with a real tray host (trayer) and the engine running in-process: its menu
+// stops a pool of the engine, a rapid-fail stop turns it red and notifies with the reason, the
+// notification opens that pool, and closing the window keeps Lido serving.
+#include "EngineClient.h"
+#include "EngineSupport.h"
+#include "MainWindow.h"
+#include "GuiSupport.h"
+#include "PoolsPage.h"
+#include "Tray.h"
+
+#include <QApplication>
+#include <QMenu>
+#include <QSignalSpy>
+#include <QSystemTrayIcon>
+#include <QTableView>
+#include <QtTest>
+
+using guitest::screenshot;
+
+namespace {
+
+// The pool's FastCGI process pool of the application whose arguments are `args`.
+lido::engine::PoolMetrics pool(InProcessEngineClient& c, const std::string& name, const std::string& args = {})
+{
+    for (const auto& p : c.snapshot().fastcgi)
+        if (p.pool == name && (args.empty() ? p.application.find(' ') == std::string::npos : p.application.ends_with(" " + args)))
+            return p;
+    return {};
+}
+
+// Pools "app" (healthy) and "fragile" (its program exits at start; two crashes stop it).
+void twoPools(EngineFixture& f)
+{
+    f.values["@POOLS@"] = R"(<add name="app" startMode="AlwaysRunning" /><add name="fragile"><failure rapidFailProtectionMaxCrashes="2" /></add>)";
+    f.values["@APPS@"] = R"(<application path="/app" applicationPool="app"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)"
+                         R"(<application path="/fragile" applicationPool="fragile"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)";
+    f.values["@FASTCGI@"] = "<fastCgi><application fullPath=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi\" maxInstances=\"1\" />"
+                            "<application fullPath=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi\" arguments=\"fragile\" maxInstances=\"1\">"
+                            "<environmentVariables><environmentVariable name=\"HELPER_EXIT_AT_START\" value=\"3\" /></environmentVariables>"
+                            "</application></fastCgi>";
+    f.values["@HANDLERS@"] = "<add name=\"Fragile\" path=\"/fragile/*\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"" LIDO_TEST_BIN_DIR
+                             "/lido-test-fcgi|fragile\" />"
+                             "<add name=\"App\" path=\"*.app\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"" LIDO_TEST_BIN_DIR
+                             "/lido-test-fcgi\" />";
+}
+
+} // namespace
+
+class tst_Tray : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase()
+    {
+        guitest::isolateSettings();
+        QSettings().clear();
+        QTRY_VERIFY_WITH_TIMEOUT(QSystemTrayIcon::isSystemTrayAvailable(), 5000); // run under tests/run-with-tray.sh
+    }
+
+    void menuControlsPoolsAndRapidFailNotifies()
+    {
+        EngineFixture f;
+        twoPools(f);
+        QString file = f.s.config(f.text());
+        InProcessEngineClient client;
+        QVERIFY(client.start(*lido::config::loadConfig(file.toStdString()), nullptr, file));
+        Tray tray(&client);
+        QVERIFY(tray.available());
+        QSignalSpy notified(&tray, &Tray::notified);
+        QTRY_VERIFY(tray.poolAction("app", "Stop") != nullptr);
+        QTRY_COMPARE(pool(client, "app").idle, 1);
+        QCOMPARE(tray.health(), Tray::Health::Healthy);
+        QVERIFY2(tray.summary().startsWith("Lido: 1 of 1 sites serving, 3 of 3 pools started"), qPrintable(tray.summary()));
+
+        // Stop from the tray menu: the engine's pool stops.
+        QVERIFY(!tray.poolAction("app", "Start")->isEnabled());
+        tray.poolAction("app", "Stop")->trigger();
+        QTRY_VERIFY(!pool(client, "app").running);
+        QCOMPARE(pool(client, "app").stoppedReason, std::string("stopped by the administrator"));
+        QTRY_COMPARE(tray.health(), Tray::Health::Degraded);
+        QTRY_VERIFY(tray.poolAction("app", "Start")->isEnabled());
+        tray.menu()->popup(QPoint(40, 40));
+        QVERIFY(QTest::qWaitForWindowExposed(tray.menu()));
+        screenshot(tray.menu(), "tray-menu");
+        tray.menu()->hide();
+
+        // A rapid-failing pool: red, and a notification that says why.
+        QCOMPARE(fetch(f.port, "/fragile/x").status, 503);
+        QTRY_COMPARE(notified.size(), 1);
+        QCOMPARE(notified.front().at(0).toString(), QString("Pool fragile stopped"));
+        QVERIFY2(notified.front().at(1).toString().startsWith("pool fragile stopped by rapid-fail protection: 2 crashes in 300 s; last: exited before serving "
+                                                              "a request with exit status 3"),
+                 qPrintable(notified.front().at(1).toString()));
+        QCOMPARE(notified.front().at(2).toString(), QString("fragile"));
+        QTRY_COMPARE(tray.health(), Tray::Health::Failed);
+        QVERIFY(tray.summary().contains("(1 stopped by rapid-fail protection)"));
+        QVERIFY(tray.icon()->toolTip() == tray.summary());
+
+        // Clicking the notification opens that pool in the console.
+        MainWindow w(&client);
+        w.setTray(&tray);
+        w.poolsPage()->setPools({"web", "app", "fragile"});
+        connect(&tray, &Tray::openConsole, &w, &MainWindow::showPool);
+        QTRY_VERIFY(w.poolsPage()->table()->model()->rowCount() >= 3);
+        emit tray.icon()->messageClicked();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QCOMPARE(w.poolsPage()->selectedPool(), QString("fragile"));
+        screenshot(&w, "tray-opened-pool");
+
+        // Paused notifications stay quiet.
+        tray.pauseAction()->setChecked(true);
+        QCOMPARE(client.engine()->controlPool("fragile", lido::engine::PoolAction::Start).ok(), true);
+        QCOMPARE(fetch(f.port, "/fragile/x").status, 503);
+        QTRY_VERIFY(!pool(client, "fragile", "fragile").running);
+        QTest::qWait(1500); // a snapshot or two pass
+        QCOMPARE(notified.size(), 1);
+
+        // Closing the window keeps Lido in the tray, still serving.
+        w.close();
+        QVERIFY(!w.isVisible());
+        QCOMPARE(fetch(f.port, "/hello.txt").status, 200);
+    }
+};
+
+QTEST_MAIN(tst_Tray)
+#include "tst_tray.moc"

@@ -62,6 +62,12 @@ void InProcessEngineClient::controlPool(const QString& name, lido::engine::PoolA
     emit snapshotReady();
 }
 
+QString InProcessEngineClient::runningConfigText() const
+{
+    auto config = engine_ ? engine_->config() : nullptr;
+    return config ? QString::fromStdString(config->text()) : QString();
+}
+
 void InProcessEngineClient::controlSite(const QString& name, lido::engine::SiteAction action)
 {
     if (!engine_) {
@@ -89,6 +95,7 @@ RemoteEngineClient::RemoteEngineClient(QObject* parent) : EngineClient(parent)
     connect(&socket_, &QLocalSocket::readyRead, this, &RemoteEngineClient::readLines);
     connect(&socket_, &QLocalSocket::connected, this, [this] {
         send(R"({"id":0,"op":"events","since":0})");
+        send(R"({"id":-2,"op":"config"})");
         send(R"({"op":"subscribe"})");
         emit connected();
     });
@@ -165,6 +172,10 @@ void RemoteEngineClient::readLines()
             }
         } else if (stream == "event") {
             addEvent(o["event"].toObject());
+            if (o["event"].toObject()["code"].toString() == "config.applied")
+                send(R"({"id":-2,"op":"config"})"); // the running text changed
+        } else if (o["id"].toInt() == -2 && o["ok"].toBool()) {
+            runningText_ = o["result"].toObject()["text"].toString();
         } else if (o.contains("ok") && !o["ok"].toBool()) {
             emit commandFailed(o["error"].toString());
         } else if (o["id"].toInt(-1) == 0) {

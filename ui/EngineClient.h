@@ -27,6 +27,8 @@ public:
     virtual void reload() = 0;
     // Where the engine runs: "in this process" or the socket of a lidod.
     virtual QString where() const = 0;
+    // The text of the configuration the engine runs (empty: none).
+    virtual QString runningConfigText() const = 0;
 
 signals:
     void snapshotReady();
@@ -49,6 +51,7 @@ public:
     void controlSite(const QString& name, lido::engine::SiteAction action) override;
     void reload() override;
     QString where() const override { return tr("in this process"); }
+    QString runningConfigText() const override;
     lido::engine::Engine* engine() { return engine_.get(); }
 
 private:
@@ -72,6 +75,7 @@ public:
     void controlSite(const QString& name, lido::engine::SiteAction action) override;
     void reload() override;
     QString where() const override { return path_; }
+    QString runningConfigText() const override { return runningText_; }
 
 signals:
     void connected();
@@ -84,5 +88,6 @@ private:
     QByteArray buffer_;
     lido::engine::Snapshot snapshot_;
     std::deque<lido::log::Event> events_;
+    QString runningText_;
     int nextId_ = 1;
 };

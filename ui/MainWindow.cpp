@@ -1,6 +1,7 @@
 #include "MainWindow.h"
 
 #include "AttributeDelegate.h"
+#include "ChangesDialog.h"
 #include "AttributeModel.h"
 #include "ConfigTreeModel.h"
 #include "EngineClient.h"
@@ -17,7 +18,10 @@
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QDateTime>
+#include <QDialog>
 #include <QDialogButtonBox>
+#include <QTableWidget>
 #include <QDockWidget>
 #include <QPushButton>
 #include <QFileDialog>
@@ -139,6 +143,11 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
     file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), qApp, &QApplication::quit);
     quit->setShortcut(QKeySequence::Quit);
+    QMenu* configuration = menuBar()->addMenu(tr("&Configuration"));
+    QAction* history = configuration->addAction(tr("&History…"), this, &MainWindow::showHistory);
+    history->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_H));
+    QAction* changes = configuration->addAction(tr("&Export changes…"), this, [this] { showChanges(); });
+    changes->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
 
     connect(tree_->selectionModel(), &QItemSelectionModel::currentChanged, this, &MainWindow::showElement);
     connect(attributes_->selectionModel(), &QItemSelectionModel::currentChanged, this,
@@ -253,6 +262,69 @@ void MainWindow::showElement()
                                                                  e->spec ? QString::fromStdString(e->spec->help).toHtmlEscaped()
                                                                          : tr("Not known to Lido; kept unchanged."))
                      : QString());
+}
+
+ChangesDialog* MainWindow::showChanges()
+{
+    if (file_.isEmpty())
+        return nullptr;
+    EngineClient* client = client_;
+    auto* dialog = new ChangesDialog(file_, [client] { return client ? client->runningConfigText() : QString(); }, this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->show();
+    return dialog;
+}
+
+void MainWindow::showHistory()
+{
+    if (file_.isEmpty())
+        return;
+    auto config = loadConfig(file_.toStdString(), ValidateOptions{false});
+    auto history = historyFor(file_.toStdString(), config ? config->get() : nullptr);
+    auto entries = history.list();
+    QDialog dialog(this);
+    dialog.setWindowTitle(tr("History of %1").arg(file_));
+    auto* table = new QTableWidget(static_cast<int>(entries.size()), 3);
+    table->setObjectName("historyTable");
+    table->setHorizontalHeaderLabels({tr("Version"), tr("Replaced"), tr("Size")});
+    table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    for (size_t i = 0; i < entries.size(); ++i) {
+        int row = static_cast<int>(i);
+        table->setItem(row, 0, new QTableWidgetItem(QString::number(entries[i].id)));
+        table->setItem(row, 1, new QTableWidgetItem(QDateTime::fromSecsSinceEpoch(entries[i].time).toString("yyyy-MM-dd HH:mm:ss")));
+        table->setItem(row, 2, new QTableWidgetItem(QString::number(entries[i].size)));
+    }
+    table->horizontalHeader()->setStretchLastSection(true);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
+    QPushButton* show = buttons->addButton(tr("Show changes"), QDialogButtonBox::ActionRole);
+    QPushButton* restore = buttons->addButton(tr("Restore"), QDialogButtonBox::ActionRole);
+    auto selectedId = [table]() { return table->currentRow() >= 0 ? table->item(table->currentRow(), 0)->text().toInt() : 0; };
+    connect(show, &QPushButton::clicked, &dialog, [this, selectedId] {
+        if (ChangesDialog* d = showChanges(); d && selectedId())
+            d->compare(QString("history:%1").arg(selectedId()), "saved");
+    });
+    connect(restore, &QPushButton::clicked, &dialog, [this, &dialog, selectedId] {
+        int id = selectedId();
+        if (!id)
+            return;
+        if (auto r = restoreConfig(file_.toStdString(), id); !r) {
+            statusBar()->showMessage(tr("Not restored: %1").arg(QString::fromStdString(r.error())), 15000);
+            return;
+        }
+        openFile(file_);
+        if (client_)
+            client_->reload();
+        statusBar()->showMessage(tr("Version %1 restored; the engine applies it.").arg(id), 10000);
+        dialog.accept();
+    });
+    connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+    auto* layout = new QVBoxLayout(&dialog);
+    layout->addWidget(entries.empty() ? static_cast<QWidget*>(new QLabel(tr("No saved versions yet (kept in %1).").arg(QString::fromStdString(history.folder()))))
+                                      : table);
+    layout->addWidget(buttons);
+    dialog.resize(560, 360);
+    dialog.exec();
 }
 
 void MainWindow::showPool(const QString& pool)

@@ -16,6 +16,7 @@ class EventsDock;
 class QTabWidget;
 class QPushButton;
 class Tray;
+class ChangesDialog;
 class AttributeDelegate;
 
 namespace lido::config {
@@ -49,6 +50,9 @@ public:
     void setTray(Tray* tray) { tray_ = tray; }
     // Brings the window up on the Application Pools page with that pool selected.
     void showPool(const QString& pool);
+    // Configuration menu: the saved versions (show changes, restore) and Export changes….
+    void showHistory();
+    ChangesDialog* showChanges();
 
 protected:
     void closeEvent(QCloseEvent* event) override;

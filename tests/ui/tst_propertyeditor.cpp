@@ -4,6 +4,7 @@
 #include "EngineClient.h"
 #include "EngineSupport.h"
 #include "AttributeModel.h"
+#include "ChangesDialog.h"
 #include "ConfigTreeModel.h"
 #include "MainWindow.h"
 #include "GuiSupport.h"
@@ -11,6 +12,7 @@
 #include "config/ConfigHistory.h"
 
 #include <QApplication>
+#include <QComboBox>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
@@ -98,10 +100,11 @@ private slots:
         QByteArray saved = f.s.read("applicationHost.config");
         QList<QByteArray> before = original.split('\n'), after = saved.split('\n');
         QCOMPARE(after.size(), before.size());
-        int changed = 0;
+        int changed = 0, changedAt = -1;
         for (int i = 0; i < before.size(); ++i)
             if (before[i] != after[i]) {
                 ++changed;
+                changedAt = i;
                 QCOMPARE(after[i], QByteArray(before[i]).replace(">", " queueLength=\"500\">"));
             }
         QCOMPARE(changed, 1); // exactly that attribute
@@ -109,6 +112,29 @@ private slots:
         QTRY_COMPARE(client.engine()->config()->pool("web")->get("queueLength"), std::string("500")); // applied live
         QVERIFY(!w.applyButton()->isEnabled());
         screenshot(&w, "propertyeditor-applied");
+
+        // Export changes: what that save changed (the newest history entry against the file).
+        ChangesDialog* changes = w.showChanges();
+        QVERIFY(changes);
+        QVERIFY(QTest::qWaitForWindowExposed(changes));
+        QCOMPARE(changes->fromBox()->currentData().toString(), QString("history:1"));
+        QCOMPARE(changes->toBox()->currentData().toString(), QString("saved"));
+        QCOMPARE(changes->semanticText(), QString("applicationPools/add[@name='web']/@queueLength: 1000 -> 500\n"));
+        QVERIFY(changes->unifiedText().contains("+" + QString::fromUtf8(after[changedAt])));
+        screenshot(changes, "changes-dialog");
+        QString diff = f.s.path("changes.diff"), script = f.s.path("changes.sh"), text = f.s.path("changes.txt");
+        QVERIFY(changes->exportTo(diff, ChangesDialog::Format::Unified));
+        QVERIFY(changes->exportTo(text, ChangesDialog::Format::Semantic));
+        QVERIFY(changes->exportTo(script, ChangesDialog::Format::Script));
+        QByteArray unified = f.s.read("changes.diff");
+        QVERIFY(unified.startsWith("--- " + file.toUtf8() + " (history 1)\n+++ " + file.toUtf8() + "\n"));
+        QVERIFY(unified.contains("\n-" + before[changedAt] + "\n+" + after[changedAt] + "\n"));
+        QCOMPARE(f.s.read("changes.txt"), QByteArray("applicationPools/add[@name='web']/@queueLength: 1000 -> 500\n"));
+        QVERIFY2(f.s.read("changes.sh").contains("\nset element \"applicationPools/add[@name='web']\" 'queueLength=500'\n"), f.s.read("changes.sh").constData());
+        // The running configuration is the saved one: nothing between them.
+        changes->compare("running", "saved");
+        QCOMPARE(changes->semanticText(), QString("(no changes)"));
+        changes->close();
     }
 };
 

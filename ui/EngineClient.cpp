@@ -9,7 +9,13 @@
 
 InProcessEngineClient::InProcessEngineClient(QObject* parent) : EngineClient(parent)
 {
-    connect(&timer_, &QTimer::timeout, this, &EngineClient::snapshotReady);
+    connect(&timer_, &QTimer::timeout, this, &InProcessEngineClient::takeSnapshot);
+}
+
+void InProcessEngineClient::takeSnapshot()
+{
+    snapshot_ = engine_ ? engine_->snapshot() : lido::engine::Snapshot{};
+    emit snapshotReady();
 }
 
 InProcessEngineClient::~InProcessEngineClient() { stop(); }
@@ -27,23 +33,21 @@ bool InProcessEngineClient::start(std::shared_ptr<const lido::config::Config> co
             engine_->events()->add(lido::log::Severity::Warning, "console", "config.watch", w.error());
     }
     timer_.start(1000);
-    emit snapshotReady();
+    takeSnapshot();
     return r.ok();
 }
 
 void InProcessEngineClient::stop()
 {
     timer_.stop();
+    snapshot_ = {};
     reloader_.reset();
     if (engine_)
         engine_->stop(std::chrono::seconds(2));
     engine_.reset();
 }
 
-lido::engine::Snapshot InProcessEngineClient::snapshot() const
-{
-    return engine_ ? engine_->snapshot() : lido::engine::Snapshot{};
-}
+lido::engine::Snapshot InProcessEngineClient::snapshot() const { return snapshot_; }
 
 std::vector<lido::log::Event> InProcessEngineClient::eventsSince(uint64_t seq) const
 {
@@ -59,7 +63,7 @@ void InProcessEngineClient::controlPool(const QString& name, lido::engine::PoolA
     auto r = engine_->controlPool(name.toStdString(), action);
     if (!r)
         emit commandFailed(QString::fromStdString(r.error()));
-    emit snapshotReady();
+    takeSnapshot();
 }
 
 QString InProcessEngineClient::runningConfigText() const
@@ -76,7 +80,7 @@ void InProcessEngineClient::controlSite(const QString& name, lido::engine::SiteA
     }
     if (auto r = engine_->controlSite(name.toStdString(), action); !r)
         emit commandFailed(QString::fromStdString(r.error()));
-    emit snapshotReady();
+    takeSnapshot();
 }
 
 void InProcessEngineClient::reload()
@@ -87,7 +91,7 @@ void InProcessEngineClient::reload()
     }
     if (auto r = reloader_->reload("console"); !r)
         emit commandFailed(QString::fromStdString(r.error()));
-    emit snapshotReady();
+    takeSnapshot();
 }
 
 RemoteEngineClient::RemoteEngineClient(QObject* parent) : EngineClient(parent)

@@ -55,8 +55,10 @@ public:
     lido::engine::Engine* engine() { return engine_.get(); }
 
 private:
+    void takeSnapshot();
     std::unique_ptr<lido::engine::Engine> engine_;
     std::unique_ptr<lido::engine::ConfigReloader> reloader_;
+    lido::engine::Snapshot snapshot_; // taken once per tick: every page reads the same one
     QTimer timer_;
 };
 

@@ -8,6 +8,7 @@
 #include "EventsDock.h"
 #include "PoolsModel.h"
 #include "PoolsPage.h"
+#include "SitesPage.h"
 #include "Tray.h"
 
 #include "config/ConfigDocument.h"
@@ -112,6 +113,8 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
     if (client_) {
         poolsPage_ = new PoolsPage(client_);
         tabs_->addTab(poolsPage_, tr("Application Pools"));
+        sitesPage_ = new SitesPage(client_);
+        tabs_->addTab(sitesPage_, tr("Sites"));
         connect(client_, &EngineClient::commandFailed, this, [this](const QString& m) { statusBar()->showMessage(m, 10000); });
     }
     tabs_->addTab(split, tr("Configuration"));
@@ -203,6 +206,17 @@ bool MainWindow::openFile(const QString& path)
         for (const ConfigElement* p : (*config)->pools())
             pools << QString::fromStdString(p->get("name"));
         poolsPage_->setPools(pools);
+    }
+    if (sitesPage_) {
+        std::vector<SitesModel::SiteInfo> sites;
+        for (const ConfigElement* site : (*config)->sites()) {
+            QStringList bindings;
+            if (const ConfigElement* b = site->child("bindings"))
+                for (const ConfigElement* one : b->childrenNamed("binding"))
+                    bindings << QString::fromStdString(one->get("protocol") + " " + one->get("bindingInformation"));
+            sites.push_back({QString::fromStdString(site->get("name")), bindings.join(", ")});
+        }
+        sitesPage_->setSites(sites);
     }
     return true;
 }

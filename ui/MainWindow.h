@@ -12,6 +12,7 @@ class ConfigTreeModel;
 class AttributeModel;
 class EngineClient;
 class PoolsPage;
+class SitesPage;
 class EventsDock;
 class QTabWidget;
 class QPushButton;
@@ -36,6 +37,7 @@ public:
     QListWidget* problems() const { return problems_; }
     ConfigTreeModel* treeModel() const { return treeModel_; }
     PoolsPage* poolsPage() const { return poolsPage_; }
+    SitesPage* sitesPage() const { return sitesPage_; }
     EventsDock* eventsDock() const { return eventsDock_; }
     QTabWidget* tabs() const { return tabs_; }
     QLabel* helpLabel() const { return help_; }
@@ -70,6 +72,7 @@ private:
     AttributeModel* attributeModel_;
     EngineClient* client_;
     PoolsPage* poolsPage_ = nullptr;
+    SitesPage* sitesPage_ = nullptr;
     EventsDock* eventsDock_ = nullptr;
     QTabWidget* tabs_;
     QPushButton* apply_;

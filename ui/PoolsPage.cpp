@@ -1,6 +1,7 @@
 #include "PoolsPage.h"
 
 #include "EngineClient.h"
+#include "PageSupport.h"
 #include "PoolsModel.h"
 #include "TimeChart.h"
 
@@ -14,25 +15,15 @@
 #include <QToolBar>
 #include <QVBoxLayout>
 #include <deque>
+#include <unordered_map>
 
 PoolsPage::PoolsPage(EngineClient* client, QWidget* parent)
     : QWidget(parent), client_(client), model_(new PoolsModel(this)), proxy_(new QSortFilterProxyModel(this)), filter_(new QLineEdit),
       table_(new QTableView), reason_(new QLabel), chart_(new TimeChart(tr("Selected pool: requests/s (left), busy instances and queue (right)"),
                                                                   {tr("requests/s"), tr("busy instances"), tr("queue")}, 300, nullptr, 1))
 {
-    proxy_->setSourceModel(model_);
-    proxy_->setFilterCaseSensitivity(Qt::CaseInsensitive);
-    proxy_->setFilterKeyColumn(PoolsModel::Name);
-    filter_->setPlaceholderText(tr("Filter pools"));
-    filter_->setClearButtonEnabled(true);
-    connect(filter_, &QLineEdit::textChanged, proxy_, &QSortFilterProxyModel::setFilterFixedString);
+    pages::setUpFilteredTable(table_, proxy_, model_, filter_, tr("Filter pools"), PoolsModel::Name);
     table_->setObjectName("poolsTable");
-    table_->setModel(proxy_);
-    table_->setSortingEnabled(true);
-    table_->setSelectionBehavior(QAbstractItemView::SelectRows);
-    table_->setSelectionMode(QAbstractItemView::SingleSelection);
-    table_->verticalHeader()->hide();
-    table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 8);
     table_->horizontalHeader()->setStretchLastSection(true);
     reason_->setWordWrap(true);
     reason_->setStyleSheet("color: #b00020");
@@ -54,19 +45,7 @@ PoolsPage::PoolsPage(EngineClient* client, QWidget* parent)
     connect(recycle_, &QAction::triggered, this, [act] { act(lido::engine::PoolAction::Recycle); });
     bar->addWidget(filter_);
 
-    auto* top = new QWidget;
-    auto* topLayout = new QVBoxLayout(top);
-    topLayout->setContentsMargins(0, 0, 0, 0);
-    topLayout->addWidget(bar);
-    topLayout->addWidget(table_, 1);
-    topLayout->addWidget(reason_);
-    auto* split = new QSplitter(Qt::Vertical);
-    split->addWidget(top);
-    split->addWidget(chart_);
-    split->setStretchFactor(0, 1);
-    auto* layout = new QVBoxLayout(this);
-    layout->setContentsMargins(0, 0, 0, 0);
-    layout->addWidget(split);
+    pages::layOutPage(this, bar, table_, reason_, chart_);
 
     connect(client_, &EngineClient::snapshotReady, this, &PoolsPage::refresh);
     connect(table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this, &PoolsPage::selectionChanged);
@@ -76,6 +55,7 @@ void PoolsPage::setPools(const QStringList& names)
 {
     model_->setPools(names);
     history_.clear();
+    sized_ = false;
     if (model_->rowCount() > 0)
         table_->selectRow(0);
     refresh();
@@ -91,27 +71,33 @@ void PoolsPage::refresh()
 {
     auto snapshot = client_->snapshot();
     model_->setSnapshot(snapshot);
-    table_->resizeColumnsToContents();
+    std::unordered_map<std::string, Point> points; // one pass, not rows x pools
+    for (const auto& f : snapshot.fastcgi) {
+        Point& p = points[f.pool];
+        p.rps += f.requestsPerSecond;
+        p.busy += f.busy;
+        p.queued += f.queued;
+    }
+    for (const auto& c : snapshot.cgi) {
+        Point& p = points[c.pool];
+        p.busy += c.running;
+        p.queued += c.queued;
+    }
+    QString selected = selectedPool();
     for (int row = 0; row < model_->rowCount(); ++row) {
         QString name = model_->poolName(row);
-        Point p{0, 0, 0};
-        for (const auto& f : snapshot.fastcgi)
-            if (QString::fromStdString(f.pool) == name) {
-                p.rps += f.requestsPerSecond;
-                p.busy += f.busy;
-                p.queued += f.queued;
-            }
-        for (const auto& c : snapshot.cgi)
-            if (QString::fromStdString(c.pool) == name) {
-                p.busy += c.running;
-                p.queued += c.queued;
-            }
+        auto it = points.find(name.toStdString());
+        Point p = it == points.end() ? Point{0, 0, 0} : it->second;
         auto& h = history_[name];
         h.push_back(p);
         if (h.size() > 300)
             h.pop_front();
-        if (name == selectedPool())
+        if (name == selected)
             chart_->append({p.rps, p.busy, p.queued});
+    }
+    if (!sized_ && model_->rowCount() > 0 && !snapshot.fastcgi.empty()) {
+        table_->resizeColumnsToContents(); // once: measuring every cell every second is what costs
+        sized_ = true;
     }
     QModelIndex i = table_->currentIndex();
     QString why = i.isValid() ? model_->stoppedReason(proxy_->mapToSource(i).row()) : QString();

@@ -43,4 +43,5 @@ private:
         double rps, busy, queued;
     };
     std::map<QString, std::deque<Point>> history_;
+    bool sized_ = false; // columns fitted to their contents once per configuration
 };

@@ -266,7 +266,12 @@ public:
     {
         for (auto& c : siteCounters_)
             --c->connections;
+        siteCounters_.clear(); // once, whichever comes first: this or the destructor
     }
+
+    // A connection that ends after its last response (Connection: close) is destroyed without
+    // closeNow(): the open-connections count must drop then too.
+    ~Dispatcher() override { connectionClosed(); }
 
     std::string errorBody(int status, const http::Request& req, const std::string& detail) override
     {
@@ -715,6 +720,14 @@ struct Engine::Impl {
         auto shared = std::make_shared<Shared>();
         shared->config = config;
         shared->events = events;
+        {
+            const ConfigElement* l = config->section("lido/log");
+            std::string level = l ? l->get("level") : "info";
+            events->setMinimum(level == "trace" || level == "debug" ? log::Severity::Debug
+                               : level == "warn"                    ? log::Severity::Warning
+                               : level == "error"                   ? log::Severity::Error
+                                                                    : log::Severity::Info);
+        }
         std::vector<std::string> warnings;
         shared->map = SiteMap::build(*config, &warnings);
         for (const std::string& w : warnings)

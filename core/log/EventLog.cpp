@@ -63,6 +63,8 @@ void EventLog::setRateLimit(int perWindow, std::chrono::seconds window)
 
 void EventLog::add(Severity severity, std::string source, std::string code, std::string message)
 {
+    if (!wants(severity))
+        return;
     Event e;
     e.time = std::chrono::system_clock::now();
     e.severity = severity;

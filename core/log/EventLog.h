@@ -2,6 +2,7 @@
 // The engine's event log: structured events (time, severity, source, stable code, a human
 // sentence) kept in memory as a ring for the console and written through spdlog. Repeats of the
 // same code from the same source are rate-limited, and the number suppressed is reported.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -43,6 +44,11 @@ public:
     uint64_t lastSeq() const;
     void flush();
 
+    // Events below this severity are not kept (lido/log/@level; default info). Callers that build
+    // an expensive message ask wants() first.
+    void setMinimum(Severity s) { minimum_ = static_cast<int>(s); }
+    bool wants(Severity s) const { return static_cast<int>(s) >= minimum_.load(std::memory_order_relaxed); }
+
     // Identical (code, source) events beyond this many per window are counted, not written.
     void setRateLimit(int perWindow, std::chrono::seconds window);
 
@@ -50,6 +56,7 @@ private:
     void push(Event e);
 
     mutable std::mutex mutex_;
+    std::atomic<int> minimum_{static_cast<int>(Severity::Info)};
     std::deque<Event> ring_;
     size_t capacity_;
     uint64_t seq_ = 0;

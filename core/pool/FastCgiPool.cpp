@@ -242,7 +242,8 @@ void FastCgiPool::setState(const std::shared_ptr<Instance>& in, InstanceState s,
 {
     if (in->state == s)
         return;
-    events_->add(log::Severity::Debug, describe(), "instance.state",
+    if (events_->wants(log::Severity::Debug)) // twice per request: not even the message unless wanted
+        events_->add(log::Severity::Debug, describe(), "instance.state",
                  "instance " + std::to_string(in->id) + " (pid " + std::to_string(in->pid) + "): " + stateName(in->state) + " -> " +
                      stateName(s) + (why.empty() ? "" : " (" + why + ")"));
     in->state = s;
@@ -770,7 +771,8 @@ void FastCgiPool::flushToClient(const std::shared_ptr<Exchange>& ex, bool finish
     ex->body.clear();
     if (sendHead && finish && !head.contentLength)
         head.contentLength = body.size(); // the whole answer is here: no chunking needed
-    asio::post(ex->connExec, [ex, sendHead, head = std::move(head), body = std::move(body), finish]() mutable {
+    // dispatch: inline when the pool runs on the connection's own thread (one io_context per thread).
+    asio::dispatch(ex->connExec, [ex, sendHead, head = std::move(head), body = std::move(body), finish]() mutable {
         auto& r = ex->job.responder;
         if (r->closed())
             return;

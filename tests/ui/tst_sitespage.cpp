@@ -1,0 +1,81 @@
+// The Sites page against a real in-process engine under Xvfb: the table follows the engine,
+// Stop site in the toolbar stops serving it, Start brings it back; the model holds up under
+// QAbstractItemModelTester with fixture snapshots too.
+#include "EngineClient.h"
+#include "EngineSupport.h"
+#include "GuiSupport.h"
+#include "MainWindow.h"
+#include "SitesModel.h"
+#include "SitesPage.h"
+
+#include <QAbstractItemModelTester>
+#include <QAction>
+#include <QTabWidget>
+#include <QTableView>
+
+using guitest::screenshot;
+
+class tst_SitesPage : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase() { guitest::isolateSettings(); }
+
+    void modelWithFixtureSnapshots()
+    {
+        SitesModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.setSites({{"Shop", "http 127.0.0.1:8081:"}, {"Blog", "http *:80:blog.example.org"}});
+        lido::engine::Snapshot s;
+        lido::engine::SiteMetrics shop;
+        shop.name = "Shop";
+        shop.started = true;
+        shop.state = "Started";
+        shop.requestsPerSecond = 42;
+        shop.status5xx = 3;
+        lido::engine::SiteMetrics blog;
+        blog.name = "Blog";
+        blog.state = "Failed: cannot bind 0.0.0.0:80: Permission denied";
+        s.sites = {shop, blog};
+        model.setSnapshot(s);
+        QCOMPARE(model.index(0, SitesModel::RequestsPerSecond).data().toString(), QString("42"));
+        QCOMPARE(model.index(0, SitesModel::Status5xx).data().toULongLong(), 3ull);
+        QCOMPARE(model.index(1, SitesModel::State).data().toString(), QString("Failed: cannot bind 0.0.0.0:80: Permission denied"));
+        QCOMPARE(model.index(1, SitesModel::Bindings).data().toString(), QString("http *:80:blog.example.org"));
+        QVERIFY(!model.started(1));
+    }
+
+    void stopAndStartASite()
+    {
+        EngineFixture f;
+        QString file = f.s.config(f.text());
+        InProcessEngineClient client;
+        QVERIFY(client.start(*lido::config::loadConfig(file.toStdString()), nullptr, file));
+        MainWindow w(&client);
+        QVERIFY(w.openFile(file));
+        w.resize(1200, 760);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        w.tabs()->setCurrentWidget(w.sitesPage());
+        for (int i = 0; i < 5; ++i)
+            QCOMPARE(fetch(f.port, "/hello.txt").status, 200);
+        QTableView* table = w.sitesPage()->table();
+        QCOMPARE(table->model()->rowCount(), 1);
+        QCOMPARE(table->model()->index(0, SitesModel::Bindings).data().toString(), QString("http 127.0.0.1:%1:").arg(f.port));
+        QTRY_VERIFY(table->model()->index(0, SitesModel::Status2xx).data().toULongLong() >= 5);
+        QTRY_COMPARE(table->model()->index(0, SitesModel::Connections).data().toLongLong(), 0ll); // all five closed
+        QTRY_VERIFY(w.sitesPage()->stopAction()->isEnabled());
+        screenshot(&w, "sites-started");
+
+        w.sitesPage()->stopAction()->trigger();
+        QTRY_COMPARE(table->model()->index(0, SitesModel::State).data().toString(), QString("Stopped: stopped by the administrator"));
+        QCOMPARE(fetch(f.port, "/hello.txt").status, 0); // nobody listens
+        QTRY_VERIFY(w.sitesPage()->startAction()->isEnabled());
+        screenshot(&w, "sites-stopped");
+        w.sitesPage()->startAction()->trigger();
+        QTRY_COMPARE(table->model()->index(0, SitesModel::State).data().toString(), QString("Started"));
+        QCOMPARE(fetch(f.port, "/hello.txt").status, 200);
+    }
+};
+
+QTEST_MAIN(tst_SitesPage)
+#include "tst_sitespage.moc"

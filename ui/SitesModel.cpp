@@ -1,0 +1,91 @@
+#include "SitesModel.h"
+
+#include <QApplication>
+#include <QColor>
+#include <QStyle>
+#include <unordered_map>
+
+SitesModel::SitesModel(QObject* parent) : QAbstractTableModel(parent) {}
+
+void SitesModel::setSites(const std::vector<SiteInfo>& sites)
+{
+    beginResetModel();
+    rows_.clear();
+    for (const SiteInfo& s : sites)
+        rows_.push_back(Row{s, {}, false});
+    endResetModel();
+}
+
+void SitesModel::setSnapshot(const lido::engine::Snapshot& s)
+{
+    std::unordered_map<std::string, const lido::engine::SiteMetrics*> byName; // one pass, not rows x sites
+    for (const auto& m : s.sites)
+        byName.emplace(m.name, &m);
+    for (Row& r : rows_) {
+        auto it = byName.find(r.info.name.toStdString());
+        r.known = it != byName.end();
+        r.metrics = r.known ? *it->second : lido::engine::SiteMetrics{};
+    }
+    if (!rows_.empty())
+        emit dataChanged(index(0, State), index(static_cast<int>(rows_.size()) - 1, ColumnCount - 1));
+}
+
+QString SitesModel::siteName(int row) const
+{
+    return row >= 0 && row < static_cast<int>(rows_.size()) ? rows_[static_cast<size_t>(row)].info.name : QString();
+}
+
+bool SitesModel::started(int row) const
+{
+    return row >= 0 && row < static_cast<int>(rows_.size()) && rows_[static_cast<size_t>(row)].metrics.started;
+}
+
+int SitesModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : static_cast<int>(rows_.size()); }
+int SitesModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : ColumnCount; }
+
+QVariant SitesModel::data(const QModelIndex& index, int role) const
+{
+    if (!index.isValid() || index.row() >= static_cast<int>(rows_.size()))
+        return {};
+    const Row& r = rows_[static_cast<size_t>(index.row())];
+    const auto& m = r.metrics;
+    bool failed = m.state.rfind("Failed", 0) == 0;
+    if (role == Qt::DisplayRole) {
+        switch (index.column()) {
+        case Name: return r.info.name;
+        case State: return r.known ? QString::fromStdString(m.state) : tr("Not running");
+        case Bindings: return r.info.bindings;
+        case RequestsPerSecond: return QString::number(m.requestsPerSecond, 'f', 0);
+        case Connections: return QVariant::fromValue<qlonglong>(m.openConnections);
+        case Status2xx: return QVariant::fromValue<qulonglong>(m.status2xx);
+        case Status4xx: return QVariant::fromValue<qulonglong>(m.status4xx);
+        case Status5xx: return QVariant::fromValue<qulonglong>(m.status5xx);
+        }
+    }
+    if (role == Qt::DecorationRole && index.column() == Name)
+        return QApplication::style()->standardIcon(m.started ? QStyle::SP_DialogApplyButton
+                                                   : failed  ? QStyle::SP_MessageBoxCritical
+                                                             : QStyle::SP_MediaStop);
+    if (role == Qt::ToolTipRole)
+        return QString::fromStdString(m.state);
+    if (role == Qt::ForegroundRole && index.column() == State && !m.started)
+        return failed ? QColor(176, 0, 32) : QColor(150, 110, 0);
+    return {};
+}
+
+QVariant SitesModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return {};
+    switch (section) {
+    case Name: return tr("Site");
+    case State: return tr("State");
+    case Bindings: return tr("Bindings");
+    case RequestsPerSecond: return tr("Requests/s");
+    case Connections: return tr("Connections");
+    case Status2xx: return tr("2xx");
+    case Status4xx: return tr("4xx");
+    case Status5xx: return tr("5xx");
+    }
+    return {};
+}

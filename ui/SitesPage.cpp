@@ -1,0 +1,102 @@
+#include "SitesPage.h"
+
+#include "EngineClient.h"
+#include "PageSupport.h"
+#include "TimeChart.h"
+
+#include <QAction>
+#include <QHeaderView>
+#include <QLineEdit>
+#include <QSortFilterProxyModel>
+#include <QSplitter>
+#include <QTableView>
+#include <QToolBar>
+#include <QVBoxLayout>
+
+SitesPage::SitesPage(EngineClient* client, QWidget* parent)
+    : QWidget(parent), client_(client), model_(new SitesModel(this)), proxy_(new QSortFilterProxyModel(this)), filter_(new QLineEdit),
+      table_(new QTableView), chart_(new TimeChart(tr("Selected site: requests/s (left), 5xx responses/s (right)"), {tr("requests/s"), tr("5xx/s")},
+                                                   300, nullptr, 1))
+{
+    pages::setUpFilteredTable(table_, proxy_, model_, filter_, tr("Filter sites"), -1); // name, state or binding
+    table_->setObjectName("sitesTable");
+    table_->horizontalHeader()->setStretchLastSection(false);
+
+    auto* bar = new QToolBar;
+    start_ = bar->addAction(tr("Start site"));
+    stop_ = bar->addAction(tr("Stop site"));
+    start_->setShortcut(QKeySequence(Qt::CTRL | Qt::ALT | Qt::Key_R));
+    stop_->setShortcut(QKeySequence(Qt::CTRL | Qt::ALT | Qt::Key_T));
+    connect(start_, &QAction::triggered, this, [this] {
+        if (QString s = selectedSite(); !s.isEmpty())
+            client_->controlSite(s, lido::engine::SiteAction::Start);
+    });
+    connect(stop_, &QAction::triggered, this, [this] {
+        if (QString s = selectedSite(); !s.isEmpty())
+            client_->controlSite(s, lido::engine::SiteAction::Stop);
+    });
+    bar->addWidget(filter_);
+
+    pages::layOutPage(this, bar, table_, nullptr, chart_);
+
+    connect(client_, &EngineClient::snapshotReady, this, &SitesPage::refresh);
+    connect(table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this, &SitesPage::selectionChanged);
+}
+
+void SitesPage::setSites(const std::vector<SitesModel::SiteInfo>& sites)
+{
+    model_->setSites(sites);
+    history_.clear();
+    last5xx_.clear();
+    if (model_->rowCount() > 0)
+        table_->selectRow(0);
+    sized_ = false;
+    refresh();
+}
+
+QString SitesPage::selectedSite() const
+{
+    QModelIndex i = table_->currentIndex();
+    return i.isValid() ? model_->siteName(proxy_->mapToSource(i).row()) : QString();
+}
+
+void SitesPage::refresh()
+{
+    auto snapshot = client_->snapshot();
+    model_->setSnapshot(snapshot);
+    QString selected = selectedSite();
+    for (const auto& s : snapshot.sites) {
+        QString name = QString::fromStdString(s.name);
+        uint64_t& last = last5xx_[name];
+        Point p{s.requestsPerSecond, static_cast<double>(s.status5xx >= last ? s.status5xx - last : 0)};
+        last = s.status5xx;
+        auto& h = history_[name];
+        h.push_back(p);
+        if (h.size() > 300)
+            h.pop_front();
+        if (name == selected)
+            chart_->append({p.rps, p.errors});
+    }
+    if (!sized_ && model_->rowCount() > 0 && !snapshot.sites.empty()) {
+        table_->resizeColumnsToContents(); // once per configuration: measuring every cell each second costs
+        table_->horizontalHeader()->setSectionResizeMode(SitesModel::State, QHeaderView::Stretch); // room for the reason
+        sized_ = true;
+    }
+    updateActions();
+}
+
+void SitesPage::updateActions()
+{
+    QModelIndex i = table_->currentIndex();
+    bool up = i.isValid() && model_->started(proxy_->mapToSource(i).row());
+    start_->setEnabled(i.isValid() && !up);
+    stop_->setEnabled(up);
+}
+
+void SitesPage::selectionChanged()
+{
+    chart_->clear();
+    for (const Point& p : history_[selectedSite()])
+        chart_->append({p.rps, p.errors});
+    updateActions();
+}

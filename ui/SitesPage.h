@@ -1,0 +1,47 @@
+#pragma once
+// The Sites page: the sites table with a filter, Start/Stop, and a chart of the selected site's
+// requests/s and 5xx/s over the last five minutes.
+#include "SitesModel.h"
+
+#include <QWidget>
+#include <deque>
+#include <map>
+
+class EngineClient;
+class QAction;
+class QLineEdit;
+class QSortFilterProxyModel;
+class QTableView;
+class TimeChart;
+
+class SitesPage : public QWidget {
+    Q_OBJECT
+public:
+    SitesPage(EngineClient* client, QWidget* parent = nullptr);
+    void setSites(const std::vector<SitesModel::SiteInfo>& sites);
+    QTableView* table() const { return table_; }
+    SitesModel* model() const { return model_; }
+    QAction* startAction() const { return start_; }
+    QAction* stopAction() const { return stop_; }
+    TimeChart* chart() const { return chart_; }
+    QString selectedSite() const;
+
+private:
+    void refresh();
+    void selectionChanged();
+    void updateActions();
+
+    EngineClient* client_;
+    SitesModel* model_;
+    QSortFilterProxyModel* proxy_;
+    QLineEdit* filter_;
+    QTableView* table_;
+    TimeChart* chart_;
+    QAction *start_, *stop_;
+    struct Point {
+        double rps, errors;
+    };
+    std::map<QString, std::deque<Point>> history_;
+    std::map<QString, uint64_t> last5xx_;
+    bool sized_ = false;
+};

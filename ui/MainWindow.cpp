@@ -9,12 +9,14 @@
 #include "PoolsModel.h"
 #include "PoolsPage.h"
 #include "SitesPage.h"
+#include "TestLoad.h"
 #include "Tray.h"
 
 #include "config/ConfigDocument.h"
 #include "config/ConfigEdit.h"
 #include "config/ConfigHistory.h"
 #include "config/Schema.h"
+#include "config/Values.h"
 
 #include <QAction>
 #include <QApplication>
@@ -146,6 +148,43 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
     file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), qApp, &QApplication::quit);
     quit->setShortcut(QKeySequence::Quit);
+    if (client_) {
+        QMenu* engineMenu = menuBar()->addMenu(tr("&Engine"));
+        testLoad_ = new TestLoad(this);
+        testLoadAction_ = engineMenu->addAction(tr("Send &test load (30 s)"), this, [this] {
+            QList<QNetworkRequest> requests;
+            for (const auto& site : client_->snapshot().sites) {
+                const ConfigElement* s = site.started && config_ ? config_->site(site.name) : nullptr;
+                const ConfigElement* bindings = s ? s->child("bindings") : nullptr;
+                if (!bindings)
+                    continue;
+                for (const ConfigElement* b : bindings->childrenNamed("binding")) {
+                    auto info = parseBindingInfo(b->get("bindingInformation"));
+                    if (b->get("protocol") != "http" || !info)
+                        continue;
+                    QString ip = info->ip == "*" ? "127.0.0.1" : QString::fromStdString(info->ip);
+                    for (const ConfigElement* app : s->childrenNamed("application")) {
+                        QString path = QString::fromStdString(app->get("path"));
+                        QNetworkRequest r(QUrl(QString("http://%1:%2%3").arg(ip).arg(info->port).arg(path.endsWith('/') ? path : path + "/")));
+                        if (!info->host.empty())
+                            r.setRawHeader("Host", QByteArray::fromStdString(info->host));
+                        requests << r;
+                    }
+                    break; // one binding per site is enough
+                }
+            }
+            if (requests.isEmpty()) {
+                statusBar()->showMessage(tr("No started site with an http binding to send test load to."), 10000);
+                return;
+            }
+            testLoad_->start(requests);
+            statusBar()->showMessage(tr("Sending test load for 30 s to %n URL(s)…", nullptr, static_cast<int>(requests.size())), 30000);
+        });
+        testLoadAction_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_L));
+        connect(testLoad_, &TestLoad::finished, this, [this](int answered, int failed) {
+            statusBar()->showMessage(tr("Test load done: %1 answered, %2 failed.").arg(answered).arg(failed), 15000);
+        });
+    }
     QMenu* configuration = menuBar()->addMenu(tr("&Configuration"));
     QAction* history = configuration->addAction(tr("&History…"), this, &MainWindow::showHistory);
     history->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_H));
@@ -178,6 +217,7 @@ bool MainWindow::openFile(const QString& path)
         return false;
     }
     file_ = path;
+    config_ = *config;
     loadedText_ = (*config)->text();
     setWindowTitle(tr("Lido — %1").arg(path));
     treeModel_->setConfig(*config);

@@ -18,6 +18,8 @@ class QTabWidget;
 class QPushButton;
 class Tray;
 class ChangesDialog;
+class TestLoad;
+class QAction;
 class AttributeDelegate;
 
 namespace lido::config {
@@ -55,6 +57,8 @@ public:
     // Configuration menu: the saved versions (show changes, restore) and Export changes….
     void showHistory();
     ChangesDialog* showChanges();
+    // Engine → Send test load: GETs every application of every started site for 30 s.
+    QAction* testLoadAction() const { return testLoadAction_; }
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -80,4 +84,7 @@ private:
     AttributeDelegate* delegate_;
     std::string loadedText_; // the file as last opened: the compare-and-swap base of a save
     Tray* tray_ = nullptr;
+    TestLoad* testLoad_ = nullptr;
+    QAction* testLoadAction_ = nullptr;
+    std::shared_ptr<const lido::config::Config> config_;
 };

@@ -127,6 +127,23 @@ private slots:
         QVERIFY2(events.out.contains("lido-test-fcgi): pool app stopped: stopped by the administrator"), qPrintable(events.out));
     }
 
+    void eventsFollow()
+    {
+        EngineFixture f;
+        helperPool(f);
+        Lidod d(f);
+        QProcess follow;
+        follow.start(testsupport::lidoctlPath(), {"--connect", d.socket, "events", "--follow"});
+        QVERIFY(follow.waitForStarted());
+        QByteArray out;
+        QTRY_VERIFY((out += follow.readAllStandardOutput()).contains("admin channel on")); // the past first
+        QCOMPARE(d.ctl({"stop", "pool", "app"}).exitCode, 0);
+        // ...then what happens, as it happens (the stream sends once a second).
+        QTRY_VERIFY_WITH_TIMEOUT((out += follow.readAllStandardOutput()).contains("pool app stopped: stopped by the administrator"), 5000);
+        follow.kill();
+        follow.waitForFinished();
+    }
+
     void sitesStartAndStop()
     {
         EngineFixture f;

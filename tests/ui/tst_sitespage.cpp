@@ -10,6 +10,7 @@
 
 #include <QAbstractItemModelTester>
 #include <QAction>
+#include <QMenu>
 #include <QTabWidget>
 #include <QTableView>
 
@@ -74,6 +75,17 @@ private slots:
         w.sitesPage()->startAction()->trigger();
         QTRY_COMPARE(table->model()->index(0, SitesModel::State).data().toString(), QString("Started"));
         QCOMPARE(fetch(f.port, "/hello.txt").status, 200);
+
+        // Engine → Send test load: the site's counters (and its chart) move.
+        // (The fixture's root has no default document: its answers are 403s, counted all the same.)
+        auto answered = [table] {
+            return table->model()->index(0, SitesModel::Status2xx).data().toULongLong() + table->model()->index(0, SitesModel::Status4xx).data().toULongLong();
+        };
+        qulonglong before = answered();
+        w.testLoadAction()->trigger();
+        QTRY_VERIFY(answered() >= before + 50);
+        QTRY_VERIFY(table->model()->index(0, SitesModel::RequestsPerSecond).data().toDouble() > 10);
+        screenshot(&w, "sites-test-load");
     }
 };
 

@@ -201,7 +201,9 @@ private slots:
                 clients.push_back(std::make_unique<Client>(f.port));
             for (int i = 0; !done; ++i) {
                 auto& c = clients[size_t(i % 4)];
-                QByteArray request = "GET /hello.txt HTTP/1.1\r\nHost: s" + QByteArray::number(i % siteCount) + ".test\r\n\r\n";
+                int site = i % (siteCount + 1); // the 40 host-named sites and Main (any other host)
+                QByteArray host = site == siteCount ? QByteArray("127.0.0.1") : "s" + QByteArray::number(site) + ".test";
+                QByteArray request = "GET /hello.txt HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
                 Response r;
                 if (c->send(request))
                     r = c->read(5000);

@@ -107,6 +107,7 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
     rightLayout->addWidget(help_);
     rightLayout->addWidget(buttons);
     auto* split = new QSplitter;
+    split_ = split;
     split->setObjectName("mainSplitter");
     split->addWidget(tree_);
     split->addWidget(right);
@@ -200,9 +201,13 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
             tree_->setCurrentIndex(i);
     });
 
+    // State restored between runs: geometry, docks, the configuration splitter, the page shown
+    // (the chart range is the pools page's own setting, the last file main()'s).
     QSettings settings;
     restoreGeometry(settings.value("window/geometry").toByteArray());
     restoreState(settings.value("window/state").toByteArray());
+    split_->restoreState(settings.value("window/mainSplitter").toByteArray());
+    tabs_->setCurrentIndex(settings.value("window/tab", 0).toInt());
     if (!settings.contains("window/geometry"))
         resize(1200, 760);
 }
@@ -400,6 +405,8 @@ void MainWindow::closeEvent(QCloseEvent* event)
     QSettings settings;
     settings.setValue("window/geometry", saveGeometry());
     settings.setValue("window/state", saveState());
+    settings.setValue("window/mainSplitter", split_->saveState());
+    settings.setValue("window/tab", tabs_->currentIndex());
     if (tray_ && tray_->available() && settings.value("tray/closeToTray", true).toBool()) {
         // The engine keeps serving; the tray's Quit stops it.
         hide();

@@ -20,6 +20,7 @@ class Tray;
 class ChangesDialog;
 class TestLoad;
 class QAction;
+class QSplitter;
 class AttributeDelegate;
 
 namespace lido::config {
@@ -87,4 +88,5 @@ private:
     TestLoad* testLoad_ = nullptr;
     QAction* testLoadAction_ = nullptr;
     std::shared_ptr<const lido::config::Config> config_;
+    QSplitter* split_ = nullptr;
 };

@@ -6,6 +6,8 @@
 #include "TimeChart.h"
 
 #include <QAction>
+#include <QComboBox>
+#include <QSettings>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
@@ -44,6 +46,19 @@ PoolsPage::PoolsPage(EngineClient* client, QWidget* parent)
     connect(stop_, &QAction::triggered, this, [act] { act(lido::engine::PoolAction::Stop); });
     connect(recycle_, &QAction::triggered, this, [act] { act(lido::engine::PoolAction::Recycle); });
     bar->addWidget(filter_);
+    range_ = new QComboBox;
+    range_->setObjectName("chartRange");
+    range_->addItems({tr("Last 5 minutes"), tr("Last hour")});
+    range_->setToolTip(tr("What the chart shows"));
+    range_->setCurrentIndex(QSettings().value("pools/chartRange", 0).toInt() == 1 ? 1 : 0);
+    bar->addWidget(range_);
+    if (hourView())
+        chart_->setSpan(3600, 10);
+    connect(range_, &QComboBox::currentIndexChanged, this, [this](int i) {
+        QSettings().setValue("pools/chartRange", i);
+        chart_->setSpan(i == 1 ? 3600 : 300, i == 1 ? 10 : 1);
+        replayChart();
+    });
 
     pages::layOutPage(this, bar, table_, reason_, chart_);
 
@@ -55,6 +70,7 @@ void PoolsPage::setPools(const QStringList& names)
 {
     model_->setPools(names);
     history_.clear();
+    hourHistory_.clear();
     sized_ = false;
     if (model_->rowCount() > 0)
         table_->selectRow(0);
@@ -84,6 +100,7 @@ void PoolsPage::refresh()
         p.queued += c.queued;
     }
     QString selected = selectedPool();
+    bool tenth = ++tick_ % 10 == 0;
     for (int row = 0; row < model_->rowCount(); ++row) {
         QString name = model_->poolName(row);
         auto it = points.find(name.toStdString());
@@ -92,7 +109,13 @@ void PoolsPage::refresh()
         h.push_back(p);
         if (h.size() > 300)
             h.pop_front();
-        if (name == selected)
+        if (tenth) {
+            auto& hour = hourHistory_[name];
+            hour.push_back(p);
+            if (hour.size() > 360)
+                hour.pop_front();
+        }
+        if (name == selected && (!hourView() || tenth))
             chart_->append({p.rps, p.busy, p.queued});
     }
     if (!sized_ && model_->rowCount() > 0 && !snapshot.fastcgi.empty()) {
@@ -105,11 +128,18 @@ void PoolsPage::refresh()
     reason_->setVisible(!why.isEmpty());
 }
 
-void PoolsPage::selectionChanged()
+bool PoolsPage::hourView() const { return range_->currentIndex() == 1; }
+
+void PoolsPage::replayChart()
 {
     chart_->clear();
-    for (const Point& p : history_[selectedPool()])
+    for (const Point& p : (hourView() ? hourHistory_ : history_)[selectedPool()])
         chart_->append({p.rps, p.busy, p.queued});
+}
+
+void PoolsPage::selectionChanged()
+{
+    replayChart();
     QModelIndex i = table_->currentIndex();
     QString why = i.isValid() ? model_->stoppedReason(proxy_->mapToSource(i).row()) : QString();
     reason_->setText(why);

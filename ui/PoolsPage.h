@@ -8,6 +8,7 @@
 class EngineClient;
 class PoolsModel;
 class QAction;
+class QComboBox;
 class QLabel;
 class QLineEdit;
 class QSortFilterProxyModel;
@@ -25,11 +26,15 @@ public:
     QAction* stopAction() const { return stop_; }
     QAction* recycleAction() const { return recycle_; }
     TimeChart* chart() const { return chart_; }
+    // "Last 5 minutes" (a point a second) or "Last hour" (a point every 10 s); kept in QSettings.
+    QComboBox* rangeBox() const { return range_; }
     QString selectedPool() const;
 
 private:
     void refresh();
     void selectionChanged();
+    void replayChart();
+    bool hourView() const;
 
     EngineClient* client_;
     PoolsModel* model_;
@@ -42,6 +47,9 @@ private:
     struct Point {
         double rps, busy, queued;
     };
-    std::map<QString, std::deque<Point>> history_;
+    QComboBox* range_;
+    std::map<QString, std::deque<Point>> history_;     // the last 300 s, a point a second
+    std::map<QString, std::deque<Point>> hourHistory_; // the last hour, a point every 10 s
+    int tick_ = 0;
     bool sized_ = false; // columns fitted to their contents once per configuration
 };

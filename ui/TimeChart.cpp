@@ -55,6 +55,13 @@ void TimeChart::clear()
         y2_->setRange(0, 4);
 }
 
+void TimeChart::setSpan(int seconds, int step)
+{
+    seconds_ = seconds;
+    step_ = std::max(1, step);
+    clear();
+}
+
 int TimeChart::points() const { return data_.empty() ? 0 : static_cast<int>(data_.front().size()); }
 
 void TimeChart::append(const std::vector<double>& values)
@@ -63,14 +70,14 @@ void TimeChart::append(const std::vector<double>& values)
     for (size_t i = 0; i < series_.size() && i < values.size(); ++i) {
         bool right = y2_ && static_cast<int>(i) >= rightFrom_;
         data_[i].push_back(values[i]);
-        if (static_cast<int>(data_[i].size()) > seconds_)
+        if (static_cast<int>(data_[i].size()) > seconds_ / step_)
             data_[i].pop_front();
         // Replacing the points in one call keeps a 1 Hz update cheap (no per-point signals).
         QList<QPointF> pts;
         int n = static_cast<int>(data_[i].size());
         pts.reserve(n);
         for (int k = 0; k < n; ++k) {
-            pts.append(QPointF(k - n + 1, data_[i][static_cast<size_t>(k)]));
+            pts.append(QPointF((k - n + 1) * step_, data_[i][static_cast<size_t>(k)]));
             (right ? top2 : top) = std::max(right ? top2 : top, data_[i][static_cast<size_t>(k)]);
         }
         series_[i]->replace(pts);

@@ -15,9 +15,12 @@ class TimeChart : public QWidget {
 public:
     // Series from `rightFrom` on use a second axis on the right (counts next to rates).
     TimeChart(const QString& title, const QStringList& series, int seconds = 300, QWidget* parent = nullptr, int rightFrom = -1);
-    void append(const std::vector<double>& values); // one point per series, one second later
+    void append(const std::vector<double>& values); // one point per series, `step` seconds later
     void clear();
     int points() const;
+    // The window shown: `seconds` back, a point every `step` seconds (clears the chart).
+    void setSpan(int seconds, int step);
+    int span() const { return seconds_; }
 
 private:
     QChart* chart_;
@@ -27,6 +30,7 @@ private:
     QValueAxis* y_;
     QValueAxis* y2_ = nullptr;
     int seconds_;
+    int step_ = 1;
     int rightFrom_;
     int t_ = 0;
     std::vector<std::deque<double>> data_;

@@ -4,6 +4,7 @@
 #include <QAbstractItemModel>
 #include <QApplication>
 #include <QDir>
+#include <QSettings>
 #include <QStandardPaths>
 #include <QWidget>
 #include <QtTest>
@@ -35,6 +36,7 @@ inline void isolateSettings()
 {
     QApplication::setOrganizationName("LidoTest");
     QStandardPaths::setTestModeEnabled(true);
+    QSettings().clear(); // nothing left from an earlier run
 }
 
 } // namespace guitest

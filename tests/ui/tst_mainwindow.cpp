@@ -3,12 +3,18 @@
 #include "TestSupport.h"
 #include "AttributeModel.h"
 #include "ConfigTreeModel.h"
+#include "EngineClient.h"
 #include "MainWindow.h"
+#include "PoolsPage.h"
+#include "TimeChart.h"
 #include "GuiSupport.h"
 
 #include <QAbstractItemModelTester>
 #include <QApplication>
+#include <QComboBox>
 #include <QListWidget>
+#include <QSettings>
+#include <QSplitter>
 #include <QTableView>
 #include <QTreeView>
 
@@ -101,6 +107,34 @@ private slots:
         QCOMPARE(w.tree()->currentIndex().data().toString(), QString("Pool php"));
         QVERIFY(w.attributes()->model()->rowCount() > 0);
         screenshot(&w, "mainwindow-problem");
+    }
+
+    void stateIsRestoredBetweenRuns()
+    {
+        QSettings().clear();
+        Scratch s;
+        QString file = s.config(testsupport::baseConfig());
+        InProcessEngineClient client; // not started: the pages exist, nothing runs
+        {
+            MainWindow first(&client);
+            QVERIFY(first.openFile(file));
+            first.show();
+            QVERIFY(QTest::qWaitForWindowExposed(&first));
+            first.tabs()->setCurrentIndex(2); // Configuration
+            first.findChild<QSplitter*>("mainSplitter")->setSizes({250, 850});
+            first.poolsPage()->rangeBox()->setCurrentIndex(1); // the last hour
+            QCOMPARE(first.poolsPage()->chart()->span(), 3600);
+            first.close();
+        }
+        MainWindow second(&client);
+        QVERIFY(second.openFile(file));
+        second.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&second));
+        QCOMPARE(second.tabs()->currentIndex(), 2);
+        QCOMPARE(second.findChild<QSplitter*>("mainSplitter")->sizes().first(), 250);
+        QCOMPARE(second.poolsPage()->rangeBox()->currentIndex(), 1);
+        QCOMPARE(second.poolsPage()->chart()->span(), 3600);
+        QCOMPARE(QSettings().value("config/lastFile").toString(), file);
     }
 
     void unreadableFileIsReported()

@@ -1,6 +1,7 @@
 // The Application Pools page against a real in-process engine under Xvfb: the table follows the
 // engine, the chart moves, Stop in the toolbar stops the engine's pool and the reason shows.
 #include "EngineSupport.h"
+#include "GuiSupport.h"
 #include "EngineClient.h"
 #include "EventsDock.h"
 #include "MainWindow.h"
@@ -23,8 +24,7 @@ class tst_PoolsPage : public QObject {
 private slots:
     void initTestCase()
     {
-        QApplication::setOrganizationName("LidoTest");
-        QStandardPaths::setTestModeEnabled(true);
+        guitest::isolateSettings();
     }
 
     void modelWithFixtureSnapshots()

@@ -52,7 +52,6 @@ private slots:
     void initTestCase()
     {
         guitest::isolateSettings();
-        QSettings().clear();
         QTRY_VERIFY_WITH_TIMEOUT(QSystemTrayIcon::isSystemTrayAvailable(), 5000); // run under tests/run-with-tray.sh
     }
 

@@ -61,6 +61,7 @@ public:
     std::vector<lido::log::Event> eventsSince(uint64_t) const override { return {}; }
     void controlPool(const QString&, lido::engine::PoolAction) override {}
     void controlSite(const QString&, lido::engine::SiteAction) override {}
+    void recycleInstance(const QString&, int) override {}
     void reload() override {}
     QString where() const override { return "fixture"; }
     QString runningConfigText() const override { return {}; }

@@ -83,6 +83,17 @@ void InProcessEngineClient::controlSite(const QString& name, lido::engine::SiteA
     takeSnapshot();
 }
 
+void InProcessEngineClient::recycleInstance(const QString& pool, int pid)
+{
+    if (!engine_) {
+        emit commandFailed(tr("The engine is not running."));
+        return;
+    }
+    if (auto r = engine_->recycleInstance(pool.toStdString(), pid); !r)
+        emit commandFailed(QString::fromStdString(r.error()));
+    takeSnapshot();
+}
+
 void InProcessEngineClient::reload()
 {
     if (!reloader_) {
@@ -143,6 +154,11 @@ void RemoteEngineClient::controlSite(const QString& name, lido::engine::SiteActi
 {
     send(QJsonDocument(QJsonObject{{"id", nextId_++}, {"op", action == lido::engine::SiteAction::Start ? "start" : "stop"}, {"site", name}})
              .toJson(QJsonDocument::Compact));
+}
+
+void RemoteEngineClient::recycleInstance(const QString& pool, int pid)
+{
+    send(QJsonDocument(QJsonObject{{"id", nextId_++}, {"op", "recycle"}, {"pool", pool}, {"pid", pid}}).toJson(QJsonDocument::Compact));
 }
 
 void RemoteEngineClient::reload()

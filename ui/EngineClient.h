@@ -23,6 +23,7 @@ public:
     virtual std::vector<lido::log::Event> eventsSince(uint64_t seq) const = 0;
     virtual void controlPool(const QString& name, lido::engine::PoolAction action) = 0;
     virtual void controlSite(const QString& name, lido::engine::SiteAction action) = 0;
+    virtual void recycleInstance(const QString& pool, int pid) = 0;
     // Re-read the configuration file and apply what changed (the result arrives as an event).
     virtual void reload() = 0;
     // Where the engine runs: "in this process" or the socket of a lidod.
@@ -49,6 +50,7 @@ public:
     std::vector<lido::log::Event> eventsSince(uint64_t seq) const override;
     void controlPool(const QString& name, lido::engine::PoolAction action) override;
     void controlSite(const QString& name, lido::engine::SiteAction action) override;
+    void recycleInstance(const QString& pool, int pid) override;
     void reload() override;
     QString where() const override { return tr("in this process"); }
     QString runningConfigText() const override;
@@ -75,6 +77,7 @@ public:
     std::vector<lido::log::Event> eventsSince(uint64_t seq) const override;
     void controlPool(const QString& name, lido::engine::PoolAction action) override;
     void controlSite(const QString& name, lido::engine::SiteAction action) override;
+    void recycleInstance(const QString& pool, int pid) override;
     void reload() override;
     QString where() const override { return path_; }
     QString runningConfigText() const override { return runningText_; }

@@ -1,6 +1,8 @@
 #pragma once
 // The Application Pools page: the pools table with a filter, Start/Stop/Recycle, and live charts
 // of the selected pool (requests/s, busy instances, queue) for the last five minutes.
+#include "engine/Snapshot.h"
+
 #include <QWidget>
 #include <deque>
 #include <map>
@@ -9,6 +11,7 @@ class EngineClient;
 class PoolsModel;
 class QAction;
 class QComboBox;
+class QTableWidget;
 class QLabel;
 class QLineEdit;
 class QSortFilterProxyModel;
@@ -28,12 +31,16 @@ public:
     TimeChart* chart() const { return chart_; }
     // "Last 5 minutes" (a point a second) or "Last hour" (a point every 10 s); kept in QSettings.
     QComboBox* rangeBox() const { return range_; }
+    // The selected pool's FastCGI instances (pid, state, requests, RSS, CPU, uptime, URL).
+    QTableWidget* instances() const { return instances_; }
+    QAction* recycleInstanceAction() const { return recycleInstance_; }
     QString selectedPool() const;
 
 private:
     void refresh();
     void selectionChanged();
     void replayChart();
+    void showInstances(const lido::engine::Snapshot& snapshot);
     bool hourView() const;
 
     EngineClient* client_;
@@ -48,6 +55,8 @@ private:
         double rps, busy, queued;
     };
     QComboBox* range_;
+    QTableWidget* instances_;
+    QAction* recycleInstance_;
     std::map<QString, std::deque<Point>> history_;     // the last 300 s, a point a second
     std::map<QString, std::deque<Point>> hourHistory_; // the last hour, a point every 10 s
     int tick_ = 0;

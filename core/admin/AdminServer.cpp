@@ -137,6 +137,12 @@ private:
                     throw std::runtime_error(done.error());
                 return op == "start" ? "started" : "stopped";
             }
+            if (op == "recycle" && r.contains("pid")) {
+                auto done = engine_.recycleInstance(need(r, "pool"), r["pid"].get<int>());
+                if (!done)
+                    throw std::runtime_error(done.error());
+                return "recycled";
+            }
             auto action = op == "start" ? engine::PoolAction::Start : op == "stop" ? engine::PoolAction::Stop : engine::PoolAction::Recycle;
             auto done = engine_.controlPool(need(r, "pool"), action);
             if (!done)

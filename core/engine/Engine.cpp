@@ -1170,6 +1170,17 @@ Result<void> Engine::controlPool(const std::string& name, PoolAction action)
     return {};
 }
 
+Result<void> Engine::recycleInstance(const std::string& name, int pid)
+{
+    auto shared = impl_->current();
+    if (!shared || !shared->config->pool(name))
+        return fail("no application pool '" + name + "'");
+    for (auto& [key, p] : shared->fastcgi)
+        if (p && key.substr(0, key.find('\x1f')) == name && p->recycleInstance(pid, "recycled by the administrator"))
+            return {};
+    return fail("no running instance with pid " + std::to_string(pid) + " in application pool '" + name + "'");
+}
+
 Result<void> Engine::controlSite(const std::string& name, SiteAction action)
 {
     std::lock_guard guard(impl_->applyMutex);

@@ -47,6 +47,8 @@ public:
     // Start (after a stop, also a rapid-fail stop), stop or recycle an application pool's
     // FastCGI processes.
     Result<void> controlPool(const std::string& name, PoolAction action);
+    // Recycle one FastCGI instance of the pool (the console's "recycle this instance").
+    Result<void> recycleInstance(const std::string& pool, int pid);
     // Stop a site (its bindings close unless another site uses them; requests for it get 503)
     // or start it again. Survives configuration applies until started again.
     Result<void> controlSite(const std::string& name, SiteAction action);

@@ -1032,6 +1032,38 @@ void FastCgiPool::recycle(const std::string& why)
     });
 }
 
+bool FastCgiPool::recycleInstance(int pid, const std::string& why)
+{
+    {
+        std::lock_guard lock(metricsMutex_); // the published list: no waiting on the strand
+        bool known = false;
+        for (const auto& i : metrics_.instances)
+            known = known || (i.pid == pid && i.state != InstanceState::Stopping && i.state != InstanceState::Stopped);
+        if (!known)
+            return false;
+    }
+    asio::post(strand_, [self = shared_from_this(), pid, why] {
+        for (auto& in : std::vector<std::shared_ptr<Instance>>(self->instances_)) {
+            if (in->pid != pid || in->exited || in->expectedExit)
+                continue;
+            ++self->counters_.recycles;
+            self->events_->add(log::Severity::Info, self->describe(), "instance.recycled",
+                               "instance " + std::to_string(in->id) + " (pid " + std::to_string(pid) + ") recycled: " + why);
+            if (in->state == InstanceState::Busy) {
+                in->drainAfter = true;
+                in->stopReason = "recycled: " + why;
+            } else {
+                self->terminate(in, "recycled: " + why);
+            }
+            if (self->settings_.alwaysRunning && self->running_)
+                self->spawnInstance(); // keep the configured number running
+        }
+        self->dispatch();
+        self->publish();
+    });
+    return true;
+}
+
 void FastCgiPool::retire(const std::string& why)
 {
     asio::post(strand_, [self = shared_from_this(), why] {

@@ -90,6 +90,9 @@ public:
     void stop(const std::string& why);   // every instance terminated, requests get 503
     void restart();                      // after a stop (one click in the console)
     void recycle(const std::string& why);// overlapped: new instances take new requests
+    // One instance (by pid): it finishes its request, if any, and stops; the pool starts another
+    // when requests need it. False when no live instance has that pid.
+    bool recycleInstance(int pid, const std::string& why);
     // Replaced by a configuration change: serves what it has queued, lets busy instances finish,
     // stops the rest; drained() tells when nothing is left.
     void retire(const std::string& why);

@@ -15,8 +15,10 @@
 #include <QApplication>
 #include <QTabWidget>
 #include <QTableView>
+#include <QTableWidget>
 #include <QToolBar>
 #include <QToolButton>
+#include <csignal>
 #include <thread>
 
 class tst_PoolsPage : public QObject {
@@ -130,6 +132,50 @@ private slots:
         w.poolsPage()->startAction()->trigger();
         QTRY_VERIFY(running());
         client.stop();
+    }
+
+    // "Recycle instance" under the pools table: that process goes, another takes its place.
+    void recycleOneInstance()
+    {
+        EngineFixture f;
+        f.values["@POOLS@"] = R"(<add name="app" startMode="AlwaysRunning" />)";
+        f.values["@APPS@"] = R"(<application path="/app" applicationPool="app"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)";
+        f.values["@FASTCGI@"] = "<fastCgi><application fullPath=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi\" maxInstances=\"2\" /></fastCgi>";
+        f.values["@HANDLERS@"] = "<add name=\"App\" path=\"/app/*\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"" LIDO_TEST_BIN_DIR
+                                 "/lido-test-fcgi\" />";
+        QString file = f.s.config(f.text());
+        InProcessEngineClient client;
+        QVERIFY(client.start(*lido::config::loadConfig(file.toStdString()), nullptr, file));
+        MainWindow w(&client);
+        QVERIFY(w.openFile(file));
+        w.resize(1200, 800);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        PoolsPage* page = w.poolsPage();
+        QAbstractItemModel* pools = page->table()->model();
+        for (int r = 0; r < pools->rowCount(); ++r)
+            if (pools->index(r, 0).data().toString() == "app")
+                page->table()->selectRow(r);
+        QCOMPARE(page->selectedPool(), QString("app"));
+        QTableWidget* instances = page->instances();
+        QTRY_COMPARE(instances->rowCount(), 2);
+        QTRY_COMPARE(instances->item(0, 1)->text(), QString("idle"));
+        instances->selectRow(0);
+        pid_t pid = instances->item(0, 0)->text().toInt();
+        QVERIFY(pid > 0 && ::kill(pid, 0) == 0);
+        QVERIFY(page->recycleInstanceAction()->isEnabled());
+        guitest::screenshot(&w, "pools-instances");
+        page->recycleInstanceAction()->trigger();
+        QTRY_VERIFY(::kill(pid, 0) != 0 || [pid] {
+            QFile stat(QString("/proc/%1/stat").arg(pid)); // reaped soon; a zombie until then
+            return stat.open(QIODevice::ReadOnly) && stat.readAll().contains(") Z ");
+        }());
+        // AlwaysRunning: the pool keeps two, the recycled pid is not among them.
+        QTRY_VERIFY(instances->rowCount() == 2 && instances->item(0, 0)->text().toInt() != pid && instances->item(1, 0)->text().toInt() != pid);
+        bool logged = false;
+        for (const auto& e : client.eventsSince(0))
+            logged = logged || (e.code == "instance.recycled" && e.message.find("(pid " + std::to_string(pid) + ") recycled") != std::string::npos);
+        QVERIFY(logged);
     }
 };
 

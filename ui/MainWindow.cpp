@@ -6,6 +6,7 @@
 #include "ConfigTreeModel.h"
 #include "EngineClient.h"
 #include "EventsDock.h"
+#include "HostTree.h"
 #include "PoolsModel.h"
 #include "PoolsPage.h"
 #include "SitesPage.h"
@@ -131,6 +132,14 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
     addDockWidget(Qt::BottomDockWidgetArea, dock);
     resizeDocks({dock}, {140}, Qt::Vertical);
     if (client_) {
+        hostTree_ = new HostTree(client_);
+        auto* hostDock = new QDockWidget(tr("Host"), this);
+        hostDock->setObjectName("hostDock");
+        hostDock->setWidget(hostTree_);
+        addDockWidget(Qt::LeftDockWidgetArea, hostDock);
+        resizeDocks({hostDock}, {240}, Qt::Horizontal);
+        connect(hostTree_, &HostTree::poolActivated, this, &MainWindow::showPool);
+        connect(hostTree_, &HostTree::siteActivated, this, &MainWindow::showSite);
         eventsDock_ = new EventsDock(client_, this);
         addDockWidget(Qt::BottomDockWidgetArea, eventsDock_);
         tabifyDockWidget(dock, eventsDock_);
@@ -252,6 +261,8 @@ bool MainWindow::openFile(const QString& path)
             pools << QString::fromStdString(p->get("name"));
         poolsPage_->setPools(pools);
     }
+    if (hostTree_)
+        hostTree_->setConfig(*config);
     if (sitesPage_) {
         std::vector<SitesModel::SiteInfo> sites;
         for (const ConfigElement* site : (*config)->sites()) {
@@ -398,6 +409,19 @@ void MainWindow::showPool(const QString& pool)
     for (int r = 0; r < m->rowCount(); ++r)
         if (m->index(r, 0).data().toString() == pool)
             poolsPage_->table()->selectRow(r);
+}
+
+void MainWindow::showSite(const QString& site)
+{
+    show();
+    raise();
+    if (!sitesPage_ || site.isEmpty())
+        return;
+    tabs_->setCurrentWidget(sitesPage_);
+    QAbstractItemModel* m = sitesPage_->table()->model();
+    for (int r = 0; r < m->rowCount(); ++r)
+        if (m->index(r, 0).data().toString() == site)
+            sitesPage_->table()->selectRow(r);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event)

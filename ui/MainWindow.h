@@ -21,6 +21,7 @@ class ChangesDialog;
 class TestLoad;
 class QAction;
 class QSplitter;
+class HostTree;
 class AttributeDelegate;
 
 namespace lido::config {
@@ -41,6 +42,8 @@ public:
     ConfigTreeModel* treeModel() const { return treeModel_; }
     PoolsPage* poolsPage() const { return poolsPage_; }
     SitesPage* sitesPage() const { return sitesPage_; }
+    HostTree* hostTree() const { return hostTree_; }
+    void showSite(const QString& site);
     EventsDock* eventsDock() const { return eventsDock_; }
     QTabWidget* tabs() const { return tabs_; }
     QLabel* helpLabel() const { return help_; }
@@ -78,6 +81,7 @@ private:
     EngineClient* client_;
     PoolsPage* poolsPage_ = nullptr;
     SitesPage* sitesPage_ = nullptr;
+    HostTree* hostTree_ = nullptr;
     EventsDock* eventsDock_ = nullptr;
     QTabWidget* tabs_;
     QPushButton* apply_;

@@ -4,8 +4,10 @@
 #include "EngineClient.h"
 #include "EngineSupport.h"
 #include "GuiSupport.h"
+#include "HostTree.h"
 #include "MainWindow.h"
 #include "SitesModel.h"
+#include "PoolsPage.h"
 #include "SitesPage.h"
 
 #include <QAbstractItemModelTester>
@@ -13,6 +15,7 @@
 #include <QMenu>
 #include <QTabWidget>
 #include <QTableView>
+#include <QTreeWidget>
 
 using guitest::screenshot;
 
@@ -65,11 +68,23 @@ private slots:
         QTRY_VERIFY(table->model()->index(0, SitesModel::Status2xx).data().toULongLong() >= 5);
         QTRY_COMPARE(table->model()->index(0, SitesModel::Connections).data().toLongLong(), 0ll); // all five closed
         QTRY_VERIFY(w.sitesPage()->stopAction()->isEnabled());
+        // The host tree: the site, its application and virtual directory; activating the pool shows it.
+        QTreeWidgetItem* site = w.hostTree()->siteItem("Main");
+        QVERIFY(site);
+        QTRY_COMPARE(site->toolTip(0), QString("Main: Started"));
+        QCOMPARE(site->child(0)->text(0), QString("/  (web)"));
+        QCOMPARE(site->child(0)->child(0)->text(0), "/ → " + f.s.path("www"));
+        emit w.hostTree()->itemActivated(w.hostTree()->poolItem("web"), 0);
+        QCOMPARE(w.tabs()->currentWidget(), static_cast<QWidget*>(w.poolsPage()));
+        QCOMPARE(w.poolsPage()->selectedPool(), QString("web"));
+        emit w.hostTree()->itemActivated(site, 0);
+        QCOMPARE(w.tabs()->currentWidget(), static_cast<QWidget*>(w.sitesPage()));
         screenshot(&w, "sites-started");
 
         w.sitesPage()->stopAction()->trigger();
         QTRY_COMPARE(table->model()->index(0, SitesModel::State).data().toString(), QString("Stopped: stopped by the administrator"));
         QCOMPARE(fetch(f.port, "/hello.txt").status, 0); // nobody listens
+        QTRY_COMPARE(site->toolTip(0), QString("Main: Stopped: stopped by the administrator"));
         QTRY_VERIFY(w.sitesPage()->startAction()->isEnabled());
         screenshot(&w, "sites-stopped");
         w.sitesPage()->startAction()->trigger();

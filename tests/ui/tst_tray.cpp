@@ -7,6 +7,7 @@
 #include "GuiSupport.h"
 #include "PoolsPage.h"
 #include "Tray.h"
+#include "HostTree.h"
 
 #include <QApplication>
 #include <QMenu>
@@ -103,6 +104,13 @@ private slots:
         emit tray.icon()->messageClicked();
         QVERIFY(QTest::qWaitForWindowExposed(&w));
         QCOMPARE(w.poolsPage()->selectedPool(), QString("fragile"));
+        // The host tree says the same, with the reason in the tooltip.
+        w.hostTree()->setConfig(*lido::config::loadConfig(file.toStdString()));
+        QTRY_VERIFY(w.hostTree()->poolItem("fragile")->toolTip(0).startsWith("fragile: stopped: pool fragile stopped by rapid-fail protection: 2 crashes"));
+        QTRY_COMPARE(w.hostTree()->poolItem("app")->toolTip(0), QString("app: stopped: stopped by the administrator"));
+        QCOMPARE(w.hostTree()->poolItem("web")->toolTip(0), QString("web: started"));
+        QCOMPARE(w.hostTree()->poolItem("fragile")->child(0)->text(0), QString("FastCGI lido-test-fcgi fragile"));
+        QVERIFY(w.hostTree()->poolItem("fragile")->child(0)->toolTip(0).startsWith(LIDO_TEST_BIN_DIR "/lido-test-fcgi fragile: stopped: pool fragile stopped by rapid-fail"));
         screenshot(&w, "tray-opened-pool");
 
         // Paused notifications stay quiet.

@@ -1,0 +1,152 @@
+#include "HostTree.h"
+
+#include "EngineClient.h"
+#include "config/Config.h"
+
+#include <QApplication>
+#include <QHeaderView>
+#include <QStyle>
+#include <map>
+
+using lido::config::ConfigElement;
+
+namespace {
+
+enum Role { Kind = Qt::UserRole, Name };
+
+QIcon stateIcon(bool running, bool failed)
+{
+    return QApplication::style()->standardIcon(running  ? QStyle::SP_DialogApplyButton
+                                               : failed ? QStyle::SP_MessageBoxCritical
+                                                        : QStyle::SP_MediaStop);
+}
+
+} // namespace
+
+HostTree::HostTree(EngineClient* client, QWidget* parent) : QTreeWidget(parent), client_(client)
+{
+    setObjectName("hostTree");
+    setHeaderHidden(true);
+    setUniformRowHeights(true);
+    connect(this, &QTreeWidget::itemActivated, this, [this](QTreeWidgetItem* item) {
+        for (QTreeWidgetItem* i = item; i; i = i->parent()) {
+            if (i->data(0, Kind).toString() == "pool") {
+                emit poolActivated(i->data(0, Name).toString());
+                return;
+            }
+            if (i->data(0, Kind).toString() == "site") {
+                emit siteActivated(i->data(0, Name).toString());
+                return;
+            }
+        }
+    });
+    if (client_)
+        connect(client_, &EngineClient::snapshotReady, this, &HostTree::refresh);
+}
+
+void HostTree::setConfig(std::shared_ptr<const lido::config::Config> config)
+{
+    clear();
+    sites_ = new QTreeWidgetItem(this, {tr("Sites")});
+    pools_ = new QTreeWidgetItem(this, {tr("Application Pools")});
+    auto q = [](const std::string& s) { return QString::fromStdString(s); };
+    for (const ConfigElement* site : config->sites()) {
+        auto* s = new QTreeWidgetItem(sites_, {q(site->get("name"))});
+        s->setData(0, Kind, "site");
+        s->setData(0, Name, q(site->get("name")));
+        for (const ConfigElement* app : site->childrenNamed("application")) {
+            auto* a = new QTreeWidgetItem(s, {q(app->get("path")) + "  (" + q(app->get("applicationPool")) + ")"});
+            a->setToolTip(0, tr("Application %1 in pool %2").arg(q(app->get("path")), q(app->get("applicationPool"))));
+            for (const ConfigElement* vdir : app->childrenNamed("virtualDirectory")) {
+                auto* v = new QTreeWidgetItem(a, {q(vdir->get("path")) + " → " + q(vdir->get("physicalPath"))});
+                v->setToolTip(0, q(vdir->get("physicalPath")));
+            }
+        }
+    }
+    std::vector<std::string> fastcgi;
+    for (const ConfigElement* h : config->handlers())
+        if (h->get("modules").find("FastCgiModule") != std::string::npos)
+            fastcgi.push_back(h->get("scriptProcessor"));
+    bool cgi = false;
+    for (const ConfigElement* h : config->handlers())
+        cgi = cgi || h->get("modules").find("CgiModule") != std::string::npos;
+    for (const ConfigElement* pool : config->pools()) {
+        auto* p = new QTreeWidgetItem(pools_, {q(pool->get("name"))});
+        p->setData(0, Kind, "pool");
+        p->setData(0, Name, q(pool->get("name")));
+        for (const std::string& sp : fastcgi) {
+            // The program's name and its arguments; the full path in the tooltip.
+            QString program = q(sp.substr(0, sp.find('|')));
+            QString arguments = sp.find('|') == std::string::npos ? QString() : q(sp.substr(sp.find('|') + 1));
+            auto* f = new QTreeWidgetItem(p, {tr("FastCGI %1").arg(program.section('/', -1) + (arguments.isEmpty() ? "" : " " + arguments))});
+            f->setData(0, Kind, "fastcgi");
+            f->setData(0, Name, program + (arguments.isEmpty() ? "" : " " + arguments));
+        }
+        if (cgi)
+            new QTreeWidgetItem(p, {tr("CGI programs")});
+    }
+    expandToDepth(1);
+    refresh();
+}
+
+QTreeWidgetItem* HostTree::poolItem(const QString& name) const
+{
+    for (int i = 0; pools_ && i < pools_->childCount(); ++i)
+        if (pools_->child(i)->data(0, Name).toString() == name)
+            return pools_->child(i);
+    return nullptr;
+}
+
+QTreeWidgetItem* HostTree::siteItem(const QString& name) const
+{
+    for (int i = 0; sites_ && i < sites_->childCount(); ++i)
+        if (sites_->child(i)->data(0, Name).toString() == name)
+            return sites_->child(i);
+    return nullptr;
+}
+
+void HostTree::refresh()
+{
+    if (!client_ || !sites_)
+        return;
+    auto snap = client_->snapshot();
+    for (const auto& s : snap.sites)
+        if (QTreeWidgetItem* item = siteItem(QString::fromStdString(s.name))) {
+            item->setIcon(0, stateIcon(s.started, s.state.rfind("Failed", 0) == 0));
+            item->setToolTip(0, QString::fromStdString(s.name + ": " + s.state));
+        }
+    // A pool is running unless one of its FastCGI process pools is stopped (with the reason).
+    std::map<QString, std::pair<bool, QString>> pools;
+    std::map<std::pair<QString, QString>, const lido::engine::PoolMetrics*> processPools;
+    for (const auto& p : snap.fastcgi) {
+        auto& state = pools.emplace(QString::fromStdString(p.pool), std::make_pair(true, QString())).first->second;
+        if (!p.running) {
+            state.first = false;
+            state.second = QString::fromStdString(p.stoppedReason);
+        }
+        processPools[{QString::fromStdString(p.pool), QString::fromStdString(p.application)}] = &p;
+    }
+    for (int i = 0; i < pools_->childCount(); ++i) {
+        QTreeWidgetItem* item = pools_->child(i);
+        QString name = item->data(0, Name).toString();
+        auto it = pools.find(name);
+        bool running = it == pools.end() || it->second.first;
+        item->setIcon(0, stateIcon(running, !running && it->second.second.contains("rapid-fail")));
+        item->setToolTip(0, running ? tr("%1: started").arg(name) : tr("%1: stopped: %2").arg(name, it->second.second));
+        for (int c = 0; c < item->childCount(); ++c) {
+            QTreeWidgetItem* f = item->child(c);
+            if (f->data(0, Kind).toString() != "fastcgi")
+                continue;
+            auto pp = processPools.find({name, f->data(0, Name).toString()});
+            if (pp == processPools.end()) {
+                f->setToolTip(0, tr("not used by an application of this pool"));
+                continue;
+            }
+            const auto& m = *pp->second;
+            f->setIcon(0, stateIcon(m.running, m.stoppedReason.find("rapid-fail") != std::string::npos));
+            f->setToolTip(0, f->data(0, Name).toString() + ": " +
+                                 (m.running ? tr("%1 busy, %2 idle, %3 queued, %4 req/s").arg(m.busy).arg(m.idle).arg(m.queued).arg(m.requestsPerSecond, 0, 'f', 0)
+                                            : tr("stopped: %1").arg(QString::fromStdString(m.stoppedReason))));
+        }
+    }
+}

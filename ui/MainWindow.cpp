@@ -1,5 +1,6 @@
 #include "MainWindow.h"
 
+#include "AddDialog.h"
 #include "AttributeDelegate.h"
 #include "ChangesDialog.h"
 #include "AttributeModel.h"
@@ -200,6 +201,14 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
     history->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_H));
     QAction* changes = configuration->addAction(tr("&Export changes…"), this, [this] { showChanges(); });
     changes->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+    configuration->addSeparator();
+    QAction* add = configuration->addAction(tr("&Add pool, site, FastCGI application or handler…"), this, [this] {
+        if (AddDialog* d = showAddDialog())
+            d->open();
+    });
+    add->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_N));
+    QAction* remove = configuration->addAction(tr("&Remove the selected element"), this, [this] { removeSelected(true); });
+    remove->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Delete));
 
     connect(tree_->selectionModel(), &QItemSelectionModel::currentChanged, this, &MainWindow::showElement);
     connect(attributes_->selectionModel(), &QItemSelectionModel::currentChanged, this,
@@ -332,6 +341,54 @@ void MainWindow::showElement()
                                                                  e->spec ? QString::fromStdString(e->spec->help).toHtmlEscaped()
                                                                          : tr("Not known to Lido; kept unchanged."))
                      : QString());
+}
+
+QString MainWindow::editAndSave(const QString& verb, const QString& kind, const QString& key, const QStringList& args)
+{
+    if (file_.isEmpty())
+        return tr("no configuration file is open");
+    auto doc = ConfigDocument::parse(loadedText_, file_.toStdString());
+    if (!doc)
+        return QString::fromStdString(doc.error());
+    std::vector<std::string> words;
+    for (const QString& a : args)
+        words.push_back(a.toStdString());
+    if (auto r = applyEdit(*doc, verb.toStdString(), kind.toStdString(), key.toStdString(), words); !r)
+        return QString::fromStdString(r.error());
+    SaveOptions options;
+    options.expectedOnDisk = loadedText_;
+    if (auto r = saveConfig(file_.toStdString(), *doc, options); !r)
+        return QString::fromStdString(r.error());
+    openFile(file_);
+    if (client_)
+        client_->reload();
+    statusBar()->showMessage(tr("Saved (%1 %2 %3); the engine applies it.").arg(verb, kind, key), 10000);
+    return {};
+}
+
+AddDialog* MainWindow::showAddDialog()
+{
+    if (file_.isEmpty())
+        return nullptr;
+    auto* dialog = new AddDialog([this](const QString& kind, const QString& key, const QStringList& attributes) {
+        return editAndSave("add", kind, key, attributes);
+    }, this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    return dialog;
+}
+
+QString MainWindow::removeSelected(bool confirm)
+{
+    const ConfigElement* e = tree_->currentIndex().isValid() ? treeModel_->element(tree_->currentIndex()) : nullptr;
+    if (!e)
+        return tr("select an element in the configuration tree first");
+    QString path = QString::fromStdString(e->path);
+    if (confirm && QMessageBox::question(this, tr("Remove"), tr("Remove %1 from %2?").arg(path, file_)) != QMessageBox::Yes)
+        return tr("not removed");
+    QString refusal = editAndSave("remove", "element", path, {});
+    if (!refusal.isEmpty())
+        statusBar()->showMessage(tr("Not removed: %1").arg(refusal), 15000);
+    return refusal;
 }
 
 ChangesDialog* MainWindow::showChanges()

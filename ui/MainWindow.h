@@ -22,6 +22,7 @@ class TestLoad;
 class QAction;
 class QSplitter;
 class HostTree;
+class AddDialog;
 class AttributeDelegate;
 
 namespace lido::config {
@@ -54,6 +55,12 @@ public:
     // while one is invalid or the whole configuration would not validate; else saved atomically
     // with history (only if the file is still what was loaded) and applied by the engine.
     bool applyEdits();
+    // One edit command (add, remove, set) on the file as loaded: validated, saved atomically with
+    // history and compare-and-swap, applied by the engine. The refusal, or "" when saved.
+    QString editAndSave(const QString& verb, const QString& kind, const QString& key, const QStringList& args);
+    // Configuration → Add… / Remove (the element selected in the configuration tree).
+    AddDialog* showAddDialog();
+    QString removeSelected(bool confirm = true);
     // With a tray: closing the window hides it (a setting, with a first-time hint).
     void setTray(Tray* tray) { tray_ = tray; }
     // Brings the window up on the Application Pools page with that pool selected.

@@ -3,6 +3,7 @@
 // saved (that attribute only, history kept) and the engine applies it.
 #include "EngineClient.h"
 #include "EngineSupport.h"
+#include "AddDialog.h"
 #include "AttributeModel.h"
 #include "ChangesDialog.h"
 #include "ConfigTreeModel.h"
@@ -15,6 +16,7 @@
 #include <QComboBox>
 #include <QLabel>
 #include <QLineEdit>
+#include <QPlainTextEdit>
 #include <QPushButton>
 #include <QTableView>
 #include <QTreeView>
@@ -135,6 +137,46 @@ private slots:
         changes->compare("running", "saved");
         QCOMPARE(changes->semanticText(), QString("(no changes)"));
         changes->close();
+    }
+
+    // Configuration → Add… and Remove: the same validation, the same save, applied live.
+    void addAndRemoveAPool()
+    {
+        EngineFixture f;
+        QString file = f.s.config(f.text());
+        InProcessEngineClient client;
+        QVERIFY(client.start(*lido::config::loadConfig(file.toStdString()), nullptr, file));
+        MainWindow w(&client);
+        QVERIFY(w.openFile(file));
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QByteArray original = f.s.read("applicationHost.config");
+
+        AddDialog* add = w.showAddDialog();
+        QVERIFY(add);
+        add->show();
+        QVERIFY(QTest::qWaitForWindowExposed(add));
+        add->kindBox()->setCurrentIndex(add->kindBox()->findData("pool"));
+        QTest::keyClicks(add->keyEdit(), "extra");
+        QTest::keyClicks(add->attributesEdit(), "queueLength=5");
+        QVERIFY(!add->tryAccept());
+        QVERIFY2(add->messageLabel()->text().contains("applicationPools/add[@name='extra']/@queueLength: 5 is below the minimum 10"),
+                 qPrintable(add->messageLabel()->text()));
+        QCOMPARE(f.s.read("applicationHost.config"), original); // refused: untouched
+        screenshot(add, "add-refused");
+        add->attributesEdit()->setPlainText("queueLength=500\nprocessModel.maxOpenFiles=4096");
+        QVERIFY(add->tryAccept());
+        QByteArray saved = f.s.read("applicationHost.config");
+        QVERIFY2(saved.contains("<add name=\"extra\" queueLength=\"500\">"), saved.constData());
+        QVERIFY(saved.contains("<processModel maxOpenFiles=\"4096\" />"));
+        QTRY_VERIFY(client.engine()->config()->pool("extra") != nullptr); // applied live
+
+        QModelIndex extra = findLabel(w.treeModel(), "Pool extra");
+        QVERIFY(extra.isValid());
+        w.tree()->setCurrentIndex(extra);
+        QCOMPARE(w.removeSelected(false), QString());
+        QCOMPARE(f.s.read("applicationHost.config"), original); // back to what it was
+        QTRY_VERIFY(client.engine()->config()->pool("extra") == nullptr);
     }
 };
 

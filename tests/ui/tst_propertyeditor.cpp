@@ -7,6 +7,7 @@
 #include "AttributeModel.h"
 #include "ChangesDialog.h"
 #include "ConfigTreeModel.h"
+#include "LiveWindow.h"
 #include "MainWindow.h"
 #include "GuiSupport.h"
 
@@ -61,16 +62,12 @@ private slots:
     void invalidIsRefusedValidIsSavedAndApplied()
     {
         EngineFixture f;
-        QString file = f.s.config(f.text());
+        LiveWindow live(f);
+        QVERIFY2(live.ok(), qPrintable(live.error));
+        MainWindow& w = *live.window;
+        InProcessEngineClient& client = live.client;
+        const QString file = live.file;
         QByteArray original = f.s.read("applicationHost.config");
-        InProcessEngineClient client;
-        QString error;
-        QVERIFY2(client.start(*lido::config::loadConfig(file.toStdString()), &error, file), qPrintable(error));
-        MainWindow w(&client);
-        QVERIFY(w.openFile(file));
-        w.resize(1200, 760);
-        w.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&w));
         w.tabs()->setCurrentIndex(w.tabs()->count() - 1); // Configuration
         QModelIndex pool = findLabel(w.treeModel(), "Pool web");
         QVERIFY(pool.isValid());
@@ -143,13 +140,10 @@ private slots:
     void addAndRemoveAPool()
     {
         EngineFixture f;
-        QString file = f.s.config(f.text());
-        InProcessEngineClient client;
-        QVERIFY(client.start(*lido::config::loadConfig(file.toStdString()), nullptr, file));
-        MainWindow w(&client);
-        QVERIFY(w.openFile(file));
-        w.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        LiveWindow live(f);
+        QVERIFY2(live.ok(), qPrintable(live.error));
+        MainWindow& w = *live.window;
+        InProcessEngineClient& client = live.client;
         QByteArray original = f.s.read("applicationHost.config");
 
         AddDialog* add = w.showAddDialog();

@@ -5,6 +5,7 @@
 #include "EngineSupport.h"
 #include "GuiSupport.h"
 #include "HostTree.h"
+#include "LiveWindow.h"
 #include "MainWindow.h"
 #include "SitesModel.h"
 #include "PoolsPage.h"
@@ -51,14 +52,9 @@ private slots:
     void stopAndStartASite()
     {
         EngineFixture f;
-        QString file = f.s.config(f.text());
-        InProcessEngineClient client;
-        QVERIFY(client.start(*lido::config::loadConfig(file.toStdString()), nullptr, file));
-        MainWindow w(&client);
-        QVERIFY(w.openFile(file));
-        w.resize(1200, 760);
-        w.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        LiveWindow live(f);
+        QVERIFY2(live.ok(), qPrintable(live.error));
+        MainWindow& w = *live.window;
         w.tabs()->setCurrentWidget(w.sitesPage());
         for (int i = 0; i < 5; ++i)
             QCOMPARE(fetch(f.port, "/hello.txt").status, 200);

@@ -269,6 +269,18 @@ bool MainWindow::openFile(const QString& path)
         for (const ConfigElement* p : (*config)->pools())
             pools << QString::fromStdString(p->get("name"));
         poolsPage_->setPools(pools);
+        std::map<QString, PoolsModel::Details> details;
+        for (const ConfigElement* p : (*config)->pools()) {
+            const ConfigElement* pm = p->child("processModel");
+            std::string user = pm ? pm->get("userName") : std::string();
+            details[QString::fromStdString(p->get("name"))].identity = user.empty() ? tr("(the engine's user)") : QString::fromStdString(user);
+        }
+        for (const ConfigElement* site : (*config)->sites())
+            for (const ConfigElement* app : site->childrenNamed("application")) {
+                QString& apps = details[QString::fromStdString(app->get("applicationPool"))].applications;
+                apps += (apps.isEmpty() ? "" : ", ") + QString::fromStdString(site->get("name") + app->get("path"));
+            }
+        poolsPage_->setDetails(details);
     }
     if (hostTree_)
         hostTree_->setConfig(*config);

@@ -50,12 +50,40 @@ void PoolsModel::setSnapshot(const lido::engine::Snapshot& s)
     }
     for (Row& r : rows_) {
         auto it = byName.find(r.name.toStdString());
-        QString name = std::move(r.name);
+        Row kept = std::move(r); // name, details and recent figures are not the snapshot's
         r = it == byName.end() ? Row{} : std::move(it->second);
-        r.name = std::move(name);
+        r.name = std::move(kept.name);
+        r.details = std::move(kept.details);
+        r.failures5m = kept.failures5m;
+        r.lastEvent = std::move(kept.lastEvent);
     }
     if (!rows_.empty())
         emit dataChanged(index(0, 0), index(static_cast<int>(rows_.size()) - 1, ColumnCount - 1));
+}
+
+void PoolsModel::setDetails(const std::map<QString, Details>& details)
+{
+    for (Row& r : rows_)
+        if (auto it = details.find(r.name); it != details.end())
+            r.details = it->second;
+    if (!rows_.empty())
+        emit dataChanged(index(0, Identity), index(static_cast<int>(rows_.size()) - 1, Applications));
+}
+
+void PoolsModel::setRecent(const QString& pool, uint64_t failures5m, const QString& lastEvent)
+{
+    for (size_t i = 0; i < rows_.size(); ++i)
+        if (rows_[i].name == pool) {
+            rows_[i].failures5m = failures5m;
+            if (!lastEvent.isEmpty())
+                rows_[i].lastEvent = lastEvent;
+            emit dataChanged(index(static_cast<int>(i), Failures5m), index(static_cast<int>(i), LastEvent));
+        }
+}
+
+uint64_t PoolsModel::failures(int row) const
+{
+    return row >= 0 && row < static_cast<int>(rows_.size()) ? rows_[static_cast<size_t>(row)].failures : 0;
 }
 
 QString PoolsModel::poolName(int row) const
@@ -86,6 +114,10 @@ QVariant PoolsModel::data(const QModelIndex& index, int role) const
         case P99: return r.hasFastCgi ? QString::number(r.p99, 'f', 1) : QString("-");
         case Failures: return QVariant::fromValue<qulonglong>(r.failures);
         case Cgi: return tr("%1 running").arg(r.cgiRunning);
+        case Failures5m: return QVariant::fromValue<qulonglong>(r.failures5m);
+        case Identity: return r.details.identity;
+        case Applications: return r.details.applications;
+        case LastEvent: return r.lastEvent;
         }
     }
     if (role == Qt::DecorationRole && index.column() == Name)
@@ -110,6 +142,10 @@ QVariant PoolsModel::headerData(int section, Qt::Orientation orientation, int ro
     case P99: return tr("p99 ms");
     case Failures: return tr("Failures");
     case Cgi: return tr("CGI");
+    case Failures5m: return tr("Failures 5 min");
+    case Identity: return tr("Identity");
+    case Applications: return tr("Applications");
+    case LastEvent: return tr("Last event");
     }
     return {};
 }

@@ -11,11 +11,19 @@
 class PoolsModel : public QAbstractTableModel {
     Q_OBJECT
 public:
-    enum Column { Name, State, Instances, Queue, RequestsPerSecond, P99, Failures, Cgi, ColumnCount };
+    enum Column { Name, State, Instances, Queue, RequestsPerSecond, P99, Failures, Cgi, Failures5m, Identity, Applications, LastEvent, ColumnCount };
+    struct Details {
+        QString identity;     // processModel/@userName, or the engine's own user
+        QString applications; // the applications that use the pool: "Main/, Shop/app"
+    };
     explicit PoolsModel(QObject* parent = nullptr);
 
     void setPools(const QStringList& names); // from the configuration
     void setSnapshot(const lido::engine::Snapshot& snapshot);
+    void setDetails(const std::map<QString, Details>& details); // from the configuration
+    // Failures in the last five minutes and the newest event, kept by the page.
+    void setRecent(const QString& pool, uint64_t failures5m, const QString& lastEvent);
+    uint64_t failures(int row) const;
     QString poolName(int row) const;
     QString stoppedReason(int row) const;
 
@@ -34,6 +42,9 @@ private:
         double perSecond = 0, p99 = 0;
         uint64_t failures = 0;
         int cgiRunning = 0, cgiQueued = 0;
+        uint64_t failures5m = 0;
+        QString lastEvent;
+        Details details;
     };
     static Row named(const QString& name);
     std::vector<Row> rows_;

@@ -1,6 +1,7 @@
 #pragma once
 // The Application Pools page: the pools table with a filter, Start/Stop/Recycle, and live charts
 // of the selected pool (requests/s, busy instances, queue) for the last five minutes.
+#include "PoolsModel.h"
 #include "engine/Snapshot.h"
 
 #include <QWidget>
@@ -23,6 +24,7 @@ class PoolsPage : public QWidget {
 public:
     PoolsPage(EngineClient* client, QWidget* parent = nullptr);
     void setPools(const QStringList& names);
+    void setDetails(const std::map<QString, PoolsModel::Details>& details);
     QTableView* table() const { return table_; }
     PoolsModel* model() const { return model_; }
     QAction* startAction() const { return start_; }
@@ -60,5 +62,8 @@ private:
     std::map<QString, std::deque<Point>> history_;     // the last 300 s, a point a second
     std::map<QString, std::deque<Point>> hourHistory_; // the last hour, a point every 10 s
     int tick_ = 0;
+    std::map<QString, std::deque<uint64_t>> failureHistory_; // cumulative failures, a value a second
+    uint64_t lastEventSeq_ = 0;
     bool sized_ = false; // columns fitted to their contents once per configuration
+    int stoppedWhenSized_ = 0;
 };

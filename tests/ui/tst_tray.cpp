@@ -5,6 +5,7 @@
 #include "EngineSupport.h"
 #include "MainWindow.h"
 #include "GuiSupport.h"
+#include "PoolsModel.h"
 #include "PoolsPage.h"
 #include "Tray.h"
 #include "HostTree.h"
@@ -66,6 +67,10 @@ private slots:
         Tray tray(&client);
         QVERIFY(tray.available());
         QSignalSpy notified(&tray, &Tray::notified);
+        MainWindow w(&client); // hidden until the notification is clicked
+        w.setTray(&tray);
+        QVERIFY(w.openFile(file));
+        connect(&tray, &Tray::openConsole, &w, &MainWindow::showPool);
         QTRY_VERIFY(tray.poolAction("app", "Stop") != nullptr);
         QTRY_COMPARE(pool(client, "app").idle, 1);
         QCOMPARE(tray.health(), Tray::Health::Healthy);
@@ -96,16 +101,22 @@ private slots:
         QVERIFY(tray.icon()->toolTip() == tray.summary());
 
         // Clicking the notification opens that pool in the console.
-        MainWindow w(&client);
-        w.setTray(&tray);
-        w.poolsPage()->setPools({"web", "app", "fragile"});
-        connect(&tray, &Tray::openConsole, &w, &MainWindow::showPool);
         QTRY_VERIFY(w.poolsPage()->table()->model()->rowCount() >= 3);
         emit tray.icon()->messageClicked();
         QVERIFY(QTest::qWaitForWindowExposed(&w));
         QCOMPARE(w.poolsPage()->selectedPool(), QString("fragile"));
+        // The pools table: failures in the last five minutes, identity, applications, last event.
+        PoolsModel* model = w.poolsPage()->model();
+        int fragileRow = -1;
+        for (int r = 0; r < model->rowCount(); ++r)
+            if (model->poolName(r) == "fragile")
+                fragileRow = r;
+        QVERIFY(fragileRow >= 0);
+        QTRY_VERIFY(model->index(fragileRow, PoolsModel::Failures5m).data().toULongLong() >= 2);
+        QCOMPARE(model->index(fragileRow, PoolsModel::Identity).data().toString(), QString("(the engine's user)"));
+        QCOMPARE(model->index(fragileRow, PoolsModel::Applications).data().toString(), QString("Main/fragile"));
+        QTRY_VERIFY(model->index(fragileRow, PoolsModel::LastEvent).data().toString().contains("pool fragile stopped by rapid-fail protection"));
         // The host tree says the same, with the reason in the tooltip.
-        w.hostTree()->setConfig(*lido::config::loadConfig(file.toStdString()));
         QTRY_VERIFY(w.hostTree()->poolItem("fragile")->toolTip(0).startsWith("fragile: stopped: pool fragile stopped by rapid-fail protection: 2 crashes"));
         QTRY_COMPARE(w.hostTree()->poolItem("app")->toolTip(0), QString("app: stopped: stopped by the administrator"));
         QCOMPARE(w.hostTree()->poolItem("web")->toolTip(0), QString("web: started"));

@@ -118,6 +118,11 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
     if (client_) {
         poolsPage_ = new PoolsPage(client_);
         tabs_->addTab(poolsPage_, tr("Application Pools"));
+        connect(poolsPage_, &PoolsPage::editRequested, this, [this](const QString& pool) {
+            tabs_->setCurrentWidget(tabs_->widget(tabs_->count() - 1)); // Configuration
+            if (QModelIndex i = treeModel_->indexOfPath(QString("applicationPools/add[@name='%1']").arg(pool)); i.isValid())
+                tree_->setCurrentIndex(i);
+        });
         sitesPage_ = new SitesPage(client_);
         tabs_->addTab(sitesPage_, tr("Sites"));
         connect(client_, &EngineClient::commandFailed, this, [this](const QString& m) { statusBar()->showMessage(m, 10000); });

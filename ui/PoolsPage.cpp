@@ -2,11 +2,13 @@
 
 #include "EngineClient.h"
 #include "PageSupport.h"
+#include "PoolDialog.h"
 #include "PoolsModel.h"
 #include "TimeChart.h"
 
 #include <QAction>
 #include <QComboBox>
+#include <QMenu>
 #include <QDateTime>
 #include <QTableWidget>
 #include <QSettings>
@@ -91,6 +93,24 @@ PoolsPage::PoolsPage(EngineClient* client, QWidget* parent)
     });
     pages::layOutPage(this, bar, table_, details, chart_);
 
+    // Double-click (or Enter) opens the pool; the context menu has everything the toolbar has.
+    connect(table_, &QTableView::activated, this, [this] { openPool(selectedPool()); });
+    table_->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(table_, &QTableView::customContextMenuRequested, this, [this](const QPoint& at) {
+        QString pool = selectedPool();
+        if (pool.isEmpty())
+            return;
+        QMenu menu(this);
+        menu.addAction(tr("Open %1").arg(pool), this, [this, pool] { openPool(pool); });
+        menu.addSeparator();
+        menu.addAction(start_);
+        menu.addAction(stop_);
+        menu.addAction(recycle_);
+        menu.addSeparator();
+        menu.addAction(tr("Edit settings…"), this, [this, pool] { emit editRequested(pool); });
+        menu.exec(table_->viewport()->mapToGlobal(at));
+    });
+
     connect(client_, &EngineClient::snapshotReady, this, &PoolsPage::refresh);
     connect(table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this, &PoolsPage::selectionChanged);
 }
@@ -108,6 +128,16 @@ void PoolsPage::setPools(const QStringList& names)
 }
 
 void PoolsPage::setDetails(const std::map<QString, PoolsModel::Details>& details) { model_->setDetails(details); }
+
+PoolDialog* PoolsPage::openPool(const QString& pool)
+{
+    if (pool.isEmpty())
+        return nullptr;
+    auto* dialog = new PoolDialog(client_, pool, this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->show();
+    return dialog;
+}
 
 QString PoolsPage::selectedPool() const
 {

@@ -37,6 +37,11 @@ public:
     QTableWidget* instances() const { return instances_; }
     QAction* recycleInstanceAction() const { return recycleInstance_; }
     QString selectedPool() const;
+    // The pool in detail: charts by cause, p99, its events (double-click, Enter, or the context menu).
+    class PoolDialog* openPool(const QString& pool);
+
+signals:
+    void editRequested(const QString& pool); // context menu → Edit: its settings in the Configuration page
 
 private:
     void refresh();

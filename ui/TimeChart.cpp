@@ -62,6 +62,14 @@ void TimeChart::setSpan(int seconds, int step)
     clear();
 }
 
+double TimeChart::peak(int series) const
+{
+    if (series < 0 || series >= static_cast<int>(data_.size()) || data_[static_cast<size_t>(series)].empty())
+        return 0;
+    const auto& d = data_[static_cast<size_t>(series)];
+    return *std::max_element(d.begin(), d.end());
+}
+
 int TimeChart::points() const { return data_.empty() ? 0 : static_cast<int>(data_.front().size()); }
 
 void TimeChart::append(const std::vector<double>& values)

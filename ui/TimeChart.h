@@ -21,6 +21,7 @@ public:
     // The window shown: `seconds` back, a point every `step` seconds (clears the chart).
     void setSpan(int seconds, int step);
     int span() const { return seconds_; }
+    double peak(int series) const; // the largest value shown in a series
 
 private:
     QChart* chart_;

@@ -5,13 +5,18 @@
 #include "EngineSupport.h"
 #include "MainWindow.h"
 #include "GuiSupport.h"
+#include "PoolDialog.h"
 #include "PoolsModel.h"
+#include "TimeChart.h"
 #include "PoolsPage.h"
 #include "Tray.h"
 #include "HostTree.h"
 
 #include <QApplication>
+#include <QLabel>
+#include <QListWidget>
 #include <QMenu>
+#include <QTreeView>
 #include <QSignalSpy>
 #include <QSystemTrayIcon>
 #include <QTableView>
@@ -124,6 +129,14 @@ private slots:
         QVERIFY(w.hostTree()->poolItem("fragile")->child(0)->toolTip(0).startsWith(LIDO_TEST_BIN_DIR "/lido-test-fcgi fragile: stopped: pool fragile stopped by rapid-fail"));
         screenshot(&w, "tray-opened-pool");
 
+        // The pool in detail: its state, failures by cause, events; then failures as they happen.
+        PoolDialog* detail = w.poolsPage()->openPool("fragile");
+        QVERIFY(QTest::qWaitForWindowExposed(detail));
+        QVERIFY2(detail->summary()->text().contains("stopped: pool fragile stopped by rapid-fail protection"), qPrintable(detail->summary()->text()));
+        QVERIFY(detail->summary()->text().contains("failures: 2 crash"));
+        QTRY_VERIFY(detail->events()->count() >= 3);
+        QVERIFY(detail->events()->item(0)->text().contains("pool fragile stopped"));
+
         // Paused notifications stay quiet.
         tray.pauseAction()->setChecked(true);
         QCOMPARE(client.engine()->controlPool("fragile", lido::engine::PoolAction::Start).ok(), true);
@@ -131,6 +144,13 @@ private slots:
         QTRY_VERIFY(!pool(client, "fragile", "fragile").running);
         QTest::qWait(1500); // a snapshot or two pass
         QCOMPARE(notified.size(), 1);
+        QTRY_VERIFY(detail->failuresChart()->peak(0) >= 1); // the new crashes, per second, as "crash"
+        screenshot(detail, "pool-detail");
+        detail->close();
+
+        // Context menu → Edit settings: the pool's element in the Configuration page.
+        emit w.poolsPage()->editRequested("fragile");
+        QCOMPARE(w.tree()->currentIndex().data().toString(), QString("Pool fragile"));
 
         // Closing the window keeps Lido in the tray, still serving.
         w.close();

@@ -1,0 +1,33 @@
+#pragma once
+// One application pool in detail (double-click in the pools table, or its context menu): charts of
+// instances (total and busy) and queue, requests/s and p99 latency, failures per second by cause,
+// for the last 5 minutes; and the pool's recent events. Updated from the engine's snapshots at 1 Hz.
+#include <QDialog>
+#include <map>
+
+class EngineClient;
+class TimeChart;
+class QListWidget;
+class QLabel;
+
+class PoolDialog : public QDialog {
+    Q_OBJECT
+public:
+    PoolDialog(EngineClient* client, const QString& pool, QWidget* parent = nullptr);
+    TimeChart* instancesChart() const { return instances_; }
+    TimeChart* latencyChart() const { return latency_; }
+    TimeChart* failuresChart() const { return failures_; }
+    QListWidget* events() const { return events_; }
+    QLabel* summary() const { return summary_; }
+
+private:
+    void refresh();
+    EngineClient* client_;
+    QString pool_;
+    TimeChart *instances_, *latency_, *failures_;
+    QListWidget* events_;
+    QLabel* summary_;
+    std::map<std::string, uint64_t> lastFailures_; // cumulative, by cause
+    uint64_t lastSeq_ = 0;
+    bool first_ = true;
+};

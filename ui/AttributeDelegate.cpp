@@ -3,7 +3,11 @@
 #include "AttributeModel.h"
 #include "config/Schema.h"
 
+#include <QAction>
 #include <QComboBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QStyle>
 #include <QLineEdit>
 
 using lido::config::AttrType;
@@ -25,9 +29,31 @@ QWidget* AttributeDelegate::createEditor(QWidget* parent, const QStyleOptionView
     auto* line = new QLineEdit(parent);
     line->setObjectName("attributeEditor");
     QString name = model_->data(model_->index(index.row(), AttributeModel::Name), Qt::DisplayRole).toString();
-    connect(line, &QLineEdit::textChanged, this, [this, line, spec, name](const QString& text) {
+    bool isPath = spec && (spec->type == AttrType::Directory || spec->type == AttrType::Executable);
+    if (spec && spec->type == AttrType::UInt)
+        line->setPlaceholderText(tr("a whole number, %1 to %2").arg(spec->min).arg(spec->max));
+    if (spec && spec->type == AttrType::TimeSpan)
+        line->setPlaceholderText(tr("[days.]hh:mm:ss"));
+    if (isPath) {
+        // Browse, and say at once when the path is not there on this machine (the file may be meant
+        // for another one, so this is a warning: Apply lets the validator decide).
+        QAction* browse = line->addAction(line->style()->standardIcon(QStyle::SP_DirOpenIcon), QLineEdit::TrailingPosition);
+        browse->setObjectName("browse");
+        browse->setToolTip(tr("Browse…"));
+        bool folder = spec->type == AttrType::Directory;
+        connect(browse, &QAction::triggered, line, [line, folder] {
+            QString picked = folder ? QFileDialog::getExistingDirectory(line, tr("Folder"), line->text())
+                                    : QFileDialog::getOpenFileName(line, tr("Program"), line->text());
+            if (!picked.isEmpty())
+                line->setText(picked);
+        });
+    }
+    connect(line, &QLineEdit::textChanged, this, [this, line, spec, name, isPath](const QString& text) {
         QString message = spec ? QString::fromStdString(spec->check(text.toStdString())) : QString();
-        line->setStyleSheet(message.isEmpty() ? QString() : QStringLiteral("QLineEdit { background: #ffd0d0; }"));
+        bool missing = message.isEmpty() && isPath && !text.isEmpty() && !text.contains('%') && !QFileInfo::exists(text);
+        if (missing)
+            message = spec->type == AttrType::Directory ? tr("warning: no folder %1 on this machine").arg(text) : tr("warning: no program %1 on this machine").arg(text);
+        line->setStyleSheet(message.isEmpty() ? QString() : missing ? QStringLiteral("QLineEdit { background: #fff1c2; }") : QStringLiteral("QLineEdit { background: #ffd0d0; }"));
         line->setToolTip(message);
         emit problem(name, message);
     });

@@ -13,6 +13,7 @@
 
 #include "config/ConfigHistory.h"
 
+#include <QAction>
 #include <QApplication>
 #include <QComboBox>
 #include <QLabel>
@@ -134,6 +135,18 @@ private slots:
         changes->compare("running", "saved");
         QCOMPARE(changes->semanticText(), QString("(no changes)"));
         changes->close();
+
+        // A folder attribute: browse, and a warning as soon as the folder is not there.
+        QModelIndex vdir = w.treeModel()->indexOfPath("sites/site[@name='Main']/application[@path='/']/virtualDirectory[@path='/']");
+        QVERIFY(vdir.isValid());
+        w.tree()->setCurrentIndex(vdir);
+        QLineEdit* path = typeInto(w, "physicalPath", "/nonexistent/www");
+        QVERIFY(path);
+        QVERIFY(path->findChild<QAction*>("browse"));
+        QVERIFY2(w.helpLabel()->text().contains("physicalPath: warning: no folder /nonexistent/www on this machine"), qPrintable(w.helpLabel()->text()));
+        screenshot(&w, "propertyeditor-path");
+        QTest::keyClick(path, Qt::Key_Escape);
+
     }
 
     // Configuration → Add… and Remove: the same validation, the same save, applied live.

@@ -15,8 +15,8 @@
 
 SitesPage::SitesPage(EngineClient* client, QWidget* parent)
     : QWidget(parent), client_(client), model_(new SitesModel(this)), proxy_(new QSortFilterProxyModel(this)), filter_(new QLineEdit),
-      table_(new QTableView), chart_(new TimeChart(tr("Selected site: requests/s (left), 5xx responses/s (right)"), {tr("requests/s"), tr("5xx/s")},
-                                                   300, nullptr, 1))
+      table_(new QTableView), chart_(new TimeChart(tr("Selected site: requests/s and responses/s by status class"),
+                                                   {tr("requests/s"), tr("2xx/s"), tr("3xx/s"), tr("4xx/s"), tr("5xx/s")}, 300))
 {
     pages::setUpFilteredTable(table_, proxy_, model_, filter_, tr("Filter sites"), -1); // name, state or binding
     table_->setObjectName("sitesTable");
@@ -47,7 +47,7 @@ void SitesPage::setSites(const std::vector<SitesModel::SiteInfo>& sites)
 {
     model_->setSites(sites);
     history_.clear();
-    last5xx_.clear();
+    last_.clear();
     if (model_->rowCount() > 0)
         table_->selectRow(0);
     sized_ = false;
@@ -67,15 +67,21 @@ void SitesPage::refresh()
     QString selected = selectedSite();
     for (const auto& s : snapshot.sites) {
         QString name = QString::fromStdString(s.name);
-        uint64_t& last = last5xx_[name];
-        Point p{s.requestsPerSecond, static_cast<double>(s.status5xx >= last ? s.status5xx - last : 0)};
-        last = s.status5xx;
+        bool seen = last_.count(name) > 0; // the first snapshot only sets the baseline
+        Totals& last = last_[name];
+        auto delta = [seen](uint64_t now, uint64_t& before) {
+            double d = seen && now >= before ? static_cast<double>(now - before) : 0.0;
+            before = now;
+            return d;
+        };
+        Point p{s.requestsPerSecond, delta(s.status2xx, last.s2xx), delta(s.status3xx, last.s3xx), delta(s.status4xx, last.s4xx),
+                delta(s.status5xx, last.s5xx)};
         auto& h = history_[name];
         h.push_back(p);
         if (h.size() > 300)
             h.pop_front();
         if (name == selected)
-            chart_->append({p.rps, p.errors});
+            chart_->append({p.rps, p.s2xx, p.s3xx, p.s4xx, p.s5xx});
     }
     if (!sized_ && model_->rowCount() > 0 && !snapshot.sites.empty()) {
         table_->resizeColumnsToContents(); // once per configuration: measuring every cell each second costs
@@ -97,6 +103,6 @@ void SitesPage::selectionChanged()
 {
     chart_->clear();
     for (const Point& p : history_[selectedSite()])
-        chart_->append({p.rps, p.errors});
+        chart_->append({p.rps, p.s2xx, p.s3xx, p.s4xx, p.s5xx});
     updateActions();
 }

@@ -1,6 +1,6 @@
 #pragma once
 // The Sites page: the sites table with a filter, Start/Stop, and a chart of the selected site's
-// requests/s and 5xx/s over the last five minutes.
+// requests/s and responses per second by status class over the last five minutes.
 #include "SitesModel.h"
 
 #include <QWidget>
@@ -39,9 +39,12 @@ private:
     TimeChart* chart_;
     QAction *start_, *stop_;
     struct Point {
-        double rps, errors;
+        double rps, s2xx, s3xx, s4xx, s5xx; // per second
     };
     std::map<QString, std::deque<Point>> history_;
-    std::map<QString, uint64_t> last5xx_;
+    struct Totals {
+        uint64_t s2xx = 0, s3xx = 0, s4xx = 0, s5xx = 0;
+    };
+    std::map<QString, Totals> last_;
     bool sized_ = false;
 };

@@ -14,6 +14,7 @@
 #include "TestLoad.h"
 #include "Tray.h"
 
+#include "admin/AdminServer.h"
 #include "config/ConfigDocument.h"
 #include "config/ConfigEdit.h"
 #include "config/ConfigHistory.h"
@@ -26,6 +27,9 @@
 #include <QDateTime>
 #include <QDialog>
 #include <QDialogButtonBox>
+#include <QInputDialog>
+#include <QPlainTextEdit>
+#include <QProcess>
 #include <QTableWidget>
 #include <QDockWidget>
 #include <QPushButton>
@@ -50,7 +54,7 @@ using namespace lido::config;
 MainWindow::MainWindow(EngineClient* client, QWidget* parent)
     : QMainWindow(parent), tree_(new QTreeView), attributes_(new QTableView), help_(new QLabel), problems_(new QListWidget),
       treeModel_(new ConfigTreeModel(this)), attributeModel_(new AttributeModel(this)), client_(client), tabs_(new QTabWidget),
-      apply_(new QPushButton(tr("&Apply"))), cancel_(new QPushButton(tr("Cancel"))), delegate_(new AttributeDelegate(attributeModel_, this))
+      apply_(new QPushButton(tr("&Apply"))), cancel_(new QPushButton(tr("Cancel"))), environment_(new QPushButton(tr("&Environment variables…"))), delegate_(new AttributeDelegate(attributeModel_, this))
 {
     setWindowTitle(tr("Lido"));
     tree_->setModel(treeModel_);
@@ -81,6 +85,39 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
     apply_->setToolTip(tr("Validate the whole configuration, save it (history kept) and apply it (Ctrl+Enter)"));
     cancel_->setToolTip(tr("Drop the pending edits"));
     auto* buttons = new QDialogButtonBox;
+    environment_->setObjectName("environmentButton");
+    environment_->setVisible(false);
+    buttons->addButton(environment_, QDialogButtonBox::ActionRole);
+    connect(environment_, &QPushButton::clicked, this, [this] {
+        const ConfigElement* e = tree_->currentIndex().isValid() ? treeModel_->element(tree_->currentIndex()) : nullptr;
+        if (!e)
+            return;
+        QString current;
+        if (const ConfigElement* vars = e->child("environmentVariables"))
+            for (const ConfigElement* v : vars->childrenNamed("environmentVariable"))
+                current += QString::fromStdString(v->get("name") + "=" + v->get("value")) + "\n";
+        QDialog dialog(this);
+        dialog.setWindowTitle(tr("Environment variables of %1").arg(QString::fromStdString(e->get("fullPath"))));
+        auto* text = new QPlainTextEdit(current);
+        auto* message = new QLabel;
+        message->setWordWrap(true);
+        message->setStyleSheet("color: #b00020");
+        auto* box = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+        auto* layout = new QVBoxLayout(&dialog);
+        layout->addWidget(new QLabel(tr("One NAME=VALUE per line; the application's processes are replaced (overlapped) when applied.")));
+        layout->addWidget(text);
+        layout->addWidget(message);
+        layout->addWidget(box);
+        connect(box, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+        connect(box, &QDialogButtonBox::accepted, &dialog, [this, &dialog, text, message] {
+            QString refusal = setEnvironment(text->toPlainText());
+            message->setText(refusal);
+            if (refusal.isEmpty())
+                dialog.accept();
+        });
+        dialog.resize(560, 320);
+        dialog.exec();
+    });
     buttons->addButton(apply_, QDialogButtonBox::ApplyRole);
     buttons->addButton(cancel_, QDialogButtonBox::RejectRole);
     connect(apply_, &QPushButton::clicked, this, &MainWindow::applyEdits);
@@ -159,6 +196,21 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
             openFile(f);
     });
     open->setShortcut(QKeySequence::Open);
+    // File → Connect…: another console window on a running lidod (its own process: each window
+    // talks to one engine, and the pages do not change engines under the user's eyes).
+    QAction* connectAction = file->addAction(tr("&Connect to a running lidod…"), this, [this] {
+        bool ok = false;
+        QString socket = QInputDialog::getText(this, tr("Connect"), tr("Admin socket of the lidod:"), QLineEdit::Normal,
+                                               QString::fromStdString(lido::admin::defaultSocketPath()), &ok);
+        if (!ok || socket.isEmpty())
+            return;
+        QStringList args{"--connect", socket};
+        if (!file_.isEmpty())
+            args << "--config" << file_;
+        if (!QProcess::startDetached(QCoreApplication::applicationFilePath(), args))
+            statusBar()->showMessage(tr("Could not start another console."), 10000);
+    });
+    connectAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
     QAction* reloadAction = file->addAction(tr("&Reload"), this, &MainWindow::reload);
     reloadAction->setShortcut(QKeySequence::Refresh);
     file->addSeparator();
@@ -352,6 +404,7 @@ void MainWindow::reload()
 void MainWindow::showElement()
 {
     const ConfigElement* e = tree_->currentIndex().isValid() ? treeModel_->element(tree_->currentIndex()) : nullptr;
+    environment_->setVisible(e && e->spec && e->spec->path == "system.webServer/fastCgi/application");
     attributeModel_->setElement(treeModel_->config(), e);
     attributes_->resizeColumnsToContents();
     help_->setText(e ? QStringLiteral("<b>%1</b><br>%2").arg(QString::fromStdString(e->path).toHtmlEscaped(),
@@ -392,6 +445,55 @@ AddDialog* MainWindow::showAddDialog()
     }, this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     return dialog;
+}
+
+QString MainWindow::setEnvironment(const QString& lines)
+{
+    const ConfigElement* e = tree_->currentIndex().isValid() ? treeModel_->element(tree_->currentIndex()) : nullptr;
+    if (!e || e->name != "application" || !e->find("fullPath"))
+        return tr("select a FastCGI application in the configuration tree first");
+    std::map<std::string, std::string> wanted, present;
+    for (const QString& line : lines.split('\n')) {
+        QString t = line.trimmed();
+        if (t.isEmpty())
+            continue;
+        qsizetype eq = t.indexOf('=');
+        if (eq <= 0)
+            return tr("'%1' is not NAME=VALUE").arg(t);
+        wanted[t.left(eq).trimmed().toStdString()] = t.mid(eq + 1).toStdString();
+    }
+    if (const ConfigElement* vars = e->child("environmentVariables"))
+        for (const ConfigElement* v : vars->childrenNamed("environmentVariable"))
+            present[v->get("name")] = v->get("value");
+    auto doc = ConfigDocument::parse(loadedText_, file_.toStdString());
+    if (!doc)
+        return QString::fromStdString(doc.error());
+    auto item = [&](const std::string& name) {
+        return e->path + "/environmentVariables/environmentVariable[@name=" + (name.find('\'') == std::string::npos ? "'" + name + "'" : "\"" + name + "\"") + "]";
+    };
+    for (const auto& [name, value] : present)
+        if (!wanted.count(name))
+            if (auto r = applyEdit(*doc, "remove", "element", item(name), {}); !r)
+                return QString::fromStdString(r.error());
+    for (const auto& [name, value] : wanted) {
+        auto it = present.find(name);
+        if (it != present.end() && it->second == value)
+            continue;
+        if (auto r = applyEdit(*doc, it == present.end() ? "add" : "set", "element", item(name), {"value=" + value}); !r)
+            return QString::fromStdString(r.error());
+    }
+    SaveOptions options;
+    options.expectedOnDisk = loadedText_;
+    if (auto r = saveConfig(file_.toStdString(), *doc, options); !r)
+        return QString::fromStdString(r.error());
+    QString path = QString::fromStdString(e->path);
+    openFile(file_);
+    if (QModelIndex i = treeModel_->indexOfPath(path); i.isValid())
+        tree_->setCurrentIndex(i);
+    if (client_)
+        client_->reload();
+    statusBar()->showMessage(tr("Environment saved; the engine replaces the application's processes."), 10000);
+    return {};
 }
 
 QString MainWindow::removeSelected(bool confirm)

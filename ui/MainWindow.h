@@ -61,6 +61,10 @@ public:
     // Configuration → Add… / Remove (the element selected in the configuration tree).
     AddDialog* showAddDialog();
     QString removeSelected(bool confirm = true);
+    // The environment variables of the FastCGI application selected in the configuration tree,
+    // replaced by NAME=VALUE lines (added, changed and removed in one save). The refusal, or "".
+    QString setEnvironment(const QString& lines);
+    QPushButton* environmentButton() const { return environment_; }
     // With a tray: closing the window hides it (a setting, with a first-time hint).
     void setTray(Tray* tray) { tray_ = tray; }
     // Brings the window up on the Application Pools page with that pool selected.
@@ -93,6 +97,7 @@ private:
     QTabWidget* tabs_;
     QPushButton* apply_;
     QPushButton* cancel_;
+    QPushButton* environment_;
     AttributeDelegate* delegate_;
     std::string loadedText_; // the file as last opened: the compare-and-swap base of a save
     Tray* tray_ = nullptr;

@@ -185,6 +185,47 @@ private slots:
         QCOMPARE(f.s.read("applicationHost.config"), original); // back to what it was
         QTRY_VERIFY(client.engine()->config()->pool("extra") == nullptr);
     }
+
+    // A FastCGI application's environment variables: added, changed and removed in one save; the
+    // engine replaces the application's processes with ones that have them.
+    void environmentVariablesReachTheApplication()
+    {
+        EngineFixture f;
+        f.values["@FASTCGI@"] = "<fastCgi><application fullPath=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi\" maxInstances=\"1\" /></fastCgi>";
+        f.values["@HANDLERS@"] = "<add name=\"App\" path=\"/app/*\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"" LIDO_TEST_BIN_DIR
+                                 "/lido-test-fcgi\" />";
+        LiveWindow live(f);
+        QVERIFY2(live.ok(), qPrintable(live.error));
+        MainWindow& w = *live.window;
+        QByteArray before = fetch(f.port, "/app/x?count").body.split(' ').first();
+        QVERIFY(before.startsWith("pid="));
+        w.tabs()->setCurrentIndex(w.tabs()->count() - 1);
+        QModelIndex app = w.treeModel()->indexOfPath("fastCgi/application[@fullPath='" LIDO_TEST_BIN_DIR "/lido-test-fcgi']");
+        QVERIFY(app.isValid());
+        w.tree()->setCurrentIndex(app);
+        QVERIFY(w.environmentButton()->isVisible());
+
+        QCOMPARE(w.setEnvironment("LIDO_A=1\nLIDO_B=two\n"), QString());
+        QByteArray text = f.s.read("applicationHost.config");
+        QVERIFY(text.contains("<environmentVariable name=\"LIDO_A\" value=\"1\" />"));
+        QVERIFY(text.contains("<environmentVariable name=\"LIDO_B\" value=\"two\" />"));
+        // The application's settings changed: its pool was replaced, a new process serves.
+        QTRY_VERIFY(fetch(f.port, "/app/x?count").body.split(' ').first() != before);
+
+        QCOMPARE(w.setEnvironment("LIDO_B=three"), QString());
+        text = f.s.read("applicationHost.config");
+        QVERIFY(!text.contains("LIDO_A"));
+        QVERIFY(text.contains("<environmentVariable name=\"LIDO_B\" value=\"three\" />"));
+        QVERIFY(w.setEnvironment("no equals sign").contains("is not NAME=VALUE"));
+        QTRY_VERIFY([&] {
+            auto config = live.client.engine()->config();
+            const auto* a = config->fastCgiApplications().front();
+            const auto* vars = a->child("environmentVariables");
+            return vars && vars->childrenNamed("environmentVariable").size() == 1 &&
+                   vars->childrenNamed("environmentVariable").front()->get("value") == "three";
+        }());
+        screenshot(&w, "propertyeditor-environment");
+    }
 };
 
 QTEST_MAIN(tst_PropertyEditor)

@@ -24,6 +24,7 @@
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QComboBox>
 #include <QDateTime>
 #include <QDialog>
 #include <QDialogButtonBox>
@@ -159,6 +160,18 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
             tabs_->setCurrentWidget(tabs_->widget(tabs_->count() - 1)); // Configuration
             if (QModelIndex i = treeModel_->indexOfPath(QString("applicationPools/add[@name='%1']").arg(pool)); i.isValid())
                 tree_->setCurrentIndex(i);
+        });
+        connect(poolsPage_, &PoolsPage::addRequested, this, [this] {
+            if (AddDialog* d = showAddDialog()) {
+                d->kindBox()->setCurrentIndex(d->kindBox()->findData("pool"));
+                d->open();
+            }
+        });
+        connect(poolsPage_, &PoolsPage::removeRequested, this, [this](const QString& pool) {
+            if (QMessageBox::question(this, tr("Remove"), tr("Remove application pool %1 from %2?").arg(pool, file_)) != QMessageBox::Yes)
+                return;
+            if (QString refusal = editAndSave("remove", "pool", pool, {}); !refusal.isEmpty())
+                statusBar()->showMessage(tr("Not removed: %1").arg(refusal), 15000);
         });
         sitesPage_ = new SitesPage(client_);
         tabs_->addTab(sitesPage_, tr("Sites"));

@@ -1,35 +1,70 @@
 #include "PoolDialog.h"
 
 #include "EngineClient.h"
+#include "InstancesTable.h"
 #include "TimeChart.h"
 
+#include <QComboBox>
 #include <QDateTime>
 #include <QGridLayout>
 #include <QLabel>
 #include <QListWidget>
 #include <QStyle>
+#include <QTableWidget>
 
 PoolDialog::PoolDialog(EngineClient* client, const QString& pool, QWidget* parent)
     : QDialog(parent), client_(client), pool_(pool),
       instances_(new TimeChart(tr("Instances and queue"), {tr("instances"), tr("busy"), tr("queue")}, 300)),
       latency_(new TimeChart(tr("Requests/s (left) and p99 latency in ms (right)"), {tr("requests/s"), tr("p99 ms")}, 300, nullptr, 1)),
       failures_(new TimeChart(tr("Failures per second by cause"), {tr("crash"), tr("timeout"), tr("queue full"), tr("protocol"), tr("stderr"), tr("ping")}, 300)),
-      events_(new QListWidget), summary_(new QLabel)
+      events_(new QListWidget), summary_(new QLabel), instanceTable_(new InstancesTable(client)), range_(new QComboBox)
 {
     setWindowTitle(tr("Application pool %1").arg(pool));
     setObjectName("poolDialog");
     events_->setObjectName("poolEvents");
     events_->setIconSize(QSize(16, 16));
     summary_->setWordWrap(true);
+    range_->setObjectName("poolChartRange");
+    range_->addItems({tr("Last 5 minutes"), tr("Last hour")});
+    connect(range_, &QComboBox::currentIndexChanged, this, [this](int i) {
+        for (TimeChart* c : {instances_, latency_, failures_})
+            c->setSpan(i == 1 ? 3600 : 300, i == 1 ? 10 : 1);
+        replay();
+    });
     auto* grid = new QGridLayout(this);
-    grid->addWidget(summary_, 0, 0, 1, 2);
+    grid->addWidget(summary_, 0, 0);
+    grid->addWidget(range_, 0, 1, Qt::AlignRight | Qt::AlignTop);
     grid->addWidget(instances_, 1, 0);
     grid->addWidget(latency_, 1, 1);
     grid->addWidget(failures_, 2, 0);
     grid->addWidget(events_, 2, 1);
-    resize(1100, 680);
+    grid->addWidget(instanceTable_, 3, 0, 1, 2);
+    instanceTable_->table()->setMaximumHeight(130);
+    resize(1100, 820);
     connect(client_, &EngineClient::snapshotReady, this, &PoolDialog::refresh);
     refresh();
+}
+
+void PoolDialog::replay()
+{
+    bool hour = range_->currentIndex() == 1;
+    for (TimeChart* c : {instances_, latency_, failures_})
+        c->clear();
+    size_t step = hour ? 10 : 1;
+    size_t from = samples_.size() > 300 * step ? samples_.size() - 300 * step : 0;
+    for (size_t i = from; i < samples_.size(); i += step) {
+        Sample m = samples_[i];
+        for (size_t k = i + 1; k < std::min(i + step, samples_.size()); ++k) {
+            const Sample& o = samples_[k];
+            m.total = std::max(m.total, o.total), m.busy = std::max(m.busy, o.busy), m.queued = std::max(m.queued, o.queued);
+            m.rps = std::max(m.rps, o.rps), m.p99 = std::max(m.p99, o.p99);
+            for (size_t c = 0; c < m.failures.size(); ++c)
+                m.failures[c] = std::max(m.failures[c], o.failures[c]);
+        }
+        instances_->append({m.total, m.busy, m.queued});
+        latency_->append({m.rps, m.p99});
+        failures_->append(m.failures);
+    }
 }
 
 void PoolDialog::refresh()
@@ -55,14 +90,24 @@ void PoolDialog::refresh()
         if (!p.running)
             state = tr("stopped: %1").arg(QString::fromStdString(p.stoppedReason));
     }
-    instances_->append({total, busy, queued});
-    latency_->append({rps, p99});
     std::vector<double> perCause;
     for (const char* cause : {"crash", "timeout", "queue full", "protocol", "stderr", "ping"})
         perCause.push_back(first_ ? 0.0 : static_cast<double>(now[cause] - std::min(now[cause], lastFailures_[cause])));
-    failures_->append(perCause);
     lastFailures_ = now;
     first_ = false;
+    samples_.push_back(Sample{total, busy, queued, rps, p99, perCause});
+    if (samples_.size() > 3600)
+        samples_.erase(samples_.begin());
+    // The hour view shows a point every 10 s: the largest of each ten (a spike stays visible).
+    bool hour = range_->currentIndex() == 1;
+    if (!hour) {
+        instances_->append({total, busy, queued});
+        latency_->append({rps, p99});
+        failures_->append(perCause);
+    } else if (samples_.size() % 10 == 0) {
+        replay();
+    }
+    instanceTable_->show(pool_, snap);
     summary_->setText(tr("<b>%1</b>: %2 — %3 instances (%4 busy), %5 queued, %6 req/s, p99 %7 ms; failures: %8 crash, %9 timeout, "
                          "%10 queue full, %11 protocol, %12 stderr, %13 ping")
                           .arg(pool_.toHtmlEscaped(), state.toHtmlEscaped())

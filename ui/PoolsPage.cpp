@@ -2,6 +2,7 @@
 
 #include "EngineClient.h"
 #include "PageSupport.h"
+#include "InstancesTable.h"
 #include "PoolDialog.h"
 #include "PoolsModel.h"
 #include "TimeChart.h"
@@ -69,28 +70,9 @@ PoolsPage::PoolsPage(EngineClient* client, QWidget* parent)
     auto* detailsLayout = new QVBoxLayout(details);
     detailsLayout->setContentsMargins(0, 0, 0, 0);
     detailsLayout->addWidget(reason_);
-    auto* instanceBar = new QToolBar;
-    recycleInstance_ = instanceBar->addAction(tr("Recycle instance"));
-    recycleInstance_->setObjectName("recycleInstance");
-    recycleInstance_->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_I));
-    recycleInstance_->setEnabled(false);
-    instances_ = new QTableWidget(0, 7);
-    instances_->setObjectName("instancesTable");
-    instances_->setHorizontalHeaderLabels({tr("PID"), tr("State"), tr("Requests"), tr("RSS MiB"), tr("CPU s"), tr("Uptime"), tr("Current URL")});
-    instances_->setSelectionBehavior(QAbstractItemView::SelectRows);
-    instances_->setSelectionMode(QAbstractItemView::SingleSelection);
-    instances_->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    instances_->verticalHeader()->hide();
-    instances_->horizontalHeader()->setStretchLastSection(true);
-    instances_->setMaximumHeight(110);
-    detailsLayout->addWidget(instanceBar);
+    instances_ = new InstancesTable(client_);
+    instances_->table()->setMaximumHeight(110);
     detailsLayout->addWidget(instances_);
-    connect(instances_, &QTableWidget::itemSelectionChanged, this, [this] { recycleInstance_->setEnabled(instances_->currentRow() >= 0); });
-    connect(recycleInstance_, &QAction::triggered, this, [this] {
-        int row = instances_->currentRow();
-        if (row >= 0 && !selectedPool().isEmpty())
-            client_->recycleInstance(selectedPool(), instances_->item(row, 0)->text().toInt());
-    });
     pages::layOutPage(this, bar, table_, details, chart_);
 
     // Double-click (or Enter) opens the pool; the context menu has everything the toolbar has.
@@ -108,6 +90,8 @@ PoolsPage::PoolsPage(EngineClient* client, QWidget* parent)
         menu.addAction(recycle_);
         menu.addSeparator();
         menu.addAction(tr("Edit settings…"), this, [this, pool] { emit editRequested(pool); });
+        menu.addAction(tr("Add a pool…"), this, [this] { emit addRequested(); });
+        menu.addAction(tr("Remove %1…").arg(pool), this, [this, pool] { emit removeRequested(pool); });
         menu.exec(table_->viewport()->mapToGlobal(at));
     });
 
@@ -126,6 +110,9 @@ void PoolsPage::setPools(const QStringList& names)
         table_->selectRow(0);
     refresh();
 }
+
+QTableWidget* PoolsPage::instances() const { return instances_->table(); }
+QAction* PoolsPage::recycleInstanceAction() const { return instances_->recycleAction(); }
 
 void PoolsPage::setDetails(const std::map<QString, PoolsModel::Details>& details) { model_->setDetails(details); }
 
@@ -215,38 +202,7 @@ void PoolsPage::refresh()
     showInstances(snapshot);
 }
 
-void PoolsPage::showInstances(const lido::engine::Snapshot& snapshot)
-{
-    QString pool = selectedPool();
-    int keepPid = instances_->currentRow() >= 0 ? instances_->item(instances_->currentRow(), 0)->text().toInt() : 0;
-    std::vector<const lido::engine::InstanceMetrics*> rows;
-    for (const auto& p : snapshot.fastcgi)
-        if (QString::fromStdString(p.pool) == pool)
-            for (const auto& in : p.instances)
-                rows.push_back(&in);
-    instances_->setRowCount(static_cast<int>(rows.size()));
-    static const char* states[] = {"starting", "idle", "busy", "draining", "stopping", "stopped", "failed"};
-    int reselect = -1;
-    for (size_t r = 0; r < rows.size(); ++r) {
-        const auto& in = *rows[r];
-        int uptime = static_cast<int>(in.uptimeSeconds);
-        QStringList cells{QString::number(in.pid), states[static_cast<int>(in.state)], QString::number(in.requests),
-                          QString::number(static_cast<double>(in.rssBytes) / 1048576.0, 'f', 1), QString::number(in.cpuSeconds, 'f', 2),
-                          QString("%1:%2:%3").arg(uptime / 3600).arg(uptime / 60 % 60, 2, 10, QChar('0')).arg(uptime % 60, 2, 10, QChar('0')),
-                          QString::fromStdString(in.currentUrl)};
-        for (int c = 0; c < cells.size(); ++c) {
-            QTableWidgetItem* item = instances_->item(static_cast<int>(r), c);
-            if (!item)
-                instances_->setItem(static_cast<int>(r), c, item = new QTableWidgetItem);
-            item->setText(cells[c]);
-        }
-        if (in.pid == keepPid)
-            reselect = static_cast<int>(r);
-    }
-    if (reselect >= 0 && reselect != instances_->currentRow())
-        instances_->selectRow(reselect);
-    recycleInstance_->setEnabled(instances_->currentRow() >= 0 && reselect >= 0);
-}
+void PoolsPage::showInstances(const lido::engine::Snapshot& snapshot) { instances_->show(selectedPool(), snapshot); }
 
 bool PoolsPage::hourView() const { return range_->currentIndex() == 1; }
 
@@ -260,8 +216,6 @@ void PoolsPage::replayChart()
 void PoolsPage::selectionChanged()
 {
     replayChart();
-    instances_->clearSelection();
-    instances_->setCurrentCell(-1, -1);
     showInstances(client_->snapshot());
     QModelIndex i = table_->currentIndex();
     QString why = i.isValid() ? model_->stoppedReason(proxy_->mapToSource(i).row()) : QString();

@@ -34,14 +34,16 @@ public:
     // "Last 5 minutes" (a point a second) or "Last hour" (a point every 10 s); kept in QSettings.
     QComboBox* rangeBox() const { return range_; }
     // The selected pool's FastCGI instances (pid, state, requests, RSS, CPU, uptime, URL).
-    QTableWidget* instances() const { return instances_; }
-    QAction* recycleInstanceAction() const { return recycleInstance_; }
+    QTableWidget* instances() const;
+    QAction* recycleInstanceAction() const;
     QString selectedPool() const;
     // The pool in detail: charts by cause, p99, its events (double-click, Enter, or the context menu).
     class PoolDialog* openPool(const QString& pool);
 
 signals:
     void editRequested(const QString& pool); // context menu → Edit: its settings in the Configuration page
+    void addRequested();
+    void removeRequested(const QString& pool);
 
 private:
     void refresh();
@@ -62,8 +64,7 @@ private:
         double rps, busy, queued;
     };
     QComboBox* range_;
-    QTableWidget* instances_;
-    QAction* recycleInstance_;
+    class InstancesTable* instances_;
     std::map<QString, std::deque<Point>> history_;     // the last 300 s, a point a second
     std::map<QString, std::deque<Point>> hourHistory_; // the last hour, a point every 10 s
     int tick_ = 0;

@@ -6,6 +6,8 @@
 #include "EventsDock.h"
 #include "MainWindow.h"
 #include "PoolsModel.h"
+#include "InstancesTable.h"
+#include "PoolDialog.h"
 #include "PoolsPage.h"
 #include "TimeChart.h"
 
@@ -172,6 +174,11 @@ private slots:
         }());
         // AlwaysRunning: the pool keeps two, the recycled pid is not among them.
         QTRY_VERIFY(instances->rowCount() == 2 && instances->item(0, 0)->text().toInt() != pid && instances->item(1, 0)->text().toInt() != pid);
+        // The pool page has the same table.
+        PoolDialog* detail = page->openPool("app");
+        QVERIFY(QTest::qWaitForWindowExposed(detail));
+        QTRY_COMPARE(detail->instances()->table()->rowCount(), 2);
+        detail->close();
         bool logged = false;
         for (const auto& e : client.eventsSince(0))
             logged = logged || (e.code == "instance.recycled" && e.message.find("(pid " + std::to_string(pid) + ") recycled") != std::string::npos);

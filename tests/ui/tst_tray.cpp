@@ -13,6 +13,7 @@
 #include "HostTree.h"
 
 #include <QApplication>
+#include <QComboBox>
 #include <QLabel>
 #include <QListWidget>
 #include <QMenu>
@@ -146,6 +147,9 @@ private slots:
         QCOMPARE(notified.size(), 1);
         QTRY_VERIFY(detail->failuresChart()->peak(0) >= 1); // the new crashes, per second, as "crash"
         screenshot(detail, "pool-detail");
+        detail->rangeBox()->setCurrentIndex(1); // the last hour: a point every 10 s, spikes kept
+        QCOMPARE(detail->failuresChart()->span(), 3600);
+        QVERIFY(detail->failuresChart()->peak(0) >= 1);
         detail->close();
 
         // Context menu → Edit settings: the pool's element in the Configuration page.

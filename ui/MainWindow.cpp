@@ -361,7 +361,10 @@ bool MainWindow::openFile(const QString& path)
             if (const ConfigElement* b = site->child("bindings"))
                 for (const ConfigElement* one : b->childrenNamed("binding"))
                     bindings << QString::fromStdString(one->get("protocol") + " " + one->get("bindingInformation"));
-            sites.push_back({QString::fromStdString(site->get("name")), bindings.join(", ")});
+            QStringList apps;
+            for (const ConfigElement* app : site->childrenNamed("application"))
+                apps << QString::fromStdString(app->get("path") + " (" + app->get("applicationPool") + ")");
+            sites.push_back({QString::fromStdString(site->get("name")), bindings.join(", "), apps.join(", ")});
         }
         sitesPage_->setSites(sites);
     }

@@ -50,6 +50,20 @@ PoolsPage::PoolsPage(EngineClient* client, QWidget* parent)
     connect(start_, &QAction::triggered, this, [act] { act(lido::engine::PoolAction::Start); });
     connect(stop_, &QAction::triggered, this, [act] { act(lido::engine::PoolAction::Stop); });
     connect(recycle_, &QAction::triggered, this, [act] { act(lido::engine::PoolAction::Recycle); });
+    bar->addSeparator();
+    QAction* edit = bar->addAction(tr("Edit"));
+    QAction* add = bar->addAction(tr("Add…"));
+    QAction* remove = bar->addAction(tr("Remove…"));
+    edit->setToolTip(tr("The selected pool's settings in the Configuration page"));
+    connect(edit, &QAction::triggered, this, [this] {
+        if (QString p = selectedPool(); !p.isEmpty())
+            emit editRequested(p);
+    });
+    connect(add, &QAction::triggered, this, &PoolsPage::addRequested);
+    connect(remove, &QAction::triggered, this, [this] {
+        if (QString p = selectedPool(); !p.isEmpty())
+            emit removeRequested(p);
+    });
     bar->addWidget(filter_);
     range_ = new QComboBox;
     range_->setObjectName("chartRange");
@@ -114,7 +128,11 @@ void PoolsPage::setPools(const QStringList& names)
 QTableWidget* PoolsPage::instances() const { return instances_->table(); }
 QAction* PoolsPage::recycleInstanceAction() const { return instances_->recycleAction(); }
 
-void PoolsPage::setDetails(const std::map<QString, PoolsModel::Details>& details) { model_->setDetails(details); }
+void PoolsPage::setDetails(const std::map<QString, PoolsModel::Details>& details)
+{
+    model_->setDetails(details);
+    sized_ = false; // refit with the new texts
+}
 
 PoolDialog* PoolsPage::openPool(const QString& pool)
 {

@@ -60,6 +60,7 @@ QVariant SitesModel::data(const QModelIndex& index, int role) const
         case Status2xx: return QVariant::fromValue<qulonglong>(m.status2xx);
         case Status4xx: return QVariant::fromValue<qulonglong>(m.status4xx);
         case Status5xx: return QVariant::fromValue<qulonglong>(m.status5xx);
+        case Applications: return r.info.applications;
         }
     }
     if (role == Qt::DecorationRole && index.column() == Name)
@@ -86,6 +87,7 @@ QVariant SitesModel::headerData(int section, Qt::Orientation orientation, int ro
     case Status2xx: return tr("2xx");
     case Status4xx: return tr("4xx");
     case Status5xx: return tr("5xx");
+    case Applications: return tr("Applications");
     }
     return {};
 }

@@ -9,9 +9,9 @@
 class SitesModel : public QAbstractTableModel {
     Q_OBJECT
 public:
-    enum Column { Name, State, Bindings, RequestsPerSecond, Connections, Status2xx, Status4xx, Status5xx, ColumnCount };
+    enum Column { Name, State, Bindings, RequestsPerSecond, Connections, Status2xx, Status4xx, Status5xx, Applications, ColumnCount };
     struct SiteInfo {
-        QString name, bindings;
+        QString name, bindings, applications;
     };
     explicit SitesModel(QObject* parent = nullptr);
 

@@ -29,7 +29,7 @@ private slots:
     {
         SitesModel model;
         QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
-        model.setSites({{"Shop", "http 127.0.0.1:8081:"}, {"Blog", "http *:80:blog.example.org"}});
+        model.setSites({{"Shop", "http 127.0.0.1:8081:", "/ (shop)"}, {"Blog", "http *:80:blog.example.org", "/ (blog), /api (api)"}});
         lido::engine::Snapshot s;
         lido::engine::SiteMetrics shop;
         shop.name = "Shop";
@@ -46,6 +46,7 @@ private slots:
         QCOMPARE(model.index(0, SitesModel::Status5xx).data().toULongLong(), 3ull);
         QCOMPARE(model.index(1, SitesModel::State).data().toString(), QString("Failed: cannot bind 0.0.0.0:80: Permission denied"));
         QCOMPARE(model.index(1, SitesModel::Bindings).data().toString(), QString("http *:80:blog.example.org"));
+        QCOMPARE(model.index(1, SitesModel::Applications).data().toString(), QString("/ (blog), /api (api)"));
         QVERIFY(!model.started(1));
     }
 
@@ -59,7 +60,9 @@ private slots:
         for (int i = 0; i < 5; ++i)
             QCOMPARE(fetch(f.port, "/hello.txt").status, 200);
         QTableView* table = w.sitesPage()->table();
+        QAbstractItemModelTester tester(w.sitesPage()->model(), QAbstractItemModelTester::FailureReportingMode::QtTest); // with a real engine
         QCOMPARE(table->model()->rowCount(), 1);
+        QCOMPARE(table->model()->index(0, SitesModel::Applications).data().toString(), QString("/ (web)"));
         QCOMPARE(table->model()->index(0, SitesModel::Bindings).data().toString(), QString("http 127.0.0.1:%1:").arg(f.port));
         QTRY_VERIFY(table->model()->index(0, SitesModel::Status2xx).data().toULongLong() >= 5);
         QTRY_COMPARE(table->model()->index(0, SitesModel::Connections).data().toLongLong(), 0ll); // all five closed

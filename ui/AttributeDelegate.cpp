@@ -7,7 +7,9 @@
 #include <QComboBox>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QSpinBox>
 #include <QStyle>
+#include <limits>
 #include <QLineEdit>
 
 using lido::config::AttrType;
@@ -26,9 +28,23 @@ QWidget* AttributeDelegate::createEditor(QWidget* parent, const QStyleOptionView
             box->addItem(QString::fromStdString(v));
         return box;
     }
+    QString name = model_->data(model_->index(index.row(), AttributeModel::Name), Qt::DisplayRole).toString();
+    if (spec && spec->type == AttrType::UInt && spec->max <= static_cast<uint64_t>(std::numeric_limits<int>::max())) {
+        // A spin box within the schema's range; what is typed is still checked with the schema's
+        // own message as it is typed (a spin box alone would only refuse silently).
+        auto* spin = new QSpinBox(parent);
+        spin->setObjectName("attributeSpin");
+        spin->setRange(static_cast<int>(spec->min), static_cast<int>(spec->max));
+        spin->setToolTip(tr("%1 to %2").arg(spec->min).arg(spec->max));
+        connect(spin->findChild<QLineEdit*>(), &QLineEdit::textChanged, this, [this, spin, spec, name](const QString& text) {
+            QString message = QString::fromStdString(spec->check(text.trimmed().toStdString()));
+            spin->setStyleSheet(message.isEmpty() ? QString() : QStringLiteral("QSpinBox { background: #ffd0d0; }"));
+            emit problem(name, message);
+        });
+        return spin;
+    }
     auto* line = new QLineEdit(parent);
     line->setObjectName("attributeEditor");
-    QString name = model_->data(model_->index(index.row(), AttributeModel::Name), Qt::DisplayRole).toString();
     bool isPath = spec && (spec->type == AttrType::Directory || spec->type == AttrType::Executable);
     if (spec && spec->type == AttrType::UInt)
         line->setPlaceholderText(tr("a whole number, %1 to %2").arg(spec->min).arg(spec->max));
@@ -64,6 +80,10 @@ QWidget* AttributeDelegate::createEditor(QWidget* parent, const QStyleOptionView
 void AttributeDelegate::setEditorData(QWidget* editor, const QModelIndex& index) const
 {
     QString value = index.data(Qt::EditRole).toString();
+    if (auto* spin = qobject_cast<QSpinBox*>(editor)) {
+        spin->setValue(value.toInt());
+        return;
+    }
     if (auto* box = qobject_cast<QComboBox*>(editor)) {
         int at = box->findText(value, Qt::MatchFixedString);
         box->setCurrentIndex(at >= 0 ? at : 0);
@@ -75,6 +95,11 @@ void AttributeDelegate::setEditorData(QWidget* editor, const QModelIndex& index)
 
 void AttributeDelegate::setModelData(QWidget* editor, QAbstractItemModel* model, const QModelIndex& index) const
 {
+    if (auto* spin = qobject_cast<QSpinBox*>(editor)) {
+        spin->interpretText();
+        model->setData(index, QString::number(spin->value()), Qt::EditRole);
+        return;
+    }
     if (auto* box = qobject_cast<QComboBox*>(editor))
         model->setData(index, box->currentText(), Qt::EditRole);
     else if (auto* line = qobject_cast<QLineEdit*>(editor))

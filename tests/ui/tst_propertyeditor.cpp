@@ -19,6 +19,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
+#include <QSpinBox>
 #include <QPushButton>
 #include <QTableView>
 #include <QTreeView>
@@ -29,8 +30,9 @@ using guitest::screenshot;
 
 namespace {
 
-// Opens the editor on the attribute's value and types text into it (replacing what was there).
-QLineEdit* typeInto(MainWindow& w, const QString& attribute, const QString& text)
+// Opens the editor on the attribute's value and types text into it (replacing what was there):
+// a spin box for bounded numbers, a checked line for the rest. The editor, or null.
+QWidget* typeIntoEditor(MainWindow& w, const QString& attribute, const QString& text)
 {
     QAbstractItemModel* grid = w.attributes()->model();
     int row = -1;
@@ -40,14 +42,24 @@ QLineEdit* typeInto(MainWindow& w, const QString& attribute, const QString& text
     if (row < 0)
         return nullptr;
     QModelIndex value = grid->index(row, AttributeModel::Value);
+    QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete); // editors closed earlier are gone
     w.attributes()->setCurrentIndex(value);
     w.attributes()->edit(value);
-    auto* editor = w.attributes()->findChild<QLineEdit*>("attributeEditor");
-    if (!editor)
-        return nullptr;
-    editor->selectAll();
-    QTest::keyClicks(editor, text);
+    QWidget* editor = w.attributes()->findChild<QLineEdit*>("attributeEditor");
+    if (auto* spin = w.attributes()->findChild<QSpinBox*>("attributeSpin")) {
+        spin->selectAll();
+        editor = spin;
+    } else if (auto* line = qobject_cast<QLineEdit*>(editor)) {
+        line->selectAll();
+    }
+    if (editor)
+        QTest::keyClicks(editor, text);
     return editor;
+}
+
+QLineEdit* typeInto(MainWindow& w, const QString& attribute, const QString& text)
+{
+    return qobject_cast<QLineEdit*>(typeIntoEditor(w, attribute, text));
 }
 
 } // namespace
@@ -74,16 +86,25 @@ private slots:
         QVERIFY(pool.isValid());
         w.tree()->setCurrentIndex(pool);
 
-        // Typed: marked at once with the validator's own message.
-        QLineEdit* editor = typeInto(w, "queueLength", "5");
-        QVERIFY(editor);
+        // A bounded number gets a spin box; what is typed is marked at once with the validator's message.
+        QWidget* spin = typeIntoEditor(w, "queueLength", "5");
+        QVERIFY(qobject_cast<QSpinBox*>(spin));
+        QCOMPARE(qobject_cast<QSpinBox*>(spin)->minimum(), 10);
         QVERIFY2(w.helpLabel()->text().contains("queueLength: 5 is below the minimum 10"), qPrintable(w.helpLabel()->text()));
-        QVERIFY(!editor->styleSheet().isEmpty());
+        QVERIFY(!spin->styleSheet().isEmpty());
         screenshot(&w, "propertyeditor-typing");
+        QTest::keyClick(spin, Qt::Key_Escape);
+        QTRY_VERIFY(!w.attributes()->findChild<QSpinBox*>("attributeSpin") || !w.attributes()->findChild<QSpinBox*>("attributeSpin")->isVisible());
+
+        // A time span is a checked line: an invalid one can be committed, and Apply refuses it.
+        QLineEdit* editor = typeInto(w, "cgiQueueTimeout", "00:99:00");
+        QVERIFY(editor);
+        QVERIFY2(w.helpLabel()->text().contains("cgiQueueTimeout: "), qPrintable(w.helpLabel()->text()));
+        QVERIFY(!editor->styleSheet().isEmpty());
         QTest::keyClick(editor, Qt::Key_Return);
         QTRY_VERIFY(w.applyButton()->isEnabled()); // the delegate commits on the next turn of the event loop
         QVERIFY(!w.applyEdits()); // refused
-        QVERIFY2(w.helpLabel()->text().contains("Not applied: queueLength: 5 is below the minimum 10"), qPrintable(w.helpLabel()->text()));
+        QVERIFY2(w.helpLabel()->text().contains("Not applied: cgiQueueTimeout: "), qPrintable(w.helpLabel()->text()));
         QCOMPARE(f.s.read("applicationHost.config"), original);
         screenshot(&w, "propertyeditor-refused");
 
@@ -91,10 +112,10 @@ private slots:
         QTest::mouseClick(w.cancelButton(), Qt::LeftButton);
         QVERIFY(w.attributeModel()->pendingEdits().empty());
 
-        editor = typeInto(w, "queueLength", "500");
-        QVERIFY(editor);
+        spin = typeIntoEditor(w, "queueLength", "500");
+        QVERIFY(qobject_cast<QSpinBox*>(spin));
         QVERIFY(!w.helpLabel()->text().contains("below the minimum"));
-        QTest::keyClick(editor, Qt::Key_Return);
+        QTest::keyClick(spin, Qt::Key_Return);
         QTRY_VERIFY(w.applyButton()->isEnabled());
         QTest::mouseClick(w.applyButton(), Qt::LeftButton);
         QByteArray saved = f.s.read("applicationHost.config");

@@ -54,7 +54,12 @@ PoolsPage::PoolsPage(EngineClient* client, QWidget* parent)
     QAction* edit = bar->addAction(tr("Edit"));
     QAction* add = bar->addAction(tr("Add…"));
     QAction* remove = bar->addAction(tr("Remove…"));
-    edit->setToolTip(tr("The selected pool's settings in the Configuration page"));
+    edit->setToolTip(tr("The selected pool's settings in the Configuration page (F2)"));
+    edit->setShortcut(QKeySequence(Qt::Key_F2));
+    add->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_N));
+    remove->setShortcut(QKeySequence::Delete);
+    for (QAction* a : {edit, add, remove})
+        a->setShortcutContext(Qt::WidgetWithChildrenShortcut); // on this page, not over the configuration grid
     connect(edit, &QAction::triggered, this, [this] {
         if (QString p = selectedPool(); !p.isEmpty())
             emit editRequested(p);

@@ -17,6 +17,7 @@
 #include <QLabel>
 #include <QListWidget>
 #include <QMenu>
+#include <QToolBar>
 #include <QTreeView>
 #include <QSignalSpy>
 #include <QSystemTrayIcon>
@@ -152,8 +153,16 @@ private slots:
         QVERIFY(detail->failuresChart()->peak(0) >= 1);
         detail->close();
 
-        // Context menu → Edit settings: the pool's element in the Configuration page.
-        emit w.poolsPage()->editRequested("fragile");
+        // Edit (the pools toolbar, F2): the pool's element in the Configuration page.
+        w.showPool("fragile");
+        QAction* edit = nullptr;
+        for (QToolBar* bar : w.poolsPage()->findChildren<QToolBar*>())
+            for (QAction* a : bar->actions())
+                if (a->text() == "Edit")
+                    edit = a;
+        QVERIFY(edit);
+        QCOMPARE(edit->shortcut(), QKeySequence(Qt::Key_F2));
+        edit->trigger();
         QCOMPARE(w.tree()->currentIndex().data().toString(), QString("Pool fragile"));
 
         // Closing the window keeps Lido in the tray, still serving.

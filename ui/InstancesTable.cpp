@@ -50,12 +50,11 @@ void InstancesTable::show(const QString& pool, const lido::engine::Snapshot& sna
             for (const auto& in : p.instances)
                 rows.push_back(&in);
     table_->setRowCount(static_cast<int>(rows.size()));
-    static const char* states[] = {"starting", "idle", "busy", "draining", "stopping", "stopped", "failed"};
     int reselect = -1;
     for (size_t r = 0; r < rows.size(); ++r) {
         const auto& in = *rows[r];
         int uptime = static_cast<int>(in.uptimeSeconds);
-        QStringList cells{QString::number(in.pid), states[static_cast<int>(in.state)], QString::number(in.requests),
+        QStringList cells{QString::number(in.pid), lido::engine::stateName(in.state), QString::number(in.requests),
                           QString::number(static_cast<double>(in.rssBytes) / 1048576.0, 'f', 1), QString::number(in.cpuSeconds, 'f', 2),
                           QString("%1:%2:%3").arg(uptime / 3600).arg(uptime / 60 % 60, 2, 10, QChar('0')).arg(uptime % 60, 2, 10, QChar('0')),
                           QString::fromStdString(in.currentUrl)};

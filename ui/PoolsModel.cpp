@@ -86,6 +86,14 @@ uint64_t PoolsModel::failures(int row) const
     return row >= 0 && row < static_cast<int>(rows_.size()) ? rows_[static_cast<size_t>(row)].failures : 0;
 }
 
+PoolsModel::Load PoolsModel::load(int row) const
+{
+    if (row < 0 || row >= static_cast<int>(rows_.size()))
+        return {};
+    const Row& r = rows_[static_cast<size_t>(row)];
+    return Load{r.perSecond, static_cast<double>(r.busy + r.cgiRunning), static_cast<double>(r.queued + r.cgiQueued)};
+}
+
 QString PoolsModel::poolName(int row) const
 {
     return row >= 0 && row < static_cast<int>(rows_.size()) ? rows_[static_cast<size_t>(row)].name : QString();

@@ -24,6 +24,12 @@ public:
     // Failures in the last five minutes and the newest event, kept by the page.
     void setRecent(const QString& pool, uint64_t failures5m, const QString& lastEvent);
     uint64_t failures(int row) const;
+    // What the pool's chart shows: requests/s, busy FastCGI instances and running CGI programs,
+    // waiting requests of both.
+    struct Load {
+        double requestsPerSecond = 0, busy = 0, queued = 0;
+    };
+    Load load(int row) const;
     QString poolName(int row) const;
     QString stoppedReason(int row) const;
 

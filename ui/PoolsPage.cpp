@@ -22,7 +22,6 @@
 #include <QToolBar>
 #include <QVBoxLayout>
 #include <deque>
-#include <unordered_map>
 
 PoolsPage::PoolsPage(EngineClient* client, QWidget* parent)
     : QWidget(parent), client_(client), model_(new PoolsModel(this)), proxy_(new QSortFilterProxyModel(this)), filter_(new QLineEdit),
@@ -158,25 +157,13 @@ QString PoolsPage::selectedPool() const
 void PoolsPage::refresh()
 {
     auto snapshot = client_->snapshot();
-    model_->setSnapshot(snapshot);
-    std::unordered_map<std::string, Point> points; // one pass, not rows x pools
-    for (const auto& f : snapshot.fastcgi) {
-        Point& p = points[f.pool];
-        p.rps += f.requestsPerSecond;
-        p.busy += f.busy;
-        p.queued += f.queued;
-    }
-    for (const auto& c : snapshot.cgi) {
-        Point& p = points[c.pool];
-        p.busy += c.running;
-        p.queued += c.queued;
-    }
+    model_->setSnapshot(snapshot); // sums each pool's figures once; the chart reads them from there
     QString selected = selectedPool();
     bool tenth = ++tick_ % 10 == 0;
     for (int row = 0; row < model_->rowCount(); ++row) {
         QString name = model_->poolName(row);
-        auto it = points.find(name.toStdString());
-        Point p = it == points.end() ? Point{0, 0, 0} : it->second;
+        PoolsModel::Load load = model_->load(row);
+        Point p{load.requestsPerSecond, load.busy, load.queued};
         auto& h = history_[name];
         h.push_back(p);
         if (h.size() > 300)

@@ -38,7 +38,7 @@ json toJson(const Snapshot& s)
     for (const PoolMetrics& p : s.fastcgi) {
         json instances = json::array();
         for (const InstanceMetrics& i : p.instances)
-            instances.push_back({{"pid", i.pid}, {"state", instanceStateName(i.state)}, {"requests", i.requests},
+            instances.push_back({{"pid", i.pid}, {"state", stateName(i.state)}, {"requests", i.requests},
                                  {"uptimeSeconds", i.uptimeSeconds}, {"currentUrl", i.currentUrl}, {"rssBytes", i.rssBytes},
                                  {"cpuSeconds", i.cpuSeconds}});
         j["fastcgi"].push_back({{"pool", p.pool}, {"application", p.application}, {"running", p.running},
@@ -62,20 +62,6 @@ void get(const json& j, const char* key, T& out)
 }
 
 } // namespace
-
-const char* instanceStateName(InstanceState s)
-{
-    switch (s) {
-    case InstanceState::Starting: return "starting";
-    case InstanceState::Idle: return "idle";
-    case InstanceState::Busy: return "busy";
-    case InstanceState::Draining: return "draining";
-    case InstanceState::Stopping: return "stopping";
-    case InstanceState::Stopped: return "stopped";
-    case InstanceState::Failed: return "failed";
-    }
-    return "?";
-}
 
 std::string snapshotJson(const Snapshot& snapshot) { return toJson(snapshot).dump(); }
 
@@ -118,7 +104,7 @@ Result<Snapshot> parseSnapshot(std::string_view text)
                 get(i, "pid", x.pid), get(i, "state", state), get(i, "requests", x.requests), get(i, "uptimeSeconds", x.uptimeSeconds);
                 get(i, "currentUrl", x.currentUrl), get(i, "rssBytes", x.rssBytes), get(i, "cpuSeconds", x.cpuSeconds);
                 for (InstanceState st : kStates)
-                    if (state == instanceStateName(st))
+                    if (state == stateName(st))
                         x.state = st;
                 p.instances.push_back(std::move(x));
             }

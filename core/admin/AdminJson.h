@@ -15,6 +15,5 @@ std::string snapshotJson(const engine::Snapshot& snapshot);
 Result<engine::Snapshot> parseSnapshot(std::string_view json);
 std::string eventJson(const log::Event& event);
 Result<log::Event> parseEvent(std::string_view json);
-const char* instanceStateName(engine::InstanceState s);
 
 } // namespace lido::admin

@@ -266,12 +266,7 @@ public:
     {
         for (auto& c : siteCounters_)
             --c->connections;
-        siteCounters_.clear(); // once, whichever comes first: this or the destructor
     }
-
-    // A connection that ends after its last response (Connection: close) is destroyed without
-    // closeNow(): the open-connections count must drop then too.
-    ~Dispatcher() override { connectionClosed(); }
 
     std::string errorBody(int status, const http::Request& req, const std::string& detail) override
     {
@@ -640,17 +635,21 @@ struct Engine::Impl {
         {
             return d_->errorBody(status, req, detail);
         }
+        // Once. (The token holds no pointer, only a deleter: testing it as a bool was always false,
+        // which is why the sites' open-connection counts never dropped.)
         void connectionClosed() override
         {
-            if (token_) {
-                d_->connectionClosed();
-                token_.reset();
-            }
+            if (closed_)
+                return;
+            closed_ = true;
+            d_->connectionClosed();
+            token_.reset();
         }
 
     private:
         std::shared_ptr<Dispatcher> d_;
         std::shared_ptr<void> token_;
+        bool closed_ = false;
     };
 
     // Opens a listener for key on every worker; an error string when it cannot be bound.
@@ -1112,7 +1111,12 @@ void Engine::stop(std::chrono::milliseconds grace)
     for (auto& [key, p] : shared->fastcgi)
         p.reset();
     impl_->retired.clear();
-    impl_->slot->store(std::make_shared<Shared>(Shared{shared->config, shared->map, {}, {}, {}, impl_->events, {}, {}, {}, {}, {}}));
+    // What stays readable after a stop: the configuration (the console still shows it), no pools.
+    auto stopped = std::make_shared<Shared>();
+    stopped->config = shared->config;
+    stopped->map = shared->map;
+    stopped->events = impl_->events;
+    impl_->slot->store(std::move(stopped));
     shared.reset();
     for (auto& w : impl_->workers)
         w->acceptors.clear();

@@ -36,6 +36,21 @@ struct CgiMetrics {
 
 enum class InstanceState { Starting, Idle, Busy, Draining, Stopping, Stopped, Failed };
 
+// "starting", "idle", ...: events, the admin channel's JSON and the console say it the same way.
+inline const char* stateName(InstanceState s)
+{
+    switch (s) {
+    case InstanceState::Starting: return "starting";
+    case InstanceState::Idle: return "idle";
+    case InstanceState::Busy: return "busy";
+    case InstanceState::Draining: return "draining";
+    case InstanceState::Stopping: return "stopping";
+    case InstanceState::Stopped: return "stopped";
+    case InstanceState::Failed: return "failed";
+    }
+    return "?";
+}
+
 struct InstanceMetrics {
     int pid = 0;
     InstanceState state = InstanceState::Starting;

@@ -44,6 +44,14 @@ public:
         socket_.set_option(asio::ip::tcp::no_delay(true), ec);
     }
 
+    // A connection that ends after its last response (Connection: close, the peer gone while
+    // idle) is destroyed without closeNow(): the dispatcher hears of its end all the same.
+    ~Connection() override
+    {
+        if (!closed_)
+            dispatcher_->connectionClosed();
+    }
+
     void start()
     {
         armTimer(limits_.idleTimeout);

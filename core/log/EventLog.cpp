@@ -61,16 +61,26 @@ void EventLog::setRateLimit(int perWindow, std::chrono::seconds window)
     window_ = window;
 }
 
-void EventLog::add(Severity severity, std::string source, std::string code, std::string message)
+namespace {
+
+Event makeEvent(Severity severity, std::string source, std::string code, std::string message)
 {
-    if (!wants(severity))
-        return;
     Event e;
     e.time = std::chrono::system_clock::now();
     e.severity = severity;
     e.source = sanitize(std::move(source));
     e.code = std::move(code);
     e.message = sanitize(std::move(message));
+    return e;
+}
+
+} // namespace
+
+void EventLog::add(Severity severity, std::string source, std::string code, std::string message)
+{
+    if (!wants(severity))
+        return;
+    Event e = makeEvent(severity, std::move(source), std::move(code), std::move(message));
     std::lock_guard lock(mutex_);
     auto now = std::chrono::steady_clock::now();
     Window& w = windows_[{e.code, e.source}];
@@ -96,12 +106,7 @@ void EventLog::add(Severity severity, std::string source, std::string code, std:
 
 void EventLog::addAudit(Severity severity, std::string source, std::string code, std::string message)
 {
-    Event e;
-    e.time = std::chrono::system_clock::now();
-    e.severity = severity;
-    e.source = sanitize(std::move(source));
-    e.code = std::move(code);
-    e.message = sanitize(std::move(message));
+    Event e = makeEvent(severity, std::move(source), std::move(code), std::move(message));
     std::lock_guard lock(mutex_);
     push(std::move(e));
 }

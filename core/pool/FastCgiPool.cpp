@@ -22,20 +22,6 @@
 
 namespace lido::pool {
 
-const char* stateName(InstanceState s)
-{
-    switch (s) {
-    case InstanceState::Starting: return "starting";
-    case InstanceState::Idle: return "idle";
-    case InstanceState::Busy: return "busy";
-    case InstanceState::Draining: return "draining";
-    case InstanceState::Stopping: return "stopping";
-    case InstanceState::Stopped: return "stopped";
-    case InstanceState::Failed: return "failed";
-    }
-    return "?";
-}
-
 using Socket = asio::generic::stream_protocol::socket;
 
 struct FastCgiPool::Instance {

@@ -23,7 +23,7 @@
 namespace lido::pool {
 
 enum class StderrMode { ReturnStdErrIn500, ReturnGeneric500, IgnoreAndReturn200, TerminateProcess };
-const char* stateName(engine::InstanceState s);
+using engine::stateName;
 
 struct FastCgiSettings {
     std::string poolName;         // the application pool

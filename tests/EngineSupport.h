@@ -11,7 +11,10 @@
 #include <QThread>
 #include <arpa/inet.h>
 #include <chrono>
+#include <atomic>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -217,6 +220,35 @@ inline std::vector<Response> concurrently(uint16_t port, const QString& path, in
     for (auto& c : clients)
         out.push_back(c->read(30000));
     return out;
+}
+
+// `total` GET requests over `concurrency` keep-alive connections at once (a connection the server
+// closes is opened again); returns how many responses had each status (0: no complete response).
+inline std::map<int, int> keepAliveLoad(uint16_t port, const QString& path, int total, int concurrency)
+{
+    std::atomic<int> next{0};
+    std::mutex m;
+    std::map<int, int> statuses;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < concurrency; ++t)
+        threads.emplace_back([&] {
+            std::map<int, int> mine;
+            auto c = std::make_unique<Client>(port);
+            while (next++ < total) {
+                Response r;
+                if (c->send(getRequest(path)))
+                    r = c->read(20000);
+                ++mine[r.complete ? r.status : 0];
+                if (!r.complete || r.header("connection") == "close")
+                    c = std::make_unique<Client>(port);
+            }
+            std::lock_guard lock(m);
+            for (auto [status, n] : mine)
+                statuses[status] += n;
+        });
+    for (auto& t : threads)
+        t.join();
+    return statuses;
 }
 
 #ifndef Q_MOC_RUN // moc's parser loses track of the namespace inside raw strings

@@ -67,12 +67,15 @@ void PoolDialog::replay()
     }
 }
 
+QString PoolDialog::summaryText() const { return summary_->text(); }
+
 void PoolDialog::refresh()
 {
     auto snap = client_->snapshot();
     double total = 0, busy = 0, queued = 0, rps = 0, p99 = 0;
     std::map<std::string, uint64_t> now{{"crash", 0}, {"timeout", 0}, {"queue full", 0}, {"protocol", 0}, {"stderr", 0}, {"ping", 0}};
     QString state = tr("started");
+    QString advice;
     for (const auto& p : snap.fastcgi) {
         if (QString::fromStdString(p.pool) != pool_)
             continue;
@@ -89,6 +92,8 @@ void PoolDialog::refresh()
         now["ping"] += p.pingFailures;
         if (!p.running)
             state = tr("stopped: %1").arg(QString::fromStdString(p.stoppedReason));
+        if (!p.advice.empty())
+            advice = QString::fromStdString(p.advice);
     }
     std::vector<double> perCause;
     for (const char* cause : {"crash", "timeout", "queue full", "protocol", "stderr", "ping"})
@@ -112,7 +117,8 @@ void PoolDialog::refresh()
                          "%10 queue full, %11 protocol, %12 stderr, %13 ping")
                           .arg(pool_.toHtmlEscaped(), state.toHtmlEscaped())
                           .arg(total).arg(busy).arg(queued).arg(rps, 0, 'f', 0).arg(p99, 0, 'f', 1)
-                          .arg(now["crash"]).arg(now["timeout"]).arg(now["queue full"]).arg(now["protocol"]).arg(now["stderr"]).arg(now["ping"]));
+                          .arg(now["crash"]).arg(now["timeout"]).arg(now["queue full"]).arg(now["protocol"]).arg(now["stderr"]).arg(now["ping"]) +
+                      (advice.isEmpty() ? QString() : tr("<br><span style=\"color:#a06000\">⚠ Warning: %1</span>").arg(advice.toHtmlEscaped())));
     for (const auto& e : client_->eventsSince(lastSeq_)) {
         lastSeq_ = e.seq;
         if (e.source.rfind("pool " + pool_.toStdString(), 0) != 0 || e.severity == lido::log::Severity::Debug)

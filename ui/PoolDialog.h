@@ -23,6 +23,7 @@ public:
     QListWidget* events() const { return events_; }
     QLabel* summary() const { return summary_; }
     InstancesTable* instances() const { return instanceTable_; }
+    QString summaryText() const; // the line above the charts: state, figures, warnings
     QComboBox* rangeBox() const { return range_; }
 
 private:

@@ -34,6 +34,8 @@ void PoolsModel::setSnapshot(const lido::engine::Snapshot& s)
         fresh.running = fresh.running && p.running;
         if (!p.running)
             fresh.reason = QString::fromStdString(p.stoppedReason);
+        if (!p.advice.empty())
+            fresh.advice = QString::fromStdString(p.advice);
         fresh.busy += p.busy;
         fresh.idle += p.idle;
         fresh.total += p.starting + p.idle + p.busy + p.draining;
@@ -99,6 +101,11 @@ QString PoolsModel::poolName(int row) const
     return row >= 0 && row < static_cast<int>(rows_.size()) ? rows_[static_cast<size_t>(row)].name : QString();
 }
 
+QString PoolsModel::advice(int row) const
+{
+    return row >= 0 && row < static_cast<int>(rows_.size()) ? rows_[static_cast<size_t>(row)].advice : QString();
+}
+
 QString PoolsModel::stoppedReason(int row) const
 {
     return row >= 0 && row < static_cast<int>(rows_.size()) ? rows_[static_cast<size_t>(row)].reason : QString();
@@ -115,7 +122,10 @@ QVariant PoolsModel::data(const QModelIndex& index, int role) const
     if (role == Qt::DisplayRole) {
         switch (index.column()) {
         case Name: return r.name;
-        case State: return r.running ? tr("Started") : tr("Stopped: %1").arg(r.reason);
+        case State:
+            if (!r.running)
+                return tr("Stopped: %1").arg(r.reason);
+            return r.advice.isEmpty() ? tr("Started") : tr("Started; warning: %1").arg(r.advice);
         case Instances: return r.hasFastCgi ? tr("%1 busy / %2 idle / %3").arg(r.busy).arg(r.idle).arg(r.total) : QString("-");
         case Queue: return r.queued + r.cgiQueued;
         case RequestsPerSecond: return QString::number(r.perSecond, 'f', 0);
@@ -129,11 +139,15 @@ QVariant PoolsModel::data(const QModelIndex& index, int role) const
         }
     }
     if (role == Qt::DecorationRole && index.column() == Name)
-        return QApplication::style()->standardIcon(r.running ? QStyle::SP_DialogApplyButton : QStyle::SP_MessageBoxCritical);
+        return QApplication::style()->standardIcon(!r.running           ? QStyle::SP_MessageBoxCritical
+                                                   : !r.advice.isEmpty() ? QStyle::SP_MessageBoxWarning
+                                                                         : QStyle::SP_DialogApplyButton);
     if (role == Qt::ToolTipRole)
-        return r.running ? r.name : r.reason;
+        return !r.running ? r.reason : !r.advice.isEmpty() ? r.advice : r.name;
     if (role == Qt::ForegroundRole && index.column() == State && !r.running)
         return QColor(176, 0, 32);
+    if (role == Qt::ForegroundRole && index.column() == State && !r.advice.isEmpty())
+        return QColor(160, 96, 0);
     return {};
 }
 

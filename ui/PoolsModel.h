@@ -32,6 +32,7 @@ public:
     Load load(int row) const;
     QString poolName(int row) const;
     QString stoppedReason(int row) const;
+    QString advice(int row) const; // a warning with what to change, empty when none
 
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;
@@ -44,6 +45,7 @@ private:
         bool running = true;
         bool hasFastCgi = false;
         QString reason;
+        QString advice;
         int busy = 0, idle = 0, total = 0, queued = 0;
         double perSecond = 0, p99 = 0;
         uint64_t failures = 0;

@@ -48,6 +48,7 @@ json toJson(const Snapshot& s)
                                 {"crashes", p.crashes}, {"timeouts", p.timeouts}, {"queueFull", p.queueFull},
                                 {"protocolErrors", p.protocolErrors}, {"stderrFailures", p.stderrFailures},
                                 {"pingFailures", p.pingFailures}, {"pingsAnswered", p.pingsAnswered}, {"recycles", p.recycles},
+                                {"selfRecycles", p.selfRecycles}, {"retried", p.retried}, {"advice", p.advice},
                                 {"requestsPerSecond", p.requestsPerSecond}, {"p50Ms", p.p50Ms}, {"p90Ms", p.p90Ms}, {"p99Ms", p.p99Ms},
                                 {"maxInstancesReached", p.maxInstancesReached}, {"instances", instances}});
     }
@@ -96,6 +97,7 @@ Result<Snapshot> parseSnapshot(std::string_view text)
             get(m, "crashes", p.crashes), get(m, "timeouts", p.timeouts), get(m, "queueFull", p.queueFull);
             get(m, "protocolErrors", p.protocolErrors), get(m, "stderrFailures", p.stderrFailures);
             get(m, "pingFailures", p.pingFailures), get(m, "pingsAnswered", p.pingsAnswered), get(m, "recycles", p.recycles);
+            get(m, "selfRecycles", p.selfRecycles), get(m, "retried", p.retried), get(m, "advice", p.advice);
             get(m, "requestsPerSecond", p.requestsPerSecond), get(m, "p50Ms", p.p50Ms), get(m, "p90Ms", p.p90Ms);
             get(m, "p99Ms", p.p99Ms), get(m, "maxInstancesReached", p.maxInstancesReached);
             for (const json& i : m.value("instances", json::array())) {

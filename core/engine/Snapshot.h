@@ -73,6 +73,9 @@ struct PoolMetrics {
     uint64_t crashes = 0, timeouts = 0, queueFull = 0, protocolErrors = 0, stderrFailures = 0, pingFailures = 0;
     uint64_t pingsAnswered = 0;
     uint64_t recycles = 0;
+    uint64_t selfRecycles = 0; // instances that exited with status 0 between requests (php-cgi's PHP_FCGI_MAX_REQUESTS)
+    uint64_t retried = 0;      // requests sent again because their instance exited before answering
+    std::string advice;        // a warning with what to change (e.g. instanceMaxRequests), empty when none
     double requestsPerSecond = 0;
     double p50Ms = 0, p90Ms = 0, p99Ms = 0; // over the last 1,000 requests
     bool maxInstancesReached = false;         // php-fpm's "max children reached"

@@ -93,7 +93,8 @@ std::string statusJson(const Snapshot& s, double uptime)
                ",\"p90\":" + num(p.p90Ms) + ",\"p99\":" + num(p.p99Ms) + "},\"failures\":{\"crash\":" + std::to_string(p.crashes) +
                ",\"timeout\":" + std::to_string(p.timeouts) + ",\"queue full\":" + std::to_string(p.queueFull) +
                ",\"protocol\":" + std::to_string(p.protocolErrors) + ",\"stderr\":" + std::to_string(p.stderrFailures) + ",\"ping\":" + std::to_string(p.pingFailures) +
-               "},\"recycles\":" + std::to_string(p.recycles) + ",\"processes\":[";
+               "},\"recycles\":" + std::to_string(p.recycles) + ",\"self recycles\":" + std::to_string(p.selfRecycles) +
+               ",\"retried\":" + std::to_string(p.retried) + ",\"advice\":" + quote(p.advice) + ",\"processes\":[";
         bool firstProcess = true;
         for (const InstanceMetrics& i : p.instances) {
             out += firstProcess ? "" : ",";

@@ -78,6 +78,26 @@ struct FastCgiPool::Exchange {
     Clock::time_point queuedAt = Clock::now();
     Clock::time_point startedAt;
     bool stdinClosed = false;
+    // A request that got no byte back before its instance exited by itself never reached the
+    // application: it is sent again, once, on another instance. What was sent is kept for that.
+    bool anyByte = false;
+    bool retried = false;
+    bool retriable = true;
+    uint64_t avoidFrom = UINT64_MAX; // sent again: not to an instance that has served this many (it may exit too)
+    std::string sentStdin;
+    void keepSent(const std::string& data)
+    {
+        if (!retriable)
+            return;
+        if (sentStdin.size() + data.size() > kRetryKeepLimit) {
+            retriable = false;
+            sentStdin.clear();
+            sentStdin.shrink_to_fit();
+            return;
+        }
+        sentStdin += data;
+    }
+    static constexpr size_t kRetryKeepLimit = 1024 * 1024;
 };
 
 struct FastCgiPool::Windows {
@@ -190,18 +210,28 @@ void FastCgiPool::submit(FastCgiJob job)
 void FastCgiPool::dispatch()
 {
     while (!queue_.empty()) {
+        auto ex = queue_.front();
+        if (ex->gone) {
+            queue_.pop_front();
+            continue;
+        }
         std::shared_ptr<Instance> idle;
-        for (auto& in : instances_)
-            if (in->state == InstanceState::Idle && !in->pingPending) {
-                idle = in;
-                break;
+        for (auto& in : instances_) {
+            if (in->state != InstanceState::Idle || in->pingPending)
+                continue;
+            if (in->requests >= ex->avoidFrom) {
+                // A sibling exited by itself after this many requests: this one is about to as well.
+                terminate(in, "recycled: it has served " + std::to_string(in->requests) +
+                                  " requests, as many as an instance that recycled itself");
+                ++counters_.recycles;
+                continue;
             }
+            idle = in;
+            break;
+        }
         if (!idle)
             break;
-        auto ex = queue_.front();
         queue_.pop_front();
-        if (ex->gone)
-            continue;
         assign(idle, ex);
     }
     if (queue_.empty() || !running_)
@@ -550,6 +580,7 @@ void FastCgiPool::assign(const std::shared_ptr<Instance>& in, const std::shared_
         std::string data = fastcgi::encodeRequestHead(1, true, ex->job.params);
         if (!ex->pendingStdin.empty()) {
             data += fastcgi::encodeStdin(1, ex->pendingStdin);
+            ex->keepSent(ex->pendingStdin);
             ex->pendingStdin.clear();
         }
         if (ex->stdinDone) {
@@ -582,6 +613,7 @@ void FastCgiPool::sendRequest(const std::shared_ptr<Instance>& in)
     std::string data;
     if (!ex->pendingStdin.empty()) {
         data = fastcgi::encodeStdin(1, ex->pendingStdin);
+        ex->keepSent(ex->pendingStdin);
         ex->pendingStdin.clear();
     }
     if (ex->stdinDone) {
@@ -639,6 +671,7 @@ void FastCgiPool::readFrom(const std::shared_ptr<Instance>& in)
         }
         in->lastActive = Clock::now();
         in->firstRecordSeen = true;
+        ex->anyByte = true;
         std::string err = in->parser.feed(std::string_view(in->buf.data(), n), [&](const fastcgi::Record& r) { self->onRecord(in, r); });
         if (!err.empty()) {
             ++self->counters_.protocolErrors;
@@ -790,8 +823,11 @@ void FastCgiPool::finishExchange(const std::shared_ptr<Instance>& in)
         in->drainAfter = true;
         in->stopReason = "replaced by a configuration change";
     }
-    if (in->requests >= settings_.instanceMaxRequests || in->drainAfter) {
-        terminate(in, in->drainAfter ? in->stopReason : "instanceMaxRequests (" + std::to_string(settings_.instanceMaxRequests) + ") reached");
+    uint64_t maxRequests = learnedMaxRequests_ ? std::min(learnedMaxRequests_, settings_.instanceMaxRequests) : settings_.instanceMaxRequests;
+    if (in->requests >= maxRequests || in->drainAfter) {
+        terminate(in, in->drainAfter                                  ? in->stopReason
+                      : maxRequests < settings_.instanceMaxRequests ? std::to_string(maxRequests) + " requests reached, the number after which the application exits by itself"
+                                                                    : "instanceMaxRequests (" + std::to_string(settings_.instanceMaxRequests) + ") reached");
         if (!in->drainAfter)
             ++counters_.recycles;
     } else {
@@ -897,7 +933,13 @@ void FastCgiPool::instanceExited(const std::shared_ptr<Instance>& in, int status
         publish();
         return;
     }
-    // An exit nobody asked for is a crash. What it wrote to stderr is in the pipe: read it now.
+    // An exit with status 0 between requests (or before any byte of the next one came back) is
+    // the application recycling itself, as php-cgi does after PHP_FCGI_MAX_REQUESTS: not a crash.
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && in->requests > 0 && (!in->exchange || !in->exchange->anyByte)) {
+        selfRecycled(in);
+        return;
+    }
+    // Any other exit nobody asked for is a crash. What it wrote to stderr is in the pipe: read it now.
     char chunk[4096];
     int errFd = in->stderrPipe.is_open() ? in->stderrPipe.native_handle() : -1;
     if (errFd >= 0) {
@@ -917,6 +959,62 @@ void FastCgiPool::instanceExited(const std::shared_ptr<Instance>& in, int status
                      "crash-counted");
     }
     crash(in, what);
+}
+
+void FastCgiPool::selfRecycled(const std::shared_ptr<Instance>& in)
+{
+    ++counters_.selfRecycles;
+    events_->add(log::Severity::Info, describe(), "instance.self-recycled",
+                 "instance " + std::to_string(in->id) + " (pid " + std::to_string(in->pid) + ") recycled itself: it exited with status 0 after " +
+                     std::to_string(in->requests) + " requests (not counted as a crash)");
+    adviseOnSelfRecycling(in->requests);
+    if (auto ex = in->exchange) {
+        // Written on the kept connection, but nothing came back: the application never saw it.
+        in->exchange.reset();
+        in->timer.cancel();
+        if (!ex->gone) {
+            if (!ex->retried && ex->retriable) {
+                ex->retried = true;
+                ex->avoidFrom = in->requests;
+                ex->pendingStdin = ex->sentStdin + ex->pendingStdin;
+                ex->sentStdin.clear();
+                ex->stdinClosed = false;
+                ++counters_.retried;
+                queue_.push_front(ex);
+            } else {
+                std::string why = "the FastCGI instance (pid " + std::to_string(in->pid) + ") exited with status 0 before answering" +
+                                  std::string(ex->retried ? ", and the request had been sent again once already" : "; the request body was too large to send again");
+                asio::post(ex->connExec, [ex, why] { ex->job.error(502, why, {}); });
+            }
+        }
+    }
+    setState(in, InstanceState::Stopped, "recycled itself");
+    instances_.erase(std::remove(instances_.begin(), instances_.end(), in), instances_.end());
+    if (settings_.alwaysRunning && running_ && !retired_)
+        spawnInstance(); // as for instanceMaxRequests: the configured number keeps running
+    dispatch();
+    publish();
+}
+
+// Instances that keep exiting by themselves after the same number of requests N are better
+// recycled by the pool at N: then no request is ever written to an instance about to exit.
+void FastCgiPool::adviseOnSelfRecycling(uint64_t served)
+{
+    selfRecycleRuns_.push_back(served);
+    while (selfRecycleRuns_.size() > 3)
+        selfRecycleRuns_.pop_front();
+    if (selfRecycleRuns_.size() < 3 || served >= settings_.instanceMaxRequests || served == advisedFor_)
+        return;
+    if (std::any_of(selfRecycleRuns_.begin(), selfRecycleRuns_.end(), [served](uint64_t n) { return n != served; }))
+        return;
+    advisedFor_ = served;
+    learnedMaxRequests_ = served; // meanwhile the pool recycles them at N itself, before they exit under a request
+    std::string n = std::to_string(served);
+    counters_.advice = "instances exit by themselves after " + n + " requests (instanceMaxRequests is " +
+                       std::to_string(settings_.instanceMaxRequests) + "): set instanceMaxRequests to " + n +
+                       " or less (for php-cgi, or set PHP_FCGI_MAX_REQUESTS to at least instanceMaxRequests); until then Lido recycles them after " +
+                       n + " requests itself";
+    events_->add(log::Severity::Warning, describe(), "pool.self-recycle-advice", "pool " + settings_.poolName + ": " + counters_.advice);
 }
 
 void FastCgiPool::terminate(const std::shared_ptr<Instance>& in, const std::string& why)

@@ -121,6 +121,11 @@ private:
     void finishExchange(const std::shared_ptr<Instance>& in);
     void failExchange(const std::shared_ptr<Instance>& in, int status, const std::string& detail, const std::string& cause);
     void instanceExited(const std::shared_ptr<Instance>& in, int status);
+    void selfRecycled(const std::shared_ptr<Instance>& in);
+    void adviseOnSelfRecycling(uint64_t served);
+    std::deque<uint64_t> selfRecycleRuns_; // requests served by the last instances that exited by themselves
+    uint64_t advisedFor_ = 0;
+    uint64_t learnedMaxRequests_ = 0; // N once instances exited by themselves after N requests three times running
     void reportExit(const std::shared_ptr<Instance>& in);
     void terminate(const std::shared_ptr<Instance>& in, const std::string& why);
     void setState(const std::shared_ptr<Instance>& in, InstanceState s, const std::string& why);

@@ -5,7 +5,10 @@
  *   env:   HELPER_EXIT_AT_START=N (write to stderr, exit N before accepting),
  *          HELPER_SLEEP_AT_START=MS, HELPER_FREEZE_AT_START=1 (SIGSTOP itself before accepting),
  *          HELPER_FREEZE_AFTER_FIRST=1 (SIGSTOP itself once one request is done),
- *          HELPER_IGNORE_TERM=1 (ignore SIGTERM), HELPER_PIDFILE=PATH */
+ *          HELPER_IGNORE_TERM=1 (ignore SIGTERM), HELPER_PIDFILE=PATH,
+ *          HELPER_EXIT_AFTER=N (exit with status 0 once N requests are answered, as php-cgi does
+ *          after PHP_FCGI_MAX_REQUESTS)
+ *   query: id (uid and gid of the process) */
 #define _GNU_SOURCE
 #include <fcgi_stdio.h>
 #include <signal.h>
@@ -47,6 +50,7 @@ int main(void)
         snprintf(pipeName, sizeof pipeName, "%s", getenv("_FCGI_X_PIPE_"));
     long served = 0;
     int freezeAfterFirst = getenv("HELPER_FREEZE_AFTER_FIRST") != NULL;
+    long exitAfter = getenv("HELPER_EXIT_AFTER") ? atol(getenv("HELPER_EXIT_AFTER")) : 0;
     if (getenv("HELPER_FREEZE_AT_START"))
         raise(SIGSTOP); /* alive but deaf: only a ping can tell */
     const char* sleepAtStart = getenv("HELPER_SLEEP_AT_START"); /* ms before the first accept */
@@ -85,6 +89,10 @@ int main(void)
             printf("process _FCGI_X_PIPE_=%s\n", pipeName);
             continue;
         }
+        if (arg(q, "id")) {
+            printf("uid=%d gid=%d\n", (int)getuid(), (int)getgid());
+            continue;
+        }
         if (arg(q, "count")) {
             printf("pid=%d served=%ld\n", (int)getpid(), served);
             continue;
@@ -100,6 +108,10 @@ int main(void)
         if (served == 1 && freezeAfterFirst) {
             FCGI_Finish();
             raise(SIGSTOP); /* hangs between requests without exiting: only a ping can tell */
+        }
+        if (exitAfter > 0 && served >= exitAfter) {
+            FCGI_Finish();
+            exit(0);
         }
     }
     return 0;

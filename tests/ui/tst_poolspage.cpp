@@ -136,6 +136,52 @@ private slots:
         client.stop();
     }
 
+    // Instances that recycle themselves after N requests: the pool stays started, and the advice
+    // to set instanceMaxRequests shows in its row and on its page.
+    void selfRecyclingAdviceShows()
+    {
+        EngineFixture f;
+        f.values["@FASTCGI@"] = "<fastCgi><application fullPath=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi\" maxInstances=\"2\" instanceMaxRequests=\"100000\">"
+                                "<environmentVariables><environmentVariable name=\"HELPER_EXIT_AFTER\" value=\"20\" /></environmentVariables>"
+                                "</application></fastCgi>";
+        f.values["@HANDLERS@"] = "<add name=\"App\" path=\"/app/*\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"" LIDO_TEST_BIN_DIR
+                                 "/lido-test-fcgi\" />";
+        QString file = f.s.config(f.text());
+        InProcessEngineClient client;
+        QVERIFY(client.start(*lido::config::loadConfig(file.toStdString()), nullptr, file));
+        MainWindow w(&client);
+        QVERIFY(w.openFile(file));
+        w.resize(1400, 800);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        std::map<int, int> statuses;
+        std::atomic<bool> done{false};
+        std::thread load([&] {
+            statuses = keepAliveLoad(f.port, "/app/x", 400, 4);
+            done = true;
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(done, 30000); // the window keeps painting meanwhile
+        load.join();
+        QCOMPARE(statuses[200], 400);
+        PoolsPage* page = w.poolsPage();
+        QAbstractItemModel* pools = page->table()->model();
+        int row = -1;
+        for (int r = 0; r < pools->rowCount(); ++r)
+            if (pools->index(r, 0).data().toString() == "web")
+                row = r;
+        QVERIFY(row >= 0);
+        QTRY_VERIFY(pools->index(row, PoolsModel::State).data().toString().startsWith("Started; warning: instances exit by themselves after 20 requests"));
+        QVERIFY(pools->index(row, PoolsModel::State).data().toString().contains("set instanceMaxRequests to 20 or less"));
+        page->table()->selectRow(row);
+        guitest::screenshot(&w, "pools-self-recycle-advice");
+        PoolDialog* detail = page->openPool("web");
+        QVERIFY(QTest::qWaitForWindowExposed(detail));
+        QTRY_VERIFY(detail->summaryText().contains("Warning: instances exit by themselves after 20 requests"));
+        guitest::screenshot(detail, "pool-page-self-recycle-advice");
+        detail->close();
+        client.stop();
+    }
+
     // "Recycle instance" under the pools table: that process goes, another takes its place.
     void recycleOneInstance()
     {

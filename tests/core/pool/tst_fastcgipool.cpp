@@ -293,6 +293,71 @@ private slots:
         QTRY_VERIFY(openFds() <= before + 1);
     }
 
+    // Instances that exit with status 0 after N requests recycled themselves: no crash, no
+    // rapid-fail stop, a request written just before the exit is sent again, and one warning says
+    // what to set.
+    void selfRecyclingIsNotACrash()
+    {
+        EngineFixture f;
+        useHelper(f, "maxInstances=\"4\" instanceMaxRequests=\"100000\"", envVar("HELPER_EXIT_AFTER", "50"));
+        QVERIFY(f.start());
+        std::map<int, int> statuses = keepAliveLoad(f.port, "/app/x", 5000, 16);
+        QCOMPARE(statuses[200], 5000);
+        auto m = f.engine->snapshot().fastcgi.front();
+        QVERIFY(m.running);
+        QCOMPARE(m.crashes, uint64_t(0));
+        // Three exits teach the pool N; from then on it recycles the instances at N itself.
+        QVERIFY2(m.selfRecycles >= 3, qPrintable(QString::number(m.selfRecycles)));
+        QVERIFY2(m.selfRecycles + m.recycles >= 95, qPrintable(QString::number(m.selfRecycles + m.recycles)));
+        QVERIFY(f.events("pool.rapid-fail").empty());
+        QVERIFY(f.events("pool.instance-failed").empty());
+        auto recycled = f.events("instance.self-recycled");
+        QVERIFY(!recycled.empty());
+        QVERIFY2(QString::fromStdString(recycled.front().message).contains("exited with status 0 after 50 requests (not counted as a crash)"),
+                 recycled.front().message.c_str());
+        auto advice = f.events("pool.self-recycle-advice");
+        QCOMPARE(advice.size(), size_t(1));
+        QVERIFY2(QString::fromStdString(advice.front().message).contains("set instanceMaxRequests to 50 or less"), advice.front().message.c_str());
+        QCOMPARE(advice.front().severity, lido::log::Severity::Warning);
+        QVERIFY(QString::fromStdString(m.advice).contains("set instanceMaxRequests to 50 or less"));
+    }
+
+    // A non-zero exit between requests is still a crash, counted toward rapid-fail.
+    void nonZeroExitBetweenRequestsIsACrash()
+    {
+        EngineFixture f;
+        useHelper(f, "maxInstances=\"1\" instanceMaxRequests=\"100000\"", {}, {});
+        QVERIFY(f.start());
+        QByteArray pid = fetch(f.port, "/app/x?count").body.split(' ').first().mid(4);
+        QVERIFY(!pid.isEmpty());
+        ::kill(pid.toInt(), SIGKILL);
+        QTRY_COMPARE(f.engine->snapshot().fastcgi.front().crashes, uint64_t(1));
+        QCOMPARE(f.engine->snapshot().fastcgi.front().selfRecycles, uint64_t(0));
+        QCOMPARE(fetch(f.port, "/app/x").status, 200);
+    }
+
+    void phpCgiRecyclingItselfKeepsThePoolUp()
+    {
+        if (!QFile::exists("/usr/bin/php-cgi"))
+            QSKIP("php-cgi is not installed");
+        EngineFixture f;
+        f.s.write("www/hello.php", "<?php echo 'hello ', getmypid(), \"\\n\";");
+        f.values["@FASTCGI@"] = "<fastCgi><application fullPath=\"/usr/bin/php-cgi\" maxInstances=\"4\" instanceMaxRequests=\"100000\">"
+                                "<environmentVariables><environmentVariable name=\"PHP_FCGI_MAX_REQUESTS\" value=\"50\" />"
+                                "</environmentVariables></application></fastCgi>";
+        f.values["@HANDLERS@"] = "<add name=\"PHP\" path=\"*.php\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"/usr/bin/php-cgi\" resourceType=\"File\" />";
+        QVERIFY(f.start());
+        std::map<int, int> statuses = keepAliveLoad(f.port, "/hello.php", 20000, 16);
+        QCOMPARE(statuses[200], 20000);
+        auto m = f.engine->snapshot().fastcgi.front();
+        QVERIFY(m.running);
+        QCOMPARE(m.crashes, uint64_t(0));
+        QVERIFY2(m.selfRecycles >= 3, qPrintable(QString::number(m.selfRecycles)));
+        QVERIFY2(m.selfRecycles + m.recycles >= 395, qPrintable(QString::number(m.selfRecycles + m.recycles)));
+        QVERIFY(f.events("pool.rapid-fail").empty());
+        QCOMPARE(f.events("pool.self-recycle-advice").size(), size_t(1));
+    }
+
     void clientAbortFreesTheInstance()
     {
         EngineFixture f;

@@ -9,6 +9,7 @@
 #include "http/Connection.h"
 #include "log/AccessLog.h"
 #include "pool/FastCgiPool.h"
+#include "static/FileCache.h"
 #include "static/StaticFiles.h"
 
 #include <asio.hpp>
@@ -331,12 +332,32 @@ public:
             sendError(s, r, 400, "the URL contains '..': a path may not leave its virtual directory");
             return;
         }
+        handle(r, *site, *normal, redirects, false);
+    }
+
+    // Routes a decoded, normalized path and runs its handler. A folder URL that a static handler
+    // matches is rewritten to its default document, which is routed again, as IIS's default
+    // document module does: index.php reaches FastCGI, index.cgi CGI, index.html stays static.
+    void handle(const std::shared_ptr<http::Responder>& r, const SiteConfig& siteConfig, const std::string& path, int redirects,
+                bool defaultDocument)
+    {
+        const Shared& s = *shared_;
+        const SiteConfig* site = &siteConfig;
+        const http::Request& req = r->request();
+        const std::string* normal = &path;
         Route route;
         if (!s.map->route(*site, *normal, route)) {
             sendError(s, r, 404, "no application or virtual directory of site '" + site->name + "' serves " + *normal);
             return;
         }
         HandlerMatch match = s.map->handlerFor(route, req.method);
+        if (!defaultDocument && match.mapping && match.mapping->module == Module::Static && normal->back() == '/' &&
+            s.map->defaultDocumentEnabled() && staticfiles::cachedFileType(route.physicalPath) == S_IFDIR)
+            for (const std::string& doc : s.map->defaultDocuments())
+                if (staticfiles::cachedFileType(route.physicalPath + doc) == S_IFREG) {
+                    handle(r, siteConfig, *normal + doc, redirects, true);
+                    return;
+                }
         if (!match.mapping) {
             struct stat st {};
             bool exists = ::stat(route.physicalPath.c_str(), &st) == 0;

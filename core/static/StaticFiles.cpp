@@ -150,24 +150,10 @@ void serve(const std::shared_ptr<http::Responder>& responder, const engine::Site
             responder->finish();
             return;
         }
-        if (map.defaultDocumentEnabled())
-            for (const std::string& doc : map.defaultDocuments()) {
-                std::string candidate = relative.empty() ? doc : relative + (relative.back() == '/' ? "" : "/") + doc;
-                int f = openBeneath(route.directory->rootFd, candidate, allowSymlinksOut);
-                if (f < 0)
-                    continue;
-                ::fstat(f, &st);
-                if (S_ISREG(st.st_mode)) {
-                    fd = f;
-                    path += doc;
-                    break;
-                }
-                ::close(f);
-            }
-        if (fd < 0) {
-            error(403, "the folder has no default document and directory browsing is off");
-            return;
-        }
+        // Default documents were tried by the engine, which routes them to their own handler.
+        error(403, map.defaultDocumentEnabled() ? "the folder has no default document and directory browsing is off"
+                                                : "default documents are disabled and directory browsing is off");
+        return;
     }
     if (!S_ISREG(st.st_mode)) {
         ::close(fd);
@@ -230,7 +216,7 @@ void serve(const std::shared_ptr<http::Responder>& responder, const engine::Site
             responder->abort();
             return;
         }
-        if (status == 200 && path == route.physicalPath) {
+        if (status == 200) {
             auto c = std::make_shared<CachedFile>();
             c->body = body;
             c->etag = etag;

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <chrono>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -382,11 +383,14 @@ public:
 // A running lidod on the fixture's configuration, with its admin socket in the scratch folder.
 class Lidod {
 public:
-    explicit Lidod(EngineFixture& f, QStringList extra = {}, const QProcessEnvironment& env = QProcessEnvironment::systemEnvironment())
+    explicit Lidod(EngineFixture& f, QStringList extra = {}, const QProcessEnvironment& env = QProcessEnvironment::systemEnvironment(),
+                   std::function<void()> childSetup = {})
         : socket(f.s.path("admin.sock"))
     {
         file = f.s.config(f.text());
         process.setProcessEnvironment(env);
+        if (childSetup)
+            process.setChildProcessModifier(childSetup); // in the child, before exec (rlimits)
         process.start(LIDO_BIN_DIR "/lidod", QStringList{"--config", file, "--admin-socket", socket, "--threads", "2"} + extra);
         process.waitForStarted();
         for (int i = 0; i < 100 && fetch(f.port, "/hello.txt").status != 200; ++i)

@@ -508,6 +508,10 @@ Schema::Schema()
         Str("allow", "127.0.0.1,::1", "Client addresses allowed, comma-separated."),
     }));
     out.back().attributes[1].defaultValue = "127.0.0.1:8089:";
+    out.push_back(E("lido/limits", "Engine-wide limits.", {
+        UInt("maxConnections", 0, "Connections the engine accepts at once over all sites; past it new ones get 503 "
+                                  "(0 = the open-file limit less a quarter, at least 64, kept for pools, logs and files).").lido(),
+    }));
     out.push_back(E("lido/log", "Where the engine writes its logs.", {
         Str("directory", "", "Folder of the event and error logs (empty: $XDG_STATE_HOME/lido/log)."),
         Enum("level", "info", {"trace", "debug", "info", "warn", "error"}, "Lowest severity written."),

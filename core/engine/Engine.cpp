@@ -20,7 +20,10 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <fcntl.h>
+#include <limits>
 #include <sstream>
+#include <sys/resource.h>
 #include <thread>
 
 namespace lido::engine {
@@ -72,6 +75,7 @@ struct Shared {
     std::map<EndpointKey, EndpointInfo> endpoints;
     std::shared_ptr<log::EventLog> events;
     http::Limits limits;
+    int64_t maxConnections = 0; // engine-wide, from lido/limits or the open-file limit
     std::string errorMode = "DetailedLocalOnly";
     std::chrono::milliseconds cgiTimeout{900000};
     bool cgiAsUser = true;
@@ -564,8 +568,40 @@ private:
 struct Worker {
     asio::io_context io{1};
     std::map<EndpointKey, std::unique_ptr<asio::ip::tcp::acceptor>> acceptors; // touched on this worker's thread only
+    std::map<EndpointKey, std::unique_ptr<asio::steady_timer>> acceptBackoff;   // after EMFILE/ENFILE
     std::thread thread;
 };
+
+// accept() errors that mean "no descriptor or memory left": accepting again at once would fail
+// again at once (a busy loop on every core), so the listener waits a little.
+bool outOfDescriptors(const asio::error_code& ec)
+{
+    return ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+}
+constexpr std::chrono::milliseconds kAcceptBackoff{100};
+
+// The open-file limit: the soft limit is raised to the hard one at start, as nginx and lighttpd
+// do, and the engine keeps a quarter of it (at least 64) for pools, logs and files.
+struct DescriptorLimit {
+    uint64_t soft = 0, hard = 0, before = 0;
+};
+DescriptorLimit raiseDescriptorLimit()
+{
+    rlimit rl{};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    DescriptorLimit d{rl.rlim_cur, rl.rlim_max, rl.rlim_cur};
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlimit raised{rl.rlim_max, rl.rlim_max};
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            d.soft = rl.rlim_max;
+    }
+    return d;
+}
+int64_t connectionsFor(uint64_t softLimit)
+{
+    uint64_t reserve = std::max<uint64_t>(64, softLimit / 4);
+    return softLimit > reserve ? static_cast<int64_t>(softLimit - reserve) : 16;
+}
 
 // Runs fn on the worker's thread and waits for it (listeners are opened and closed there).
 template <typename Fn>
@@ -589,6 +625,36 @@ struct Engine::Impl {
     std::set<std::string> stoppedSites; // by the administrator (under applyMutex)
     std::vector<std::unique_ptr<Worker>> workers;
     std::map<EndpointKey, std::shared_ptr<std::atomic<int64_t>>> endpointConnections;
+    std::shared_ptr<std::atomic<int64_t>> openConnections = std::make_shared<std::atomic<int64_t>>(0); // all listeners
+    DescriptorLimit descriptors;
+    // Spare descriptors, given up when accept() finds none left: the open connections then still
+    // have some to open files with, and new connections are answered 503 with them (shed) until
+    // the number of open connections falls well below where it ran out.
+    std::mutex spareMutex;
+    std::vector<int> spares;
+    std::atomic<int64_t> pressureCeiling{std::numeric_limits<int64_t>::max()};
+    static constexpr size_t kSpares = 16;
+
+    void takeSpares()
+    {
+        std::lock_guard lock(spareMutex);
+        while (spares.size() < kSpares) {
+            int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                break;
+            spares.push_back(fd);
+        }
+    }
+    bool releaseSpares()
+    {
+        std::lock_guard lock(spareMutex);
+        if (spares.empty())
+            return false;
+        for (int fd : spares)
+            ::close(fd);
+        spares.clear();
+        return true;
+    }
     std::vector<std::shared_ptr<pool::FastCgiPool>> retired; // replaced pools still finishing their requests
     std::mutex retiredMutex;
     size_t nextWorker = 0;
@@ -607,34 +673,83 @@ struct Engine::Impl {
         statusAcceptor->async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
             if (ec == asio::error::operation_aborted || !statusAcceptor->is_open())
                 return;
+            if (outOfDescriptors(ec)) {
+                reportAcceptFailure("the status listener", ec);
+                auto wait = std::make_shared<asio::steady_timer>(statusAcceptor->get_executor(), kAcceptBackoff);
+                wait->async_wait([this, wait](const asio::error_code& e) {
+                    if (!e && statusAcceptor && statusAcceptor->is_open())
+                        acceptStatus();
+                });
+                return;
+            }
             if (!ec)
                 http::startConnection(std::move(socket), statusDispatcher, http::Limits{});
             acceptStatus();
         });
     }
 
-    void accept(asio::ip::tcp::acceptor& acceptor, EndpointKey key, std::shared_ptr<std::atomic<int64_t>> count)
+    void reportAcceptFailure(const std::string& where, const asio::error_code& ec, bool shedding = false)
     {
-        acceptor.async_accept([this, &acceptor, key, count](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+        events->add(log::Severity::Warning, "engine", "engine.accept-failed",
+                    "accept() failed on " + where + ": " + ec.message() + " (" + std::to_string(openConnections->load()) +
+                        " connections open; open-file limit " + std::to_string(descriptors.soft) + "); open connections are served, " +
+                        (shedding ? "new ones get 503 until descriptors are free again (lido/limits/@maxConnections is too high for this limit)"
+                                  : "new ones wait in the listen queue and are accepted again in " + std::to_string(kAcceptBackoff.count()) + " ms"));
+    }
+
+    void accept(Worker& worker, asio::ip::tcp::acceptor& acceptor, EndpointKey key, std::shared_ptr<std::atomic<int64_t>> count)
+    {
+        acceptor.async_accept([this, &worker, &acceptor, key, count](const asio::error_code& ec, asio::ip::tcp::socket socket) {
             if (ec == asio::error::operation_aborted || !acceptor.is_open())
                 return;
+            if (outOfDescriptors(ec) && releaseSpares()) {
+                // Shed from here on: connections past this many are answered 503 and closed.
+                pressureCeiling = std::max<int64_t>(1, openConnections->load());
+                reportAcceptFailure(describeEndpoint(key), ec, true);
+                accept(worker, acceptor, key, count);
+                return;
+            }
+            if (outOfDescriptors(ec)) {
+                reportAcceptFailure(describeEndpoint(key), ec);
+                auto& timer = worker.acceptBackoff[key];
+                if (!timer)
+                    timer = std::make_unique<asio::steady_timer>(worker.io);
+                timer->expires_after(kAcceptBackoff);
+                timer->async_wait([this, &worker, &acceptor, key, count](const asio::error_code& e) {
+                    if (!e && acceptor.is_open())
+                        accept(worker, acceptor, key, count);
+                });
+                return;
+            }
             if (!ec) {
                 uint64_t generation = slot->generation.load(std::memory_order_acquire);
                 auto shared = current();
                 auto ep = shared->endpoints.find(key);
-                if (ep == shared->endpoints.end() || static_cast<uint64_t>(count->load()) >= ep->second.maxConnections) {
-                    // Over the site's maxConnections (or a listener being removed): a short 503
-                    // and close, as IIS does.
+                int64_t open = openConnections->load();
+                bool engineFull = open >= shared->maxConnections || open >= pressureCeiling.load();
+                if (ep == shared->endpoints.end() || engineFull || static_cast<uint64_t>(count->load()) >= ep->second.maxConnections) {
+                    // Over the engine's or the site's limit (or a listener being removed): a short
+                    // 503 and close, as IIS does, instead of running out of descriptors.
                     static const std::string busy = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
                     asio::error_code ignored;
-                    asio::write(socket, asio::buffer(busy), ignored);
+                    socket.non_blocking(true, ignored);
+                    socket.write_some(asio::buffer(busy), ignored);
                     socket.close(ignored);
+                    if (engineFull)
+                        events->add(log::Severity::Warning, "engine", "engine.connection-limit",
+                                    std::to_string(openConnections->load()) + " connections open, the engine's limit (" +
+                                        std::to_string(shared->maxConnections) + ", from lido/limits/@maxConnections or the open-file limit " +
+                                        std::to_string(descriptors.soft) + "): new connections get 503");
                 } else {
                     auto dispatcher = std::make_shared<Dispatcher>(slot, shared, generation, ep->second);
                     dispatcher->self_ = dispatcher;
                     dispatcher->opened();
                     ++*count;
-                    auto counted = std::shared_ptr<void>(nullptr, [count](void*) { --*count; });
+                    ++*openConnections;
+                    auto counted = std::shared_ptr<void>(nullptr, [count, total = openConnections](void*) {
+                        --*count;
+                        --*total;
+                    });
                     http::Limits limits = shared->limits;
                     if (!ep->second.sites.empty())
                         limits.idleTimeout = ep->second.sites.front()->config->connectionTimeout;
@@ -642,7 +757,7 @@ struct Engine::Impl {
                     http::startConnection(std::move(socket), std::make_shared<CountingDispatcher>(dispatcher, counted), limits);
                 }
             }
-            accept(acceptor, key, count);
+            accept(worker, acceptor, key, count);
         });
     }
 
@@ -701,7 +816,7 @@ struct Engine::Impl {
                     acceptor->listen(asio::socket_base::max_listen_connections, ec);
                 if (ec)
                     return ec.message();
-                accept(*acceptor, key, count);
+                accept(*raw, *acceptor, key, count);
                 raw->acceptors[key] = std::move(acceptor);
                 return {};
             });
@@ -723,6 +838,7 @@ struct Engine::Impl {
                     return 0;
                 asio::error_code ignored;
                 it->second->close(ignored);
+                raw->acceptBackoff.erase(key); // a waiting back-off completes with operation_aborted
                 // The pending accept completes with operation_aborted later: the acceptor must
                 // outlive it, so it is destroyed from a posted handler after that completion.
                 auto doomed = std::shared_ptr<asio::ip::tcp::acceptor>(std::move(it->second));
@@ -759,6 +875,10 @@ struct Engine::Impl {
         }
         if (const ConfigElement* he = config->section("httpErrors"))
             shared->errorMode = he->get("errorMode");
+        shared->maxConnections = connectionsFor(descriptors.soft);
+        if (const ConfigElement* l = config->section("lido/limits"))
+            if (auto n = config::parseUInt(l->get("maxConnections")); n && *n > 0)
+                shared->maxConnections = static_cast<int64_t>(*n);
         if (const ConfigElement* c = config->section("cgi")) {
             shared->cgiTimeout = std::chrono::milliseconds(config::parseTimeSpan(c->get("timeout")).value_or(900000));
             shared->cgiAsUser = config::parseBool(c->get("createProcessAsUser")).value_or(true);
@@ -935,6 +1055,16 @@ struct Engine::Impl {
                 while (history.size() > 3600)
                     history.pop_front();
             }
+            if (int64_t ceiling = pressureCeiling.load(); ceiling != std::numeric_limits<int64_t>::max() &&
+                                                            openConnections->load() < ceiling * 3 / 4) {
+                takeSpares();
+                std::lock_guard lock(spareMutex);
+                if (spares.size() == kSpares) {
+                    pressureCeiling = std::numeric_limits<int64_t>::max();
+                    events->add(log::Severity::Info, "engine", "engine.descriptors-recovered",
+                                std::to_string(openConnections->load()) + " connections open: descriptors are free again, new connections are accepted");
+                }
+            }
             {
                 std::lock_guard lock(retiredMutex);
                 std::erase_if(retired, [](const std::shared_ptr<pool::FastCgiPool>& r) { return r->drained(); });
@@ -979,6 +1109,8 @@ Result<void> Engine::start(std::shared_ptr<const config::Config> config)
         impl_->runtimeDir = xdg ? std::string(xdg) + "/lido" : ::geteuid() == 0 ? "/run/lido" : "/tmp/lido-" + std::to_string(::geteuid());
     }
     ::mkdir(impl_->runtimeDir.c_str(), 0711);
+    impl_->descriptors = raiseDescriptorLimit();
+    impl_->takeSpares();
 
     unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     int threads = impl_->options.threads > 0 ? impl_->options.threads : static_cast<int>(cores);
@@ -1039,6 +1171,12 @@ Result<void> Engine::start(std::shared_ptr<const config::Config> config)
         return 0;
     });
     impl_->running = true;
+    const DescriptorLimit& d = impl_->descriptors;
+    impl_->events->add(log::Severity::Info, "engine", "engine.descriptors",
+                       "open-file limit " + std::to_string(d.soft) +
+                           (d.soft != d.before ? " (the soft limit " + std::to_string(d.before) + " raised to the hard limit)"
+                                               : " (soft and hard limit " + std::to_string(d.hard) + ")") +
+                           "; at most " + std::to_string(shared->maxConnections) + " connections at once");
     for (const auto& [name, s] : shared->sites)
         if (s->failure.empty() && s->config->autoStart)
             impl_->events->add(log::Severity::Info, "site " + name, "site.started", "site " + name + " started");

@@ -128,6 +128,8 @@ void serve(const std::shared_ptr<http::Responder>& responder, const engine::Site
             error(403, "the path leaves its virtual directory through a symbolic link");
         else if (err == EACCES)
             error(403, "the file cannot be read (permission denied)");
+        else if (err == EMFILE || err == ENFILE)
+            error(503, "the server has no file descriptor left to open the file with");
         else
             error(404, "no file " + route.urlPath);
     };

@@ -290,6 +290,7 @@ inline QString siteConfig()
         <security>
             <requestFiltering>
                 <requestLimits maxAllowedContentLength="100000" maxUrl="1024" maxQueryString="512" />
+                @FILTERING@
             </requestFiltering>
         </security>
         <httpErrors errorMode="@ERRORMODE@" />
@@ -327,7 +328,7 @@ public:
         values = {{"@PORT@", QString::number(port)}, {"@CGIMAX@", "8"}, {"@CGIQUEUE@", "1000"}, {"@CGIWAIT@", "00:00:30"},
                   {"@TIMEOUT@", "00:02:00"}, {"@MAXCONN@", "4294967295"}, {"@CGITIMEOUT@", "00:00:30"},
                   {"@ERRORMODE@", "DetailedLocalOnly"}, {"@USER@", ""}, {"@POOLS@", ""}, {"@APPS@", ""}, {"@SITES@", ""},
-                  {"@FASTCGI@", ""}, {"@HANDLERS@", ""}, {"@LIDO@", ""}};
+                  {"@FASTCGI@", ""}, {"@HANDLERS@", ""}, {"@LIDO@", ""}, {"@FILTERING@", ""}};
     }
     ~EngineFixture()
     {

@@ -1,5 +1,6 @@
 #include "config/Schema.h"
 
+#include "config/FilterDefaults.h"
 #include "config/Values.h"
 
 #include <algorithm>
@@ -493,6 +494,52 @@ Schema::Schema()
         UInt("maxUrl", 4096, "Longest URL path in bytes (414 above)."),
         UInt("maxQueryString", 2048, "Longest query string in bytes (414 above)."),
     }));
+    auto listOf = [](const auto& items) {
+        std::string text;
+        for (std::string_view i : items)
+            text += (text.empty() ? "" : ", ") + std::string(i);
+        return text;
+    };
+    out.push_back(E("system.webServer/security/requestFiltering/requestLimits/headerLimits", "Longest values of named request headers (404.10 above)."));
+    out.push_back(E("system.webServer/security/requestFiltering/requestLimits/headerLimits/add", "A header's size limit.", {
+        Str("header", "", "The header name, e.g. Content-Type.").key(),
+        UInt("sizeLimit", 0, "Longest value in bytes (0 = no limit)."),
+    }, true));
+    out.push_back(E("system.webServer/security/requestFiltering/requestLimits/headerLimits/remove", "Removes a header limit.", {Str("header", "", "The header.").key()}, true));
+    out.push_back(E("system.webServer/security/requestFiltering/requestLimits/headerLimits/clear", "Removes earlier header limits.", {}, true));
+    out.push_back(E("system.webServer/security/requestFiltering/hiddenSegments",
+                    "URL segments never served (404.8). Lido hides by default: " + listOf(kDefaultHiddenSegments) + " (<clear/> removes them).", {
+        Bool("applyToWebDAV", true, "Also for WebDAV requests (Lido serves no WebDAV)."),
+    }));
+    out.push_back(E("system.webServer/security/requestFiltering/hiddenSegments/add", "A hidden segment.", {Str("segment", "", "The segment, e.g. .git.").key()}, true));
+    out.push_back(E("system.webServer/security/requestFiltering/hiddenSegments/remove", "Serves a segment again.", {Str("segment", "", "The segment.").key()}, true));
+    out.push_back(E("system.webServer/security/requestFiltering/hiddenSegments/clear", "Removes earlier hidden segments, Lido's defaults included.", {}, true));
+    out.push_back(E("system.webServer/security/requestFiltering/fileExtensions",
+                    "File extensions allowed or denied (404.7). Lido denies by default: " + listOf(kDefaultDeniedExtensions) +
+                        " (an entry without a dot is a suffix; <clear/> removes them).", {
+        Bool("allowUnlisted", true, "Serve extensions that are not listed."),
+        Bool("applyToWebDAV", true, "Also for WebDAV requests (Lido serves no WebDAV)."),
+    }));
+    out.push_back(E("system.webServer/security/requestFiltering/fileExtensions/add", "An extension allowed or denied.", {
+        Str("fileExtension", "", "The extension with its dot, e.g. .bak.").key(),
+        Bool("allowed", true, "Allowed (true) or denied (false)."),
+    }, true));
+    out.push_back(E("system.webServer/security/requestFiltering/fileExtensions/remove", "Removes an extension rule.", {Str("fileExtension", "", "The extension.").key()}, true));
+    out.push_back(E("system.webServer/security/requestFiltering/fileExtensions/clear", "Removes earlier extension rules, Lido's defaults included.", {}, true));
+    out.push_back(E("system.webServer/security/requestFiltering/denyUrlSequences", "Character sequences that may not appear in a URL (404.5)."));
+    out.push_back(E("system.webServer/security/requestFiltering/denyUrlSequences/add", "A denied sequence.", {Str("sequence", "", "The sequence, e.g. ~/.").key()}, true));
+    out.push_back(E("system.webServer/security/requestFiltering/denyUrlSequences/remove", "Removes a denied sequence.", {Str("sequence", "", "The sequence.").key()}, true));
+    out.push_back(E("system.webServer/security/requestFiltering/denyUrlSequences/clear", "Removes earlier denied sequences.", {}, true));
+    out.push_back(E("system.webServer/security/requestFiltering/verbs", "Methods allowed or denied (404.6).", {
+        Bool("allowUnlisted", true, "Allow methods that are not listed."),
+        Bool("applyToWebDAV", true, "Also for WebDAV requests (Lido serves no WebDAV)."),
+    }));
+    out.push_back(E("system.webServer/security/requestFiltering/verbs/add", "A method allowed or denied.", {
+        Str("verb", "", "The method, e.g. TRACE.").key(),
+        Bool("allowed", true, "Allowed (true) or denied (false)."),
+    }, true));
+    out.push_back(E("system.webServer/security/requestFiltering/verbs/remove", "Removes a method rule.", {Str("verb", "", "The method.").key()}, true));
+    out.push_back(E("system.webServer/security/requestFiltering/verbs/clear", "Removes earlier method rules.", {}, true));
     out.push_back(E("system.webServer/httpErrors", "Error pages.", {
         Enum("errorMode", "DetailedLocalOnly", {"DetailedLocalOnly", "Custom", "Detailed"},
              "Detailed pages for loopback clients only, always, or never."),

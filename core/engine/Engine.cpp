@@ -4,6 +4,7 @@
 #include "cgi/CgiRunner.h"
 #include "config/ConfigDiff.h"
 #include "config/Values.h"
+#include "engine/RequestFilter.h"
 #include "engine/SiteMap.h"
 #include "engine/StatusPage.h"
 #include "http/Connection.h"
@@ -76,6 +77,7 @@ struct Shared {
     std::shared_ptr<log::EventLog> events;
     http::Limits limits;
     int64_t maxConnections = 0; // engine-wide, from lido/limits or the open-file limit
+    RequestFilter filter;
     std::string errorMode = "DetailedLocalOnly";
     std::chrono::milliseconds cgiTimeout{900000};
     bool cgiAsUser = true;
@@ -220,10 +222,11 @@ std::string percentDecodeAll(std::string_view s)
     return out;
 }
 
-std::string errorPage(const Shared& s, int status, const http::Request& req, const std::string& detail)
+std::string errorPage(const Shared& s, int status, const http::Request& req, const std::string& detail, int substatus = 0)
 {
     bool detailed = s.errorMode == "Detailed" || (s.errorMode == "DetailedLocalOnly" && req.fromLoopback());
-    std::string title = "HTTP Error " + std::to_string(status) + " - " + http::reasonPhrase(status);
+    std::string title = "HTTP Error " + std::to_string(status) + (substatus ? "." + std::to_string(substatus) : std::string()) + " - " +
+                        http::reasonPhrase(status);
     std::string body = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + title +
                        "</title><style>body{font-family:sans-serif;margin:2em}pre{background:#f4f4f4;padding:1em;white-space:pre-wrap}</style>"
                        "</head><body><h1>" + title + "</h1>\n";
@@ -236,7 +239,7 @@ std::string errorPage(const Shared& s, int status, const http::Request& req, con
 }
 
 void sendError(const Shared& s, const std::shared_ptr<http::Responder>& r, int status, const std::string& detail,
-               std::vector<http::Header> extra = {})
+               std::vector<http::Header> extra = {}, int substatus = 0)
 {
     if (r->closed())
         return;
@@ -245,8 +248,9 @@ void sendError(const Shared& s, const std::shared_ptr<http::Responder>& r, int s
         r->finish();
         return;
     }
-    std::string body = errorPage(s, status, r->request(), detail);
+    std::string body = errorPage(s, status, r->request(), detail, substatus);
     extra.push_back({"Content-Type", "text/html; charset=utf-8"});
+    r->setSubstatus(substatus);
     r->sendHead(http::ResponseHead{status, {}, std::move(extra), body.size()});
     r->sendBody(std::move(body));
     r->finish();
@@ -321,6 +325,7 @@ public:
                     if (const std::string* ua = q.header("User-Agent"))
                         e.userAgent = *ua;
                     e.status = status;
+                    e.substatus = r->substatus();
                     e.bytesSent = bytes;
                     e.timeTakenMs = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
                     accessLog->write(e);
@@ -336,6 +341,11 @@ public:
             sendError(s, r, 400, "the URL contains '..': a path may not leave its virtual directory");
             return;
         }
+        if (redirects == 0)
+            if (auto refused = s.filter.check(req, *normal)) {
+                sendError(s, r, refused->status, refused->reason, {}, refused->substatus);
+                return;
+            }
         handle(r, *site, *normal, redirects, false);
     }
 
@@ -875,6 +885,7 @@ struct Engine::Impl {
         }
         if (const ConfigElement* he = config->section("httpErrors"))
             shared->errorMode = he->get("errorMode");
+        shared->filter = RequestFilter(config->section("security/requestFiltering"));
         shared->maxConnections = connectionsFor(descriptors.soft);
         if (const ConfigElement* l = config->section("lido/limits"))
             if (auto n = config::parseUInt(l->get("maxConnections")); n && *n > 0)

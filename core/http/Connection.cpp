@@ -62,6 +62,8 @@ public:
     const Request& request() const override { return req_; }
     asio::any_io_executor executor() override { return socket_.get_executor(); }
     bool headSent() const override { return headSent_; }
+    int substatus() const override { return substatus_; }
+    void setSubstatus(int substatus) override { substatus_ = substatus; }
     bool closed() const override { return closed_; }
     void keepAlive(bool on) override
     {
@@ -565,6 +567,7 @@ private:
         headSent_ = finishRequested_ = responseDone_ = false;
         chunked_ = headRequest_ = false;
         status_ = 0;
+        substatus_ = 0;
         bodyCb_ = nullptr;
         bodyEndCb_ = nullptr;
         abortCb_ = nullptr;
@@ -649,6 +652,7 @@ private:
     bool chunked_ = false, headRequest_ = false;
     bool reading_ = false, readWaiting_ = false, writing_ = false;
     int status_ = 0;
+    int substatus_ = 0;
     size_t backlog_ = 0;
     std::function<void(std::string_view)> bodyCb_;
     std::function<void()> bodyEndCb_;

@@ -38,6 +38,9 @@ public:
     // without the final chunk, so the client sees a truncated response, not a short one.
     virtual void abort() = 0;
     virtual bool headSent() const = 0;
+    // IIS's substatus of this response (404.8: hidden segment), for the access log; never sent.
+    virtual void setSubstatus(int substatus) = 0;
+    virtual int substatus() const = 0;
     virtual bool closed() const = 0;
     // Request body, pushed as it arrives. Set before returning from dispatch.
     virtual void onBody(std::function<void(std::string_view chunk)> chunk, std::function<void()> end) = 0;

@@ -70,7 +70,7 @@ void AccessLog::openFor(std::time_t now)
         std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
         std::fprintf(file_,
                      "#Software: Lido 0.1\n#Version: 1.0\n#Date: %s\n"
-                     "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port c-ip cs(User-Agent) sc-status sc-bytes time-taken\n",
+                     "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port c-ip cs(User-Agent) sc-status sc-substatus sc-bytes time-taken\n",
                      date);
     }
 }
@@ -86,7 +86,7 @@ void AccessLog::write(const AccessEntry& e)
     std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
     std::string line = std::string(when) + " " + field(e.serverIp) + " " + field(e.method) + " " + field(e.uriStem) + " " +
                        field(e.uriQuery) + " " + std::to_string(e.serverPort) + " " + field(e.clientIp) + " " +
-                       field(e.userAgent) + " " + std::to_string(e.status) + " " + std::to_string(e.bytesSent) + " " +
+                       field(e.userAgent) + " " + std::to_string(e.status) + " " + std::to_string(e.substatus) + " " + std::to_string(e.bytesSent) + " " +
                        std::to_string(e.timeTakenMs) + "\n";
     std::lock_guard lock(mutex_);
     buffer_ += line;

@@ -18,6 +18,7 @@ struct AccessEntry {
     std::string clientIp;
     std::string userAgent;
     int status = 0;
+    int substatus = 0;
     long long timeTakenMs = 0;
     unsigned long long bytesSent = 0;
 };

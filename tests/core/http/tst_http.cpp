@@ -250,7 +250,7 @@ private slots:
         QCOMPARE(files.size(), 1);
         QByteArray log = f->s.read("logs/W3SVC1/" + files.first());
         QVERIFY(log.startsWith("#Software: Lido 0.1\n#Version: 1.0\n#Date: "));
-        QVERIFY(log.contains("#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port c-ip cs(User-Agent) sc-status sc-bytes time-taken\n"));
+        QVERIFY(log.contains("#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port c-ip cs(User-Agent) sc-status sc-substatus sc-bytes time-taken\n"));
         QVERIFY(log.contains(" 127.0.0.1 GET /hello.txt from=log " + QByteArray::number(f->port) + " 127.0.0.1 tst+http 200 "));
         auto site = f->engine->snapshot().sites.front();
         QVERIFY(site.requests > 20);

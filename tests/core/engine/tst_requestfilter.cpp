@@ -1,0 +1,126 @@
+// Request filtering as IIS has it, with Lido's defaults for Linux: secrets are not served even
+// when a MIME type is mapped for them, refusals are 404 with IIS's substatus on the detailed page
+// and in the W3C log, and a configuration can add its own rules or clear the defaults.
+#include "EngineSupport.h"
+
+#include "engine/RequestFilter.h"
+
+class tst_RequestFilter : public QObject {
+    Q_OBJECT
+private slots:
+    void init()
+    {
+        f = std::make_unique<EngineFixture>();
+        QDir www(f->s.path("www"));
+        for (const char* dir : {".git", "sub/.svn", "hidden-by-config", "vendor"})
+            www.mkpath(dir);
+        f->s.write("www/.git/HEAD.txt", "ref: refs/heads/main\n");
+        f->s.write("www/.git/config", "[core]\n");
+        f->s.write("www/sub/.svn/entries.txt", "svn\n");
+        f->s.write("www/.env", "DB_PASSWORD=secret\n");
+        f->s.write("www/.htaccess", "Deny from all\n");
+        f->s.write("www/app.config", "<configuration />\n");
+        f->s.write("www/notes.txt.bak", "old notes\n");
+        f->s.write("www/index.html~", "editor leftover\n");
+        f->s.write("www/page.txt", "a page\n");
+        f->s.write("www/hidden-by-config/a.txt", "a\n");
+        // A MIME type for .config, .bak and ~ files does not make them servable.
+        f->values["@FASTCGI@"] = R"(<staticContent><mimeMap fileExtension=".config" mimeType="text/xml" />)"
+                                 R"(<mimeMap fileExtension=".bak" mimeType="text/plain" /></staticContent>)";
+    }
+    void cleanup() { f.reset(); }
+
+    void secretsAreNotServed_data()
+    {
+        QTest::addColumn<QString>("url");
+        QTest::addColumn<int>("substatus");
+        QTest::newRow(".git folder") << "/.git/HEAD.txt" << 8;
+        QTest::newRow(".git/config") << "/.git/config" << 8;
+        QTest::newRow(".svn deeper down") << "/sub/.svn/entries.txt" << 8;
+        QTest::newRow(".env") << "/.env" << 8;
+        QTest::newRow(".htaccess") << "/.htaccess" << 8;
+        QTest::newRow("case does not matter") << "/.GIT/HEAD.txt" << 8;
+        QTest::newRow(".config with a MIME type") << "/app.config" << 7;
+        QTest::newRow(".bak with a MIME type") << "/notes.txt.bak" << 7;
+        QTest::newRow("~ leftover") << "/index.html~" << 7;
+        QTest::newRow("encoded") << "/%2Egit/HEAD.txt" << 8;
+    }
+    void secretsAreNotServed()
+    {
+        QFETCH(QString, url);
+        QFETCH(int, substatus);
+        QVERIFY(f->start());
+        Response r = fetch(f->port, url);
+        QCOMPARE(r.status, 404);
+        QVERIFY2(r.body.contains(QString("HTTP Error 404.%1 - Not Found").arg(substatus).toUtf8()), r.body.constData());
+        QVERIFY(r.body.contains("requestFiltering"));
+        QCOMPARE(fetch(f->port, "/page.txt").status, 200);
+    }
+
+    void substatusIsLogged()
+    {
+        QVERIFY(f->start());
+        QCOMPARE(fetch(f->port, "/.env").status, 404);
+        QCOMPARE(fetch(f->port, "/nothing-here.txt").status, 404);
+        QDir logs(f->s.path("logs/W3SVC1"));
+        QByteArray log;
+        QTRY_VERIFY_WITH_TIMEOUT((log = f->s.read("logs/W3SVC1/" + logs.entryList({"u_ex*.log"}).value(0))).contains("/nothing-here.txt"), 5000);
+        QVERIFY(log.contains("sc-status sc-substatus sc-bytes"));
+        QVERIFY2(log.contains(" GET /.env - " + QByteArray::number(f->port) + " 127.0.0.1 - 404 8 "), log.constData());
+        QVERIFY2(log.contains(" GET /nothing-here.txt - " + QByteArray::number(f->port) + " 127.0.0.1 - 404 0 "), log.constData());
+    }
+
+    void configuredRules()
+    {
+        f->values["@FILTERING@"] = R"(<hiddenSegments><add segment="hidden-by-config" /></hiddenSegments>)"
+                                   R"(<denyUrlSequences><add sequence="/admin" /></denyUrlSequences>)"
+                                   R"(<verbs><add verb="OPTIONS" allowed="false" /></verbs>)"
+                                   R"(<requestLimits><headerLimits><add header="X-Note" sizeLimit="8" /></headerLimits></requestLimits>)";
+        // (a second requestLimits element is not allowed: the header limits go into the fixture's)
+        QString text = f->text();
+        text.replace(R"(<requestLimits><headerLimits><add header="X-Note" sizeLimit="8" /></headerLimits></requestLimits>)", "");
+        text.replace(R"(maxQueryString="512" />)", R"(maxQueryString="512"><headerLimits><add header="X-Note" sizeLimit="8" /></headerLimits></requestLimits>)");
+        QString file = f->s.config(text);
+        auto config = lido::config::loadConfig(file.toStdString());
+        QVERIFY(config && (*config)->valid());
+        f->engine = std::make_unique<lido::engine::Engine>(lido::engine::EngineOptions{1, f->s.path("log").toStdString(), false, f->s.path("run").toStdString()});
+        QVERIFY(f->engine->start(*config).ok());
+        auto substatusOf = [](const Response& r) {
+            qsizetype at = r.body.indexOf("HTTP Error 404.");
+            return at < 0 ? 0 : r.body.mid(at + 15, 2).toInt();
+        };
+        QCOMPARE(substatusOf(fetch(f->port, "/hidden-by-config/a.txt")), 8);
+        QCOMPARE(substatusOf(fetch(f->port, "/admin/page.txt")), 5);
+        QCOMPARE(substatusOf(fetch(f->port, "/page.txt", {}, "OPTIONS")), 6);
+        QCOMPARE(substatusOf(fetch(f->port, "/page.txt", "X-Note: far too long\r\n")), 10);
+        QCOMPARE(fetch(f->port, "/page.txt", "X-Note: short\r\n").status, 200);
+        QCOMPARE(substatusOf(fetch(f->port, "/.git/HEAD.txt")), 8); // the defaults stay
+    }
+
+    void defaultsCanBeCleared()
+    {
+        f->values["@FILTERING@"] = R"(<hiddenSegments><clear /></hiddenSegments><fileExtensions><remove fileExtension=".bak" /></fileExtensions>)";
+        QVERIFY(f->start());
+        Response r = fetch(f->port, "/.git/HEAD.txt");
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.body, QByteArray("ref: refs/heads/main\n"));
+        QCOMPARE(fetch(f->port, "/notes.txt.bak").status, 200);
+        QCOMPARE(fetch(f->port, "/app.config").status, 404); // .config is still denied
+    }
+
+    void allowUnlisted()
+    {
+        lido::engine::RequestFilter none;
+        lido::http::Request req;
+        req.method = "GET";
+        req.target = req.path = "/x.php";
+        QVERIFY(!none.check(req, "/x.php"));
+        QCOMPARE(none.check(req, "/x.php~")->substatus, 7);
+    }
+
+private:
+    std::unique_ptr<EngineFixture> f;
+};
+
+QTEST_GUILESS_MAIN(tst_RequestFilter)
+#include "tst_requestfilter.moc"

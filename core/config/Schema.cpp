@@ -187,7 +187,10 @@ void addSiteElements(std::vector<ElementSpec>& out, const std::string& base, boo
             Str("password", "", "Windows only: the user's password.").windows(),
             Enum("logonMethod", "ClearText", {"Interactive", "Batch", "Network", "ClearText"}, "Windows only.").windows(),
             Bool("allowSubDirConfig", true, "Windows only: read web.config files in subfolders.").windows(),
-            Bool("followSymlinksOutside", false, "Lido: serve static files through symbolic links that lead out of this folder.").lido(),
+            Enum("symlinks", "IfOwnerMatch", {"Never", "IfOwnerMatch", "Always"},
+                 "Lido: symbolic links that lead out of this folder: never followed, followed when the link's owner (or root) "
+                 "owns the target, or always followed.").lido(),
+            Bool("followSymlinksOutside", false, "Lido, replaced by symlinks: true means symlinks=\"Always\".").lido(),
         }, true));
     }
     out.push_back(E(base + "/limits", "Connection limits of the site.", {

@@ -381,15 +381,40 @@ public:
         auto error = [this, r](int status, const std::string& detail) { sendError(*shared_, r, status, detail); };
         switch (match.mapping->module) {
         case Module::Static:
-            staticfiles::serve(r, *s.map, route, error, route.directory->followSymlinksOutside);
+            staticfiles::serve(r, *s.map, route, error, [this, &route](const std::string& why) { refusedLink(route, why); });
             return;
         case Module::FastCgi:
-            runFastCgi(r, route, match);
+            if (scriptAllowed(r, route, match))
+                runFastCgi(r, route, match);
             return;
         case Module::Cgi:
-            runCgi(r, route, match, redirects);
+            if (scriptAllowed(r, route, match))
+                runCgi(r, route, match, redirects);
             return;
         }
+    }
+
+    void refusedLink(const Route& route, const std::string& why)
+    {
+        shared_->events->add(log::Severity::Warning, "site " + route.site->name, "request.symlink-refused", why + " (URL " + route.urlPath + ")");
+    }
+
+    // A script reached through a link that its virtual directory's policy refuses is not run
+    // (the interpreter opens it by name, so this is checked before, with the same walk).
+    bool scriptAllowed(const std::shared_ptr<http::Responder>& r, const Route& route, const HandlerMatch& match)
+    {
+        const VirtualDirectory& vd = *route.directory;
+        if (vd.symlinks == staticfiles::SymlinkPolicy::Always || match.scriptFile.size() <= vd.physicalPath.size() + 1)
+            return true;
+        staticfiles::Opened o = staticfiles::openBeneath(vd.rootFd, match.scriptFile.substr(vd.physicalPath.size() + 1), vd.symlinks, O_PATH);
+        if (o.fd >= 0)
+            ::close(o.fd);
+        if (o.fd >= 0 || (o.error != EXDEV && o.error != ELOOP))
+            return true; // (a missing script is the handler's to report)
+        std::string why = o.refusal.empty() ? "the script is reached through a symbolic link out of its virtual directory" : o.refusal;
+        refusedLink(route, why);
+        sendError(*shared_, r, 403, why);
+        return false;
     }
 
     void runCgi(const std::shared_ptr<http::Responder>& r, const Route& route, const HandlerMatch& match, int redirects)

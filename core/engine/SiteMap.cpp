@@ -99,7 +99,10 @@ std::shared_ptr<const SiteMap> SiteMap::build(const config::Config& config, std:
             app.pool = a->find("applicationPool") ? *a->find("applicationPool") : defaultPool;
             for (const ConfigElement* v : a->childrenNamed("virtualDirectory")) {
                 VirtualDirectory vd{stripSlash(v->get("path")), stripSlash(config::expandEnvironment(v->get("physicalPath"))), -1,
-                                    config::parseBool(v->get("followSymlinksOutside")).value_or(false)};
+                                    staticfiles::parseSymlinkPolicy(v->get("symlinks"))};
+                // The older switch: followSymlinksOutside="true" (when symlinks is not written) is Always.
+                if (!v->find("symlinks") && config::parseBool(v->get("followSymlinksOutside")).value_or(false))
+                    vd.symlinks = staticfiles::SymlinkPolicy::Always;
                 vd.rootFd = ::open(vd.physicalPath.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
                 app.directories.push_back(std::move(vd));
             }

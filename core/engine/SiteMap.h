@@ -3,6 +3,7 @@
 // -> virtual directory -> handler mapping (in order, by path pattern, verb and resource type).
 // Built from a Config; pure lookups, no I/O besides stat() for resource types.
 #include "config/Config.h"
+#include "static/Beneath.h"
 
 #include <chrono>
 #include <cstdint>
@@ -17,7 +18,7 @@ struct VirtualDirectory {
     std::string path; // within the application, "/" or "/static"
     std::string physicalPath;
     int rootFd = -1; // O_PATH descriptor of physicalPath: files are opened beneath it (openat2)
-    bool followSymlinksOutside = false;
+    staticfiles::SymlinkPolicy symlinks = staticfiles::SymlinkPolicy::IfOwnerMatch;
 };
 
 struct Application {

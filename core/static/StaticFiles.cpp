@@ -1,5 +1,6 @@
 #include "static/StaticFiles.h"
 
+#include "static/Beneath.h"
 #include "static/FileCache.h"
 
 #include <cerrno>
@@ -91,40 +92,36 @@ RangeResult parseRange(const std::string& header, uint64_t size, uint64_t& first
     return RangeResult::Ok;
 }
 
-// Opens a file beneath its virtual directory: the kernel refuses any path, ".." or symbolic
-// link that would leave it (RESOLVE_BENEATH), in one lookup.
-int openBeneath(int rootFd, const std::string& relative, bool allowSymlinksOut)
-{
-    const char* rel = relative.empty() ? "." : relative.c_str();
-    if (allowSymlinksOut)
-        return ::openat(rootFd, rel, O_RDONLY | O_CLOEXEC);
-    open_how how{};
-    how.flags = O_RDONLY | O_CLOEXEC;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-    return static_cast<int>(::syscall(SYS_openat2, rootFd, rel, &how, sizeof how));
-}
-
 // A fresh cached copy: conditional requests answered from it; ranges go the long way.
 void serveCached(const std::shared_ptr<http::Responder>& responder, const CachedFile& f);
 
 } // namespace
 
 void serve(const std::shared_ptr<http::Responder>& responder, const engine::SiteMap& map, const engine::Route& route,
-           const std::function<void(int, const std::string&)>& error, bool allowSymlinksOut)
+           const std::function<void(int, const std::string&)>& error, const std::function<void(const std::string&)>& refusedLink)
 {
     const http::Request& req = responder->request();
     if (req.method != "GET" && req.method != "HEAD") {
         error(405, "static files answer GET and HEAD only");
         return;
     }
-    if (auto hit = cachedFile(route.physicalPath); hit && !req.header("Range")) {
+    // Cached per path and symlink policy: a folder served twice with different policies must not
+    // hand one's file to the other.
+    std::string cacheKey = route.physicalPath;
+    cacheKey += '\0';
+    cacheKey += symlinkPolicyName(route.directory->symlinks);
+    if (auto hit = cachedFile(cacheKey); hit && !req.header("Range")) {
         serveCached(responder, *hit);
         return;
     }
     std::string path = route.physicalPath;
     std::string relative = route.relativePath;
-    auto refuse = [&](int err) {
-        if (err == EXDEV || err == ELOOP)
+    auto refuse = [&](int err, const std::string& why) {
+        if (!why.empty()) {
+            if (refusedLink)
+                refusedLink(why);
+            error(403, why);
+        } else if (err == EXDEV || err == ELOOP)
             error(403, "the path leaves its virtual directory through a symbolic link");
         else if (err == EACCES)
             error(403, "the file cannot be read (permission denied)");
@@ -133,9 +130,10 @@ void serve(const std::shared_ptr<http::Responder>& responder, const engine::Site
         else
             error(404, "no file " + route.urlPath);
     };
-    int fd = openBeneath(route.directory->rootFd, relative, allowSymlinksOut);
+    Opened opened = openBeneath(route.directory->rootFd, relative, route.directory->symlinks, O_RDONLY);
+    int fd = opened.fd;
     if (fd < 0) {
-        refuse(errno);
+        refuse(opened.error, opened.refusal);
         return;
     }
     struct stat st {};
@@ -226,7 +224,7 @@ void serve(const std::shared_ptr<http::Responder>& responder, const engine::Site
             c->mimeType = type;
             c->mtime = st.st_mtime;
             c->size = size;
-            storeFile(path, std::move(c));
+            storeFile(cacheKey, std::move(c));
         }
         responder->sendBody(std::move(body));
     } else {

@@ -1,7 +1,7 @@
 #pragma once
 // Static files: sendfile, ETag and Last-Modified with conditional GET/HEAD (304), one byte range
 // (206/416), MIME types, default documents, directory requests redirected to the trailing slash.
-// Paths never escape their virtual directory: symbolic links that leave it are refused.
+// Paths never escape their virtual directory except as its symlink policy allows (static/Beneath.h).
 #include "engine/SiteMap.h"
 #include "http/Connection.h"
 
@@ -10,8 +10,10 @@
 
 namespace lido::staticfiles {
 
-// Calls error(status, detail) for 403/404/405; otherwise answers on the responder.
+// Calls error(status, detail) for 403/404/405/503; otherwise answers on the responder. A link the
+// virtual directory's symlink policy refuses is also told to refusedLink (the event log).
 void serve(const std::shared_ptr<http::Responder>& responder, const engine::SiteMap& map, const engine::Route& route,
-           const std::function<void(int status, const std::string& detail)>& error, bool allowSymlinksOut = false);
+           const std::function<void(int status, const std::string& detail)>& error,
+           const std::function<void(const std::string& why)>& refusedLink = {});
 
 } // namespace lido::staticfiles

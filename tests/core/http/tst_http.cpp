@@ -19,6 +19,7 @@ private slots:
         ::setrlimit(RLIMIT_NOFILE, &rl); // the idle-connection test holds 1,000 sockets (x2 ends)
         f = std::make_unique<EngineFixture>();
         f->values["@TIMEOUT@"] = "00:00:02";
+        f->values["@APPS@"] = R"(<application path="/never" applicationPool="web"><virtualDirectory path="/" physicalPath="@DIR@/www" symlinks="Never" /></application>)";
         QVERIFY(f->start());
     }
     void cleanupTestCase() { f.reset(); }
@@ -137,7 +138,7 @@ private slots:
         QTest::newRow("backslash") << "/sub%5c..%5csecret.txt" << 400;
         QTest::newRow("NUL") << "/hello.txt%00.html" << 400;
         QTest::newRow("bad escape") << "/hello%zz.txt" << 400;
-        QTest::newRow("symlink out of the root") << "/link.txt" << 403;
+        QTest::newRow("symlink out of the root (symlinks=Never)") << "/never/link.txt" << 403;
         QTest::newRow("dot segments inside stay inside") << "/sub/./index.html" << 200;
     }
     void traversalIsRefused()
@@ -292,12 +293,14 @@ private slots:
     void symlinksOutsideWhenConfigured()
     {
         EngineFixture f;
-        f.values["@APPS@"] = R"(<application path="/open" applicationPool="web"><virtualDirectory path="/" physicalPath="@DIR@/www" followSymlinksOutside="true" /></application>)";
+        f.values["@APPS@"] = R"(<application path="/open" applicationPool="web"><virtualDirectory path="/" physicalPath="@DIR@/www" followSymlinksOutside="true" /></application>)"
+                             R"(<application path="/never" applicationPool="web"><virtualDirectory path="/" physicalPath="@DIR@/www" symlinks="Never" /></application>)";
         QVERIFY(f.start());
-        QCOMPARE(fetch(f.port, "/link.txt").status, 403); // the root application: refused
-        Response r = fetch(f.port, "/open/link.txt");     // the same folder, configured to follow
+        QCOMPARE(fetch(f.port, "/never/link.txt").status, 403); // symlinks="Never": refused
+        Response r = fetch(f.port, "/open/link.txt");           // the same folder, configured to follow
         QCOMPARE(r.status, 200);
         QCOMPARE(r.body, QByteArray("outside the root\n"));
+        QCOMPARE(fetch(f.port, "/link.txt").status, 200); // IfOwnerMatch (the default): link and file have one owner
         QCOMPARE(fetch(f.port, "/open/../secret.txt").status, 400); // ".." stays refused
     }
 

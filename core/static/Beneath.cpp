@@ -1,0 +1,163 @@
+#include "static/Beneath.h"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <string_view>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <vector>
+
+namespace lido::staticfiles {
+
+SymlinkPolicy parseSymlinkPolicy(const std::string& text)
+{
+    return text == "Never" ? SymlinkPolicy::Never : text == "Always" ? SymlinkPolicy::Always : SymlinkPolicy::IfOwnerMatch;
+}
+
+const char* symlinkPolicyName(SymlinkPolicy p)
+{
+    switch (p) {
+    case SymlinkPolicy::Never: return "Never";
+    case SymlinkPolicy::IfOwnerMatch: return "IfOwnerMatch";
+    case SymlinkPolicy::Always: return "Always";
+    }
+    return "?";
+}
+
+namespace {
+
+constexpr int kMaxLinks = 40; // as the kernel's own limit
+
+class Fd {
+public:
+    explicit Fd(int fd = -1) : fd_(fd) {}
+    ~Fd()
+    {
+        if (fd_ >= 0)
+            ::close(fd_);
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(Fd&& o) noexcept
+    {
+        if (this != &o) {
+            if (fd_ >= 0)
+                ::close(fd_);
+            fd_ = o.fd_;
+            o.fd_ = -1;
+        }
+        return *this;
+    }
+    int get() const { return fd_; }
+    int release()
+    {
+        int fd = fd_;
+        fd_ = -1;
+        return fd;
+    }
+
+private:
+    int fd_;
+};
+
+std::vector<std::string_view> components(std::string_view path)
+{
+    std::vector<std::string_view> out;
+    size_t start = 0;
+    while (start <= path.size()) {
+        size_t end = path.find('/', start);
+        std::string_view c = path.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+        if (!c.empty() && c != ".")
+            out.push_back(c);
+        if (end == std::string_view::npos)
+            break;
+        start = end + 1;
+    }
+    return out;
+}
+
+// Resolves `path` from `dir` (or from / when absolute) one component at a time, each with
+// O_NOFOLLOW; every symbolic link on the way is read through its own descriptor and followed
+// only when its owner (or root) owns what it resolves to.
+Opened walk(int dir, std::string_view path, int flags, int& links, const std::string& shownFrom)
+{
+    Fd at(path.starts_with('/') ? ::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC) : ::fcntl(dir, F_DUPFD_CLOEXEC, 0));
+    if (at.get() < 0)
+        return Opened{-1, errno, {}};
+    auto parts = components(path);
+    std::string shown = path.starts_with('/') ? std::string() : shownFrom;
+    if (parts.empty()) {
+        int fd = ::openat(at.get(), ".", flags | O_CLOEXEC);
+        return Opened{fd, fd < 0 ? errno : 0, {}};
+    }
+    for (size_t i = 0; i < parts.size(); ++i) {
+        bool last = i + 1 == parts.size();
+        std::string name(parts[i]);
+        shown += "/" + name;
+        Fd self(::openat(at.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+        if (self.get() < 0)
+            return Opened{-1, errno, {}};
+        struct stat st {};
+        if (::fstat(self.get(), &st) != 0)
+            return Opened{-1, errno, {}};
+        if (!S_ISLNK(st.st_mode)) {
+            if (last) {
+                // Opened again by name for reading: O_NOFOLLOW makes a link put there meanwhile fail.
+                int fd = ::openat(at.get(), name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC);
+                return Opened{fd, fd < 0 ? errno : 0, {}};
+            }
+            at = std::move(self);
+            continue;
+        }
+        if (++links > kMaxLinks)
+            return Opened{-1, ELOOP, {}};
+        char buf[4096];
+        ssize_t n = ::readlinkat(self.get(), "", buf, sizeof buf); // this link, not whatever has its name now
+        if (n < 0 || n == static_cast<ssize_t>(sizeof buf))
+            return Opened{-1, n < 0 ? errno : ENAMETOOLONG, {}};
+        std::string target(buf, static_cast<size_t>(n));
+        Opened resolved = walk(at.get(), target, last ? flags : O_PATH | O_DIRECTORY, links, shown.substr(0, shown.rfind('/')));
+        if (resolved.fd < 0)
+            return resolved;
+        Fd t(resolved.fd);
+        struct stat ts {};
+        if (::fstat(t.get(), &ts) != 0)
+            return Opened{-1, errno, {}};
+        if (st.st_uid != 0 && st.st_uid != ts.st_uid)
+            return Opened{-1, EXDEV,
+                          "the symbolic link " + shown + " (owner uid " + std::to_string(st.st_uid) + ") points to " + target +
+                              " (owner uid " + std::to_string(ts.st_uid) +
+                              "); symlinks=\"IfOwnerMatch\" follows a link out of its folder only when the link's owner owns its target"};
+        if (last)
+            return Opened{t.release(), 0, {}};
+        at = std::move(t);
+    }
+    return Opened{-1, ENOENT, {}};
+}
+
+} // namespace
+
+Opened openBeneath(int rootFd, const std::string& relative, SymlinkPolicy policy, int flags)
+{
+    const char* rel = relative.empty() ? "." : relative.c_str();
+    if (policy == SymlinkPolicy::Always) {
+        int fd = ::openat(rootFd, rel, flags | O_CLOEXEC);
+        return Opened{fd, fd < 0 ? errno : 0, {}};
+    }
+    open_how how{};
+    how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    int fd = static_cast<int>(::syscall(SYS_openat2, rootFd, rel, &how, sizeof how));
+    if (fd >= 0)
+        return Opened{fd, 0, {}};
+    int err = errno;
+    if (err != EXDEV && err != ELOOP)
+        return Opened{-1, err, {}};
+    if (policy == SymlinkPolicy::Never)
+        return Opened{-1, EXDEV, "the path leaves its virtual directory through a symbolic link (symlinks=\"Never\")"};
+    int links = 0;
+    return walk(rootFd, relative, flags, links, std::string());
+}
+
+} // namespace lido::staticfiles

@@ -341,9 +341,11 @@ bool MainWindow::openFile(const QString& path)
         poolsPage_->setPools(pools);
         std::map<QString, PoolsModel::Details> details;
         for (const ConfigElement* p : (*config)->pools()) {
+            // What the file asks for, until the engine's snapshot says what is in effect.
             const ConfigElement* pm = p->child("processModel");
-            std::string user = pm ? pm->get("userName") : std::string();
-            details[QString::fromStdString(p->get("name"))].identity = user.empty() ? tr("(the engine's user)") : QString::fromStdString(user);
+            std::string type = lido::config::identityType(pm);
+            details[QString::fromStdString(p->get("name"))].identity =
+                type == "SpecificUser" ? QString::fromStdString(pm->get("userName")) : QString::fromStdString(type);
         }
         for (const ConfigElement* site : (*config)->sites())
             for (const ConfigElement* app : site->childrenNamed("application")) {

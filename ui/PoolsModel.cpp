@@ -36,6 +36,8 @@ void PoolsModel::setSnapshot(const lido::engine::Snapshot& s)
             fresh.reason = QString::fromStdString(p.stoppedReason);
         if (!p.advice.empty())
             fresh.advice = QString::fromStdString(p.advice);
+        if (!p.identity.empty())
+            fresh.identity = QString::fromStdString(p.identity);
         fresh.busy += p.busy;
         fresh.idle += p.idle;
         fresh.total += p.starting + p.idle + p.busy + p.draining;
@@ -47,6 +49,8 @@ void PoolsModel::setSnapshot(const lido::engine::Snapshot& s)
     for (const auto& c : s.cgi) {
         Row& fresh = byName[c.pool];
         fresh.cgiRunning = c.running;
+        if (!c.identity.empty())
+            fresh.identity = QString::fromStdString(c.identity);
         fresh.cgiQueued = c.queued;
         fresh.failures += c.misbehaving + c.timeouts + c.rejected + c.spawnFailures;
     }
@@ -133,7 +137,7 @@ QVariant PoolsModel::data(const QModelIndex& index, int role) const
         case Failures: return QVariant::fromValue<qulonglong>(r.failures);
         case Cgi: return tr("%1 running").arg(r.cgiRunning);
         case Failures5m: return QVariant::fromValue<qulonglong>(r.failures5m);
-        case Identity: return r.details.identity;
+        case Identity: return r.identity.isEmpty() ? r.details.identity : r.identity;
         case Applications: return r.details.applications;
         case LastEvent: return r.lastEvent;
         }

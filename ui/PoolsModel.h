@@ -13,7 +13,7 @@ class PoolsModel : public QAbstractTableModel {
 public:
     enum Column { Name, State, Instances, Queue, RequestsPerSecond, P99, Failures, Cgi, Failures5m, Identity, Applications, LastEvent, ColumnCount };
     struct Details {
-        QString identity;     // processModel/@userName, or the engine's own user
+        QString identity;     // what the file asks for (the snapshot's identity in effect wins)
         QString applications; // the applications that use the pool: "Main/, Shop/app"
     };
     explicit PoolsModel(QObject* parent = nullptr);
@@ -46,6 +46,7 @@ private:
         bool hasFastCgi = false;
         QString reason;
         QString advice;
+        QString identity; // in effect, from the engine: "www-data (uid 33)"
         int busy = 0, idle = 0, total = 0, queued = 0;
         double perSecond = 0, p99 = 0;
         uint64_t failures = 0;

@@ -62,16 +62,22 @@ int status(const std::string& socket, bool asJson)
         std::cerr << "lidoctl: " << snap.error() << "\n";
         return Failed;
     }
-    std::printf("%-20s %-10s %-22s %6s %8s %9s  %s\n", "POOL", "STATE", "INSTANCES", "QUEUE", "REQ/S", "FAILURES", "APPLICATION");
+    std::printf("%-20s %-10s %-22s %6s %8s %9s  %-22s %s\n", "POOL", "STATE", "INSTANCES", "QUEUE", "REQ/S", "FAILURES", "IDENTITY", "APPLICATION");
     for (const auto& p : snap->fastcgi) {
         char instances[64];
         std::snprintf(instances, sizeof instances, "%d busy/%d idle/%d", p.busy, p.idle, p.starting + p.idle + p.busy + p.draining);
         uint64_t failures = p.crashes + p.timeouts + p.queueFull + p.protocolErrors + p.stderrFailures + p.pingFailures;
-        std::printf("%-20s %-10s %-22s %6d %8.1f %9llu  %s\n", p.pool.c_str(), p.running ? "Started" : "Stopped", instances, p.queued,
-                    p.requestsPerSecond, static_cast<unsigned long long>(failures), p.application.c_str());
+        std::printf("%-20s %-10s %-22s %6d %8.1f %9llu  %-22s %s\n", p.pool.c_str(), p.running ? "Started" : "Stopped", instances, p.queued,
+                    p.requestsPerSecond, static_cast<unsigned long long>(failures), p.identity.c_str(), p.application.c_str());
         if (!p.running && !p.stoppedReason.empty())
             std::printf("    %s\n", p.stoppedReason.c_str());
+        if (!p.advice.empty())
+            std::printf("    warning: %s\n", p.advice.c_str());
     }
+    std::printf("\n%-20s %-22s %8s %7s %10s\n", "CGI POOL", "IDENTITY", "RUNNING", "QUEUED", "COMPLETED");
+    for (const auto& c : snap->cgi)
+        std::printf("%-20s %-22s %8d %7d %10llu\n", c.pool.c_str(), c.identity.c_str(), c.running, c.queued,
+                    static_cast<unsigned long long>(c.completed));
     std::printf("\n%-20s %-10s %8s %11s %10s %8s\n", "SITE", "STATE", "REQ/S", "CONNECTIONS", "REQUESTS", "5XX");
     for (const auto& s : snap->sites) {
         std::string state = s.state.rfind("Failed", 0) == 0 ? "Failed" : s.state.rfind("Stopped", 0) == 0 ? "Stopped" : s.state;

@@ -30,7 +30,7 @@ json toJson(const Snapshot& s)
                               {"openConnections", m.openConnections}});
     j["cgi"] = json::array();
     for (const CgiMetrics& m : s.cgi)
-        j["cgi"].push_back({{"pool", m.pool}, {"maxConcurrent", m.maxConcurrent}, {"running", m.running}, {"queued", m.queued},
+        j["cgi"].push_back({{"pool", m.pool}, {"identity", m.identity}, {"maxConcurrent", m.maxConcurrent}, {"running", m.running}, {"queued", m.queued},
                             {"maxQueued", m.maxQueued}, {"started", m.started}, {"completed", m.completed}, {"rejected", m.rejected},
                             {"spawnFailures", m.spawnFailures}, {"spawnRetries", m.spawnRetries}, {"misbehaving", m.misbehaving},
                             {"timeouts", m.timeouts}});
@@ -41,7 +41,7 @@ json toJson(const Snapshot& s)
             instances.push_back({{"pid", i.pid}, {"state", stateName(i.state)}, {"requests", i.requests},
                                  {"uptimeSeconds", i.uptimeSeconds}, {"currentUrl", i.currentUrl}, {"rssBytes", i.rssBytes},
                                  {"cpuSeconds", i.cpuSeconds}});
-        j["fastcgi"].push_back({{"pool", p.pool}, {"application", p.application}, {"running", p.running},
+        j["fastcgi"].push_back({{"pool", p.pool}, {"identity", p.identity}, {"application", p.application}, {"running", p.running},
                                 {"stoppedReason", p.stoppedReason}, {"maxInstances", p.maxInstances}, {"starting", p.starting},
                                 {"idle", p.idle}, {"busy", p.busy}, {"draining", p.draining}, {"queued", p.queued},
                                 {"maxQueued", p.maxQueued}, {"accepted", p.accepted}, {"completed", p.completed},
@@ -82,7 +82,7 @@ Result<Snapshot> parseSnapshot(std::string_view text)
         }
         for (const json& m : j.value("cgi", json::array())) {
             CgiMetrics x;
-            get(m, "pool", x.pool), get(m, "maxConcurrent", x.maxConcurrent), get(m, "running", x.running), get(m, "queued", x.queued);
+            get(m, "pool", x.pool), get(m, "identity", x.identity), get(m, "maxConcurrent", x.maxConcurrent), get(m, "running", x.running), get(m, "queued", x.queued);
             get(m, "maxQueued", x.maxQueued), get(m, "started", x.started), get(m, "completed", x.completed);
             get(m, "rejected", x.rejected), get(m, "spawnFailures", x.spawnFailures), get(m, "spawnRetries", x.spawnRetries);
             get(m, "misbehaving", x.misbehaving), get(m, "timeouts", x.timeouts);
@@ -90,7 +90,7 @@ Result<Snapshot> parseSnapshot(std::string_view text)
         }
         for (const json& m : j.value("fastcgi", json::array())) {
             PoolMetrics p;
-            get(m, "pool", p.pool), get(m, "application", p.application), get(m, "running", p.running);
+            get(m, "pool", p.pool), get(m, "identity", p.identity), get(m, "application", p.application), get(m, "running", p.running);
             get(m, "stoppedReason", p.stoppedReason), get(m, "maxInstances", p.maxInstances), get(m, "starting", p.starting);
             get(m, "idle", p.idle), get(m, "busy", p.busy), get(m, "draining", p.draining), get(m, "queued", p.queued);
             get(m, "maxQueued", p.maxQueued), get(m, "accepted", p.accepted), get(m, "completed", p.completed);

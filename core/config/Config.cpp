@@ -57,6 +57,15 @@ std::vector<const ConfigElement*> ConfigElement::childrenNamed(std::string_view 
     return out;
 }
 
+std::string identityType(const ConfigElement* pm)
+{
+    if (pm && pm->find("identityType"))
+        return pm->get("identityType");
+    if (pm && !pm->get("userName").empty())
+        return "SpecificUser";
+    return "ApplicationPoolIdentity";
+}
+
 namespace {
 
 void build(const ConfigDocument& doc, pugi::xml_node node, const std::string& schemaPath, const std::string& parentDisplay,

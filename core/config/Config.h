@@ -43,6 +43,10 @@ struct ConfigElement {
     std::vector<const ConfigElement*> childrenNamed(std::string_view childName) const;
 };
 
+// processModel/@identityType in effect: as written, else SpecificUser when userName is set, else
+// ApplicationPoolIdentity.
+std::string identityType(const ConfigElement* processModel);
+
 struct ValidateOptions {
     // False when the file is checked on another machine than the one it runs on: missing
     // folders and programs become warnings.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <unordered_map>
@@ -230,12 +231,33 @@ private:
         return cur;
     }
 
+    // Root only when written so; an engine that is not root cannot switch to what a pool asks for.
+    void identity(const ConfigElement& pool)
+    {
+        const ConfigElement* pm = pool.child("processModel");
+        std::string type = identityType(pm);
+        const ConfigElement& at = pm ? *pm : pool;
+        std::string where = at.path + (pm && pm->find("identityType") ? "/@identityType" : pm && pm->find("userName") ? "/@userName" : "");
+        if (type == "LocalSystem")
+            add(Severity::Warning, at.line, where, "pool " + pool.get("name") + " runs as root (identityType=\"LocalSystem\")");
+        if (::geteuid() == 0 || (type == "ApplicationPoolIdentity" && !(pm && pm->find("identityType"))))
+            return;
+        passwd* me = ::getpwuid(::geteuid());
+        std::string self = me ? me->pw_name : std::to_string(::geteuid());
+        if (type == "SpecificUser" && pm && pm->get("userName") == self)
+            return;
+        add(Severity::Warning, at.line, where,
+            "the engine runs as " + self + ", not root, and cannot switch users: pool " + pool.get("name") + " runs as " + self);
+    }
+
     void references(const ConfigElement& root)
     {
         std::unordered_map<std::string, int> pools;
         if (const ConfigElement* ap = find(root, {"system.applicationHost", "applicationPools"}))
-            for (const ConfigElement* p : ap->childrenNamed("add"))
+            for (const ConfigElement* p : ap->childrenNamed("add")) {
                 pools.emplace(p->get("name"), p->line);
+                identity(*p);
+            }
         const ConfigElement* sites = find(root, {"system.applicationHost", "sites"});
         std::string defaultPool;
         if (sites)

@@ -97,8 +97,10 @@ void addPoolElements(std::vector<ElementSpec>& out, const std::string& base, boo
     out.push_back(E(base + "/processModel", "How the pool's processes are started, identified and kept alive.", {
         Enum("identityType", "ApplicationPoolIdentity",
              {"LocalSystem", "LocalService", "NetworkService", "SpecificUser", "ApplicationPoolIdentity"},
-             "Which identity processes run as; on Lido SpecificUser uses userName, the others the engine's user."),
-        Str("userName", "", "The Unix user the pool's processes run as (when the engine runs as root)."),
+             "Which user the pool's programs run as when the engine runs as root: ApplicationPoolIdentity is "
+             "lido/applicationPoolIdentity/@userName (www-data, else nobody), SpecificUser is userName, LocalService and "
+             "NetworkService are nobody, LocalSystem is root. Not written: SpecificUser when userName is set."),
+        Str("userName", "", "The Unix user of identityType=\"SpecificUser\" (when the engine runs as root)."),
         Str("password", "", "Windows only: the identity's password; unused on Lido.").windows(),
         Bool("loadUserProfile", true, "Windows only: load the user profile.").windows(),
         Bool("setProfileEnvironment", true, "Windows only: set profile environment variables.").windows(),
@@ -465,7 +467,7 @@ Schema::Schema()
     out.push_back(E("system.webServer/handlers/clear", "Removes earlier mappings.", {}, true));
     out.push_back(E("system.webServer/cgi", "How CGI programs run.", {
         Bool("createCGIWithNewConsole", false, "Windows only.").windows(),
-        Bool("createProcessAsUser", true, "Run CGI programs as the pool's identity."),
+        Bool("createProcessAsUser", true, "Windows: run CGI as the authenticated user; on Lido CGI always runs as the pool's identity."),
         Time("timeout", "00:15:00", "How long a CGI program may run.").range(1 * kSecond, kNoMax),
     }));
     out.push_back(E("system.webServer/defaultDocument", "Files served for a folder request.", {
@@ -558,6 +560,9 @@ Schema::Schema()
         Str("allow", "127.0.0.1,::1", "Client addresses allowed, comma-separated."),
     }));
     out.back().attributes[1].defaultValue = "127.0.0.1:8089:";
+    out.push_back(E("lido/applicationPoolIdentity", "The user of pools with identityType=\"ApplicationPoolIdentity\" (the default).", {
+        Str("userName", "www-data", "An unprivileged user; nobody when it does not exist. Never root.").lido(),
+    }));
     out.push_back(E("lido/limits", "Engine-wide limits.", {
         UInt("maxConnections", 0, "Connections the engine accepts at once over all sites; past it new ones get 503 "
                                   "(0 = the open-file limit less a quarter, at least 64, kept for pools, logs and files).").lido(),

@@ -4,6 +4,7 @@
 #include "cgi/CgiRunner.h"
 #include "config/ConfigDiff.h"
 #include "config/Values.h"
+#include "engine/PoolIdentity.h"
 #include "engine/RequestFilter.h"
 #include "engine/SiteMap.h"
 #include "engine/StatusPage.h"
@@ -54,7 +55,7 @@ struct SiteState {
 struct PoolRuntime {
     std::shared_ptr<cgi::CgiLimiter> limiter;
     std::string limiterKey;
-    std::optional<process::Identity> identity;
+    PoolIdentity identity;
     process::Limits limits;
 };
 
@@ -80,7 +81,6 @@ struct Shared {
     RequestFilter filter;
     std::string errorMode = "DetailedLocalOnly";
     std::chrono::milliseconds cgiTimeout{900000};
-    bool cgiAsUser = true;
     // FastCGI process pools by (application pool, fullPath, arguments).
     std::map<std::string, std::shared_ptr<pool::FastCgiPool>> fastcgi;
 };
@@ -104,7 +104,7 @@ std::string fastCgiKey(const std::string& pool, const std::string& fullPath, con
 }
 
 pool::FastCgiSettings fastCgiSettings(const ConfigElement& app, const ConfigElement& appPool, const std::string& runtimeDir,
-                                      const std::shared_ptr<log::EventLog>& events)
+                                      const PoolIdentity& identity)
 {
     pool::FastCgiSettings f;
     auto num = [&](const ConfigElement& e, const char* a, uint64_t fallback) { return config::parseUInt(e.get(a)).value_or(fallback); };
@@ -143,14 +143,10 @@ pool::FastCgiSettings fastCgiSettings(const ConfigElement& app, const ConfigElem
         if (auto t = config::trim(v); !t.empty())
             f.utf8ServerVariables.push_back(t);
     const ConfigElement* pm = appPool.child("processModel");
+    f.identity = identity.identity;
+    f.identityShown = identity.shown;
+    f.identityError = identity.error;
     if (pm) {
-        std::string user = pm->get("userName");
-        if (!user.empty() && ::geteuid() == 0) {
-            if (auto id = process::resolveIdentity(user))
-                f.identity = *id;
-            else
-                events->add(log::Severity::Error, "pool " + f.poolName, "pool.identity", "pool " + f.poolName + ": " + id.error());
-        }
         f.limits.openFiles = num(*pm, "maxOpenFiles", 0);
         f.limits.addressSpaceBytes = num(*pm, "maxAddressSpaceMB", 0) * 1024 * 1024;
         f.limits.cpuSeconds = num(*pm, "maxCpuSeconds", 0);
@@ -469,8 +465,13 @@ public:
             job.context.pathTranslated = route.directory->physicalPath + match.pathInfo;
         job.context.scriptFilename = match.scriptFile;
         job.context.documentRoot = route.directory->physicalPath;
-        if (s.cgiAsUser)
-            job.identity = pool->second.identity;
+        // Always the pool's identity: IIS's createProcessAsUser chooses between the pool's and the
+        // authenticated Windows user's, and Lido has no Windows users.
+        if (!pool->second.identity.error.empty()) {
+            sendError(s, r, 503, pool->second.identity.error, {{"Retry-After", "60"}});
+            return;
+        }
+        job.identity = pool->second.identity.identity;
         job.limits = pool->second.limits;
         job.timeout = s.cgiTimeout;
         auto self = shared_from_self();
@@ -917,7 +918,6 @@ struct Engine::Impl {
                 shared->maxConnections = static_cast<int64_t>(*n);
         if (const ConfigElement* c = config->section("cgi")) {
             shared->cgiTimeout = std::chrono::milliseconds(config::parseTimeSpan(c->get("timeout")).value_or(900000));
-            shared->cgiAsUser = config::parseBool(c->get("createProcessAsUser")).value_or(true);
         }
 
         unsigned cores = std::max(1u, std::thread::hardware_concurrency());
@@ -935,16 +935,10 @@ struct Engine::Impl {
                     rt.limiter = it->second.limiter;
             if (!rt.limiter)
                 rt.limiter = std::make_shared<cgi::CgiLimiter>(name, maxConcurrent, queue, wait);
+            rt.identity = poolIdentity(*p, *config);
+            if (!rt.identity.error.empty())
+                events->add(log::Severity::Error, "pool " + name, "pool.identity", rt.identity.error + "; its programs do not start");
             if (const ConfigElement* pm = p->child("processModel")) {
-                std::string user = pm->get("userName");
-                if (!user.empty() && ::geteuid() == 0) {
-                    auto id = process::resolveIdentity(user);
-                    if (id)
-                        rt.identity = *id;
-                    else
-                        events->add(log::Severity::Error, "pool " + name, "pool.identity", "pool " + name + ": " + id.error() +
-                                                                                               "; its programs cannot run");
-                }
                 rt.limits.openFiles = config::parseUInt(pm->get("maxOpenFiles")).value_or(0);
                 rt.limits.addressSpaceBytes = config::parseUInt(pm->get("maxAddressSpaceMB")).value_or(0) * 1024 * 1024;
                 rt.limits.cpuSeconds = config::parseUInt(pm->get("maxCpuSeconds")).value_or(0);
@@ -977,7 +971,7 @@ struct Engine::Impl {
                 for (const ConfigElement* app : config->fastCgiApplications()) {
                     if (config::expandEnvironment(app->get("fullPath")) != fullPath || app->get("arguments") != args)
                         continue;
-                    auto settings = fastCgiSettings(*app, *poolElement, runtimeDir, events);
+                    auto settings = fastCgiSettings(*app, *poolElement, runtimeDir, shared->pools.at(poolName).identity);
                     if (old)
                         if (auto it = old->fastcgi.find(key); it != old->fastcgi.end() && it->second && it->second->settings() == settings) {
                             shared->fastcgi[key] = it->second;
@@ -1344,8 +1338,10 @@ Snapshot Engine::snapshot() const
         m.openConnections = c.connections;
         snap.sites.push_back(m);
     }
-    for (const auto& [name, p] : shared->pools)
+    for (const auto& [name, p] : shared->pools) {
         snap.cgi.push_back(p.limiter->metrics());
+        snap.cgi.back().identity = p.identity.shown;
+    }
     for (const auto& [key, p] : shared->fastcgi)
         if (p)
             snap.fastcgi.push_back(p->metrics());

@@ -21,6 +21,7 @@ struct SiteMetrics {
 
 struct CgiMetrics {
     std::string pool;
+    std::string identity; // the pool's programs run as: "www-data (uid 33)"
     int maxConcurrent = 0;
     int running = 0;
     int queued = 0;
@@ -63,6 +64,7 @@ struct InstanceMetrics {
 
 struct PoolMetrics {
     std::string pool;
+    std::string identity; // the instances run as: "www-data (uid 33)"
     std::string application; // fullPath [arguments]
     bool running = true;
     std::string stoppedReason;

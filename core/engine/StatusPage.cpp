@@ -80,7 +80,7 @@ std::string statusJson(const Snapshot& s, double uptime)
     for (const PoolMetrics& p : s.fastcgi) {
         out += first ? "" : ",";
         first = false;
-        out += "{\"pool\":" + quote(p.pool) + ",\"application\":" + quote(p.application) +
+        out += "{\"pool\":" + quote(p.pool) + ",\"identity\":" + quote(p.identity) + ",\"application\":" + quote(p.application) +
                ",\"process manager\":" + quote("lido") + ",\"state\":" + quote(p.running ? "Started" : "Stopped") +
                ",\"stopped reason\":" + quote(p.stoppedReason) + ",\"accepted conn\":" + std::to_string(p.accepted) +
                ",\"completed\":" + std::to_string(p.completed) + ",\"listen queue\":" + std::to_string(p.queued) +
@@ -121,7 +121,7 @@ std::string statusJson(const Snapshot& s, double uptime)
     for (const CgiMetrics& c : s.cgi) {
         out += first ? "" : ",";
         first = false;
-        out += "{\"pool\":" + quote(c.pool) + ",\"running\":" + std::to_string(c.running) + ",\"queued\":" + std::to_string(c.queued) +
+        out += "{\"pool\":" + quote(c.pool) + ",\"identity\":" + quote(c.identity) + ",\"running\":" + std::to_string(c.running) + ",\"queued\":" + std::to_string(c.queued) +
                ",\"max queued\":" + std::to_string(c.maxQueued) + ",\"completed\":" + std::to_string(c.completed) +
                ",\"rejected\":" + std::to_string(c.rejected) + ",\"spawn failures\":" + std::to_string(c.spawnFailures) +
                ",\"misbehaving\":" + std::to_string(c.misbehaving) + ",\"timeouts\":" + std::to_string(c.timeouts) + "}";

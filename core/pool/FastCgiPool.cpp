@@ -112,6 +112,7 @@ FastCgiPool::FastCgiPool(asio::io_context& io, FastCgiSettings settings, std::sh
                                                  FailureWindow(settings_.rapidFailMaxCrashes, settings_.rapidFailInterval)});
     limit_ = settings_.maxInstances > 0 ? settings_.maxInstances : 1;
     counters_.pool = settings_.poolName;
+    counters_.identity = settings_.identityShown;
     counters_.application = settings_.fullPath + (settings_.arguments.empty() ? "" : " " + settings_.arguments);
     metrics_ = counters_;
 }
@@ -269,6 +270,13 @@ void FastCgiPool::spawnInstance()
 {
     auto in = std::make_shared<Instance>(strand_);
     in->id = nextInstanceId_++;
+    if (!settings_.identityError.empty()) {
+        // Never as root instead: the waiting requests get the reason.
+        in->exited = true;
+        instances_.push_back(in);
+        crash(in, "could not be started: " + settings_.identityError);
+        return;
+    }
     int listenFd = -1;
     if (settings_.tcp) {
         listenFd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -44,6 +44,8 @@ struct FastCgiSettings {
     std::vector<std::pair<std::string, std::string>> environment;
     std::vector<std::string> utf8ServerVariables; // passed decoded and checked as UTF-8 (the IIS hotfix's list)
     std::optional<process::Identity> identity;
+    std::string identityShown; // "www-data (uid 33)"
+    std::string identityError; // no identity to run as: instances do not start
     process::Limits limits;
     std::string runtimeDirectory; // sockets live here
     // From the application pool:

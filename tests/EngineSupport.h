@@ -310,6 +310,9 @@ public:
         d.mkpath("www/sub");
         d.mkpath("www/cgi-bin");
         d.mkpath("logs");
+        // Where programs may write (pid files): they run as the pool's unprivileged identity.
+        d.mkpath("shared");
+        ::chmod(s.path("shared").toUtf8().constData(), 01777);
         s.write("www/hello.txt", "Hello, Lido!\n");
         s.write("www/sub/index.html", "<p>sub index</p>\n");
         s.write("secret.txt", "outside the root\n");

@@ -87,6 +87,7 @@ struct ChildPlan {
     bool switchUser;
     int fds[3];
     int errorPipe;
+    pid_t parent;
 };
 
 [[noreturn]] void runChild(const ChildPlan* plan)
@@ -98,7 +99,6 @@ struct ChildPlan {
     for (int s = 1; s < NSIG; ++s)
         ::sigaction(s, &dfl, nullptr);
     ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     // dup2 onto 0..2; the originals may sit in 0..2 themselves, so move those up first.
     int fds[3] = {plan->fds[0], plan->fds[1], plan->fds[2]};
     for (int i = 0; i < 3; ++i)
@@ -123,6 +123,11 @@ struct ChildPlan {
         if (::setresuid(o.identity->uid, o.identity->uid, o.identity->uid) != 0)
             childFail(plan->errorPipe, errno, StepUid);
     }
+    // After the identity switch: changing credentials clears the parent-death signal (measured:
+    // a www-data CGI program outlived a SIGKILLed lidod when this came first).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != plan->parent)
+        ::_exit(127); // the engine died before the signal was armed
     if (!o.workingDirectory.empty() && ::chdir(o.workingDirectory.c_str()) != 0)
         childFail(plan->errorPipe, errno, StepChdir);
     // Close every other descriptor (sockets of other clients, pipes of other children).
@@ -160,7 +165,7 @@ std::optional<Spawned> spawn(const SpawnOptions& o, SpawnError* error)
         devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
     ChildPlan plan{&o, argv.data(), envp.data(), o.identity.has_value() && ::geteuid() == 0,
                    {o.stdinFd >= 0 ? o.stdinFd : devnull, o.stdoutFd >= 0 ? o.stdoutFd : devnull, o.stderrFd >= 0 ? o.stderrFd : devnull},
-                   errorPipe[1]};
+                   errorPipe[1], ::getpid()};
 
     sigset_t all, old;
     sigfillset(&all);

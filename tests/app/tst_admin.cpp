@@ -297,12 +297,12 @@ private slots:
                                      .object()["fastcgi"].toArray().first().toObject()["instances"].toArray()).size() == 2);
         // A CGI program is running too.
         Client cgi(f.port);
-        cgi.send(getRequest("/cgi-bin/helper.cgi?sleep=20000&pidfile=" + f.s.path("cgi.pid")));
-        QTRY_VERIFY(QFile::exists(f.s.path("cgi.pid")) && QFileInfo(f.s.path("cgi.pid")).size() > 0);
+        cgi.send(getRequest("/cgi-bin/helper.cgi?sleep=20000&pidfile=" + f.s.path("shared/cgi.pid")));
+        QTRY_VERIFY(QFile::exists(f.s.path("shared/cgi.pid")) && QFileInfo(f.s.path("shared/cgi.pid")).size() > 0);
         QList<pid_t> pids;
         for (const auto& i : instances)
             pids << pid_t(i.toObject()["pid"].toInt());
-        QFile pidFile(f.s.path("cgi.pid"));
+        QFile pidFile(f.s.path("shared/cgi.pid"));
         QVERIFY(pidFile.open(QIODevice::ReadOnly));
         pids << pid_t(pidFile.readAll().trimmed().toInt());
         for (pid_t p : pids)

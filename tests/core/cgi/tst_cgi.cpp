@@ -165,11 +165,11 @@ private slots:
 
     void timeoutKillsTheProgram()
     {
-        QString pidFile = f->s.path("hang.pid");
+        QString pidFile = f->s.path("shared/hang.pid");
         Response r = fetch(f->port, "/cgi-bin/helper.cgi?pidfile=" + pidFile + "&hang");
         QCOMPARE(r.status, 502);
         QVERIFY(r.body.contains("did not finish within the cgi timeout (1 s)"));
-        pid_t pid = pid_t(f->s.read("hang.pid").trimmed().toInt());
+        pid_t pid = pid_t(f->s.read("shared/hang.pid").trimmed().toInt());
         QVERIFY(pid > 0);
         QVERIFY(processGone(pid, 5000));
         QVERIFY(!f->events("cgi.timeout").empty());
@@ -177,13 +177,13 @@ private slots:
 
     void clientDisconnectKillsTheProgram()
     {
-        QString pidFile = f->s.path("gone.pid");
+        QString pidFile = f->s.path("shared/gone.pid");
         {
             Client c(f->port);
             c.send(getRequest("/cgi-bin/helper.cgi?pidfile=" + pidFile + "&sleep=100000"));
-            QTRY_VERIFY(f->s.read("gone.pid").trimmed().toInt() > 0);
+            QTRY_VERIFY(f->s.read("shared/gone.pid").trimmed().toInt() > 0);
         } // the client goes away
-        pid_t pid = pid_t(f->s.read("gone.pid").trimmed().toInt());
+        pid_t pid = pid_t(f->s.read("shared/gone.pid").trimmed().toInt());
         QVERIFY(processGone(pid, 5000));
     }
 

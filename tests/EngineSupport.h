@@ -378,6 +378,19 @@ public:
 
     std::vector<lido::log::Event> events(const std::string& code) const { return engine->events()->find(code); }
 
+    // /app/* of the root application goes to the libfcgi test helper with these application
+    // attributes and environment variables (NAME=value pairs).
+    void useFastCgiHelper(const QString& attributes = {}, const QList<QPair<QString, QString>>& environment = {})
+    {
+        QString env;
+        for (const auto& [name, value] : environment)
+            env += QString("<environmentVariable name=\"%1\" value=\"%2\" />").arg(name, value);
+        values["@FASTCGI@"] = "<fastCgi><application fullPath=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi\" " + attributes + ">" +
+                              (env.isEmpty() ? QString() : "<environmentVariables>" + env + "</environmentVariables>") + "</application></fastCgi>";
+        values["@HANDLERS@"] = "<add name=\"App\" path=\"/app/*\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"" LIDO_TEST_BIN_DIR
+                               "/lido-test-fcgi\" />";
+    }
+
     testsupport::Scratch s;
     uint16_t port = 0;
     QMap<QString, QString> values;

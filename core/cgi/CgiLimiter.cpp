@@ -77,10 +77,10 @@ void CgiLimiter::cancel(Ticket& ticket)
         }
 }
 
-engine::CgiMetrics CgiLimiter::metrics() const
+CgiMetrics CgiLimiter::metrics() const
 {
     std::lock_guard lock(mutex_);
-    engine::CgiMetrics m;
+    CgiMetrics m;
     m.pool = pool_;
     m.maxConcurrent = max_;
     m.running = running_;

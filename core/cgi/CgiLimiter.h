@@ -1,7 +1,7 @@
 #pragma once
 // How many CGI programs of one application pool run at once, and the queue in front of them.
 // Under load requests wait instead of failing; only past the queue do they get 503.
-#include "engine/Snapshot.h"
+#include "cgi/CgiMetrics.h"
 
 #include <asio.hpp>
 #include <atomic>
@@ -26,7 +26,7 @@ public:
     void release();
     void cancel(Ticket& ticket); // the client went away while waiting
 
-    engine::CgiMetrics metrics() const;
+    CgiMetrics metrics() const;
 
     std::atomic<uint64_t> started{0}, completed{0}, rejected{0}, spawnFailures{0}, spawnRetries{0}, misbehaving{0}, timeouts{0};
 

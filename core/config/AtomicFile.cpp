@@ -1,5 +1,7 @@
 #include "config/AtomicFile.h"
 
+#include "util/Fd.h"
+
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -13,28 +15,6 @@ namespace lido {
 namespace {
 
 std::string errorText(int err) { return std::strerror(err); }
-
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd()
-    {
-        if (fd_ >= 0)
-            ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-    int release()
-    {
-        int f = fd_;
-        fd_ = -1;
-        return f;
-    }
-
-private:
-    int fd_;
-};
 
 } // namespace
 

@@ -6,12 +6,12 @@
 #include "config/Values.h"
 #include "engine/PoolIdentity.h"
 #include "engine/RequestFilter.h"
-#include "engine/SiteMap.h"
+#include "routing/SiteMap.h"
 #include "engine/StatusPage.h"
 #include "http/Connection.h"
 #include "log/AccessLog.h"
 #include "pool/FastCgiPool.h"
-#include "static/FileCache.h"
+#include "fs/FileCache.h"
 #include "static/StaticFiles.h"
 
 #include <asio.hpp>
@@ -31,6 +31,7 @@
 namespace lido::engine {
 
 using config::ConfigElement;
+using namespace routing; // SiteMap, Route, HandlerMatch, ...
 
 namespace {
 
@@ -39,8 +40,8 @@ struct SiteCounters {
     std::atomic<uint64_t> requests{0};
     std::atomic<uint64_t> status[6] = {};
     std::atomic<int64_t> connections{0};
-    uint64_t lastRequests = 0; // engine ticker only
-    double perSecond = 0;
+    uint64_t lastRequests = 0;          // engine ticker only
+    std::atomic<double> perSecond{0};   // written by the ticker, read by snapshot() on any thread
 };
 
 struct SiteState {
@@ -362,9 +363,9 @@ public:
         }
         HandlerMatch match = s.map->handlerFor(route, req.method);
         if (!defaultDocument && match.mapping && match.mapping->module == Module::Static && normal->back() == '/' &&
-            s.map->defaultDocumentEnabled() && staticfiles::cachedFileType(route.physicalPath) == S_IFDIR)
+            s.map->defaultDocumentEnabled() && fs::cachedFileType(route.physicalPath) == S_IFDIR)
             for (const std::string& doc : s.map->defaultDocuments())
-                if (staticfiles::cachedFileType(route.physicalPath + doc) == S_IFREG) {
+                if (fs::cachedFileType(route.physicalPath + doc) == S_IFREG) {
                     handle(r, siteConfig, *normal + doc, redirects, true);
                     return;
                 }
@@ -400,9 +401,9 @@ public:
     bool scriptAllowed(const std::shared_ptr<http::Responder>& r, const Route& route, const HandlerMatch& match)
     {
         const VirtualDirectory& vd = *route.directory;
-        if (vd.symlinks == staticfiles::SymlinkPolicy::Always || match.scriptFile.size() <= vd.physicalPath.size() + 1)
+        if (vd.symlinks == fs::SymlinkPolicy::Always || match.scriptFile.size() <= vd.physicalPath.size() + 1)
             return true;
-        staticfiles::Opened o = staticfiles::openBeneath(vd.rootFd, match.scriptFile.substr(vd.physicalPath.size() + 1), vd.symlinks, O_PATH);
+        fs::Opened o = fs::openBeneath(vd.rootFd, match.scriptFile.substr(vd.physicalPath.size() + 1), vd.symlinks, O_PATH);
         if (o.fd >= 0)
             ::close(o.fd);
         if (o.fd >= 0 || (o.error != EXDEV && o.error != ELOOP))
@@ -760,10 +761,11 @@ struct Engine::Impl {
             if (!ec) {
                 uint64_t generation = slot->generation.load(std::memory_order_acquire);
                 auto shared = current();
-                auto ep = shared->endpoints.find(key);
                 int64_t open = openConnections->load();
-                bool engineFull = open >= shared->maxConnections || open >= pressureCeiling.load();
-                if (ep == shared->endpoints.end() || engineFull || static_cast<uint64_t>(count->load()) >= ep->second.maxConnections) {
+                bool known = shared && shared->endpoints.count(key);
+                bool engineFull = known && (open >= shared->maxConnections || open >= pressureCeiling.load());
+                auto ep = known ? shared->endpoints.find(key) : decltype(shared->endpoints.find(key)){};
+                if (!known || engineFull || static_cast<uint64_t>(count->load()) >= ep->second.maxConnections) {
                     // Over the engine's or the site's limit (or a listener being removed): a short
                     // 503 and close, as IIS does, instead of running out of descriptors.
                     static const std::string busy = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
@@ -1067,9 +1069,10 @@ struct Engine::Impl {
             p.time = std::chrono::system_clock::now();
             for (auto& [name, s] : shared->sites) {
                 uint64_t now = s->counters->requests.load();
-                s->counters->perSecond = static_cast<double>(now - s->counters->lastRequests);
+                double perSecond = static_cast<double>(now - s->counters->lastRequests);
+                s->counters->perSecond = perSecond;
                 s->counters->lastRequests = now;
-                p.requestsPerSecond += s->counters->perSecond;
+                p.requestsPerSecond += perSecond;
                 p.errors5xx += s->counters->status[5].load();
                 if (s->accessLog)
                     s->accessLog->flush();
@@ -1156,8 +1159,10 @@ Result<void> Engine::start(std::shared_ptr<const config::Config> config)
         impl_->workers.push_back(std::move(w));
     }
     auto shared = impl_->build(config, nullptr);
-    impl_->slot->store(shared);
+    // Listeners first (they mark the sites that cannot bind), then the view is published and
+    // never written again; a connection accepted in between gets the short 503.
     std::string failures = impl_->syncListeners(*shared);
+    impl_->slot->store(shared);
     for (auto& [key, p] : shared->fastcgi)
         p->start();
 

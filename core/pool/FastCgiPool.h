@@ -4,10 +4,10 @@
 // rapid-fail protection that says why, and the metrics the console shows. All its state lives on
 // one strand; requests arrive from any connection thread.
 #include "cgi/CgiResponseParser.h"
-#include "engine/Snapshot.h"
 #include "fastcgi/FcgiProtocol.h"
 #include "http/Connection.h"
 #include "log/EventLog.h"
+#include "pool/PoolMetrics.h"
 #include "process/Spawn.h"
 
 #include <asio.hpp>
@@ -23,7 +23,6 @@
 namespace lido::pool {
 
 enum class StderrMode { ReturnStdErrIn500, ReturnGeneric500, IgnoreAndReturn200, TerminateProcess };
-using engine::stateName;
 
 struct FastCgiSettings {
     std::string poolName;         // the application pool
@@ -68,10 +67,6 @@ struct FastCgiSettings {
     size_t responseBufferLimit = 4 * 1024 * 1024;
     bool operator==(const FastCgiSettings&) const = default; // a live apply keeps a pool whose settings are equal
 };
-
-using engine::InstanceMetrics;
-using engine::InstanceState;
-using engine::PoolMetrics;
 
 struct FastCgiJob {
     std::shared_ptr<http::Responder> responder;

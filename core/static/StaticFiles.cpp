@@ -1,7 +1,7 @@
 #include "static/StaticFiles.h"
 
-#include "static/Beneath.h"
-#include "static/FileCache.h"
+#include "fs/Beneath.h"
+#include "fs/FileCache.h"
 
 #include <cerrno>
 #include <climits>
@@ -16,6 +16,7 @@
 namespace lido::staticfiles {
 
 using http::ResponseHead;
+using namespace fs; // Beneath, FileCache
 
 namespace {
 
@@ -97,7 +98,7 @@ void serveCached(const std::shared_ptr<http::Responder>& responder, const Cached
 
 } // namespace
 
-void serve(const std::shared_ptr<http::Responder>& responder, const engine::SiteMap& map, const engine::Route& route,
+void serve(const std::shared_ptr<http::Responder>& responder, const routing::SiteMap& map, const routing::Route& route,
            const std::function<void(int, const std::string&)>& error, const std::function<void(const std::string&)>& refusedLink)
 {
     const http::Request& req = responder->request();

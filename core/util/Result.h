@@ -1,5 +1,5 @@
 #pragma once
-// A value or a message a user can act on (STYLE.md: errors are values where failure is expected).
+// A value or a message a user can act on: errors are values where failure is expected, exceptions are not used for them.
 #include <optional>
 #include <string>
 #include <utility>

@@ -141,11 +141,7 @@ private slots:
     void selfRecyclingAdviceShows()
     {
         EngineFixture f;
-        f.values["@FASTCGI@"] = "<fastCgi><application fullPath=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi\" maxInstances=\"2\" instanceMaxRequests=\"100000\">"
-                                "<environmentVariables><environmentVariable name=\"HELPER_EXIT_AFTER\" value=\"20\" /></environmentVariables>"
-                                "</application></fastCgi>";
-        f.values["@HANDLERS@"] = "<add name=\"App\" path=\"/app/*\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"" LIDO_TEST_BIN_DIR
-                                 "/lido-test-fcgi\" />";
+        f.useFastCgiHelper("maxInstances=\"2\" instanceMaxRequests=\"100000\"", {{"HELPER_EXIT_AFTER", "20"}});
         QString file = f.s.config(f.text());
         InProcessEngineClient client;
         QVERIFY(client.start(*lido::config::loadConfig(file.toStdString()), nullptr, file));

@@ -51,8 +51,7 @@ private slots:
         EngineFixture f;
         f.values["@USER@"] = processModel;
         f.values["@LIDO@"] = lido;
-        f.values["@FASTCGI@"] = "<fastCgi><application fullPath=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi\" maxInstances=\"1\" /></fastCgi>";
-        f.values["@HANDLERS@"] = "<add name=\"App\" path=\"/app/*\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi\" />";
+        f.useFastCgiHelper("maxInstances=\"1\"");
         QVERIFY(f.start());
         uid_t uid = uidOf(user.toUtf8().constData());
         QVERIFY(uid != uid_t(-1));
@@ -74,8 +73,7 @@ private slots:
     {
         EngineFixture f;
         f.values["@USER@"] = "no-such-lido-user\" identityType=\"SpecificUser";
-        f.values["@FASTCGI@"] = "<fastCgi><application fullPath=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi\" maxInstances=\"1\" /></fastCgi>";
-        f.values["@HANDLERS@"] = "<add name=\"App\" path=\"/app/*\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi\" />";
+        f.useFastCgiHelper("maxInstances=\"1\"");
         QVERIFY(f.start());
         Response cgi = fetch(f.port, "/cgi-bin/helper.cgi?id");
         QCOMPARE(cgi.status, 503);

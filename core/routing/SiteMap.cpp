@@ -1,7 +1,7 @@
-#include "engine/SiteMap.h"
+#include "routing/SiteMap.h"
 
 #include "config/Values.h"
-#include "static/FileCache.h"
+#include "fs/FileCache.h"
 
 #include <algorithm>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <sstream>
 #include <sys/stat.h>
 
-namespace lido::engine {
+namespace lido::routing {
 
 using config::ConfigElement;
 
@@ -99,10 +99,10 @@ std::shared_ptr<const SiteMap> SiteMap::build(const config::Config& config, std:
             app.pool = a->find("applicationPool") ? *a->find("applicationPool") : defaultPool;
             for (const ConfigElement* v : a->childrenNamed("virtualDirectory")) {
                 VirtualDirectory vd{stripSlash(v->get("path")), stripSlash(config::expandEnvironment(v->get("physicalPath"))), -1,
-                                    staticfiles::parseSymlinkPolicy(v->get("symlinks"))};
+                                    fs::parseSymlinkPolicy(v->get("symlinks"))};
                 // The older switch: followSymlinksOutside="true" (when symlinks is not written) is Always.
                 if (!v->find("symlinks") && config::parseBool(v->get("followSymlinksOutside")).value_or(false))
-                    vd.symlinks = staticfiles::SymlinkPolicy::Always;
+                    vd.symlinks = fs::SymlinkPolicy::Always;
                 vd.rootFd = ::open(vd.physicalPath.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
                 app.directories.push_back(std::move(vd));
             }
@@ -252,7 +252,7 @@ HandlerMatch SiteMap::handlerFor(const Route& route, const std::string& method) 
     // One stat of the whole path; only when nothing is there is the path searched for a script
     // followed by PATH_INFO.
     std::string scriptUrl = route.urlPath, scriptFile = route.physicalPath, pathInfo;
-    mode_t type = staticfiles::cachedFileType(route.physicalPath);
+    mode_t type = fs::cachedFileType(route.physicalPath);
     mode_t scriptType = type;
     if (type == 0) {
         std::string base = route.directory->physicalPath;
@@ -314,4 +314,4 @@ std::string SiteMap::mimeType(const std::string& fileName) const
     return {};
 }
 
-} // namespace lido::engine
+} // namespace lido::routing

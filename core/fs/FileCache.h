@@ -8,7 +8,7 @@
 #include <string>
 #include <sys/types.h>
 
-namespace lido::staticfiles {
+namespace lido::fs {
 
 struct CachedFile {
     std::string body;
@@ -28,4 +28,4 @@ void storeFile(const std::string& path, std::shared_ptr<const CachedFile> file);
 
 constexpr std::chrono::milliseconds kCacheValidity{1000};
 
-} // namespace lido::staticfiles
+} // namespace lido::fs

@@ -3,7 +3,7 @@
 // -> virtual directory -> handler mapping (in order, by path pattern, verb and resource type).
 // Built from a Config; pure lookups, no I/O besides stat() for resource types.
 #include "config/Config.h"
-#include "static/Beneath.h"
+#include "fs/Beneath.h"
 
 #include <chrono>
 #include <cstdint>
@@ -12,13 +12,13 @@
 #include <string>
 #include <vector>
 
-namespace lido::engine {
+namespace lido::routing {
 
 struct VirtualDirectory {
     std::string path; // within the application, "/" or "/static"
     std::string physicalPath;
     int rootFd = -1; // O_PATH descriptor of physicalPath: files are opened beneath it (openat2)
-    staticfiles::SymlinkPolicy symlinks = staticfiles::SymlinkPolicy::IfOwnerMatch;
+    fs::SymlinkPolicy symlinks = fs::SymlinkPolicy::IfOwnerMatch;
 };
 
 struct Application {
@@ -108,4 +108,4 @@ private:
     std::map<std::string, std::string> mime_; // ".ext" lower case -> type
 };
 
-} // namespace lido::engine
+} // namespace lido::routing

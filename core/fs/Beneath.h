@@ -6,7 +6,7 @@
 // looked up again.
 #include <string>
 
-namespace lido::staticfiles {
+namespace lido::fs {
 
 enum class SymlinkPolicy {
     Never,        // no link may leave the folder
@@ -27,4 +27,4 @@ struct Opened {
 // flags such as O_RDONLY or O_PATH (O_CLOEXEC is added).
 Opened openBeneath(int rootFd, const std::string& relative, SymlinkPolicy policy, int flags);
 
-} // namespace lido::staticfiles
+} // namespace lido::fs

@@ -1,4 +1,6 @@
-#include "static/Beneath.h"
+#include "fs/Beneath.h"
+
+#include "util/Fd.h"
 
 #include <cerrno>
 #include <fcntl.h>
@@ -9,7 +11,7 @@
 #include <unistd.h>
 #include <vector>
 
-namespace lido::staticfiles {
+namespace lido::fs {
 
 SymlinkPolicy parseSymlinkPolicy(const std::string& text)
 {
@@ -29,37 +31,6 @@ const char* symlinkPolicyName(SymlinkPolicy p)
 namespace {
 
 constexpr int kMaxLinks = 40; // as the kernel's own limit
-
-class Fd {
-public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    ~Fd()
-    {
-        if (fd_ >= 0)
-            ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(Fd&& o) noexcept
-    {
-        if (this != &o) {
-            if (fd_ >= 0)
-                ::close(fd_);
-            fd_ = o.fd_;
-            o.fd_ = -1;
-        }
-        return *this;
-    }
-    int get() const { return fd_; }
-    int release()
-    {
-        int fd = fd_;
-        fd_ = -1;
-        return fd;
-    }
-
-private:
-    int fd_;
-};
 
 std::vector<std::string_view> components(std::string_view path)
 {
@@ -160,4 +131,4 @@ Opened openBeneath(int rootFd, const std::string& relative, SymlinkPolicy policy
     return walk(rootFd, relative, flags, links, std::string());
 }
 
-} // namespace lido::staticfiles
+} // namespace lido::fs

@@ -1,9 +1,9 @@
-#include "static/FileCache.h"
+#include "fs/FileCache.h"
 
 #include <sys/stat.h>
 #include <unordered_map>
 
-namespace lido::staticfiles {
+namespace lido::fs {
 
 namespace {
 
@@ -53,4 +53,4 @@ void storeFile(const std::string& path, std::shared_ptr<const CachedFile> file)
     files[path] = FileEntry{std::move(file), Clock::now()};
 }
 
-} // namespace lido::staticfiles
+} // namespace lido::fs

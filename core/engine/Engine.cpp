@@ -87,15 +87,25 @@ struct Shared {
 };
 
 // The published view and its generation: a connection re-reads the view only when the generation
-// moved, so a request costs one integer load, not a shared_ptr copy.
+// moved, so a request costs one integer load, not a shared_ptr copy. (A mutex rather than
+// std::atomic<std::shared_ptr>: libstdc++ 12 unlocks that one with a relaxed store after a read,
+// which ThreadSanitizer rightly reports as a race with the next store.)
 struct SharedSlot {
-    std::atomic<std::shared_ptr<Shared>> view;
+    mutable std::mutex mutex;
+    std::shared_ptr<Shared> view;
     std::atomic<uint64_t> generation{0};
-    std::shared_ptr<Shared> load() const { return view.load(); }
+    std::shared_ptr<Shared> load() const
+    {
+        std::lock_guard lock(mutex);
+        return view;
+    }
     void store(std::shared_ptr<Shared> next)
     {
-        view.store(std::move(next));
-        ++generation;
+        {
+            std::lock_guard lock(mutex);
+            view = std::move(next);
+        }
+        generation.fetch_add(1, std::memory_order_release);
     }
 };
 

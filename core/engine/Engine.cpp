@@ -1,29 +1,22 @@
 #include "engine/Engine.h"
 
-#include "cgi/CgiLimiter.h"
-#include "cgi/CgiRunner.h"
 #include "config/ConfigDiff.h"
 #include "config/Values.h"
-#include "engine/PoolIdentity.h"
-#include "engine/RequestFilter.h"
-#include "routing/SiteMap.h"
+#include "engine/Router.h"
+#include "engine/Settings.h"
 #include "engine/StatusPage.h"
-#include "http/Connection.h"
-#include "log/AccessLog.h"
-#include "pool/FastCgiPool.h"
-#include "fs/FileCache.h"
-#include "static/StaticFiles.h"
+#include "engine/View.h"
 
 #include <asio.hpp>
 #include <atomic>
 #include <csignal>
 #include <deque>
+#include <fcntl.h>
 #include <future>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
-#include <fcntl.h>
-#include <limits>
 #include <sstream>
 #include <sys/resource.h>
 #include <thread>
@@ -31,586 +24,9 @@
 namespace lido::engine {
 
 using config::ConfigElement;
-using namespace routing; // SiteMap, Route, HandlerMatch, ...
+using namespace routing; // SiteMap, HandlerMapping, ...
 
 namespace {
-
-// A site's counters outlive configuration changes: a live apply keeps them for a site that stays.
-struct SiteCounters {
-    std::atomic<uint64_t> requests{0};
-    std::atomic<uint64_t> status[6] = {};
-    std::atomic<int64_t> connections{0};
-    uint64_t lastRequests = 0;          // engine ticker only
-    std::atomic<double> perSecond{0};   // written by the ticker, read by snapshot() on any thread
-};
-
-struct SiteState {
-    const SiteConfig* config = nullptr;
-    std::shared_ptr<SiteCounters> counters = std::make_shared<SiteCounters>();
-    std::shared_ptr<log::AccessLog> accessLog;
-    std::string accessLogKey; // folder, period, enabled: the log is kept when they stay
-    std::string failure;
-    bool stopped = false; // by the administrator
-};
-
-struct PoolRuntime {
-    std::shared_ptr<cgi::CgiLimiter> limiter;
-    std::string limiterKey;
-    PoolIdentity identity;
-    process::Limits limits;
-};
-
-using EndpointKey = std::pair<std::string, uint16_t>; // address, port
-
-struct EndpointInfo {
-    uint64_t maxConnections = 0;
-    std::vector<SiteState*> sites;
-};
-
-// Everything the request path reads for one configuration; immutable once published (counters
-// are atomics). A live apply publishes a new one; a connection keeps the one it was accepted
-// with alive, and each request reads the newest.
-struct Shared {
-    std::shared_ptr<const config::Config> config;
-    std::shared_ptr<const SiteMap> map;
-    std::map<std::string, std::unique_ptr<SiteState>> sites; // by name
-    std::map<std::string, PoolRuntime> pools;
-    std::map<EndpointKey, EndpointInfo> endpoints;
-    std::shared_ptr<log::EventLog> events;
-    http::Limits limits;
-    int64_t maxConnections = 0; // engine-wide, from lido/limits or the open-file limit
-    RequestFilter filter;
-    std::string errorMode = "DetailedLocalOnly";
-    std::chrono::milliseconds cgiTimeout{900000};
-    // FastCGI process pools by (application pool, fullPath, arguments).
-    std::map<std::string, std::shared_ptr<pool::FastCgiPool>> fastcgi;
-};
-
-// The published view and its generation: a connection re-reads the view only when the generation
-// moved, so a request costs one integer load, not a shared_ptr copy. (A mutex rather than
-// std::atomic<std::shared_ptr>: libstdc++ 12 unlocks that one with a relaxed store after a read,
-// which ThreadSanitizer rightly reports as a race with the next store.)
-struct SharedSlot {
-    mutable std::mutex mutex;
-    std::shared_ptr<Shared> view;
-    std::atomic<uint64_t> generation{0};
-    std::shared_ptr<Shared> load() const
-    {
-        std::lock_guard lock(mutex);
-        return view;
-    }
-    void store(std::shared_ptr<Shared> next)
-    {
-        {
-            std::lock_guard lock(mutex);
-            view = std::move(next);
-        }
-        generation.fetch_add(1, std::memory_order_release);
-    }
-};
-
-std::string fastCgiKey(const std::string& pool, const std::string& fullPath, const std::string& arguments)
-{
-    return pool + '\x1f' + fullPath + '\x1f' + arguments;
-}
-
-pool::FastCgiSettings fastCgiSettings(const ConfigElement& app, const ConfigElement& appPool, const std::string& runtimeDir,
-                                      const PoolIdentity& identity)
-{
-    pool::FastCgiSettings f;
-    auto num = [&](const ConfigElement& e, const char* a, uint64_t fallback) { return config::parseUInt(e.get(a)).value_or(fallback); };
-    auto span = [&](const ConfigElement* e, const char* a, int64_t fallback) {
-        return std::chrono::milliseconds(e ? config::parseTimeSpan(e->get(a)).value_or(fallback) : fallback);
-    };
-    f.poolName = appPool.get("name");
-    f.fullPath = config::expandEnvironment(app.get("fullPath"));
-    f.arguments = app.get("arguments");
-    f.maxInstances = static_cast<int>(num(app, "maxInstances", 4));
-    f.idleTimeout = std::chrono::seconds(num(app, "idleTimeout", 300));
-    f.activityTimeout = std::chrono::seconds(num(app, "activityTimeout", 30));
-    f.requestTimeout = std::chrono::seconds(num(app, "requestTimeout", 90));
-    f.instanceMaxRequests = num(app, "instanceMaxRequests", 200);
-    f.tcp = app.get("protocol") == "Tcp";
-    f.queueLength = num(app, "queueLength", 1000);
-    f.rapidFailsPerMinute = static_cast<int>(num(app, "rapidFailsPerMinute", 10));
-    std::string mode = app.get("stderrMode");
-    f.stderrMode = mode == "ReturnGeneric500"     ? pool::StderrMode::ReturnGeneric500
-                   : mode == "IgnoreAndReturn200" ? pool::StderrMode::IgnoreAndReturn200
-                   : mode == "TerminateProcess"   ? pool::StderrMode::TerminateProcess
-                                                  : pool::StderrMode::ReturnStdErrIn500;
-    f.signalBeforeTerminateSeconds = static_cast<int>(num(app, "signalBeforeTerminateSeconds", 0));
-    f.monitorChangesTo = config::expandEnvironment(app.get("monitorChangesTo"));
-    f.headerSyntax = app.get("responseHeaders") == "Relaxed" ? cgi::HeaderSyntax::Relaxed : cgi::HeaderSyntax::Strict;
-    if (const ConfigElement* env = app.child("environmentVariables"))
-        for (const ConfigElement& v : env->children) {
-            if (v.name == "clear")
-                f.environment.clear();
-            else if (v.name == "environmentVariable")
-                f.environment.emplace_back(v.get("name"), v.get("value"));
-        }
-    f.runtimeDirectory = runtimeDir;
-    std::stringstream utf8(app.get("utf8ServerVariables"));
-    for (std::string v; std::getline(utf8, v, ',');)
-        if (auto t = config::trim(v); !t.empty())
-            f.utf8ServerVariables.push_back(t);
-    const ConfigElement* pm = appPool.child("processModel");
-    f.identity = identity.identity;
-    f.identityShown = identity.shown;
-    f.identityError = identity.error;
-    if (pm) {
-        f.limits.openFiles = num(*pm, "maxOpenFiles", 0);
-        f.limits.addressSpaceBytes = num(*pm, "maxAddressSpaceMB", 0) * 1024 * 1024;
-        f.limits.cpuSeconds = num(*pm, "maxCpuSeconds", 0);
-        f.limits.processes = num(*pm, "maxUserProcesses", 0);
-    }
-    f.startupTimeLimit = span(pm, "startupTimeLimit", 90000);
-    f.pingingEnabled = pm ? config::parseBool(pm->get("pingingEnabled")).value_or(true) : true;
-    f.pingInterval = span(pm, "pingInterval", 30000);
-    f.pingResponseTime = span(pm, "pingResponseTime", 90000);
-    const ConfigElement* failure = appPool.child("failure");
-    f.rapidFailProtection = failure ? config::parseBool(failure->get("rapidFailProtection")).value_or(true) : true;
-    f.rapidFailMaxCrashes = failure ? static_cast<int>(num(*failure, "rapidFailProtectionMaxCrashes", 5)) : 5;
-    f.rapidFailInterval = span(failure, "rapidFailProtectionInterval", 300000);
-    f.alwaysRunning = appPool.get("startMode") == "AlwaysRunning";
-    if (const ConfigElement* r = appPool.child("recycling")) {
-        f.logEventOnRecycle = !r->get("logEventOnRecycle").empty();
-        f.disallowOverlappingRotation = config::parseBool(r->get("disallowOverlappingRotation")).value_or(false);
-        if (const ConfigElement* pr = r->child("periodicRestart")) {
-            f.recycleAfterRequests = num(*pr, "requests", 0);
-            f.recycleAfterTime = span(pr, "time", 0);
-            f.recycleMemoryKB = num(*pr, "memory", 0);
-            f.recyclePrivateMemoryKB = num(*pr, "privateMemory", 0);
-            if (const ConfigElement* schedule = pr->child("schedule"))
-                for (const ConfigElement* at : schedule->childrenNamed("add"))
-                    if (auto ms = config::parseTimeSpan(at->get("value")))
-                        f.recycleSchedule.push_back(std::chrono::milliseconds(*ms));
-        }
-    } else {
-        f.recycleAfterTime = std::chrono::hours(29); // IIS default periodicRestart/@time 1.05:00:00
-    }
-    return f;
-}
-
-bool validUtf8(std::string_view s)
-{
-    size_t i = 0;
-    while (i < s.size()) {
-        auto c = static_cast<unsigned char>(s[i]);
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-        if (n == 0 || i + n > s.size())
-            return false;
-        uint32_t cp = n == 1 ? c : c & (0x7f >> n);
-        for (size_t k = 1; k < n; ++k) {
-            auto cc = static_cast<unsigned char>(s[i + k]);
-            if ((cc & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (cc & 0x3f);
-        }
-        // No overlong forms, no surrogates, nothing past U+10FFFF.
-        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += n;
-    }
-    return true;
-}
-
-std::string percentDecodeAll(std::string_view s)
-{
-    std::string out;
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-            std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-            out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-            i += 2;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
-}
-
-std::string errorPage(const Shared& s, int status, const http::Request& req, const std::string& detail, int substatus = 0)
-{
-    bool detailed = s.errorMode == "Detailed" || (s.errorMode == "DetailedLocalOnly" && req.fromLoopback());
-    std::string title = "HTTP Error " + std::to_string(status) + (substatus ? "." + std::to_string(substatus) : std::string()) + " - " +
-                        http::reasonPhrase(status);
-    std::string body = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + title +
-                       "</title><style>body{font-family:sans-serif;margin:2em}pre{background:#f4f4f4;padding:1em;white-space:pre-wrap}</style>"
-                       "</head><body><h1>" + title + "</h1>\n";
-    if (detailed && !detail.empty())
-        body += "<pre>" + http::htmlEscape(detail) + "</pre>\n<p>Requested URL: " + http::htmlEscape(req.target) +
-                "</p>\n<p><small>This detailed page is shown to local clients only (httpErrors errorMode=\"" + s.errorMode +
-                "\").</small></p>\n";
-    body += "<hr><p>Lido/0.1</p></body></html>\n";
-    return body;
-}
-
-void sendError(const Shared& s, const std::shared_ptr<http::Responder>& r, int status, const std::string& detail,
-               std::vector<http::Header> extra = {}, int substatus = 0)
-{
-    if (r->closed())
-        return;
-    if (r->headSent()) {
-        r->keepAlive(false);
-        r->finish();
-        return;
-    }
-    std::string body = errorPage(s, status, r->request(), detail, substatus);
-    extra.push_back({"Content-Type", "text/html; charset=utf-8"});
-    r->setSubstatus(substatus);
-    r->sendHead(http::ResponseHead{status, {}, std::move(extra), body.size()});
-    r->sendBody(std::move(body));
-    r->finish();
-}
-
-class Dispatcher final : public http::Dispatcher {
-public:
-    Dispatcher(std::shared_ptr<SharedSlot> slot, std::shared_ptr<Shared> accepted, uint64_t generation, const EndpointInfo& endpoint)
-        : slot_(std::move(slot)), shared_(std::move(accepted)), generation_(generation)
-    {
-        for (SiteState* s : endpoint.sites)
-            siteCounters_.push_back(s->counters);
-    }
-
-    void opened()
-    {
-        for (auto& c : siteCounters_)
-            ++c->connections;
-    }
-
-    void connectionClosed() override
-    {
-        for (auto& c : siteCounters_)
-            --c->connections;
-    }
-
-    std::string errorBody(int status, const http::Request& req, const std::string& detail) override
-    {
-        return errorPage(*shared_, status, req, detail);
-    }
-
-    void dispatch(std::shared_ptr<http::Responder> r) override
-    {
-        if (uint64_t g = slot_->generation.load(std::memory_order_acquire); g != generation_) {
-            shared_ = slot_->load(); // the newest configuration for each request
-            generation_ = g;
-        }
-        serve(r, r->request().path, 0);
-    }
-
-    void serve(const std::shared_ptr<http::Responder>& r, const std::string& rawPath, int redirects)
-    {
-        const Shared& s = *shared_;
-        const http::Request& req = r->request();
-        const SiteConfig* site = s.map->siteFor(req.localAddress, req.localPort, req.host);
-        if (!site) {
-            sendError(s, r, 400, "no site is bound to host '" + req.host + "' on this address and port (Bad Request - Invalid Hostname)");
-            return;
-        }
-        SiteState* state = s.sites.at(site->name).get();
-        if (state->stopped) {
-            sendError(s, r, 503, "site '" + site->name + "' is stopped", {{"Retry-After", "60"}});
-            return;
-        }
-        auto started = std::chrono::steady_clock::now();
-        if (redirects == 0)
-            // The connection (the responder) holds this dispatcher, whose view of the configuration
-            // (routes point into its site map) changes only at the next request, and a connection
-            // dispatches its next request only after this one completed.
-            r->onComplete([state, started, r](int status, uint64_t bytes) {
-                ++state->counters->requests;
-                ++state->counters->status[std::clamp(status / 100, 0, 5)];
-                if (const auto& accessLog = state->accessLog) {
-                    const http::Request& q = r->request();
-                    log::AccessEntry e;
-                    e.serverIp = q.localAddress;
-                    e.method = q.method;
-                    e.uriStem = q.path;
-                    e.uriQuery = q.query;
-                    e.serverPort = q.localPort;
-                    e.clientIp = q.remoteAddress;
-                    if (const std::string* ua = q.header("User-Agent"))
-                        e.userAgent = *ua;
-                    e.status = status;
-                    e.substatus = r->substatus();
-                    e.bytesSent = bytes;
-                    e.timeTakenMs = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-                    accessLog->write(e);
-                }
-            });
-        auto decoded = http::decodePath(rawPath);
-        if (!decoded) {
-            sendError(s, r, 400, "the URL contains an encoded '/', '\\' or NUL, or a malformed %-escape");
-            return;
-        }
-        auto normal = http::normalizePath(*decoded);
-        if (!normal) {
-            sendError(s, r, 400, "the URL contains '..': a path may not leave its virtual directory");
-            return;
-        }
-        if (redirects == 0)
-            if (auto refused = s.filter.check(req, *normal)) {
-                sendError(s, r, refused->status, refused->reason, {}, refused->substatus);
-                return;
-            }
-        handle(r, *site, *normal, redirects, false);
-    }
-
-    // Routes a decoded, normalized path and runs its handler. A folder URL that a static handler
-    // matches is rewritten to its default document, which is routed again, as IIS's default
-    // document module does: index.php reaches FastCGI, index.cgi CGI, index.html stays static.
-    void handle(const std::shared_ptr<http::Responder>& r, const SiteConfig& siteConfig, const std::string& path, int redirects,
-                bool defaultDocument)
-    {
-        const Shared& s = *shared_;
-        const SiteConfig* site = &siteConfig;
-        const http::Request& req = r->request();
-        const std::string* normal = &path;
-        Route route;
-        if (!s.map->route(*site, *normal, route)) {
-            sendError(s, r, 404, "no application or virtual directory of site '" + site->name + "' serves " + *normal);
-            return;
-        }
-        HandlerMatch match = s.map->handlerFor(route, req.method);
-        if (!defaultDocument && match.mapping && match.mapping->module == Module::Static && normal->back() == '/' &&
-            s.map->defaultDocumentEnabled() && fs::cachedFileType(route.physicalPath) == S_IFDIR)
-            for (const std::string& doc : s.map->defaultDocuments())
-                if (fs::cachedFileType(route.physicalPath + doc) == S_IFREG) {
-                    handle(r, siteConfig, *normal + doc, redirects, true);
-                    return;
-                }
-        if (!match.mapping) {
-            struct stat st {};
-            bool exists = ::stat(route.physicalPath.c_str(), &st) == 0;
-            sendError(s, r, 404, exists ? "no handler mapping matches " + req.method + " " + *normal : "no file " + *normal);
-            return;
-        }
-        auto error = [this, r](int status, const std::string& detail) { sendError(*shared_, r, status, detail); };
-        switch (match.mapping->module) {
-        case Module::Static:
-            staticfiles::serve(r, *s.map, route, error, [this, &route](const std::string& why) { refusedLink(route, why); });
-            return;
-        case Module::FastCgi:
-            if (scriptAllowed(r, route, match))
-                runFastCgi(r, route, match);
-            return;
-        case Module::Cgi:
-            if (scriptAllowed(r, route, match))
-                runCgi(r, route, match, redirects);
-            return;
-        }
-    }
-
-    void refusedLink(const Route& route, const std::string& why)
-    {
-        shared_->events->add(log::Severity::Warning, "site " + route.site->name, "request.symlink-refused", why + " (URL " + route.urlPath + ")");
-    }
-
-    // A script reached through a link that its virtual directory's policy refuses is not run
-    // (the interpreter opens it by name, so this is checked before, with the same walk).
-    bool scriptAllowed(const std::shared_ptr<http::Responder>& r, const Route& route, const HandlerMatch& match)
-    {
-        const VirtualDirectory& vd = *route.directory;
-        if (vd.symlinks == fs::SymlinkPolicy::Always || match.scriptFile.size() <= vd.physicalPath.size() + 1)
-            return true;
-        fs::Opened o = fs::openBeneath(vd.rootFd, match.scriptFile.substr(vd.physicalPath.size() + 1), vd.symlinks, O_PATH);
-        if (o.fd >= 0)
-            ::close(o.fd);
-        if (o.fd >= 0 || (o.error != EXDEV && o.error != ELOOP))
-            return true; // (a missing script is the handler's to report)
-        std::string why = o.refusal.empty() ? "the script is reached through a symbolic link out of its virtual directory" : o.refusal;
-        refusedLink(route, why);
-        sendError(*shared_, r, 403, why);
-        return false;
-    }
-
-    void runCgi(const std::shared_ptr<http::Responder>& r, const Route& route, const HandlerMatch& match, int redirects)
-    {
-        const Shared& s = *shared_;
-        struct stat st {};
-        if (::stat(match.scriptFile.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-            sendError(s, r, 404, "no CGI program " + match.scriptUrl);
-            return;
-        }
-        auto pool = s.pools.find(route.application->pool);
-        if (pool == s.pools.end()) {
-            sendError(s, r, 503, "application pool '" + route.application->pool + "' is not running");
-            return;
-        }
-        cgi::CgiJob job;
-        job.responder = r;
-        job.limiter = pool->second.limiter;
-        job.events = s.events;
-        job.scriptFile = match.scriptFile;
-        if (match.mapping->scriptProcessor.empty()) {
-            if (::access(match.scriptFile.c_str(), X_OK) != 0) {
-                sendError(s, r, 403, "the CGI program " + match.scriptFile + " is not executable");
-                return;
-            }
-            job.program = match.scriptFile;
-            job.argv = {match.scriptFile};
-        } else {
-            // scriptProcessor: "interpreter [args]", %s is the script (IIS convention).
-            std::istringstream words(match.mapping->scriptProcessor);
-            std::string w;
-            bool placed = false;
-            while (words >> w) {
-                if (w == "%s") {
-                    w = match.scriptFile;
-                    placed = true;
-                }
-                job.argv.push_back(w);
-            }
-            if (!placed)
-                job.argv.push_back(match.scriptFile);
-            job.program = job.argv.front();
-        }
-        auto slash = match.scriptFile.rfind('/');
-        job.workingDirectory = match.scriptFile.substr(0, slash);
-        std::string base = match.scriptFile.substr(slash + 1);
-        job.nph = base.rfind("nph-", 0) == 0;
-        job.context.request = &r->request();
-        job.context.scriptName = match.scriptUrl;
-        job.context.pathInfo = match.pathInfo;
-        if (!match.pathInfo.empty())
-            job.context.pathTranslated = route.directory->physicalPath + match.pathInfo;
-        job.context.scriptFilename = match.scriptFile;
-        job.context.documentRoot = route.directory->physicalPath;
-        // Always the pool's identity: IIS's createProcessAsUser chooses between the pool's and the
-        // authenticated Windows user's, and Lido has no Windows users.
-        if (!pool->second.identity.error.empty()) {
-            sendError(s, r, 503, pool->second.identity.error, {{"Retry-After", "60"}});
-            return;
-        }
-        job.identity = pool->second.identity.identity;
-        job.limits = pool->second.limits;
-        job.timeout = s.cgiTimeout;
-        auto self = shared_from_self();
-        job.error = [self, r](int status, const std::string& detail, std::vector<http::Header> extra) {
-            sendError(*self->shared_, r, status, detail, std::move(extra));
-        };
-        job.localRedirect = [self, r, redirects](const std::string& path) {
-            if (redirects >= 5) {
-                sendError(*self->shared_, r, 502, "more than 5 local redirects");
-                return;
-            }
-            std::string p = path.substr(0, path.find('?'));
-            self->serve(r, p, redirects + 1);
-        };
-        cgi::runCgi(std::move(job));
-    }
-
-    void runFastCgi(const std::shared_ptr<http::Responder>& r, const Route& route, const HandlerMatch& match)
-    {
-        const Shared& s = *shared_;
-        const std::string& sp = match.mapping->scriptProcessor;
-        auto bar = sp.find('|');
-        std::string key = fastCgiKey(route.application->pool, config::expandEnvironment(sp.substr(0, bar)),
-                                     bar == std::string::npos ? std::string() : sp.substr(bar + 1));
-        auto it = s.fastcgi.find(key);
-        if (it == s.fastcgi.end()) {
-            sendError(s, r, 503, "no FastCGI application '" + sp + "' runs in application pool '" + route.application->pool + "'");
-            return;
-        }
-        cgi::CgiContext c;
-        c.request = &r->request();
-        c.scriptName = match.scriptUrl;
-        c.pathInfo = match.pathInfo;
-        if (!match.pathInfo.empty())
-            c.pathTranslated = route.directory->physicalPath + match.pathInfo;
-        c.scriptFilename = match.scriptFile;
-        c.documentRoot = route.directory->physicalPath;
-        c.contentLength = r->request().contentLength;
-        auto self = shared_from_self();
-        pool::FastCgiJob job;
-        job.responder = r;
-        job.url = r->request().target;
-        job.error = [self, r](int status, const std::string& detail, std::vector<http::Header> extra) {
-            sendError(*self->shared_, r, status, detail, std::move(extra));
-        };
-        auto fastcgiPool = it->second;
-        if (r->request().chunked) {
-            // FastCGI applications want CONTENT_LENGTH too: a chunked body is collected first.
-            auto body = std::make_shared<std::string>();
-            auto pending = std::make_shared<pool::FastCgiJob>(std::move(job));
-            auto context = std::make_shared<cgi::CgiContext>(c);
-            r->onBody([body](std::string_view chunk) { body->append(chunk); },
-                      [body, pending, context, fastcgiPool] {
-                          context->contentLength = body->size();
-                          pending->params = cgi::cgiVariables(*context);
-                          pending->body = std::move(*body);
-                          fastcgiPool->submit(std::move(*pending));
-                      });
-            return;
-        }
-        job.params = cgi::cgiVariables(c);
-        // The application's UTF-8 server variables: decoded from the URL and checked; a value
-        // that is not UTF-8 is refused rather than passed on half-decoded.
-        for (const std::string& name : fastcgiPool->settings().utf8ServerVariables)
-            for (auto& [k, v] : job.params) {
-                if (k != name)
-                    continue;
-                std::string decoded = v;
-                if (k == "REQUEST_URI" || k == "QUERY_STRING" || k == "UNENCODED_URL")
-                    decoded = percentDecodeAll(v);
-                if (!validUtf8(decoded)) {
-                    sendError(s, r, 400, "the server variable " + k + " is not valid UTF-8 (utf8ServerVariables)");
-                    return;
-                }
-                v = decoded;
-            }
-        fastcgiPool->submit(std::move(job));
-    }
-
-    std::shared_ptr<Dispatcher> shared_from_self() { return self_.lock(); }
-    std::weak_ptr<Dispatcher> self_;
-
-private:
-    std::shared_ptr<SharedSlot> slot_;
-    std::shared_ptr<Shared> shared_; // the configuration of the current request (kept alive by it)
-    uint64_t generation_ = 0;
-    std::vector<std::shared_ptr<SiteCounters>> siteCounters_;
-};
-
-// /status and /metrics, answered by the engine itself (no pool involved), so they answer even
-// when every pool is saturated. Clients not on the allow-list get 403.
-class StatusDispatcher final : public http::Dispatcher {
-public:
-    StatusDispatcher(std::function<Snapshot()> snapshot, std::vector<std::string> allow, std::chrono::steady_clock::time_point started)
-        : snapshot_(std::move(snapshot)), allow_(std::move(allow)), started_(started)
-    {
-    }
-    std::string errorBody(int status, const http::Request&, const std::string&) override
-    {
-        return std::to_string(status) + " " + http::reasonPhrase(status) + "\n";
-    }
-    void dispatch(std::shared_ptr<http::Responder> r) override
-    {
-        const http::Request& req = r->request();
-        std::string client = req.remoteAddress.rfind("::ffff:", 0) == 0 ? req.remoteAddress.substr(7) : req.remoteAddress;
-        auto reply = [&](int status, const std::string& type, std::string body) {
-            r->sendHead(http::ResponseHead{status, {}, {{"Content-Type", type}, {"Cache-Control", "no-store"}}, body.size()});
-            r->sendBody(std::move(body));
-            r->finish();
-        };
-        if (std::find(allow_.begin(), allow_.end(), client) == allow_.end()) {
-            reply(403, "text/plain", "403 Forbidden: " + client + " is not in lido/statusListener/@allow\n");
-            return;
-        }
-        std::string path = req.path;
-        if (path == "/status")
-            reply(200, "application/json", statusJson(snapshot_(), std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()));
-        else if (path == "/metrics")
-            reply(200, "text/plain; version=0.0.4", prometheusMetrics(snapshot_()));
-        else
-            reply(404, "text/plain", "404 Not Found: try /status or /metrics\n");
-    }
-
-private:
-    std::function<Snapshot()> snapshot_;
-    std::vector<std::string> allow_;
-    std::chrono::steady_clock::time_point started_;
-};
 
 struct Worker {
     asio::io_context io{1};
@@ -710,7 +126,7 @@ struct Engine::Impl {
     std::deque<HistoryPoint> history;
     std::unique_ptr<asio::steady_timer> ticker;
     std::unique_ptr<asio::ip::tcp::acceptor> statusAcceptor;
-    std::shared_ptr<StatusDispatcher> statusDispatcher;
+    std::shared_ptr<http::Dispatcher> statusPages;
     std::atomic<bool> running{false};
 
     std::shared_ptr<Shared> current() const { return slot->load(); }
@@ -730,7 +146,7 @@ struct Engine::Impl {
                 return;
             }
             if (!ec)
-                http::startConnection(std::move(socket), statusDispatcher, http::Limits{});
+                http::startConnection(std::move(socket), statusPages, http::Limits{});
             acceptStatus();
         });
     }
@@ -789,9 +205,7 @@ struct Engine::Impl {
                                         std::to_string(shared->maxConnections) + ", from lido/limits/@maxConnections or the open-file limit " +
                                         std::to_string(descriptors.soft) + "): new connections get 503");
                 } else {
-                    auto dispatcher = std::make_shared<Dispatcher>(slot, shared, generation, ep->second);
-                    dispatcher->self_ = dispatcher;
-                    dispatcher->opened();
+                    auto dispatcher = siteDispatcher(slot, shared, generation, ep->second);
                     ++*count;
                     ++*openConnections;
                     auto counted = std::shared_ptr<void>(nullptr, [count, total = openConnections](void*) {
@@ -813,7 +227,7 @@ struct Engine::Impl {
     // dispatcher goes, whatever the reason.
     class CountingDispatcher final : public http::Dispatcher {
     public:
-        CountingDispatcher(std::shared_ptr<Dispatcher> d, std::shared_ptr<void> token) : d_(std::move(d)), token_(std::move(token)) {}
+        CountingDispatcher(std::shared_ptr<http::Dispatcher> d, std::shared_ptr<void> token) : d_(std::move(d)), token_(std::move(token)) {}
         void dispatch(std::shared_ptr<http::Responder> r) override { d_->dispatch(std::move(r)); }
         std::string errorBody(int status, const http::Request& req, const std::string& detail) override
         {
@@ -831,7 +245,7 @@ struct Engine::Impl {
         }
 
     private:
-        std::shared_ptr<Dispatcher> d_;
+        std::shared_ptr<http::Dispatcher> d_;
         std::shared_ptr<void> token_;
         bool closed_ = false;
     };
@@ -950,12 +364,7 @@ struct Engine::Impl {
             rt.identity = poolIdentity(*p, *config);
             if (!rt.identity.error.empty())
                 events->add(log::Severity::Error, "pool " + name, "pool.identity", rt.identity.error + "; its programs do not start");
-            if (const ConfigElement* pm = p->child("processModel")) {
-                rt.limits.openFiles = config::parseUInt(pm->get("maxOpenFiles")).value_or(0);
-                rt.limits.addressSpaceBytes = config::parseUInt(pm->get("maxAddressSpaceMB")).value_or(0) * 1024 * 1024;
-                rt.limits.cpuSeconds = config::parseUInt(pm->get("maxCpuSeconds")).value_or(0);
-                rt.limits.processes = config::parseUInt(pm->get("maxUserProcesses")).value_or(0);
-            }
+            rt.limits = processLimits(p->child("processModel"));
             shared->pools.emplace(name, std::move(rt));
         }
 
@@ -1185,7 +594,7 @@ Result<void> Engine::start(std::shared_ptr<const config::Config> config)
             if (auto t = config::trim(a); !t.empty())
                 allow.push_back(t);
         Engine* engine = this;
-        impl_->statusDispatcher = std::make_shared<StatusDispatcher>([engine] { return engine->snapshot(); }, allow, std::chrono::steady_clock::now());
+        impl_->statusPages = statusDispatcher([engine] { return engine->snapshot(); }, allow, std::chrono::steady_clock::now());
         std::string error = runOn(*impl_->workers.front(), [this, info]() -> std::string {
             asio::error_code ec;
             std::string ip = info->ip == "*" ? "0.0.0.0" : info->ip;

@@ -1,33 +1,11 @@
 #include "engine/StatusPage.h"
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 namespace lido::engine {
 
 namespace {
-
-std::string quote(const std::string& s)
-{
-    std::string out = "\"";
-    for (char c : s) {
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-                char buf[8];
-                std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                out += buf;
-            } else {
-                out += c;
-            }
-        }
-    }
-    return out + "\"";
-}
 
 std::string num(double v)
 {
@@ -75,58 +53,56 @@ std::string label(const std::string& v)
 
 std::string statusJson(const Snapshot& s, double uptime)
 {
-    std::string out = "{\"start since\":" + num(uptime) + ",\"pools\":[";
-    bool first = true;
+    // php-fpm's status page's names, one object per pool; nlohmann keeps the order written.
+    using json = nlohmann::ordered_json;
+    json pools = json::array();
     for (const PoolMetrics& p : s.fastcgi) {
-        out += first ? "" : ",";
-        first = false;
-        out += "{\"pool\":" + quote(p.pool) + ",\"identity\":" + quote(p.identity) + ",\"application\":" + quote(p.application) +
-               ",\"process manager\":" + quote("lido") + ",\"state\":" + quote(p.running ? "Started" : "Stopped") +
-               ",\"stopped reason\":" + quote(p.stoppedReason) + ",\"accepted conn\":" + std::to_string(p.accepted) +
-               ",\"completed\":" + std::to_string(p.completed) + ",\"listen queue\":" + std::to_string(p.queued) +
-               ",\"max listen queue\":" + std::to_string(p.maxQueued) + ",\"idle processes\":" + std::to_string(p.idle) +
-               ",\"active processes\":" + std::to_string(p.busy) +
-               ",\"total processes\":" + std::to_string(p.starting + p.idle + p.busy + p.draining) +
-               ",\"max active processes\":" + std::to_string(p.maxInstances) +
-               ",\"max children reached\":" + std::to_string(p.maxInstancesReached ? 1 : 0) + ",\"slow requests\":0" +
-               ",\"requests per second\":" + num(p.requestsPerSecond) + ",\"latency ms\":{\"p50\":" + num(p.p50Ms) +
-               ",\"p90\":" + num(p.p90Ms) + ",\"p99\":" + num(p.p99Ms) + "},\"failures\":{\"crash\":" + std::to_string(p.crashes) +
-               ",\"timeout\":" + std::to_string(p.timeouts) + ",\"queue full\":" + std::to_string(p.queueFull) +
-               ",\"protocol\":" + std::to_string(p.protocolErrors) + ",\"stderr\":" + std::to_string(p.stderrFailures) + ",\"ping\":" + std::to_string(p.pingFailures) +
-               "},\"recycles\":" + std::to_string(p.recycles) + ",\"self recycles\":" + std::to_string(p.selfRecycles) +
-               ",\"retried\":" + std::to_string(p.retried) + ",\"advice\":" + quote(p.advice) + ",\"processes\":[";
-        bool firstProcess = true;
-        for (const InstanceMetrics& i : p.instances) {
-            out += firstProcess ? "" : ",";
-            firstProcess = false;
-            out += "{\"pid\":" + std::to_string(i.pid) + ",\"state\":" + quote(stateText(i.state)) + ",\"requests\":" +
-                   std::to_string(i.requests) + ",\"start since\":" + num(i.uptimeSeconds) + ",\"request uri\":" + quote(i.currentUrl) +
-                   ",\"rss bytes\":" + std::to_string(i.rssBytes) + ",\"cpu seconds\":" + num(i.cpuSeconds) + "}";
-        }
-        out += "]}";
+        json processes = json::array();
+        for (const InstanceMetrics& i : p.instances)
+            processes.push_back({{"pid", i.pid}, {"state", stateText(i.state)}, {"requests", i.requests}, {"start since", i.uptimeSeconds},
+                                 {"request uri", i.currentUrl}, {"rss bytes", i.rssBytes}, {"cpu seconds", i.cpuSeconds}});
+        pools.push_back({{"pool", p.pool},
+                         {"identity", p.identity},
+                         {"application", p.application},
+                         {"process manager", "lido"},
+                         {"state", p.running ? "Started" : "Stopped"},
+                         {"stopped reason", p.stoppedReason},
+                         {"accepted conn", p.accepted},
+                         {"completed", p.completed},
+                         {"listen queue", p.queued},
+                         {"max listen queue", p.maxQueued},
+                         {"idle processes", p.idle},
+                         {"active processes", p.busy},
+                         {"total processes", p.starting + p.idle + p.busy + p.draining},
+                         {"max active processes", p.maxInstances},
+                         {"max children reached", p.maxInstancesReached ? 1 : 0},
+                         {"slow requests", 0},
+                         {"requests per second", p.requestsPerSecond},
+                         {"latency ms", {{"p50", p.p50Ms}, {"p90", p.p90Ms}, {"p99", p.p99Ms}}},
+                         {"failures", {{"crash", p.crashes}, {"timeout", p.timeouts}, {"queue full", p.queueFull},
+                                       {"protocol", p.protocolErrors}, {"stderr", p.stderrFailures}, {"ping", p.pingFailures}}},
+                         {"recycles", p.recycles},
+                         {"self recycles", p.selfRecycles},
+                         {"retried", p.retried},
+                         {"advice", p.advice},
+                         {"processes", processes}});
     }
-    out += "],\"sites\":[";
-    first = true;
-    for (const SiteMetrics& site : s.sites) {
-        out += first ? "" : ",";
-        first = false;
-        out += "{\"site\":" + quote(site.name) + ",\"state\":" + quote(site.state) + ",\"requests\":" + std::to_string(site.requests) +
-               ",\"requests per second\":" + num(site.requestsPerSecond) + ",\"open connections\":" + std::to_string(site.openConnections) +
-               ",\"status\":{\"1xx\":" + std::to_string(site.status1xx) + ",\"2xx\":" + std::to_string(site.status2xx) +
-               ",\"3xx\":" + std::to_string(site.status3xx) + ",\"4xx\":" + std::to_string(site.status4xx) +
-               ",\"5xx\":" + std::to_string(site.status5xx) + "}}";
-    }
-    out += "],\"cgi\":[";
-    first = true;
-    for (const CgiMetrics& c : s.cgi) {
-        out += first ? "" : ",";
-        first = false;
-        out += "{\"pool\":" + quote(c.pool) + ",\"identity\":" + quote(c.identity) + ",\"running\":" + std::to_string(c.running) + ",\"queued\":" + std::to_string(c.queued) +
-               ",\"max queued\":" + std::to_string(c.maxQueued) + ",\"completed\":" + std::to_string(c.completed) +
-               ",\"rejected\":" + std::to_string(c.rejected) + ",\"spawn failures\":" + std::to_string(c.spawnFailures) +
-               ",\"misbehaving\":" + std::to_string(c.misbehaving) + ",\"timeouts\":" + std::to_string(c.timeouts) + "}";
-    }
-    return out + "]}\n";
+    json sites = json::array();
+    for (const SiteMetrics& site : s.sites)
+        sites.push_back({{"site", site.name},
+                         {"state", site.state},
+                         {"requests", site.requests},
+                         {"requests per second", site.requestsPerSecond},
+                         {"open connections", site.openConnections},
+                         {"status", {{"1xx", site.status1xx}, {"2xx", site.status2xx}, {"3xx", site.status3xx}, {"4xx", site.status4xx},
+                                     {"5xx", site.status5xx}}}});
+    json cgi = json::array();
+    for (const CgiMetrics& c : s.cgi)
+        cgi.push_back({{"pool", c.pool}, {"identity", c.identity}, {"running", c.running}, {"queued", c.queued}, {"max queued", c.maxQueued},
+                       {"completed", c.completed}, {"rejected", c.rejected}, {"spawn failures", c.spawnFailures},
+                       {"misbehaving", c.misbehaving}, {"timeouts", c.timeouts}});
+    json out = {{"start since", uptime}, {"pools", pools}, {"sites", sites}, {"cgi", cgi}};
+    return out.dump() + "\n";
 }
 
 std::string prometheusMetrics(const Snapshot& s)

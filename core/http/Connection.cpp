@@ -530,6 +530,9 @@ private:
     void responseComplete()
     {
         responseDone_ = true;
+        // The handler's callbacks hold what holds this connection (a CGI run holds its responder):
+        // once the response is complete they go, or the two would keep each other alive.
+        abortCb_ = nullptr;
         completed();
         if (!keepAlive_ || closing_) {
             asio::error_code ec;
@@ -613,10 +616,10 @@ private:
         timer_.cancel();
         asio::error_code ec;
         socket_.close(ec);
-        if (abortCb_ && !responseDone_) {
-            auto cb = std::move(abortCb_);
-            cb();
-        }
+        auto aborted = std::move(abortCb_);
+        abortCb_ = nullptr;
+        if (aborted && !responseDone_)
+            aborted();
         bodyCb_ = nullptr;
         bodyEndCb_ = nullptr;
         for (auto& item : queue_)

@@ -1,0 +1,467 @@
+#include "engine/Router.h"
+
+#include "cgi/CgiRunner.h"
+#include "config/Values.h"
+#include "engine/StatusPage.h"
+#include "fs/FileCache.h"
+#include "static/StaticFiles.h"
+
+#include <algorithm>
+#include <fcntl.h>
+#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace lido::engine {
+
+using namespace routing; // SiteMap, Route, HandlerMatch, ...
+
+namespace {
+bool validUtf8(std::string_view s)
+{
+    size_t i = 0;
+    while (i < s.size()) {
+        auto c = static_cast<unsigned char>(s[i]);
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        if (n == 0 || i + n > s.size())
+            return false;
+        uint32_t cp = n == 1 ? c : c & (0x7f >> n);
+        for (size_t k = 1; k < n; ++k) {
+            auto cc = static_cast<unsigned char>(s[i + k]);
+            if ((cc & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (cc & 0x3f);
+        }
+        // No overlong forms, no surrogates, nothing past U+10FFFF.
+        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+std::string percentDecodeAll(std::string_view s)
+{
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+            out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+            i += 2;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+
+} // namespace
+
+std::string errorPage(const Shared& s, int status, const http::Request& req, const std::string& detail, int substatus)
+{
+    bool detailed = s.errorMode == "Detailed" || (s.errorMode == "DetailedLocalOnly" && req.fromLoopback());
+    std::string title = "HTTP Error " + std::to_string(status) + (substatus ? "." + std::to_string(substatus) : std::string()) + " - " +
+                        http::reasonPhrase(status);
+    std::string body = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + title +
+                       "</title><style>body{font-family:sans-serif;margin:2em}pre{background:#f4f4f4;padding:1em;white-space:pre-wrap}</style>"
+                       "</head><body><h1>" + title + "</h1>\n";
+    if (detailed && !detail.empty())
+        body += "<pre>" + http::htmlEscape(detail) + "</pre>\n<p>Requested URL: " + http::htmlEscape(req.target) +
+                "</p>\n<p><small>This detailed page is shown to local clients only (httpErrors errorMode=\"" + s.errorMode +
+                "\").</small></p>\n";
+    body += "<hr><p>Lido/0.1</p></body></html>\n";
+    return body;
+}
+
+void sendError(const Shared& s, const std::shared_ptr<http::Responder>& r, int status, const std::string& detail,
+               std::vector<http::Header> extra, int substatus)
+{
+    if (r->closed())
+        return;
+    if (r->headSent()) {
+        r->keepAlive(false);
+        r->finish();
+        return;
+    }
+    std::string body = errorPage(s, status, r->request(), detail, substatus);
+    extra.push_back({"Content-Type", "text/html; charset=utf-8"});
+    r->setSubstatus(substatus);
+    r->sendHead(http::ResponseHead{status, {}, std::move(extra), body.size()});
+    r->sendBody(std::move(body));
+    r->finish();
+}
+
+
+namespace {
+
+class Dispatcher final : public http::Dispatcher {
+public:
+    Dispatcher(std::shared_ptr<SharedSlot> slot, std::shared_ptr<Shared> accepted, uint64_t generation, const EndpointInfo& endpoint)
+        : slot_(std::move(slot)), shared_(std::move(accepted)), generation_(generation)
+    {
+        for (SiteState* s : endpoint.sites)
+            siteCounters_.push_back(s->counters);
+    }
+
+    void opened()
+    {
+        for (auto& c : siteCounters_)
+            ++c->connections;
+    }
+
+    void connectionClosed() override
+    {
+        for (auto& c : siteCounters_)
+            --c->connections;
+    }
+
+    std::string errorBody(int status, const http::Request& req, const std::string& detail) override
+    {
+        return errorPage(*shared_, status, req, detail);
+    }
+
+    void dispatch(std::shared_ptr<http::Responder> r) override
+    {
+        if (uint64_t g = slot_->generation.load(std::memory_order_acquire); g != generation_) {
+            shared_ = slot_->load(); // the newest configuration for each request
+            generation_ = g;
+        }
+        serve(r, r->request().path, 0);
+    }
+
+    void serve(const std::shared_ptr<http::Responder>& r, const std::string& rawPath, int redirects)
+    {
+        const Shared& s = *shared_;
+        const http::Request& req = r->request();
+        const SiteConfig* site = s.map->siteFor(req.localAddress, req.localPort, req.host);
+        if (!site) {
+            sendError(s, r, 400, "no site is bound to host '" + req.host + "' on this address and port (Bad Request - Invalid Hostname)");
+            return;
+        }
+        SiteState* state = s.sites.at(site->name).get();
+        if (state->stopped) {
+            sendError(s, r, 503, "site '" + site->name + "' is stopped", {{"Retry-After", "60"}});
+            return;
+        }
+        auto started = std::chrono::steady_clock::now();
+        if (redirects == 0)
+            // The connection (the responder) holds this dispatcher, whose view of the configuration
+            // (routes point into its site map) changes only at the next request, and a connection
+            // dispatches its next request only after this one completed.
+            // The connection owns and runs this callback: a plain pointer to it, since a shared one
+            // would keep the connection alive by itself (LeakSanitizer found that cycle).
+            r->onComplete([state, started, responder = r.get()](int status, uint64_t bytes) {
+                ++state->counters->requests;
+                ++state->counters->status[std::clamp(status / 100, 0, 5)];
+                if (const auto& accessLog = state->accessLog) {
+                    const http::Request& q = responder->request();
+                    log::AccessEntry e;
+                    e.serverIp = q.localAddress;
+                    e.method = q.method;
+                    e.uriStem = q.path;
+                    e.uriQuery = q.query;
+                    e.serverPort = q.localPort;
+                    e.clientIp = q.remoteAddress;
+                    if (const std::string* ua = q.header("User-Agent"))
+                        e.userAgent = *ua;
+                    e.status = status;
+                    e.substatus = responder->substatus();
+                    e.bytesSent = bytes;
+                    e.timeTakenMs = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+                    accessLog->write(e);
+                }
+            });
+        auto decoded = http::decodePath(rawPath);
+        if (!decoded) {
+            sendError(s, r, 400, "the URL contains an encoded '/', '\\' or NUL, or a malformed %-escape");
+            return;
+        }
+        auto normal = http::normalizePath(*decoded);
+        if (!normal) {
+            sendError(s, r, 400, "the URL contains '..': a path may not leave its virtual directory");
+            return;
+        }
+        if (redirects == 0)
+            if (auto refused = s.filter.check(req, *normal)) {
+                sendError(s, r, refused->status, refused->reason, {}, refused->substatus);
+                return;
+            }
+        handle(r, *site, *normal, redirects, false);
+    }
+
+    // Routes a decoded, normalized path and runs its handler. A folder URL that a static handler
+    // matches is rewritten to its default document, which is routed again, as IIS's default
+    // document module does: index.php reaches FastCGI, index.cgi CGI, index.html stays static.
+    void handle(const std::shared_ptr<http::Responder>& r, const SiteConfig& siteConfig, const std::string& path, int redirects,
+                bool defaultDocument)
+    {
+        const Shared& s = *shared_;
+        const SiteConfig* site = &siteConfig;
+        const http::Request& req = r->request();
+        const std::string* normal = &path;
+        Route route;
+        if (!s.map->route(*site, *normal, route)) {
+            sendError(s, r, 404, "no application or virtual directory of site '" + site->name + "' serves " + *normal);
+            return;
+        }
+        HandlerMatch match = s.map->handlerFor(route, req.method);
+        if (!defaultDocument && match.mapping && match.mapping->module == Module::Static && normal->back() == '/' &&
+            s.map->defaultDocumentEnabled() && fs::cachedFileType(route.physicalPath) == S_IFDIR)
+            for (const std::string& doc : s.map->defaultDocuments())
+                if (fs::cachedFileType(route.physicalPath + doc) == S_IFREG) {
+                    handle(r, siteConfig, *normal + doc, redirects, true);
+                    return;
+                }
+        if (!match.mapping) {
+            struct stat st {};
+            bool exists = ::stat(route.physicalPath.c_str(), &st) == 0;
+            sendError(s, r, 404, exists ? "no handler mapping matches " + req.method + " " + *normal : "no file " + *normal);
+            return;
+        }
+        auto error = [this, r](int status, const std::string& detail) { sendError(*shared_, r, status, detail); };
+        switch (match.mapping->module) {
+        case Module::Static:
+            staticfiles::serve(r, *s.map, route, error, [this, &route](const std::string& why) { refusedLink(route, why); });
+            return;
+        case Module::FastCgi:
+            if (scriptAllowed(r, route, match))
+                runFastCgi(r, route, match);
+            return;
+        case Module::Cgi:
+            if (scriptAllowed(r, route, match))
+                runCgi(r, route, match, redirects);
+            return;
+        }
+    }
+
+    void refusedLink(const Route& route, const std::string& why)
+    {
+        shared_->events->add(log::Severity::Warning, "site " + route.site->name, "request.symlink-refused", why + " (URL " + route.urlPath + ")");
+    }
+
+    // A script reached through a link that its virtual directory's policy refuses is not run
+    // (the interpreter opens it by name, so this is checked before, with the same walk).
+    bool scriptAllowed(const std::shared_ptr<http::Responder>& r, const Route& route, const HandlerMatch& match)
+    {
+        const VirtualDirectory& vd = *route.directory;
+        if (vd.symlinks == fs::SymlinkPolicy::Always || match.scriptFile.size() <= vd.physicalPath.size() + 1)
+            return true;
+        fs::Opened o = fs::openBeneath(vd.rootFd, match.scriptFile.substr(vd.physicalPath.size() + 1), vd.symlinks, O_PATH);
+        if (o.fd >= 0)
+            ::close(o.fd);
+        if (o.fd >= 0 || (o.error != EXDEV && o.error != ELOOP))
+            return true; // (a missing script is the handler's to report)
+        std::string why = o.refusal.empty() ? "the script is reached through a symbolic link out of its virtual directory" : o.refusal;
+        refusedLink(route, why);
+        sendError(*shared_, r, 403, why);
+        return false;
+    }
+
+    void runCgi(const std::shared_ptr<http::Responder>& r, const Route& route, const HandlerMatch& match, int redirects)
+    {
+        const Shared& s = *shared_;
+        struct stat st {};
+        if (::stat(match.scriptFile.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+            sendError(s, r, 404, "no CGI program " + match.scriptUrl);
+            return;
+        }
+        auto pool = s.pools.find(route.application->pool);
+        if (pool == s.pools.end()) {
+            sendError(s, r, 503, "application pool '" + route.application->pool + "' is not running");
+            return;
+        }
+        cgi::CgiJob job;
+        job.responder = r;
+        job.limiter = pool->second.limiter;
+        job.events = s.events;
+        job.scriptFile = match.scriptFile;
+        if (match.mapping->scriptProcessor.empty()) {
+            if (::access(match.scriptFile.c_str(), X_OK) != 0) {
+                sendError(s, r, 403, "the CGI program " + match.scriptFile + " is not executable");
+                return;
+            }
+            job.program = match.scriptFile;
+            job.argv = {match.scriptFile};
+        } else {
+            // scriptProcessor: "interpreter [args]", %s is the script (IIS convention).
+            std::istringstream words(match.mapping->scriptProcessor);
+            std::string w;
+            bool placed = false;
+            while (words >> w) {
+                if (w == "%s") {
+                    w = match.scriptFile;
+                    placed = true;
+                }
+                job.argv.push_back(w);
+            }
+            if (!placed)
+                job.argv.push_back(match.scriptFile);
+            job.program = job.argv.front();
+        }
+        auto slash = match.scriptFile.rfind('/');
+        job.workingDirectory = match.scriptFile.substr(0, slash);
+        std::string base = match.scriptFile.substr(slash + 1);
+        job.nph = base.rfind("nph-", 0) == 0;
+        job.context.request = &r->request();
+        job.context.scriptName = match.scriptUrl;
+        job.context.pathInfo = match.pathInfo;
+        if (!match.pathInfo.empty())
+            job.context.pathTranslated = route.directory->physicalPath + match.pathInfo;
+        job.context.scriptFilename = match.scriptFile;
+        job.context.documentRoot = route.directory->physicalPath;
+        // Always the pool's identity: IIS's createProcessAsUser chooses between the pool's and the
+        // authenticated Windows user's, and Lido has no Windows users.
+        if (!pool->second.identity.error.empty()) {
+            sendError(s, r, 503, pool->second.identity.error, {{"Retry-After", "60"}});
+            return;
+        }
+        job.identity = pool->second.identity.identity;
+        job.limits = pool->second.limits;
+        job.timeout = s.cgiTimeout;
+        auto self = shared_from_self();
+        job.error = [self, r](int status, const std::string& detail, std::vector<http::Header> extra) {
+            sendError(*self->shared_, r, status, detail, std::move(extra));
+        };
+        job.localRedirect = [self, r, redirects](const std::string& path) {
+            if (redirects >= 5) {
+                sendError(*self->shared_, r, 502, "more than 5 local redirects");
+                return;
+            }
+            std::string p = path.substr(0, path.find('?'));
+            self->serve(r, p, redirects + 1);
+        };
+        cgi::runCgi(std::move(job));
+    }
+
+    void runFastCgi(const std::shared_ptr<http::Responder>& r, const Route& route, const HandlerMatch& match)
+    {
+        const Shared& s = *shared_;
+        const std::string& sp = match.mapping->scriptProcessor;
+        auto bar = sp.find('|');
+        std::string key = fastCgiKey(route.application->pool, config::expandEnvironment(sp.substr(0, bar)),
+                                     bar == std::string::npos ? std::string() : sp.substr(bar + 1));
+        auto it = s.fastcgi.find(key);
+        if (it == s.fastcgi.end()) {
+            sendError(s, r, 503, "no FastCGI application '" + sp + "' runs in application pool '" + route.application->pool + "'");
+            return;
+        }
+        cgi::CgiContext c;
+        c.request = &r->request();
+        c.scriptName = match.scriptUrl;
+        c.pathInfo = match.pathInfo;
+        if (!match.pathInfo.empty())
+            c.pathTranslated = route.directory->physicalPath + match.pathInfo;
+        c.scriptFilename = match.scriptFile;
+        c.documentRoot = route.directory->physicalPath;
+        c.contentLength = r->request().contentLength;
+        auto self = shared_from_self();
+        pool::FastCgiJob job;
+        job.responder = r;
+        job.url = r->request().target;
+        job.error = [self, r](int status, const std::string& detail, std::vector<http::Header> extra) {
+            sendError(*self->shared_, r, status, detail, std::move(extra));
+        };
+        auto fastcgiPool = it->second;
+        if (r->request().chunked) {
+            // FastCGI applications want CONTENT_LENGTH too: a chunked body is collected first.
+            auto body = std::make_shared<std::string>();
+            auto pending = std::make_shared<pool::FastCgiJob>(std::move(job));
+            auto context = std::make_shared<cgi::CgiContext>(c);
+            r->onBody([body](std::string_view chunk) { body->append(chunk); },
+                      [body, pending, context, fastcgiPool] {
+                          context->contentLength = body->size();
+                          pending->params = cgi::cgiVariables(*context);
+                          pending->body = std::move(*body);
+                          fastcgiPool->submit(std::move(*pending));
+                      });
+            return;
+        }
+        job.params = cgi::cgiVariables(c);
+        // The application's UTF-8 server variables: decoded from the URL and checked; a value
+        // that is not UTF-8 is refused rather than passed on half-decoded.
+        for (const std::string& name : fastcgiPool->settings().utf8ServerVariables)
+            for (auto& [k, v] : job.params) {
+                if (k != name)
+                    continue;
+                std::string decoded = v;
+                if (k == "REQUEST_URI" || k == "QUERY_STRING" || k == "UNENCODED_URL")
+                    decoded = percentDecodeAll(v);
+                if (!validUtf8(decoded)) {
+                    sendError(s, r, 400, "the server variable " + k + " is not valid UTF-8 (utf8ServerVariables)");
+                    return;
+                }
+                v = decoded;
+            }
+        fastcgiPool->submit(std::move(job));
+    }
+
+    std::shared_ptr<Dispatcher> shared_from_self() { return self_.lock(); }
+    std::weak_ptr<Dispatcher> self_;
+
+private:
+    std::shared_ptr<SharedSlot> slot_;
+    std::shared_ptr<Shared> shared_; // the configuration of the current request (kept alive by it)
+    uint64_t generation_ = 0;
+    std::vector<std::shared_ptr<SiteCounters>> siteCounters_;
+};
+
+// /status and /metrics, answered by the engine itself (no pool involved), so they answer even
+// when every pool is saturated. Clients not on the allow-list get 403.
+class StatusDispatcher final : public http::Dispatcher {
+public:
+    StatusDispatcher(std::function<Snapshot()> snapshot, std::vector<std::string> allow, std::chrono::steady_clock::time_point started)
+        : snapshot_(std::move(snapshot)), allow_(std::move(allow)), started_(started)
+    {
+    }
+    std::string errorBody(int status, const http::Request&, const std::string&) override
+    {
+        return std::to_string(status) + " " + http::reasonPhrase(status) + "\n";
+    }
+    void dispatch(std::shared_ptr<http::Responder> r) override
+    {
+        const http::Request& req = r->request();
+        std::string client = req.remoteAddress.rfind("::ffff:", 0) == 0 ? req.remoteAddress.substr(7) : req.remoteAddress;
+        auto reply = [&](int status, const std::string& type, std::string body) {
+            r->sendHead(http::ResponseHead{status, {}, {{"Content-Type", type}, {"Cache-Control", "no-store"}}, body.size()});
+            r->sendBody(std::move(body));
+            r->finish();
+        };
+        if (std::find(allow_.begin(), allow_.end(), client) == allow_.end()) {
+            reply(403, "text/plain", "403 Forbidden: " + client + " is not in lido/statusListener/@allow\n");
+            return;
+        }
+        std::string path = req.path;
+        if (path == "/status")
+            reply(200, "application/json", statusJson(snapshot_(), std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()));
+        else if (path == "/metrics")
+            reply(200, "text/plain; version=0.0.4", prometheusMetrics(snapshot_()));
+        else
+            reply(404, "text/plain", "404 Not Found: try /status or /metrics\n");
+    }
+
+private:
+    std::function<Snapshot()> snapshot_;
+    std::vector<std::string> allow_;
+    std::chrono::steady_clock::time_point started_;
+};
+
+
+} // namespace
+
+std::shared_ptr<http::Dispatcher> siteDispatcher(std::shared_ptr<SharedSlot> slot, std::shared_ptr<Shared> accepted, uint64_t generation,
+                                                 const EndpointInfo& endpoint)
+{
+    auto d = std::make_shared<Dispatcher>(std::move(slot), std::move(accepted), generation, endpoint);
+    d->self_ = d;
+    d->opened();
+    return d;
+}
+
+std::shared_ptr<http::Dispatcher> statusDispatcher(std::function<Snapshot()> snapshot, std::vector<std::string> allow,
+                                                   std::chrono::steady_clock::time_point started)
+{
+    return std::make_shared<StatusDispatcher>(std::move(snapshot), std::move(allow), started);
+}
+
+} // namespace lido::engine

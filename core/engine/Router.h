@@ -1,0 +1,31 @@
+#pragma once
+// The request path: a connection's dispatcher routes each request through the site map and runs
+// it as a static file, a CGI program or a FastCGI request, with IIS's request filtering and
+// default documents and the error pages; and the status listener's dispatcher. Internal to engine/.
+#include "engine/Snapshot.h"
+#include "engine/View.h"
+#include "http/Connection.h"
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lido::engine {
+
+std::string errorPage(const Shared& s, int status, const http::Request& req, const std::string& detail, int substatus = 0);
+void sendError(const Shared& s, const std::shared_ptr<http::Responder>& r, int status, const std::string& detail,
+               std::vector<http::Header> extra = {}, int substatus = 0);
+
+// The dispatcher of one connection to an endpoint: each request reads the newest view (`slot`),
+// starting from the one the connection was accepted with; the endpoint's sites count the
+// connection until its connectionClosed().
+std::shared_ptr<http::Dispatcher> siteDispatcher(std::shared_ptr<SharedSlot> slot, std::shared_ptr<Shared> accepted, uint64_t generation,
+                                                 const EndpointInfo& endpoint);
+
+// /status and /metrics for the clients on the allow-list.
+std::shared_ptr<http::Dispatcher> statusDispatcher(std::function<Snapshot()> snapshot, std::vector<std::string> allow,
+                                                   std::chrono::steady_clock::time_point started);
+
+} // namespace lido::engine

@@ -1,0 +1,95 @@
+#include "engine/Settings.h"
+
+#include "config/Values.h"
+
+#include <sstream>
+
+namespace lido::engine {
+
+using config::ConfigElement;
+
+process::Limits processLimits(const ConfigElement* pm)
+{
+    process::Limits l;
+    if (!pm)
+        return l;
+    l.openFiles = config::parseUInt(pm->get("maxOpenFiles")).value_or(0);
+    l.addressSpaceBytes = config::parseUInt(pm->get("maxAddressSpaceMB")).value_or(0) * 1024 * 1024;
+    l.cpuSeconds = config::parseUInt(pm->get("maxCpuSeconds")).value_or(0);
+    l.processes = config::parseUInt(pm->get("maxUserProcesses")).value_or(0);
+    return l;
+}
+
+pool::FastCgiSettings fastCgiSettings(const ConfigElement& app, const ConfigElement& appPool, const std::string& runtimeDir,
+                                      const PoolIdentity& identity)
+{
+    pool::FastCgiSettings f;
+    auto num = [&](const ConfigElement& e, const char* a, uint64_t fallback) { return config::parseUInt(e.get(a)).value_or(fallback); };
+    auto span = [&](const ConfigElement* e, const char* a, int64_t fallback) {
+        return std::chrono::milliseconds(e ? config::parseTimeSpan(e->get(a)).value_or(fallback) : fallback);
+    };
+    f.poolName = appPool.get("name");
+    f.fullPath = config::expandEnvironment(app.get("fullPath"));
+    f.arguments = app.get("arguments");
+    f.maxInstances = static_cast<int>(num(app, "maxInstances", 4));
+    f.idleTimeout = std::chrono::seconds(num(app, "idleTimeout", 300));
+    f.activityTimeout = std::chrono::seconds(num(app, "activityTimeout", 30));
+    f.requestTimeout = std::chrono::seconds(num(app, "requestTimeout", 90));
+    f.instanceMaxRequests = num(app, "instanceMaxRequests", 200);
+    f.tcp = app.get("protocol") == "Tcp";
+    f.queueLength = num(app, "queueLength", 1000);
+    f.rapidFailsPerMinute = static_cast<int>(num(app, "rapidFailsPerMinute", 10));
+    std::string mode = app.get("stderrMode");
+    f.stderrMode = mode == "ReturnGeneric500"     ? pool::StderrMode::ReturnGeneric500
+                   : mode == "IgnoreAndReturn200" ? pool::StderrMode::IgnoreAndReturn200
+                   : mode == "TerminateProcess"   ? pool::StderrMode::TerminateProcess
+                                                  : pool::StderrMode::ReturnStdErrIn500;
+    f.signalBeforeTerminateSeconds = static_cast<int>(num(app, "signalBeforeTerminateSeconds", 0));
+    f.monitorChangesTo = config::expandEnvironment(app.get("monitorChangesTo"));
+    f.headerSyntax = app.get("responseHeaders") == "Relaxed" ? cgi::HeaderSyntax::Relaxed : cgi::HeaderSyntax::Strict;
+    if (const ConfigElement* env = app.child("environmentVariables"))
+        for (const ConfigElement& v : env->children) {
+            if (v.name == "clear")
+                f.environment.clear();
+            else if (v.name == "environmentVariable")
+                f.environment.emplace_back(v.get("name"), v.get("value"));
+        }
+    f.runtimeDirectory = runtimeDir;
+    std::stringstream utf8(app.get("utf8ServerVariables"));
+    for (std::string v; std::getline(utf8, v, ',');)
+        if (auto t = config::trim(v); !t.empty())
+            f.utf8ServerVariables.push_back(t);
+    const ConfigElement* pm = appPool.child("processModel");
+    f.identity = identity.identity;
+    f.identityShown = identity.shown;
+    f.identityError = identity.error;
+    f.limits = processLimits(pm);
+    f.startupTimeLimit = span(pm, "startupTimeLimit", 90000);
+    f.pingingEnabled = pm ? config::parseBool(pm->get("pingingEnabled")).value_or(true) : true;
+    f.pingInterval = span(pm, "pingInterval", 30000);
+    f.pingResponseTime = span(pm, "pingResponseTime", 90000);
+    const ConfigElement* failure = appPool.child("failure");
+    f.rapidFailProtection = failure ? config::parseBool(failure->get("rapidFailProtection")).value_or(true) : true;
+    f.rapidFailMaxCrashes = failure ? static_cast<int>(num(*failure, "rapidFailProtectionMaxCrashes", 5)) : 5;
+    f.rapidFailInterval = span(failure, "rapidFailProtectionInterval", 300000);
+    f.alwaysRunning = appPool.get("startMode") == "AlwaysRunning";
+    if (const ConfigElement* r = appPool.child("recycling")) {
+        f.logEventOnRecycle = !r->get("logEventOnRecycle").empty();
+        f.disallowOverlappingRotation = config::parseBool(r->get("disallowOverlappingRotation")).value_or(false);
+        if (const ConfigElement* pr = r->child("periodicRestart")) {
+            f.recycleAfterRequests = num(*pr, "requests", 0);
+            f.recycleAfterTime = span(pr, "time", 0);
+            f.recycleMemoryKB = num(*pr, "memory", 0);
+            f.recyclePrivateMemoryKB = num(*pr, "privateMemory", 0);
+            if (const ConfigElement* schedule = pr->child("schedule"))
+                for (const ConfigElement* at : schedule->childrenNamed("add"))
+                    if (auto ms = config::parseTimeSpan(at->get("value")))
+                        f.recycleSchedule.push_back(std::chrono::milliseconds(*ms));
+        }
+    } else {
+        f.recycleAfterTime = std::chrono::hours(29); // IIS default periodicRestart/@time 1.05:00:00
+    }
+    return f;
+}
+
+} // namespace lido::engine

@@ -1,0 +1,108 @@
+#pragma once
+// The engine's published view of one configuration: what the request path reads, immutable once
+// published (counters are atomics). A live apply publishes a new one; a connection keeps the one
+// it was accepted with alive, and each request reads the newest. Internal to engine/.
+#include "cgi/CgiLimiter.h"
+#include "config/Config.h"
+#include "engine/PoolIdentity.h"
+#include "engine/RequestFilter.h"
+#include "http/Connection.h"
+#include "log/AccessLog.h"
+#include "log/EventLog.h"
+#include "pool/FastCgiPool.h"
+#include "routing/SiteMap.h"
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace lido::engine {
+
+using routing::SiteConfig;
+using routing::SiteMap;
+
+
+// A site's counters outlive configuration changes: a live apply keeps them for a site that stays.
+struct SiteCounters {
+    std::atomic<uint64_t> requests{0};
+    std::atomic<uint64_t> status[6] = {};
+    std::atomic<int64_t> connections{0};
+    uint64_t lastRequests = 0;          // engine ticker only
+    std::atomic<double> perSecond{0};   // written by the ticker, read by snapshot() on any thread
+};
+
+struct SiteState {
+    const SiteConfig* config = nullptr;
+    std::shared_ptr<SiteCounters> counters = std::make_shared<SiteCounters>();
+    std::shared_ptr<log::AccessLog> accessLog;
+    std::string accessLogKey; // folder, period, enabled: the log is kept when they stay
+    std::string failure;
+    bool stopped = false; // by the administrator
+};
+
+struct PoolRuntime {
+    std::shared_ptr<cgi::CgiLimiter> limiter;
+    std::string limiterKey;
+    PoolIdentity identity;
+    process::Limits limits;
+};
+
+using EndpointKey = std::pair<std::string, uint16_t>; // address, port
+
+struct EndpointInfo {
+    uint64_t maxConnections = 0;
+    std::vector<SiteState*> sites;
+};
+
+// Everything the request path reads for one configuration; immutable once published (counters
+// are atomics). A live apply publishes a new one; a connection keeps the one it was accepted
+// with alive, and each request reads the newest.
+struct Shared {
+    std::shared_ptr<const config::Config> config;
+    std::shared_ptr<const SiteMap> map;
+    std::map<std::string, std::unique_ptr<SiteState>> sites; // by name
+    std::map<std::string, PoolRuntime> pools;
+    std::map<EndpointKey, EndpointInfo> endpoints;
+    std::shared_ptr<log::EventLog> events;
+    http::Limits limits;
+    int64_t maxConnections = 0; // engine-wide, from lido/limits or the open-file limit
+    RequestFilter filter;
+    std::string errorMode = "DetailedLocalOnly";
+    std::chrono::milliseconds cgiTimeout{900000};
+    // FastCGI process pools by (application pool, fullPath, arguments).
+    std::map<std::string, std::shared_ptr<pool::FastCgiPool>> fastcgi;
+};
+
+// The published view and its generation: a connection re-reads the view only when the generation
+// moved, so a request costs one integer load, not a shared_ptr copy. (A mutex rather than
+// std::atomic<std::shared_ptr>: libstdc++ 12 unlocks that one with a relaxed store after a read,
+// which ThreadSanitizer rightly reports as a race with the next store.)
+struct SharedSlot {
+    mutable std::mutex mutex;
+    std::shared_ptr<Shared> view;
+    std::atomic<uint64_t> generation{0};
+    std::shared_ptr<Shared> load() const
+    {
+        std::lock_guard lock(mutex);
+        return view;
+    }
+    void store(std::shared_ptr<Shared> next)
+    {
+        {
+            std::lock_guard lock(mutex);
+            view = std::move(next);
+        }
+        generation.fetch_add(1, std::memory_order_release);
+    }
+};
+
+inline std::string fastCgiKey(const std::string& pool, const std::string& fullPath, const std::string& arguments)
+{
+    return pool + '\x1f' + fullPath + '\x1f' + arguments;
+}
+} // namespace lido::engine

@@ -57,7 +57,7 @@ private:
     void element(const ConfigElement& e)
     {
         if (!e.spec) {
-            std::string why = e.name == "location" ? "location blocks are kept unchanged but not applied by Lido"
+            std::string why = e.name == "location" ? "location blocks are kept unchanged; Lido applies only a site's security/requestFiltering from them"
                               : e.name == "configSections" || e.name == "configProtectedData"
                                   ? "IIS section declarations are kept unchanged; Lido's schema is built in"
                                   : "not known to Lido; kept unchanged";

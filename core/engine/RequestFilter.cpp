@@ -49,9 +49,22 @@ RequestFilter::RequestFilter(const ConfigElement* rf)
         hiddenSegments_.emplace_back(s);
     for (std::string_view e : config::kDefaultDeniedExtensions)
         extensions_.push_back(Rule{std::string(e), false});
+    apply(rf);
+}
+
+RequestFilter RequestFilter::scoped(const ConfigElement* rf) const
+{
+    RequestFilter out = *this;
+    out.apply(rf);
+    return out;
+}
+
+void RequestFilter::apply(const ConfigElement* rf)
+{
     if (!rf)
         return;
-    allowHighBit_ = config::parseBool(rf->get("allowHighBitCharacters")).value_or(true);
+    if (rf->find("allowHighBitCharacters"))
+        allowHighBit_ = config::parseBool(rf->get("allowHighBitCharacters")).value_or(true);
     collect(rf->child("denyUrlSequences"), "sequence", sequences_, MakeString{});
     collect(rf->child("hiddenSegments"), "segment", hiddenSegments_, MakeString{});
     struct MakeExt {
@@ -60,9 +73,9 @@ RequestFilter::RequestFilter(const ConfigElement* rf)
     };
     collect(rf->child("fileExtensions"), "fileExtension", extensions_, MakeExt{});
     collect(rf->child("verbs"), "verb", verbs_, MakeExt{});
-    if (const ConfigElement* fe = rf->child("fileExtensions"))
+    if (const ConfigElement* fe = rf->child("fileExtensions"); fe && fe->find("allowUnlisted"))
         allowUnlistedExtensions_ = config::parseBool(fe->get("allowUnlisted")).value_or(true);
-    if (const ConfigElement* v = rf->child("verbs"))
+    if (const ConfigElement* v = rf->child("verbs"); v && v->find("allowUnlisted"))
         allowUnlistedVerbs_ = config::parseBool(v->get("allowUnlisted")).value_or(true);
     if (const ConfigElement* limits = rf->child("requestLimits"))
         if (const ConfigElement* hl = limits->child("headerLimits")) {

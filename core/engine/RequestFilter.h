@@ -21,11 +21,15 @@ class RequestFilter {
 public:
     // From a requestFiltering element (null: Lido's defaults only).
     explicit RequestFilter(const config::ConfigElement* requestFiltering = nullptr);
+    // The same rules with a narrower scope's requestFiltering applied on top (a site's
+    // <location path="Site"> block): its collections add, remove or <clear/> as IIS's do.
+    RequestFilter scoped(const config::ConfigElement* requestFiltering) const;
 
     // rawPath as the client sent it, path decoded and normalized.
     std::optional<Refusal> check(const http::Request& request, const std::string& path) const;
 
 private:
+    void apply(const config::ConfigElement* requestFiltering);
     struct Rule {
         std::string value; // lower case
         bool allowed = false;

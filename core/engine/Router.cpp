@@ -183,7 +183,7 @@ public:
             return;
         }
         if (redirects == 0)
-            if (auto refused = s.filter.check(req, *normal)) {
+            if (auto refused = state->filter.check(req, *normal)) {
                 sendError(s, r, refused->status, refused->reason, {}, refused->substatus);
                 return;
             }

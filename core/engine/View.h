@@ -43,6 +43,7 @@ struct SiteState {
     std::string accessLogKey; // folder, period, enabled: the log is kept when they stay
     std::string failure;
     bool stopped = false; // by the administrator
+    RequestFilter filter; // the server's rules with the site's <location path="Site"> ones on top
 };
 
 struct PoolRuntime {

@@ -108,6 +108,28 @@ private slots:
         QCOMPARE(fetch(f->port, "/app.config").status, 404); // .config is still denied
     }
 
+    // IIS keeps per-site settings in <location path="Site"> blocks: one site clears the defaults,
+    // the other keeps them.
+    void siteCanClearTheDefaults()
+    {
+        uint16_t otherPort = freePort();
+        f->values["@SITES@"] = QString(R"(<site name="Other" id="2"><application path="/" applicationPool="web">)"
+                                       R"(<virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)"
+                                       R"(<bindings><binding protocol="http" bindingInformation="127.0.0.1:%1:" /></bindings></site>)").arg(otherPort);
+        f->values["@LIDO@"] = R"(<location path="Main"><system.webServer><security><requestFiltering>)"
+                              R"(<hiddenSegments><clear /></hiddenSegments>)"
+                              R"(</requestFiltering></security></system.webServer></location>)";
+        QVERIFY(f->start());
+        Response main = fetch(f->port, "/.git/HEAD.txt");
+        QCOMPARE(main.status, 200);
+        QCOMPARE(main.body, QByteArray("ref: refs/heads/main\n"));
+        QCOMPARE(fetch(f->port, "/app.config").status, 404); // only the hidden segments were cleared
+        Response other = fetch(otherPort, "/.git/HEAD.txt");
+        QCOMPARE(other.status, 404);
+        QVERIFY(other.body.contains("HTTP Error 404.8"));
+        QCOMPARE(fetch(otherPort, "/page.txt").status, 200);
+    }
+
     void allowUnlisted()
     {
         lido::engine::RequestFilter none;

@@ -422,18 +422,7 @@ struct Engine::Impl {
             if (!state->accessLog)
                 state->accessLog = std::make_shared<log::AccessLog>(logDir, site.logPeriod, site.logEnabled);
             state->stopped = stoppedSites.count(site.name) > 0;
-            // IIS's <location path="Site"> may narrow request filtering for one site (the rest of
-            // <location> comes with URL Rewrite).
-            state->filter = shared->filter;
-            for (const ConfigElement& loc : config->root().children) {
-                std::string where = loc.get("path");
-                if (loc.name != "location" || (where != site.name && where != site.name + "/"))
-                    continue;
-                const ConfigElement* web = loc.child("system.webServer");
-                const ConfigElement* security = web ? web->child("security") : nullptr;
-                if (const ConfigElement* rf = security ? security->child("requestFiltering") : nullptr)
-                    state->filter = state->filter.scoped(rf);
-            }
+            state->filter = shared->filter.forSite(*config, site.name);
             SiteState* raw = state.get();
             shared->sites.emplace(site.name, std::move(state));
             if (!site.autoStart || raw->stopped)

@@ -52,10 +52,18 @@ RequestFilter::RequestFilter(const ConfigElement* rf)
     apply(rf);
 }
 
-RequestFilter RequestFilter::scoped(const ConfigElement* rf) const
+RequestFilter RequestFilter::forSite(const config::Config& config, const std::string& site) const
 {
     RequestFilter out = *this;
-    out.apply(rf);
+    for (const ConfigElement& loc : config.root().children) {
+        std::string where = loc.get("path");
+        if (loc.name != "location" || (where != site && where != site + "/"))
+            continue;
+        const ConfigElement* web = loc.child("system.webServer");
+        const ConfigElement* security = web ? web->child("security") : nullptr;
+        if (const ConfigElement* rf = security ? security->child("requestFiltering") : nullptr)
+            out.apply(rf);
+    }
     return out;
 }
 

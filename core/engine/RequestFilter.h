@@ -21,9 +21,10 @@ class RequestFilter {
 public:
     // From a requestFiltering element (null: Lido's defaults only).
     explicit RequestFilter(const config::ConfigElement* requestFiltering = nullptr);
-    // The same rules with a narrower scope's requestFiltering applied on top (a site's
-    // <location path="Site"> block): its collections add, remove or <clear/> as IIS's do.
-    RequestFilter scoped(const config::ConfigElement* requestFiltering) const;
+    // The same rules with the site's <location path="Site"> requestFiltering on top, if the file
+    // has one: its collections add, remove or <clear/> as IIS's do (the rest of <location> comes
+    // with URL Rewrite).
+    RequestFilter forSite(const config::Config& config, const std::string& site) const;
 
     // rawPath as the client sent it, path decoded and normalized.
     std::optional<Refusal> check(const http::Request& request, const std::string& path) const;

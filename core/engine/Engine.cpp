@@ -108,6 +108,7 @@ struct Engine::Impl {
             spares.push_back(fd);
         }
     }
+    ~Impl() { releaseSpares(); } // the engine's own descriptors go with it
     bool releaseSpares()
     {
         std::lock_guard lock(spareMutex);
@@ -187,11 +188,13 @@ struct Engine::Impl {
             if (!ec) {
                 uint64_t generation = slot->generation.load(std::memory_order_acquire);
                 auto shared = current();
+                const EndpointInfo* ep = nullptr;
+                if (shared)
+                    if (auto it = shared->endpoints.find(key); it != shared->endpoints.end())
+                        ep = &it->second;
                 int64_t open = openConnections->load();
-                bool known = shared && shared->endpoints.count(key);
-                bool engineFull = known && (open >= shared->maxConnections || open >= pressureCeiling.load());
-                auto ep = known ? shared->endpoints.find(key) : decltype(shared->endpoints.find(key)){};
-                if (!known || engineFull || static_cast<uint64_t>(count->load()) >= ep->second.maxConnections) {
+                bool engineFull = ep && (open >= shared->maxConnections || open >= pressureCeiling.load());
+                if (!ep || engineFull || static_cast<uint64_t>(count->load()) >= ep->maxConnections) {
                     // Over the engine's or the site's limit (or a listener being removed): a short
                     // 503 and close, as IIS does, instead of running out of descriptors.
                     static const std::string busy = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
@@ -205,7 +208,7 @@ struct Engine::Impl {
                                         std::to_string(shared->maxConnections) + ", from lido/limits/@maxConnections or the open-file limit " +
                                         std::to_string(descriptors.soft) + "): new connections get 503");
                 } else {
-                    auto dispatcher = siteDispatcher(slot, shared, generation, ep->second);
+                    auto dispatcher = siteDispatcher(slot, shared, generation, *ep);
                     ++*count;
                     ++*openConnections;
                     auto counted = std::shared_ptr<void>(nullptr, [count, total = openConnections](void*) {
@@ -213,8 +216,8 @@ struct Engine::Impl {
                         --*total;
                     });
                     http::Limits limits = shared->limits;
-                    if (!ep->second.sites.empty())
-                        limits.idleTimeout = ep->second.sites.front()->config->connectionTimeout;
+                    if (!ep->sites.empty())
+                        limits.idleTimeout = ep->sites.front()->config->connectionTimeout;
                     limits.headerTimeout = std::min(limits.headerTimeout, limits.idleTimeout);
                     http::startConnection(std::move(socket), std::make_shared<CountingDispatcher>(dispatcher, counted), limits);
                 }

@@ -103,7 +103,7 @@ std::optional<Refusal> RequestFilter::check(const http::Request& req, const std:
     if (!allowHighBit_ && std::any_of(req.target.begin(), req.target.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; }))
         return Refusal{404, 12, "the URL contains non-ASCII characters (requestFiltering/@allowHighBitCharacters is false)"};
     std::string lowerPath = config::toLower(path);
-    std::string lowerRaw = config::toLower(req.path);
+    std::string lowerRaw = sequences_.empty() ? std::string() : config::toLower(req.path); // none by default: no copy per request
     for (const std::string& seq : sequences_)
         if (!seq.empty() && (lowerRaw.find(seq) != std::string::npos || lowerPath.find(seq) != std::string::npos))
             return Refusal{404, 5, "the URL contains the sequence '" + seq + "', which requestFiltering/denyUrlSequences denies"};

@@ -18,16 +18,6 @@ SymlinkPolicy parseSymlinkPolicy(const std::string& text)
     return text == "Never" ? SymlinkPolicy::Never : text == "Always" ? SymlinkPolicy::Always : SymlinkPolicy::IfOwnerMatch;
 }
 
-const char* symlinkPolicyName(SymlinkPolicy p)
-{
-    switch (p) {
-    case SymlinkPolicy::Never: return "Never";
-    case SymlinkPolicy::IfOwnerMatch: return "IfOwnerMatch";
-    case SymlinkPolicy::Always: return "Always";
-    }
-    return "?";
-}
-
 namespace {
 
 constexpr int kMaxLinks = 40; // as the kernel's own limit

@@ -15,7 +15,6 @@ enum class SymlinkPolicy {
 };
 
 SymlinkPolicy parseSymlinkPolicy(const std::string& text); // "Never", "IfOwnerMatch", "Always"
-const char* symlinkPolicyName(SymlinkPolicy p);
 
 struct Opened {
     int fd = -1;         // >= 0 on success (the caller closes it)

@@ -2,6 +2,8 @@
 // A per-thread cache of small static files and of path lookups, revalidated at most once a second
 // (as lighttpd's stat cache and nginx's open_file_cache do). A hit costs no system call; a file
 // changed on disk is seen within a second.
+#include "fs/Beneath.h"
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -17,6 +19,7 @@ struct CachedFile {
     std::string mimeType;
     time_t mtime = 0;
     uint64_t size = 0;
+    SymlinkPolicy policy = SymlinkPolicy::IfOwnerMatch; // what it was opened under
 };
 
 // The file type (S_IFREG, S_IFDIR, 0 when missing) of a path, cached for a second.

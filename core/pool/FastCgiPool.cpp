@@ -831,7 +831,8 @@ void FastCgiPool::finishExchange(const std::shared_ptr<Instance>& in)
         in->drainAfter = true;
         in->stopReason = "replaced by a configuration change";
     }
-    uint64_t maxRequests = learnedMaxRequests_ ? std::min(learnedMaxRequests_, settings_.instanceMaxRequests) : settings_.instanceMaxRequests;
+    // (a learned N is always below instanceMaxRequests: adviseOnSelfRecycling learns no other)
+    uint64_t maxRequests = learnedMaxRequests_ ? learnedMaxRequests_ : settings_.instanceMaxRequests;
     if (in->requests >= maxRequests || in->drainAfter) {
         terminate(in, in->drainAfter                                  ? in->stopReason
                       : maxRequests < settings_.instanceMaxRequests ? std::to_string(maxRequests) + " requests reached, the number after which the application exits by itself"
@@ -1011,11 +1012,10 @@ void FastCgiPool::adviseOnSelfRecycling(uint64_t served)
     selfRecycleRuns_.push_back(served);
     while (selfRecycleRuns_.size() > 3)
         selfRecycleRuns_.pop_front();
-    if (selfRecycleRuns_.size() < 3 || served >= settings_.instanceMaxRequests || served == advisedFor_)
+    if (selfRecycleRuns_.size() < 3 || served >= settings_.instanceMaxRequests || served == learnedMaxRequests_)
         return;
     if (std::any_of(selfRecycleRuns_.begin(), selfRecycleRuns_.end(), [served](uint64_t n) { return n != served; }))
         return;
-    advisedFor_ = served;
     learnedMaxRequests_ = served; // meanwhile the pool recycles them at N itself, before they exit under a request
     std::string n = std::to_string(served);
     counters_.advice = "instances exit by themselves after " + n + " requests (instanceMaxRequests is " +

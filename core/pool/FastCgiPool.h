@@ -121,8 +121,7 @@ private:
     void selfRecycled(const std::shared_ptr<Instance>& in);
     void adviseOnSelfRecycling(uint64_t served);
     std::deque<uint64_t> selfRecycleRuns_; // requests served by the last instances that exited by themselves
-    uint64_t advisedFor_ = 0;
-    uint64_t learnedMaxRequests_ = 0; // N once instances exited by themselves after N requests three times running
+    uint64_t learnedMaxRequests_ = 0; // N once instances exited by themselves after N requests three times running (0: none)
     void reportExit(const std::shared_ptr<Instance>& in);
     void terminate(const std::shared_ptr<Instance>& in, const std::string& why);
     void setState(const std::shared_ptr<Instance>& in, InstanceState s, const std::string& why);

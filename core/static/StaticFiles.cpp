@@ -106,16 +106,12 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Sit
         error(405, "static files answer GET and HEAD only");
         return;
     }
-    // Cached per path and symlink policy: a folder served twice with different policies must not
-    // hand one's file to the other.
-    std::string cacheKey = route.physicalPath;
-    cacheKey += '\0';
-    cacheKey += symlinkPolicyName(route.directory->symlinks);
-    if (auto hit = cachedFile(cacheKey); hit && !req.header("Range")) {
+    // A copy opened under another symlink policy (the same folder served twice) is not this
+    // request's: it goes the long way, and its copy replaces the other.
+    if (auto hit = cachedFile(route.physicalPath); hit && hit->policy == route.directory->symlinks && !req.header("Range")) {
         serveCached(responder, *hit);
         return;
     }
-    std::string path = route.physicalPath;
     std::string relative = route.relativePath;
     auto refuse = [&](int err, const std::string& why) {
         if (!why.empty()) {
@@ -161,7 +157,7 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Sit
         error(404, "not a regular file");
         return;
     }
-    std::string type = map.mimeType(path);
+    std::string type = map.mimeType(route.physicalPath);
     if (type.empty()) {
         ::close(fd);
         error(404, "no MIME type is mapped for this file's extension (staticContent/mimeMap)");
@@ -225,7 +221,8 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Sit
             c->mimeType = type;
             c->mtime = st.st_mtime;
             c->size = size;
-            storeFile(cacheKey, std::move(c));
+            c->policy = route.directory->symlinks;
+            storeFile(route.physicalPath, std::move(c));
         }
         responder->sendBody(std::move(body));
     } else {

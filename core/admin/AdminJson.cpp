@@ -15,9 +15,6 @@ std::chrono::system_clock::time_point fromUnix(double s)
     return std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(s)));
 }
 
-const InstanceState kStates[] = {InstanceState::Starting, InstanceState::Idle,    InstanceState::Busy,  InstanceState::Draining,
-                                 InstanceState::Stopping, InstanceState::Stopped, InstanceState::Failed};
-
 json toJson(const Snapshot& s)
 {
     json j;
@@ -105,9 +102,9 @@ Result<Snapshot> parseSnapshot(std::string_view text)
                 std::string state;
                 get(i, "pid", x.pid), get(i, "state", state), get(i, "requests", x.requests), get(i, "uptimeSeconds", x.uptimeSeconds);
                 get(i, "currentUrl", x.currentUrl), get(i, "rssBytes", x.rssBytes), get(i, "cpuSeconds", x.cpuSeconds);
-                for (InstanceState st : kStates)
-                    if (state == stateName(st))
-                        x.state = st;
+                for (const auto& n : pool::kInstanceStateNames)
+                    if (state == n.name)
+                        x.state = n.state;
                 p.instances.push_back(std::move(x));
             }
             s.fastcgi.push_back(std::move(p));

@@ -3,6 +3,7 @@
 #include "util/Text.h"
 
 #include <cctype>
+#include <charconv>
 
 namespace lido::cgi {
 
@@ -115,6 +116,26 @@ HeaderParse parseResponseHeaders(std::string_view data, HeaderSyntax syntax, siz
     r.head.consumed = pos;
     r.state = HeaderParse::State::Done;
     return r;
+}
+
+http::ResponseHead toResponseHead(const ResponseHeaders& parsed)
+{
+    http::ResponseHead head;
+    head.status = parsed.status;
+    head.reason = parsed.reason;
+    for (const auto& [k, v] : parsed.headers) {
+        if (http::iequals(k, "Content-Length")) {
+            uint64_t n = 0;
+            auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+            if (ec == std::errc() && end == v.data() + v.size())
+                head.contentLength = n;
+            continue;
+        }
+        if (http::iequals(k, "Transfer-Encoding") || http::iequals(k, "Connection"))
+            continue;
+        head.headers.push_back({k, v});
+    }
+    return head;
 }
 
 } // namespace lido::cgi

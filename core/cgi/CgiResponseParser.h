@@ -6,6 +6,8 @@
 //   Relaxed (FastCGI, responseHeaders="Relaxed"): also "Name:value", LF-only lines, a bare
 //           status code, trailing whitespace.
 // No mode lets a CR or LF inside a value reach the client.
+#include "http/Http.h"
+
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -35,5 +37,9 @@ struct HeaderParse {
 };
 
 HeaderParse parseResponseHeaders(std::string_view data, HeaderSyntax syntax, size_t maxBytes = 65536);
+
+// The head the server sends: Content-Length taken as the length, the hop-by-hop
+// Transfer-Encoding and Connection dropped (the server frames the response itself).
+http::ResponseHead toResponseHead(const ResponseHeaders& parsed);
 
 } // namespace lido::cgi

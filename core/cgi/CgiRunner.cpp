@@ -1,6 +1,7 @@
 #include "cgi/CgiRunner.h"
 
 #include "cgi/CgiResponseParser.h"
+#include "process/Child.h"
 
 #include <cerrno>
 #include <csignal>
@@ -12,14 +13,11 @@ namespace lido::cgi {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-constexpr size_t kStderrTail = 4096;
 
 class CgiRun : public std::enable_shared_from_this<CgiRun> {
 public:
     explicit CgiRun(CgiJob job)
-        : job_(std::move(job)), exec_(job_.responder->executor()), stdin_(exec_), stdout_(exec_), stderr_(exec_), exit_(exec_),
-          timer_(exec_), retry_(exec_)
+        : job_(std::move(job)), exec_(job_.responder->executor()), stdin_(exec_), stdout_(exec_), timer_(exec_), retry_(exec_)
     {
     }
 
@@ -80,9 +78,16 @@ private:
 
     void spawnNow(int attempt)
     {
-        int in[2], out[2], err[2];
-        if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
+        int in[2], out[2];
+        if (::pipe2(in, O_CLOEXEC) != 0) {
             retryOrFail(attempt, errno, std::string("pipe: ") + std::strerror(errno));
+            return;
+        }
+        if (::pipe2(out, O_CLOEXEC) != 0) {
+            int e = errno;
+            ::close(in[0]);
+            ::close(in[1]);
+            retryOrFail(attempt, e, std::string("pipe: ") + std::strerror(e));
             return;
         }
         process::SpawnOptions o;
@@ -94,17 +99,13 @@ private:
         o.limits = job_.limits;
         o.stdinFd = in[0];
         o.stdoutFd = out[1];
-        o.stderrFd = err[1];
         process::SpawnError error;
-        startedAt_ = Clock::now();
-        auto spawned = process::spawn(o, &error);
+        child_ = process::Child::spawn(exec_, std::move(o), &error);
         ::close(in[0]);
         ::close(out[1]);
-        ::close(err[1]);
-        if (!spawned) {
+        if (!child_) {
             ::close(in[1]);
             ::close(out[0]);
-            ::close(err[0]);
             if (error.err == EAGAIN || error.err == ENOMEM) {
                 retryOrFail(attempt, error.err, error.message);
                 return;
@@ -117,16 +118,15 @@ private:
             return;
         }
         ++job_.limiter->started;
-        pid_ = spawned->pid;
         ::fcntl(in[1], F_SETFL, O_NONBLOCK);
         stdin_.assign(in[1]);
         stdout_.assign(out[0]);
-        stderr_.assign(err[0]);
-        if (spawned->pidfd >= 0) {
-            exit_.assign(spawned->pidfd);
-            auto self = shared_from_this();
-            exit_.async_wait(asio::posix::stream_descriptor::wait_read, [self](const asio::error_code&) { self->exited(); });
-        }
+        auto self = shared_from_this();
+        child_->watch({[self](std::string_view chunk) {
+                           self->stderrLine_.append(chunk);
+                           self->flushStderrLine(false);
+                       },
+                       [self](int status) { self->exited(status); }});
         timer_.expires_after(job_.timeout);
         timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
             if (!ec)
@@ -134,7 +134,6 @@ private:
         });
         pumpStdin();
         readStdout();
-        readStderr();
     }
 
     void retryOrFail(int attempt, int err, const std::string& message)
@@ -239,22 +238,7 @@ private:
             job_.localRedirect(h.location);
             return;
         }
-        http::ResponseHead head;
-        head.status = h.status;
-        head.reason = h.reason;
-        for (const auto& [k, v] : h.headers) {
-            if (http::iequals(k, "Content-Length")) {
-                try {
-                    head.contentLength = std::stoull(v);
-                } catch (...) {
-                }
-                continue;
-            }
-            if (http::iequals(k, "Transfer-Encoding") || http::iequals(k, "Connection"))
-                continue; // hop-by-hop: the server frames the response
-            head.headers.push_back({k, v});
-        }
-        job_.responder->sendHead(std::move(head));
+        job_.responder->sendHead(toResponseHead(h));
         if (!rest.empty())
             job_.responder->sendBody(std::move(rest), [self = shared_from_this()](bool) {
                 // Read on even when the client is gone: the slot is released only once the
@@ -289,24 +273,6 @@ private:
         }
     }
 
-    void readStderr()
-    {
-        stderr_.async_read_some(asio::buffer(errBuf_), [self = shared_from_this()](const asio::error_code& ec, size_t n) {
-            if (ec) {
-                self->flushStderrLine(true);
-                self->stderrEof_ = true;
-                self->report(false);
-                return;
-            }
-            self->stderrTail_.append(self->errBuf_.data(), n);
-            if (self->stderrTail_.size() > kStderrTail)
-                self->stderrTail_.erase(0, self->stderrTail_.size() - kStderrTail);
-            self->stderrLine_.append(self->errBuf_.data(), n);
-            self->flushStderrLine(false);
-            self->readStderr();
-        });
-    }
-
     void flushStderrLine(bool all)
     {
         // stderr of well-behaved programs goes to the log, line by line, rate-limited there.
@@ -322,13 +288,12 @@ private:
         }
     }
 
-    void exited()
+    // Told by the child once its stderr is read to the end (or 300 ms after the exit).
+    void exited(int status)
     {
-        status_exit_ = process::reap(pid_);
+        status_exit_ = status;
         exited_ = true;
-        ranFor_ = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - startedAt_);
-        asio::error_code ignored;
-        exit_.close(ignored);
+        flushStderrLine(true);
         if (graceForExit_ && !headDone_)
             misbehaved("closed its output before sending a complete set of headers");
         if (stdoutEof_ && headDone_)
@@ -356,19 +321,14 @@ private:
     std::string howItEnded() const
     {
         if (!exited_)
-            return "was stopped after " +
-                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - startedAt_).count()) + " ms";
-        return "exited with " + process::describeStatus(status_exit_) + " after " + std::to_string(ranFor_.count()) + " ms";
+            return "was stopped after " + std::to_string(child_->ranFor().count()) + " ms";
+        return "exited with " + process::describeStatus(status_exit_) + " after " + std::to_string(child_->ranFor().count()) + " ms";
     }
 
     std::string stderrQuoted() const
     {
-        if (stderrTail_.empty())
-            return "no stderr output";
-        std::string t = stderrTail_;
-        while (!t.empty() && (t.back() == '\n' || t.back() == '\r'))
-            t.pop_back();
-        return "stderr: \"" + t + "\"";
+        std::string q = child_->stderrQuoted();
+        return q.empty() ? "no stderr output" : q;
     }
 
     void misbehaved(const std::string& what)
@@ -387,7 +347,7 @@ private:
 
     void report(bool force)
     {
-        if (reported_ || pendingReport_.empty() || (!force && (!exited_ || !stderrEof_)))
+        if (reported_ || pendingReport_.empty() || (!force && !exited_))
             return;
         reported_ = true;
         std::string sentence = "CGI program " + job_.scriptFile + " misbehaved: it " + pendingReport_ + "; it " + howItEnded() + "; " +
@@ -424,27 +384,20 @@ private:
     {
         gone_ = true;
         job_.limiter->cancel(ticket_);
-        if (pid_ > 0 && !exited_)
-            terminate();
+        terminate();
     }
 
     // SIGTERM, then SIGKILL after a grace period, to the program's whole process group.
     void terminate()
     {
-        if (pid_ <= 0 || exited_)
-            return;
-        process::signalGroup(pid_, SIGTERM);
-        auto killer = std::make_shared<asio::steady_timer>(exec_, std::chrono::seconds(2));
-        killer->async_wait([self = shared_from_this(), killer](const asio::error_code&) {
-            if (!self->exited_)
-                process::signalGroup(self->pid_, SIGKILL);
-        });
+        if (child_)
+            child_->terminate(std::chrono::seconds(2));
     }
 
     void kill()
     {
-        if (pid_ > 0 && !exited_)
-            process::signalGroup(pid_, SIGKILL);
+        if (child_)
+            child_->kill();
     }
 
     void maybeDone()
@@ -470,18 +423,15 @@ private:
 
     CgiJob job_;
     asio::any_io_executor exec_;
-    asio::posix::stream_descriptor stdin_, stdout_, stderr_, exit_;
+    asio::posix::stream_descriptor stdin_, stdout_;
+    std::shared_ptr<process::Child> child_;
     asio::steady_timer timer_, retry_;
     CgiLimiter::Ticket ticket_;
     std::array<char, 16384> buf_{};
-    std::array<char, 4096> errBuf_{};
-    std::string body_, inFlight_, head_, stderrTail_, stderrLine_, pendingReport_;
-    pid_t pid_ = -1;
+    std::string body_, inFlight_, head_, stderrLine_, pendingReport_;
     int status_exit_ = 0;
-    Clock::time_point startedAt_;
-    std::chrono::milliseconds ranFor_{0};
     bool bodyComplete_ = false, writingStdin_ = false;
-    bool headDone_ = false, stdoutEof_ = false, stderrEof_ = false, exited_ = false, graceForExit_ = false;
+    bool headDone_ = false, stdoutEof_ = false, exited_ = false, graceForExit_ = false;
     bool ended_ = false, reported_ = false, redirected_ = false, gone_ = false, done_ = false, holdsSlot_ = false;
 };
 

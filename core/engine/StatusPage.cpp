@@ -19,20 +19,6 @@ std::string num(double v)
     return s;
 }
 
-const char* stateText(InstanceState s)
-{
-    switch (s) {
-    case InstanceState::Starting: return "Starting";
-    case InstanceState::Idle: return "Idle";
-    case InstanceState::Busy: return "Running";
-    case InstanceState::Draining: return "Draining";
-    case InstanceState::Stopping: return "Stopping";
-    case InstanceState::Stopped: return "Stopped";
-    case InstanceState::Failed: return "Failed";
-    }
-    return "?";
-}
-
 // Prometheus label values escape backslash, quote and newline.
 std::string label(const std::string& v)
 {
@@ -59,7 +45,7 @@ std::string statusJson(const Snapshot& s, double uptime)
     for (const PoolMetrics& p : s.fastcgi) {
         json processes = json::array();
         for (const InstanceMetrics& i : p.instances)
-            processes.push_back({{"pid", i.pid}, {"state", stateText(i.state)}, {"requests", i.requests}, {"start since", i.uptimeSeconds},
+            processes.push_back({{"pid", i.pid}, {"state", pool::fpmStateName(i.state)}, {"requests", i.requests}, {"start since", i.uptimeSeconds},
                                  {"request uri", i.currentUrl}, {"rss bytes", i.rssBytes}, {"cpu seconds", i.cpuSeconds}});
         pools.push_back({{"pool", p.pool},
                          {"identity", p.identity},

@@ -6,22 +6,25 @@
 
 namespace lido::pool {
 
-enum class InstanceState { Starting, Idle, Busy, Draining, Stopping, Stopped, Failed };
+// An instance's life: Starting (spawned, not yet ready: with pinging, until it answers
+// FCGI_GET_VALUES), Pinging (idle, a ping outstanding: takes no request), Idle, Busy, Draining
+// (busy, stops when its request is done), Stopping (signalled), Exited.
+enum class InstanceState { Starting, Pinging, Idle, Busy, Draining, Stopping, Exited };
+inline constexpr int kInstanceStateCount = 7;
 
-// "starting", "idle", ...: events, the admin channel's JSON and the console say it the same way.
-inline const char* stateName(InstanceState s)
-{
-    switch (s) {
-    case InstanceState::Starting: return "starting";
-    case InstanceState::Idle: return "idle";
-    case InstanceState::Busy: return "busy";
-    case InstanceState::Draining: return "draining";
-    case InstanceState::Stopping: return "stopping";
-    case InstanceState::Stopped: return "stopped";
-    case InstanceState::Failed: return "failed";
-    }
-    return "?";
-}
+struct InstanceStateName {
+    InstanceState state;
+    const char* name;    // events, the admin channel's JSON and the console: "starting", "idle", ...
+    const char* fpmName; // php-fpm's status page: "Idle", "Running", ...
+};
+inline constexpr InstanceStateName kInstanceStateNames[kInstanceStateCount] = {
+    {InstanceState::Starting, "starting", "Starting"}, {InstanceState::Pinging, "pinging", "Idle"},
+    {InstanceState::Idle, "idle", "Idle"},             {InstanceState::Busy, "busy", "Running"},
+    {InstanceState::Draining, "draining", "Finishing"}, {InstanceState::Stopping, "stopping", "Ending"},
+    {InstanceState::Exited, "exited", "Ended"},
+};
+inline const char* stateName(InstanceState s) { return kInstanceStateNames[static_cast<int>(s)].name; }
+inline const char* fpmStateName(InstanceState s) { return kInstanceStateNames[static_cast<int>(s)].fpmName; }
 
 struct InstanceMetrics {
     int pid = 0;

@@ -1,0 +1,60 @@
+#pragma once
+// A spawned program watched in the event loop, for CGI requests and FastCGI instances alike: its
+// exit (pidfd), the last 4 KiB of its stderr, and terminate(grace): SIGTERM to its process group,
+// SIGKILL when the grace runs out (or at once with no grace). The exit is told once, after the
+// last of stderr has been read (or 300 ms after the exit at most), so a crash report has both.
+#include "process/Spawn.h"
+
+#include <asio/any_io_executor.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace lido::process {
+
+class Child : public std::enable_shared_from_this<Child> {
+public:
+    static constexpr size_t kStderrTail = 4096;
+    struct Watch {
+        std::function<void(std::string_view)> stderrData; // optional: each chunk as it arrives
+        std::function<void(int waitStatus)> exited;      // once
+    };
+
+    // Spawns with a stderr pipe of its own (options.stderrFd is set here). The caller closes the
+    // other descriptors it passed. Null, with the error, when the program could not be started.
+    static std::shared_ptr<Child> spawn(const asio::any_io_executor& executor, SpawnOptions options, SpawnError* error);
+    ~Child();
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+
+    void watch(Watch w); // starts reading stderr and waiting for the exit
+    pid_t pid() const { return pid_; }
+    bool exited() const { return exited_; }
+    int status() const { return status_; }
+    std::chrono::milliseconds ranFor() const;
+    const std::string& stderrTail() const { return tail_; }
+    std::string stderrQuoted() const; // stderr: "last lines" (trailing newlines dropped), empty when none
+    // SIGTERM, then SIGKILL after grace (escalated runs then); grace 0: SIGKILL now. Once.
+    void terminate(std::chrono::milliseconds grace, std::function<void()> escalated = {});
+    void kill(); // SIGKILL now
+    const std::string& signalsSent() const { return signals_; } // "SIGTERM", "SIGTERM and SIGKILL", "SIGKILL"
+
+private:
+    struct Io;
+    explicit Child(const asio::any_io_executor& executor);
+    void readStderr();
+    void reaped();
+    void tell();
+    std::unique_ptr<Io> io_;
+    Watch watch_;
+    pid_t pid_ = -1;
+    int status_ = 0;
+    bool exited_ = false, stderrEof_ = false, told_ = false, terminating_ = false;
+    std::chrono::steady_clock::time_point startedAt_, endedAt_;
+    std::string tail_;
+    std::string signals_;
+};
+
+} // namespace lido::process

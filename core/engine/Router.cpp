@@ -258,6 +258,20 @@ public:
         return false;
     }
 
+    // What CGI and FastCGI both tell the program about the request (RFC 3875's variables).
+    static cgi::CgiContext contextFor(const http::Request& req, const Route& route, const HandlerMatch& match)
+    {
+        cgi::CgiContext c;
+        c.request = &req;
+        c.scriptName = match.scriptUrl;
+        c.pathInfo = match.pathInfo;
+        if (!match.pathInfo.empty())
+            c.pathTranslated = route.directory->physicalPath + match.pathInfo;
+        c.scriptFilename = match.scriptFile;
+        c.documentRoot = route.directory->physicalPath;
+        return c;
+    }
+
     void runCgi(const std::shared_ptr<http::Responder>& r, const Route& route, const HandlerMatch& match, int redirects)
     {
         const Shared& s = *shared_;
@@ -303,21 +317,15 @@ public:
         job.workingDirectory = match.scriptFile.substr(0, slash);
         std::string base = match.scriptFile.substr(slash + 1);
         job.nph = base.rfind("nph-", 0) == 0;
-        job.context.request = &r->request();
-        job.context.scriptName = match.scriptUrl;
-        job.context.pathInfo = match.pathInfo;
-        if (!match.pathInfo.empty())
-            job.context.pathTranslated = route.directory->physicalPath + match.pathInfo;
-        job.context.scriptFilename = match.scriptFile;
-        job.context.documentRoot = route.directory->physicalPath;
+        job.context = contextFor(r->request(), route, match);
         // Always the pool's identity: IIS's createProcessAsUser chooses between the pool's and the
         // authenticated Windows user's, and Lido has no Windows users.
-        if (!pool->second.identity.error.empty()) {
-            sendError(s, r, 503, pool->second.identity.error, {{"Retry-After", "60"}});
+        if (!pool->second.settings.identity.error.empty()) {
+            sendError(s, r, 503, pool->second.settings.identity.error, {{"Retry-After", "60"}});
             return;
         }
-        job.identity = pool->second.identity.identity;
-        job.limits = pool->second.limits;
+        job.identity = pool->second.settings.identity.identity;
+        job.limits = pool->second.settings.limits;
         job.timeout = s.cgiTimeout;
         auto self = shared_from_self();
         job.error = [self, r](int status, const std::string& detail, std::vector<http::Header> extra) {
@@ -337,23 +345,13 @@ public:
     void runFastCgi(const std::shared_ptr<http::Responder>& r, const Route& route, const HandlerMatch& match)
     {
         const Shared& s = *shared_;
-        const std::string& sp = match.mapping->scriptProcessor;
-        auto bar = sp.find('|');
-        std::string key = fastCgiKey(route.application->pool, config::expandEnvironment(sp.substr(0, bar)),
-                                     bar == std::string::npos ? std::string() : sp.substr(bar + 1));
-        auto it = s.fastcgi.find(key);
+        const HandlerMapping& h = *match.mapping;
+        auto it = s.fastcgi.find(fastCgiKey(route.application->pool, h.fastCgiPath, h.fastCgiArguments));
         if (it == s.fastcgi.end()) {
-            sendError(s, r, 503, "no FastCGI application '" + sp + "' runs in application pool '" + route.application->pool + "'");
+            sendError(s, r, 503, "no FastCGI application '" + h.scriptProcessor + "' runs in application pool '" + route.application->pool + "'");
             return;
         }
-        cgi::CgiContext c;
-        c.request = &r->request();
-        c.scriptName = match.scriptUrl;
-        c.pathInfo = match.pathInfo;
-        if (!match.pathInfo.empty())
-            c.pathTranslated = route.directory->physicalPath + match.pathInfo;
-        c.scriptFilename = match.scriptFile;
-        c.documentRoot = route.directory->physicalPath;
+        cgi::CgiContext c = contextFor(r->request(), route, match);
         c.contentLength = r->request().contentLength;
         auto self = shared_from_self();
         pool::FastCgiJob job;

@@ -2,7 +2,9 @@
 
 #include "config/Values.h"
 
+#include <algorithm>
 #include <sstream>
+#include <thread>
 
 namespace lido::engine {
 
@@ -20,15 +22,67 @@ process::Limits processLimits(const ConfigElement* pm)
     return l;
 }
 
-pool::FastCgiSettings fastCgiSettings(const ConfigElement& app, const ConfigElement& appPool, const std::string& runtimeDir,
-                                      const PoolIdentity& identity)
+std::string AppPoolSettings::limiterKey() const
 {
-    pool::FastCgiSettings f;
-    auto num = [&](const ConfigElement& e, const char* a, uint64_t fallback) { return config::parseUInt(e.get(a)).value_or(fallback); };
-    auto span = [&](const ConfigElement* e, const char* a, int64_t fallback) {
-        return std::chrono::milliseconds(e ? config::parseTimeSpan(e->get(a)).value_or(fallback) : fallback);
+    return std::to_string(cgiMaxConcurrent) + "/" + std::to_string(cgiQueueLength) + "/" + std::to_string(cgiQueueTimeout.count());
+}
+
+AppPoolSettings appPoolSettings(const ConfigElement& appPool, const config::Config& config)
+{
+    AppPoolSettings a;
+    auto num = [&](const ConfigElement& e, const char* at, uint64_t fallback) { return config::parseUInt(e.get(at)).value_or(fallback); };
+    auto span = [&](const ConfigElement* e, const char* at, int64_t fallback) {
+        return std::chrono::milliseconds(e ? config::parseTimeSpan(e->get(at)).value_or(fallback) : fallback);
     };
-    f.poolName = appPool.get("name");
+    a.name = appPool.get("name");
+    a.identity = poolIdentity(appPool, config);
+    const ConfigElement* pm = appPool.child("processModel");
+    a.limits = processLimits(pm);
+    unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    a.cgiMaxConcurrent = static_cast<int>(num(appPool, "cgiMaxConcurrent", 0));
+    if (a.cgiMaxConcurrent == 0)
+        a.cgiMaxConcurrent = static_cast<int>(std::max(4u, 2 * cores));
+    a.cgiQueueLength = num(appPool, "cgiQueueLength", 1000);
+    a.cgiQueueTimeout = span(&appPool, "cgiQueueTimeout", 30000);
+
+    pool::FastCgiSettings& f = a.fastCgi;
+    f.poolName = a.name;
+    f.identity = a.identity.identity;
+    f.identityShown = a.identity.shown;
+    f.identityError = a.identity.error;
+    f.limits = a.limits;
+    f.startupTimeLimit = span(pm, "startupTimeLimit", 90000);
+    f.pingingEnabled = pm ? config::parseBool(pm->get("pingingEnabled")).value_or(true) : true;
+    f.pingInterval = span(pm, "pingInterval", 30000);
+    f.pingResponseTime = span(pm, "pingResponseTime", 90000);
+    const ConfigElement* failure = appPool.child("failure");
+    f.rapidFailProtection = failure ? config::parseBool(failure->get("rapidFailProtection")).value_or(true) : true;
+    f.rapidFailMaxCrashes = failure ? static_cast<int>(num(*failure, "rapidFailProtectionMaxCrashes", 5)) : 5;
+    f.rapidFailInterval = span(failure, "rapidFailProtectionInterval", 300000);
+    f.alwaysRunning = appPool.get("startMode") == "AlwaysRunning";
+    if (const ConfigElement* r = appPool.child("recycling")) {
+        f.logEventOnRecycle = !r->get("logEventOnRecycle").empty();
+        f.disallowOverlappingRotation = config::parseBool(r->get("disallowOverlappingRotation")).value_or(false);
+        if (const ConfigElement* pr = r->child("periodicRestart")) {
+            f.recycleAfterRequests = num(*pr, "requests", 0);
+            f.recycleAfterTime = span(pr, "time", 0);
+            f.recycleMemoryKB = num(*pr, "memory", 0);
+            f.recyclePrivateMemoryKB = num(*pr, "privateMemory", 0);
+            if (const ConfigElement* schedule = pr->child("schedule"))
+                for (const ConfigElement* at : schedule->childrenNamed("add"))
+                    if (auto ms = config::parseTimeSpan(at->get("value")))
+                        f.recycleSchedule.push_back(std::chrono::milliseconds(*ms));
+        }
+    } else {
+        f.recycleAfterTime = std::chrono::hours(29); // IIS default periodicRestart/@time 1.05:00:00
+    }
+    return a;
+}
+
+pool::FastCgiSettings fastCgiSettings(const ConfigElement& app, const AppPoolSettings& appPool, const std::string& runtimeDir)
+{
+    pool::FastCgiSettings f = appPool.fastCgi;
+    auto num = [&](const ConfigElement& e, const char* a, uint64_t fallback) { return config::parseUInt(e.get(a)).value_or(fallback); };
     f.fullPath = config::expandEnvironment(app.get("fullPath"));
     f.arguments = app.get("arguments");
     f.maxInstances = static_cast<int>(num(app, "maxInstances", 4));
@@ -59,36 +113,6 @@ pool::FastCgiSettings fastCgiSettings(const ConfigElement& app, const ConfigElem
     for (std::string v; std::getline(utf8, v, ',');)
         if (auto t = config::trim(v); !t.empty())
             f.utf8ServerVariables.push_back(t);
-    const ConfigElement* pm = appPool.child("processModel");
-    f.identity = identity.identity;
-    f.identityShown = identity.shown;
-    f.identityError = identity.error;
-    f.limits = processLimits(pm);
-    f.startupTimeLimit = span(pm, "startupTimeLimit", 90000);
-    f.pingingEnabled = pm ? config::parseBool(pm->get("pingingEnabled")).value_or(true) : true;
-    f.pingInterval = span(pm, "pingInterval", 30000);
-    f.pingResponseTime = span(pm, "pingResponseTime", 90000);
-    const ConfigElement* failure = appPool.child("failure");
-    f.rapidFailProtection = failure ? config::parseBool(failure->get("rapidFailProtection")).value_or(true) : true;
-    f.rapidFailMaxCrashes = failure ? static_cast<int>(num(*failure, "rapidFailProtectionMaxCrashes", 5)) : 5;
-    f.rapidFailInterval = span(failure, "rapidFailProtectionInterval", 300000);
-    f.alwaysRunning = appPool.get("startMode") == "AlwaysRunning";
-    if (const ConfigElement* r = appPool.child("recycling")) {
-        f.logEventOnRecycle = !r->get("logEventOnRecycle").empty();
-        f.disallowOverlappingRotation = config::parseBool(r->get("disallowOverlappingRotation")).value_or(false);
-        if (const ConfigElement* pr = r->child("periodicRestart")) {
-            f.recycleAfterRequests = num(*pr, "requests", 0);
-            f.recycleAfterTime = span(pr, "time", 0);
-            f.recycleMemoryKB = num(*pr, "memory", 0);
-            f.recyclePrivateMemoryKB = num(*pr, "privateMemory", 0);
-            if (const ConfigElement* schedule = pr->child("schedule"))
-                for (const ConfigElement* at : schedule->childrenNamed("add"))
-                    if (auto ms = config::parseTimeSpan(at->get("value")))
-                        f.recycleSchedule.push_back(std::chrono::milliseconds(*ms));
-        }
-    } else {
-        f.recycleAfterTime = std::chrono::hours(29); // IIS default periodicRestart/@time 1.05:00:00
-    }
     return f;
 }
 

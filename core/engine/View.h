@@ -4,7 +4,7 @@
 // it was accepted with alive, and each request reads the newest. Internal to engine/.
 #include "cgi/CgiLimiter.h"
 #include "config/Config.h"
-#include "engine/PoolIdentity.h"
+#include "engine/Settings.h"
 #include "engine/RequestFilter.h"
 #include "http/Connection.h"
 #include "log/AccessLog.h"
@@ -49,8 +49,7 @@ struct SiteState {
 struct PoolRuntime {
     std::shared_ptr<cgi::CgiLimiter> limiter;
     std::string limiterKey;
-    PoolIdentity identity;
-    process::Limits limits;
+    AppPoolSettings settings;
 };
 
 using EndpointKey = std::pair<std::string, uint16_t>; // address, port

@@ -152,13 +152,18 @@ std::shared_ptr<const SiteMap> SiteMap::build(const config::Config& config, std:
                    : modules.find("CgiModule") != std::string::npos   ? Module::Cgi
                                                                        : Module::Static;
         m.scriptProcessor = h->get("scriptProcessor");
+        if (m.module == Module::FastCgi) {
+            auto bar = m.scriptProcessor.find('|');
+            m.fastCgiPath = config::expandEnvironment(m.scriptProcessor.substr(0, bar));
+            m.fastCgiArguments = bar == std::string::npos ? std::string() : m.scriptProcessor.substr(bar + 1);
+        }
         m.resourceType = h->get("resourceType");
         m.allowPathInfo = config::parseBool(h->get("allowPathInfo")).value_or(false) || m.module != Module::Static;
         map->handlers_.push_back(std::move(m));
     }
     if (!handlers) {
         // No <handlers>: static files only, as a bare IIS would.
-        map->handlers_.push_back(HandlerMapping{"StaticFile", "*", {}, Module::Static, {}, "Either", false});
+        map->handlers_.push_back(HandlerMapping{"StaticFile", "*", {}, Module::Static, {}, {}, {}, "Either", false});
     }
 
     const ConfigElement* dd = config.section("defaultDocument");

@@ -35,6 +35,9 @@ struct HandlerMapping {
     std::vector<std::string> verbs; // empty = any
     Module module = Module::Static;
     std::string scriptProcessor;
+    // FastCgiModule: scriptProcessor split at '|' into the fastCgi application's fullPath
+    // (environment variables expanded) and arguments, the two that name it.
+    std::string fastCgiPath, fastCgiArguments;
     std::string resourceType;
     bool allowPathInfo = false;
 };

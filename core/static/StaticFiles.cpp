@@ -203,7 +203,9 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Sit
     }
     uint64_t length = size == 0 ? 0 : last - first + 1;
     responder->sendHead(ResponseHead{status, {}, std::move(headers), length});
-    if (length <= kInlineLimit && req.method == "GET") {
+    if (req.method == "HEAD") {
+        ::close(fd);
+    } else if (length <= kInlineLimit) {
         // Small files travel with the head in one send (measured: one TCP segment instead of
         // two nearly doubles small-file throughput on loopback); large ones go by sendfile.
         std::string body(length, '\0');
@@ -251,7 +253,8 @@ void serveCached(const std::shared_ptr<http::Responder>& responder, const Cached
         return;
     }
     responder->sendHead(ResponseHead{200, {}, {{"Content-Type", f.mimeType}, {"ETag", f.etag}, {"Last-Modified", f.lastModified}, {"Accept-Ranges", "bytes"}}, f.size});
-    responder->sendBody(f.body);
+    if (req.method != "HEAD")
+        responder->sendBody(f.body);
     responder->finish();
 }
 

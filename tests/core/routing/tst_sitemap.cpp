@@ -42,9 +42,9 @@ static QString siteMapConfig()
     </sites>
   </system.applicationHost>
   <system.webServer>
-    <fastCgi><application fullPath="/usr/bin/php-cgi" /></fastCgi>
+    <fastCgi><application fullPath="%LIDO_TEST_PHP%" arguments="-d display_errors=0" /></fastCgi>
     <handlers>
-      <add name="PHP" path="*.php" verb="GET,POST" modules="FastCgiModule" scriptProcessor="/usr/bin/php-cgi" resourceType="File" />
+      <add name="PHP" path="*.php" verb="GET,POST" modules="FastCgiModule" scriptProcessor="%LIDO_TEST_PHP%|-d display_errors=0" resourceType="File" />
       <add name="CGI" path="/cgi-bin/&#42;" verb="*" modules="CgiModule" resourceType="Unspecified" /><!-- (&#42;: moc reads a slash-star as a comment) -->
       <add name="StaticFile" path="*" verb="GET,HEAD" modules="StaticFileModule" resourceType="Either" />
     </handlers>
@@ -59,6 +59,7 @@ class tst_SiteMap : public QObject {
 private slots:
     void initTestCase()
     {
+        qputenv("LIDO_TEST_PHP", "/usr/bin/php-cgi");
         QDir d(s.path());
         d.mkpath("www/blog");
         d.mkpath("shop/cgi-bin");
@@ -113,6 +114,9 @@ private slots:
         HandlerMatch m = map->handlerFor(r, "POST");
         QCOMPARE(m.mapping->module, Module::FastCgi);
         QCOMPARE(m.scriptUrl, std::string("/page.php"));
+        // scriptProcessor names its fastCgi application: fullPath (environment expanded) | arguments.
+        QCOMPARE(m.mapping->fastCgiPath, std::string("/usr/bin/php-cgi"));
+        QCOMPARE(m.mapping->fastCgiArguments, std::string("-d display_errors=0"));
         QVERIFY(map->handlerFor(r, "PUT").mapping == nullptr); // PHP takes GET,POST; StaticFile GET,HEAD
         QVERIFY(map->route(*main, "/blog/index.php/2026/12/title", r));
         m = map->handlerFor(r, "GET");

@@ -5,6 +5,8 @@
 # BENCH_ROOT: one site on 127.0.0.1:BENCH_PORT serving BENCH_DOCROOT, /cgi-bin/hello running
 # BENCH_CGI_APP, /fcgi/* a FastCGI pool of BENCH_FCGI_APP and *.php a pool of BENCH_PHP, each
 # with BENCH_FCGI_INSTANCES instances, programs running as the bench's run user, no access log.
+# LIDO_BENCH_REWRITE=wordpress adds WordPress's standard IIS rule (not a file, not a folder ->
+# index.php), run on every request, to measure what URL Rewrite costs.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LIB="${BENCH_LIB:-$HERE/../../shared/bench/lib/target-lib.sh}"
@@ -19,6 +21,14 @@ do_start() {
   local R="$BENCH_ROOT" user=""
   ln -sf "$BENCH_CGI_APP" "$R/cgi-bin/hello"
   bench_is_root && user="<processModel userName=\"$BENCH_RUN_USER\" />"
+  local rewrite=""
+  if [ "${LIDO_BENCH_REWRITE:-}" = "wordpress" ]; then
+    rewrite='<rewrite><rules><rule name="WordPress: Main Rule" stopProcessing="true"><match url=".*" />
+            <conditions logicalGrouping="MatchAll">
+              <add input="{REQUEST_FILENAME}" matchType="IsFile" negate="true" />
+              <add input="{REQUEST_FILENAME}" matchType="IsDirectory" negate="true" />
+            </conditions><action type="Rewrite" url="index.php" /></rule></rules></rewrite>'
+  fi
   local n="${BENCH_FCGI_INSTANCES:-4}" php_app="" php_handler=""
   if [ -n "${BENCH_PHP:-}" ]; then
     php_app="<application fullPath=\"$BENCH_PHP\" maxInstances=\"$n\" instanceMaxRequests=\"10000000\">
@@ -50,6 +60,7 @@ do_start() {
         </sites>
     </system.applicationHost>
     <system.webServer>
+        $rewrite
         <fastCgi>
             <application fullPath="$BENCH_FCGI_APP" maxInstances="$n" instanceMaxRequests="10000000" />
             $php_app

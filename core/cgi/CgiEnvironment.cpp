@@ -18,7 +18,9 @@ std::vector<std::pair<std::string, std::string>> cgiVariables(const CgiContext& 
     set("SERVER_PROTOCOL", "HTTP/" + std::to_string(r.versionMajor) + "." + std::to_string(r.versionMinor));
     set("REQUEST_METHOD", r.method);
     set("REQUEST_URI", r.target);
-    set("QUERY_STRING", r.query);
+    set("QUERY_STRING", c.rewrittenQuery ? *c.rewrittenQuery : r.query);
+    if (c.rewritten)
+        set("HTTP_X_ORIGINAL_URL", r.target);
     set("SCRIPT_NAME", c.scriptName);
     set("SCRIPT_FILENAME", c.scriptFilename);
     set("DOCUMENT_ROOT", c.documentRoot);
@@ -39,8 +41,10 @@ std::vector<std::pair<std::string, std::string>> cgiVariables(const CgiContext& 
         // httpoxy: a "Proxy:" header must never become HTTP_PROXY. A name with '_' could pose as
         // one written with '-' (X_Forwarded_For vs X-Forwarded-For): such headers are dropped,
         // as nginx and Apache do.
+        // X-Original-URL is the server's to say (after a rewrite): a client's is dropped, since
+        // frameworks trust it for routing (the IIS "X-Original-URL" access-control bypass).
         if (http::iequals(h.name, "Proxy") || h.name.find('_') != std::string::npos || http::iequals(h.name, "Content-Type") ||
-            http::iequals(h.name, "Content-Length"))
+            http::iequals(h.name, "Content-Length") || http::iequals(h.name, "X-Original-URL"))
             continue;
         std::string name = "HTTP_";
         for (char ch : h.name)

@@ -18,6 +18,10 @@ struct CgiContext {
     std::string documentRoot;
     std::string serverSoftware = "Lido/0.1";
     std::optional<uint64_t> contentLength; // known body length (chunked bodies are buffered first)
+    // Rewritten by URL Rewrite: QUERY_STRING follows the rewritten URL, and HTTP_X_ORIGINAL_URL
+    // is the client's (REQUEST_URI always is), as behind IIS.
+    std::optional<std::string> rewrittenQuery;
+    bool rewritten = false;
     std::vector<std::pair<std::string, std::string>> extra; // configured variables, added last
 };
 

@@ -1,5 +1,6 @@
 #include "config/ConfigValidator.h"
 
+#include "config/RewriteRules.h"
 #include "config/Schema.h"
 #include "config/Values.h"
 
@@ -44,6 +45,7 @@ public:
         for (const ConfigElement& c : root.children)
             element(c);
         references(root);
+        rewriteRules(root);
         std::stable_sort(out_.begin(), out_.end(), [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; });
         return std::move(out_);
     }
@@ -57,7 +59,8 @@ private:
     void element(const ConfigElement& e)
     {
         if (!e.spec) {
-            std::string why = e.name == "location" ? "location blocks are kept unchanged; Lido applies only a site's security/requestFiltering from them"
+            std::string why = e.name == "location" ? "location blocks are kept unchanged; Lido applies a site's or a path's "
+                                                     "security/requestFiltering and rewrite rules from them, nothing else yet"
                               : e.name == "configSections" || e.name == "configProtectedData"
                                   ? "IIS section declarations are kept unchanged; Lido's schema is built in"
                                   : "not known to Lido; kept unchanged";
@@ -248,6 +251,25 @@ private:
             return;
         add(Severity::Warning, at.line, where,
             "the engine runs as " + self + ", not root, and cannot switch users: pool " + pool.get("name") + " runs as " + self);
+    }
+
+    // URL Rewrite: patterns compile, values refer only to groups, variables, functions and maps
+    // that exist (at server level and in <location> blocks).
+    void rewriteRules(const ConfigElement& root)
+    {
+        const ConfigElement* serverMaps = nullptr;
+        for (const ConfigElement& c : root.children)
+            if (const ConfigElement* rw = c.name == "system.webServer" ? c.child("rewrite") : nullptr)
+                serverMaps = rw->child("rewriteMaps");
+        for (const ConfigElement& c : root.children) {
+            const ConfigElement* web = c.name == "system.webServer" ? &c : c.name == "location" ? c.child("system.webServer") : nullptr;
+            const ConfigElement* rw = web ? web->child("rewrite") : nullptr;
+            if (!rw)
+                continue;
+            const ConfigElement* maps = rw->child("rewriteMaps") ? rw->child("rewriteMaps") : serverMaps;
+            parseRewriteRules(rw->child("globalRules"), maps, file_, &out_);
+            parseRewriteRules(rw->child("rules"), maps, file_, &out_);
+        }
     }
 
     void references(const ConfigElement& root)

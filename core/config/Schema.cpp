@@ -553,6 +553,62 @@ Schema::Schema()
         Str("defaultPath", "", "Windows only.").windows(),
     }));
 
+    // IIS URL Rewrite ("URL Rewrite Module Configuration Reference").
+    out.push_back(E("system.webServer/rewrite", "URL Rewrite: rules that rewrite, redirect or answer requests by their URL."));
+    for (const char* scope : {"globalRules", "rules"}) {
+        std::string base = std::string("system.webServer/rewrite/") + scope;
+        out.push_back(E(base, scope == std::string("globalRules") ? "Rules run for every request before a site's own."
+                                                                  : "Rules run in order for the site's URLs (server level: for every site)."));
+        out.push_back(E(base + "/rule", "A rule: a match on the URL, conditions, and an action.", {
+            Str("name", "", "The rule's name.").key(),
+            Bool("enabled", true, "A disabled rule is kept but not run."),
+            Bool("stopProcessing", false, "No rule after this one runs when it matches."),
+            Enum("patternSyntax", "ECMAScript", {"ECMAScript", "Wildcard", "ExactMatch"}, "How patterns are read (ECMAScript: PCRE2 regular expressions)."),
+        }, true));
+        out.push_back(E(base + "/remove", "Removes an inherited rule.", {Str("name", "", "The rule.").key()}, true));
+        out.push_back(E(base + "/clear", "Removes the inherited rules.", {}, true));
+        out.push_back(E(base + "/rule/match", "The URL path (without its leading /) the rule matches.", {
+            Str("url", "", "The pattern.").required(),
+            Bool("ignoreCase", true, "Case-insensitive."),
+            Bool("negate", false, "The rule applies when the pattern does not match."),
+        }));
+        out.push_back(E(base + "/rule/conditions", "More tests, on server variables and files.", {
+            Enum("logicalGrouping", "MatchAll", {"MatchAll", "MatchAny"}, "All conditions must hold, or any one."),
+            Bool("trackAllCaptures", false, "{C:n} counts the groups of all conditions, not only the last."),
+        }));
+        out.push_back(E(base + "/rule/conditions/add", "A condition.", {
+            Str("input", "", "What is tested, e.g. {REQUEST_FILENAME} or {HTTP_HOST}.").required(),
+            Enum("matchType", "Pattern", {"Pattern", "IsFile", "IsDirectory"}, "A pattern, or whether the input is a file or folder."),
+            Str("pattern", "", "The pattern (matchType=\"Pattern\")."),
+            Bool("ignoreCase", true, "Case-insensitive."),
+            Bool("negate", false, "The condition holds when the test fails."),
+        }, true));
+        out.push_back(E(base + "/rule/action", "What the rule does.", {
+            Enum("type", "None", {"Rewrite", "Redirect", "CustomResponse", "AbortRequest", "None"}, "The action."),
+            Str("url", "", "The new URL (Rewrite, Redirect), with {R:n}, {C:n}, {VARIABLE}, {Function:...} and {Map:...}."),
+            Bool("appendQueryString", true, "Keep the request's query string."),
+            Bool("logRewrittenUrl", false, "The access log records the rewritten URL instead of the client's."),
+            Enum("redirectType", "Permanent", {"Permanent", "Found", "SeeOther", "Temporary", "301", "302", "303", "307"},
+                 "The redirect's status: 301, 302, 303 or 307."),
+            UInt("statusCode", 0, "CustomResponse: the status.").range(0, 999),
+            UInt("subStatusCode", 0, "CustomResponse: IIS's substatus (logged).").range(0, 999),
+            Str("statusReason", "", "CustomResponse: the reason phrase."),
+            Str("statusDescription", "", "CustomResponse: the body."),
+        }));
+        out.push_back(E(base + "/rule/serverVariables", "Server variables a rule sets: not supported by Lido yet; kept, ignored."));
+        out.back().windowsOnly = true;
+    }
+    out.push_back(E("system.webServer/rewrite/rewriteMaps", "Lookup tables for {MapName:key}."));
+    out.push_back(E("system.webServer/rewrite/rewriteMaps/rewriteMap", "A lookup table.", {
+        Str("name", "", "Its name, used as {name:key}.").key(),
+        Str("defaultValue", "", "The value of a key that is not listed."),
+        Bool("ignoreCase", true, "Keys are compared without case."),
+    }, true));
+    out.push_back(E("system.webServer/rewrite/rewriteMaps/rewriteMap/add", "An entry.", {
+        Str("key", "", "The key.").key(),
+        Str("value", "", "Its value."),
+    }, true));
+
     out.push_back(E("lido", "Lido's own settings beyond IIS."));
     out.push_back(E("lido/statusListener", "The status and metrics endpoint (/status, /metrics).", {
         Bool("enabled", true, "Serve /status and /metrics."),

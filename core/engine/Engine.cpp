@@ -71,6 +71,7 @@ struct Engine::Impl {
         if (const ConfigElement* he = config->section("httpErrors"))
             shared->errorMode = he->get("errorMode");
         shared->filter = RequestFilter(config->section("security/requestFiltering"));
+        shared->globalRules = globalRewriteRules(*config);
         shared->maxConnections = listeners->defaultMaxConnections();
         if (const ConfigElement* l = config->section("lido/limits"))
             if (auto n = config::parseUInt(l->get("maxConnections")); n && *n > 0)
@@ -144,6 +145,7 @@ struct Engine::Impl {
                 state->accessLog = std::make_shared<log::AccessLog>(logDir, site.logPeriod, site.logEnabled);
             state->stopped = stoppedSites.count(site.name) > 0;
             state->filter = shared->filter.forSite(*config, site.name);
+            state->rewrite = rewriteScopes(*config, site.name);
             SiteState* raw = state.get();
             shared->sites.emplace(site.name, std::move(state));
             if (!site.autoStart || raw->stopped)

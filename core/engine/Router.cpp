@@ -4,6 +4,7 @@
 #include "config/Values.h"
 #include "engine/StatusPage.h"
 #include "fs/FileCache.h"
+#include "rewrite/Rewriter.h"
 #include "static/StaticFiles.h"
 
 #include <algorithm>
@@ -40,21 +41,52 @@ bool validUtf8(std::string_view s)
     return true;
 }
 
-std::string percentDecodeAll(std::string_view s)
-{
-    std::string out;
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-            std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-            out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-            i += 2;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
-}
 
+
+// The server variables URL Rewrite rules read, for the URL as the rules before left it.
+std::optional<std::string> serverVariable(const SiteMap& map, const SiteConfig& site, const http::Request& req, const std::string& name,
+                                          const std::string& url)
+{
+    if (name == "REQUEST_URI" || name == "UNENCODED_URL" || name == "HTTP_URL")
+        return req.target;
+    if (name.rfind("HTTP_", 0) == 0) {
+        std::string header = name.substr(5);
+        std::replace(header.begin(), header.end(), '_', '-');
+        const std::string* v = req.header(header);
+        return v ? std::optional<std::string>(*v) : std::nullopt;
+    }
+    if (name == "QUERY_STRING")
+        return req.query;
+    if (name == "URL" || name == "PATH_INFO")
+        return url;
+    if (name == "REQUEST_FILENAME" || name == "DOCUMENT_ROOT" || name == "APPL_PHYSICAL_PATH") {
+        Route route;
+        if (!map.route(site, name == "REQUEST_FILENAME" ? url : "/", route))
+            return std::nullopt;
+        return name == "REQUEST_FILENAME" ? route.physicalPath : route.directory->physicalPath;
+    }
+    if (name == "REQUEST_METHOD")
+        return req.method;
+    if (name == "HTTPS")
+        return std::string("off");
+    if (name == "SERVER_PORT_SECURE")
+        return std::string("0");
+    if (name == "SERVER_PORT")
+        return std::to_string(req.localPort);
+    if (name == "SERVER_NAME")
+        return req.host.empty() ? req.localAddress : req.host;
+    if (name == "SERVER_ADDR")
+        return req.localAddress;
+    if (name == "SERVER_PROTOCOL")
+        return "HTTP/" + std::to_string(req.versionMajor) + "." + std::to_string(req.versionMinor);
+    if (name == "REMOTE_ADDR" || name == "REMOTE_HOST")
+        return req.remoteAddress;
+    if (name == "REMOTE_PORT")
+        return std::to_string(req.remotePort);
+    if (name == "CACHE_URL")
+        return "http://" + (req.host.empty() ? req.localAddress : req.host) + req.target;
+    return std::nullopt;
+}
 
 } // namespace
 
@@ -123,6 +155,7 @@ public:
 
     void dispatch(std::shared_ptr<http::Responder> r) override
     {
+        rewritten_ = {};
         if (uint64_t g = slot_->generation.load(std::memory_order_acquire); g != generation_) {
             shared_ = slot_->load(); // the newest configuration for each request
             generation_ = g;
@@ -151,7 +184,7 @@ public:
             // dispatches its next request only after this one completed.
             // The connection owns and runs this callback: a plain pointer to it, since a shared one
             // would keep the connection alive by itself (LeakSanitizer found that cycle).
-            r->onComplete([state, started, responder = r.get()](int status, uint64_t bytes) {
+            r->onComplete([state, started, responder = r.get(), self = this](int status, uint64_t bytes) {
                 ++state->counters->requests;
                 ++state->counters->status[std::clamp(status / 100, 0, 5)];
                 if (const auto& accessLog = state->accessLog) {
@@ -161,6 +194,10 @@ public:
                     e.method = q.method;
                     e.uriStem = q.path;
                     e.uriQuery = q.query;
+                    if (self->rewritten_.active && self->rewritten_.logged) { // logRewrittenUrl
+                        e.uriStem = self->rewritten_.path;
+                        e.uriQuery = self->rewritten_.query;
+                    }
                     e.serverPort = q.localPort;
                     e.clientIp = q.remoteAddress;
                     if (const std::string* ua = q.header("User-Agent"))
@@ -187,7 +224,91 @@ public:
                 sendError(s, r, refused->status, refused->reason, {}, refused->substatus);
                 return;
             }
+        if (redirects == 0 && (!s.globalRules.empty() || !state->rewrite.empty())) {
+            std::string path = *normal;
+            if (applyRewrite(r, *site, *state, path))
+                handle(r, *site, path, redirects, false);
+            return;
+        }
         handle(r, *site, *normal, redirects, false);
+    }
+
+    // URL Rewrite: the server's global rules, then the site's and its paths' in IIS's order.
+    // A rewrite leaves the new URL in path (routed again from the site: application, virtual
+    // directory and handler); false when the rules answered the request themselves.
+    bool applyRewrite(const std::shared_ptr<http::Responder>& r, const SiteConfig& site, const SiteState& state, std::string& path)
+    {
+        const Shared& s = *shared_;
+        const http::Request& req = r->request();
+        rewrite::Context context;
+        context.variable = [&](const std::string& name, const std::string& url) { return serverVariable(*s.map, site, req, name, url); };
+        context.exists = [](const std::string& p, bool directory) { return fs::cachedFileType(p) == static_cast<mode_t>(directory ? S_IFDIR : S_IFREG); };
+        std::string query = req.query;
+        bool rewritten = false, logged = false;
+        std::vector<std::string> matched;
+        auto scope = [&](const config::RewriteRules& rules, const std::string& prefix) -> std::optional<rewrite::Outcome> {
+            if (path.rfind(prefix, 0) != 0 && path + "/" != prefix)
+                return std::nullopt;
+            rewrite::Outcome o = rewrite::run(rules, path.size() < prefix.size() ? std::string("/") : path.substr(prefix.size() - 1), query, context);
+            matched.insert(matched.end(), o.matched.begin(), o.matched.end());
+            if (o.kind != rewrite::Outcome::Kind::Rewrite)
+                return o.kind == rewrite::Outcome::Kind::None ? std::nullopt : std::optional(o);
+            path = o.path.find("://") != std::string::npos ? o.path : prefix + o.path.substr(1);
+            query = o.query;
+            rewritten = true;
+            logged = logged || o.logRewrittenUrl;
+            return std::nullopt;
+        };
+        std::optional<rewrite::Outcome> answer = scope(s.globalRules, "/");
+        for (size_t i = 0; i < state.rewrite.size() && !answer; ++i)
+            answer = scope(state.rewrite[i].rules, state.rewrite[i].prefix);
+        if (!matched.empty() && s.events->wants(log::Severity::Debug)) {
+            std::string names;
+            for (const auto& m : matched)
+                names += (names.empty() ? "" : ", ") + m;
+            s.events->add(log::Severity::Debug, "site " + site.name, "rewrite.matched",
+                          req.method + " " + req.target + ": rule " + names + (rewritten ? " -> " + path + (query.empty() ? "" : "?" + query) : ""));
+        }
+        if (answer) {
+            switch (answer->kind) {
+            case rewrite::Outcome::Kind::Redirect: {
+                std::string body = "<a href=\"" + http::htmlEscape(answer->location) + "\">Moved</a>\n";
+                r->sendHead(http::ResponseHead{answer->status, {}, {{"Location", answer->location}, {"Content-Type", "text/html"}}, body.size()});
+                r->sendBody(std::move(body));
+                r->finish();
+                return false;
+            }
+            case rewrite::Outcome::Kind::CustomResponse: {
+                std::string body = answer->description.empty() ? std::string() : answer->description + "\n";
+                r->setSubstatus(answer->substatus);
+                r->sendHead(http::ResponseHead{answer->status, answer->reason, {{"Content-Type", "text/plain; charset=utf-8"}}, body.size()});
+                if (!body.empty())
+                    r->sendBody(std::move(body));
+                r->finish();
+                return false;
+            }
+            case rewrite::Outcome::Kind::Abort: r->abort(); return false;
+            case rewrite::Outcome::Kind::None:
+            case rewrite::Outcome::Kind::Rewrite: break;
+            }
+        }
+        if (!rewritten)
+            return true;
+        if (path.find("://") != std::string::npos) {
+            sendError(s, r, 502, "the rule " + matched.back() + " rewrites to another server (" + path +
+                                     "); Lido is no reverse proxy (IIS does this with Application Request Routing)");
+            return false;
+        }
+        // The rules' output is a URL: decoded and checked like the client's.
+        auto decoded = http::decodePath(path);
+        auto normal = decoded ? http::normalizePath(*decoded) : std::nullopt;
+        if (!normal) {
+            sendError(s, r, 500, "the rule " + matched.back() + " rewrote the URL to " + path + ", which is not a valid path");
+            return false;
+        }
+        path = *normal;
+        rewritten_ = {true, logged, path, query};
+        return true;
     }
 
     // Routes a decoded, normalized path and runs its handler. A folder URL that a static handler
@@ -259,9 +380,13 @@ public:
     }
 
     // What CGI and FastCGI both tell the program about the request (RFC 3875's variables).
-    static cgi::CgiContext contextFor(const http::Request& req, const Route& route, const HandlerMatch& match)
+    cgi::CgiContext contextFor(const http::Request& req, const Route& route, const HandlerMatch& match) const
     {
         cgi::CgiContext c;
+        if (rewritten_.active) {
+            c.rewritten = true;
+            c.rewrittenQuery = rewritten_.query;
+        }
         c.request = &req;
         c.scriptName = match.scriptUrl;
         c.pathInfo = match.pathInfo;
@@ -384,7 +509,7 @@ public:
                     continue;
                 std::string decoded = v;
                 if (k == "REQUEST_URI" || k == "QUERY_STRING" || k == "UNENCODED_URL")
-                    decoded = percentDecodeAll(v);
+                    decoded = rewrite::urlDecode(v);
                 if (!validUtf8(decoded)) {
                     sendError(s, r, 400, "the server variable " + k + " is not valid UTF-8 (utf8ServerVariables)");
                     return;
@@ -400,6 +525,10 @@ public:
 private:
     std::shared_ptr<SharedSlot> slot_;
     std::shared_ptr<Shared> shared_; // the configuration of the current request (kept alive by it)
+    struct Rewritten {
+        bool active = false, logged = false; // logged: logRewrittenUrl
+        std::string path, query;
+    } rewritten_; // this request's URL Rewrite result (a connection serves one request at a time)
     uint64_t generation_ = 0;
     std::vector<std::shared_ptr<SiteCounters>> siteCounters_;
 };

@@ -2,6 +2,7 @@
 // Configuration -> typed settings: a FastCGI process pool's, from its fastCgi/application and
 // its application pool (processModel, failure, recycling), parsed once per applied configuration.
 #include "config/Config.h"
+#include "config/RewriteRules.h"
 #include "engine/PoolIdentity.h"
 #include "pool/PoolSettings.h"
 #include "process/Spawn.h"
@@ -25,6 +26,16 @@ struct AppPoolSettings {
     std::string limiterKey() const; // equal keys: the CGI limiter is kept across a live apply
 };
 AppPoolSettings appPoolSettings(const config::ConfigElement& appPool, const config::Config& config);
+
+// URL Rewrite rules that apply to a site's URLs under prefix ("/" for the site, "/blog/" for
+// <location path="Site/blog">), matched against the URL relative to it. In IIS's order: the
+// server's rules, then the site's, then deeper paths'.
+struct RewriteScope {
+    std::string prefix;
+    config::RewriteRules rules;
+};
+std::vector<RewriteScope> rewriteScopes(const config::Config& config, const std::string& site);
+config::RewriteRules globalRewriteRules(const config::Config& config); // rewrite/globalRules: before a site is chosen
 
 // A FastCGI pool's: its fastCgi/application on top of its application pool's part.
 pool::FastCgiSettings fastCgiSettings(const config::ConfigElement& app, const AppPoolSettings& appPool, const std::string& runtimeDir);

@@ -44,6 +44,7 @@ struct SiteState {
     std::string failure;
     bool stopped = false; // by the administrator
     RequestFilter filter; // the server's rules with the site's <location path="Site"> ones on top
+    std::vector<RewriteScope> rewrite; // URL Rewrite rules: the server's, the site's, its paths'
 };
 
 struct PoolRuntime {
@@ -72,6 +73,7 @@ struct Shared {
     http::Limits limits;
     int64_t maxConnections = 0; // engine-wide, from lido/limits or the open-file limit
     RequestFilter filter;
+    config::RewriteRules globalRules; // rewrite/globalRules
     std::string errorMode = "DetailedLocalOnly";
     std::chrono::milliseconds cgiTimeout{900000};
     // FastCGI process pools by (application pool, fullPath, arguments).

@@ -199,7 +199,7 @@ void FastCgiPool::spawnInstance()
         crash(in, err);
         return;
     }
-    in->child->watch({{}, [self = shared_from_this(), in](int status) { self->instanceExited(in, status); }});
+    in->child->watch({{}, [self = shared_from_this(), in](int status) { self->instanceExited(in, status); }}); // freed with the loop
     if (settings_.pingingEnabled) {
         // Ready when it answers FCGI_GET_VALUES (within startupTimeLimit): a program that is alive
         // but never reaches its accept loop is told apart from one that works.
@@ -221,8 +221,14 @@ void FastCgiPool::ping(const InstancePtr& in)
     bool startup = in->state() == InstanceState::Starting;
     if (!startup)
         setState(in, InstanceState::Pinging, {});
+    // Weak: the callback is kept by the instance itself until the ping ends.
     in->askValues(startup ? settings_.startupTimeLimit : settings_.pingResponseTime,
-                  [self = shared_from_this(), in, startup](const PingResult& r) { self->pinged(in, r, startup); });
+                  [weak = weak_from_this(), instance = std::weak_ptr<Instance>(in), startup](const PingResult& r) {
+                      auto self = weak.lock();
+                      auto live = instance.lock();
+                      if (self && live)
+                          self->pinged(live, r, startup);
+                  });
 }
 
 void FastCgiPool::pinged(const InstancePtr& in, const PingResult& r, bool startup)

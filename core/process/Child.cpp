@@ -48,12 +48,12 @@ std::shared_ptr<Child> Child::spawn(const asio::any_io_executor& executor, Spawn
 
 void Child::watch(Watch w)
 {
-    watch_ = std::move(w);
-    readStderr();
+    auto pending = std::make_shared<Watch>(std::move(w));
+    readStderr(pending);
     if (io_->pidfd.is_open())
-        io_->pidfd.async_wait(asio::posix::stream_descriptor::wait_read, [self = shared_from_this()](const asio::error_code& ec) {
+        io_->pidfd.async_wait(asio::posix::stream_descriptor::wait_read, [self = shared_from_this(), pending](const asio::error_code& ec) {
             if (!ec)
-                self->reaped();
+                self->reaped(pending);
         });
 }
 
@@ -63,26 +63,26 @@ std::chrono::milliseconds Child::ranFor() const
     return std::chrono::duration_cast<std::chrono::milliseconds>(end - startedAt_);
 }
 
-void Child::readStderr()
+void Child::readStderr(const std::shared_ptr<Watch>& w)
 {
-    io_->stderrPipe.async_read_some(asio::buffer(io_->buf), [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+    io_->stderrPipe.async_read_some(asio::buffer(io_->buf), [self = shared_from_this(), w](const asio::error_code& ec, size_t n) {
         if (ec) {
             self->stderrEof_ = true;
             if (self->exited_)
-                self->tell();
+                self->tell(w);
             return;
         }
         std::string_view chunk(self->io_->buf.data(), n);
         self->tail_.append(chunk);
         if (self->tail_.size() > kStderrTail)
             self->tail_.erase(0, self->tail_.size() - kStderrTail);
-        if (self->watch_.stderrData)
-            self->watch_.stderrData(chunk);
-        self->readStderr();
+        if (w->stderrData)
+            w->stderrData(chunk);
+        self->readStderr(w);
     });
 }
 
-void Child::reaped()
+void Child::reaped(const std::shared_ptr<Watch>& w)
 {
     status_ = process::reap(pid_);
     exited_ = true;
@@ -91,13 +91,13 @@ void Child::reaped()
     asio::error_code ignored;
     io_->pidfd.close(ignored);
     if (stderrEof_)
-        return tell();
+        return tell(w);
     // A grandchild may hold stderr open: the exit is told 300 ms later with what came by then.
     io_->lastWords.expires_after(std::chrono::milliseconds(300));
-    io_->lastWords.async_wait([self = shared_from_this()](const asio::error_code&) { self->tell(); });
+    io_->lastWords.async_wait([self = shared_from_this(), w](const asio::error_code&) { self->tell(w); });
 }
 
-void Child::tell()
+void Child::tell(const std::shared_ptr<Watch>& w)
 {
     if (told_)
         return;
@@ -111,8 +111,8 @@ void Child::tell()
         ssize_t n;
         while ((n = ::read(fd, chunk, sizeof chunk)) > 0) {
             tail_.append(chunk, static_cast<size_t>(n));
-            if (watch_.stderrData)
-                watch_.stderrData(std::string_view(chunk, static_cast<size_t>(n)));
+            if (w->stderrData)
+                w->stderrData(std::string_view(chunk, static_cast<size_t>(n)));
         }
         if (tail_.size() > kStderrTail)
             tail_.erase(0, tail_.size() - kStderrTail);
@@ -120,8 +120,8 @@ void Child::tell()
         io_->stderrPipe.close(ignored);
     }
     // The callbacks go once told: they hold the owner, which must not outlive the process.
-    auto exited = std::move(watch_.exited);
-    watch_ = {};
+    auto exited = std::move(w->exited);
+    *w = {};
     if (exited)
         exited(status_);
 }

@@ -29,7 +29,10 @@ public:
     Child(const Child&) = delete;
     Child& operator=(const Child&) = delete;
 
-    void watch(Watch w); // starts reading stderr and waiting for the exit
+    // Starts reading stderr and waiting for the exit. The callbacks live in the pending handlers
+    // only (not in the Child), so an owner they capture is freed with the event loop even when
+    // the program never exits.
+    void watch(Watch w);
     pid_t pid() const { return pid_; }
     bool exited() const { return exited_; }
     int status() const { return status_; }
@@ -44,11 +47,10 @@ public:
 private:
     struct Io;
     explicit Child(const asio::any_io_executor& executor);
-    void readStderr();
-    void reaped();
-    void tell();
+    void readStderr(const std::shared_ptr<Watch>& w);
+    void reaped(const std::shared_ptr<Watch>& w);
+    void tell(const std::shared_ptr<Watch>& w);
     std::unique_ptr<Io> io_;
-    Watch watch_;
     pid_t pid_ = -1;
     int status_ = 0;
     bool exited_ = false, stderrEof_ = false, told_ = false, terminating_ = false;

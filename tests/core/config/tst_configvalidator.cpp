@@ -164,7 +164,7 @@ private slots:
         QVERIFY(has("configSections: ignored: IIS section declarations are kept unchanged"));
         QVERIFY(has("globalModules: ignored: not known to Lido; kept unchanged"));
         QVERIFY(has("webLimits: ignored"));
-        QVERIFY(has("location[1]: ignored: location blocks are kept unchanged"));
+        QVERIFY(has("location[1]: ignored: location blocks are kept unchanged; Lido applies a site's or a path's security/requestFiltering and rewrite rules"));
         QCOMPARE((*config)->pools().size(), size_t(3));
         QCOMPARE((*config)->site("Default Web Site")->get("id"), std::string("1"));
     }

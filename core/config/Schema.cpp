@@ -483,6 +483,28 @@ Schema::Schema()
               "What a listing shows."),
     }));
     out.push_back(E("system.webServer/staticContent", "Static files."));
+    out.push_back(E("system.webServer/staticContent/clientCache", "What browsers and proxies are told about caching static files.", {
+        Enum("cacheControlMode", "NoControl", {"NoControl", "DisableCache", "UseMaxAge", "UseExpires"},
+             "No Cache-Control, no-cache, max-age=cacheControlMaxAge, or Expires: httpExpires."),
+        Time("cacheControlMaxAge", "1.00:00:00", "How long a copy stays fresh (UseMaxAge)."),
+        Str("httpExpires", "", "An HTTP date (UseExpires), e.g. Fri, 01 Jan 2027 00:00:00 GMT."),
+        Str("cacheControlCustom", "", "More Cache-Control directives, e.g. public or immutable."),
+        Bool("setEtag", true, "Send ETag (Lido always does)."),
+    }));
+    out.push_back(E("system.webServer/httpProtocol", "Headers added to responses.", {
+        Bool("allowKeepAlive", true, "Keep connections open between requests."),
+    }));
+    for (const char* list : {"customHeaders", "redirectHeaders"}) {
+        std::string base = std::string("system.webServer/httpProtocol/") + list;
+        out.push_back(E(base, list == std::string("customHeaders") ? "Headers added to every response (unless the response sets the header itself)."
+                                                                   : "Headers added to redirect responses."));
+        out.push_back(E(base + "/add", "A header.", {
+            Str("name", "", "The header's name.").key(),
+            Str("value", "", "Its value."),
+        }, true));
+        out.push_back(E(base + "/remove", "Removes an inherited header.", {Str("name", "", "The header.").key()}, true));
+        out.push_back(E(base + "/clear", "Removes the inherited headers.", {}, true));
+    }
     out.push_back(E("system.webServer/staticContent/mimeMap", "A file extension's MIME type.", {
         Str("fileExtension", "", "The extension with its dot, e.g. .json.").key(),
         Str("mimeType", "", "The MIME type.").required(),

@@ -146,6 +146,7 @@ struct Engine::Impl {
             state->stopped = stoppedSites.count(site.name) > 0;
             state->filter = shared->filter.forSite(*config, site.name);
             state->rewrite = rewriteScopes(*config, site.name);
+            state->headers = ResponseHeaders::forSite(*config, site.name);
             SiteState* raw = state.get();
             shared->sites.emplace(site.name, std::move(state));
             if (!site.autoStart || raw->stopped)

@@ -178,6 +178,8 @@ public:
             return;
         }
         auto started = std::chrono::steady_clock::now();
+        state_ = state;
+        r->setConfiguredHeaders(&state->headers.custom, &state->headers.redirect);
         if (redirects == 0)
             // The connection (the responder) holds this dispatcher, whose view of the configuration
             // (routes point into its site map) changes only at the next request, and a connection
@@ -343,7 +345,8 @@ public:
         auto error = [this, r](int status, const std::string& detail) { sendError(*shared_, r, status, detail); };
         switch (match.mapping->module) {
         case Module::Static:
-            staticfiles::serve(r, *s.map, route, error, [this, &route](const std::string& why) { refusedLink(route, why); });
+            staticfiles::serve(r, *s.map, route, error, [this, &route](const std::string& why) { refusedLink(route, why); },
+                               state_->headers.staticCache);
             return;
         case Module::FastCgi:
             if (scriptAllowed(r, route, match))
@@ -529,6 +532,7 @@ private:
         bool active = false, logged = false; // logged: logRewrittenUrl
         std::string path, query;
     } rewritten_; // this request's URL Rewrite result (a connection serves one request at a time)
+    const SiteState* state_ = nullptr; // this request's site
     uint64_t generation_ = 0;
     std::vector<std::shared_ptr<SiteCounters>> siteCounters_;
 };

@@ -6,6 +6,7 @@
 #include "config/Config.h"
 #include "engine/Settings.h"
 #include "engine/RequestFilter.h"
+#include "engine/ResponseHeaders.h"
 #include "http/Connection.h"
 #include "log/AccessLog.h"
 #include "log/EventLog.h"
@@ -44,6 +45,7 @@ struct SiteState {
     std::string failure;
     bool stopped = false; // by the administrator
     RequestFilter filter; // the server's rules with the site's <location path="Site"> ones on top
+    ResponseHeaders headers;           // httpProtocol and clientCache
     std::vector<RewriteScope> rewrite; // URL Rewrite rules: the server's, the site's, its paths'
 };
 

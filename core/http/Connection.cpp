@@ -1,5 +1,7 @@
 #include "http/Connection.h"
 
+#include <algorithm>
+
 #include <llhttp.h>
 
 #include <cctype>
@@ -94,6 +96,16 @@ public:
             out += h.value;
             out += "\r\n";
         }
+        auto configured = [&](const std::vector<Header>* list) {
+            if (list)
+                for (const Header& c : *list)
+                    if (std::none_of(head.headers.begin(), head.headers.end(), [&](const Header& h) { return iequals(h.name, c.name); }))
+                        out += c.name + ": " + c.value + "\r\n";
+        };
+        configured(configuredAlways_);
+        if (head.status >= 300 && head.status < 400 &&
+            std::any_of(head.headers.begin(), head.headers.end(), [](const Header& h) { return iequals(h.name, "Location"); }))
+            configured(configuredRedirects_);
         chunked_ = false;
         if (bodyAllowed) {
             if (head.contentLength) {
@@ -187,6 +199,11 @@ public:
     }
     void onAbort(std::function<void()> aborted) override { abortCb_ = std::move(aborted); }
     void onComplete(std::function<void(int, uint64_t)> done) override { completeCb_ = std::move(done); }
+    void setConfiguredHeaders(const std::vector<Header>* always, const std::vector<Header>* redirects) override
+    {
+        configuredAlways_ = always;
+        configuredRedirects_ = redirects;
+    }
 
     void completed()
     {
@@ -569,6 +586,7 @@ private:
         messageStarted_ = headersDone_ = messageComplete_ = false;
         headSent_ = finishRequested_ = responseDone_ = false;
         chunked_ = headRequest_ = false;
+        configuredAlways_ = configuredRedirects_ = nullptr;
         status_ = 0;
         substatus_ = 0;
         bodyCb_ = nullptr;
@@ -653,6 +671,8 @@ private:
     bool headSent_ = false, finishRequested_ = false, responseDone_ = false;
     bool keepAlive_ = true, closing_ = false, closed_ = false;
     bool chunked_ = false, headRequest_ = false;
+    const std::vector<Header>* configuredAlways_ = nullptr; // this request's, from its dispatcher
+    const std::vector<Header>* configuredRedirects_ = nullptr;
     bool reading_ = false, readWaiting_ = false, writing_ = false;
     int status_ = 0;
     int substatus_ = 0;

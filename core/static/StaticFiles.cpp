@@ -94,12 +94,13 @@ RangeResult parseRange(const std::string& header, uint64_t size, uint64_t& first
 }
 
 // A fresh cached copy: conditional requests answered from it; ranges go the long way.
-void serveCached(const std::shared_ptr<http::Responder>& responder, const CachedFile& f);
+void serveCached(const std::shared_ptr<http::Responder>& responder, const CachedFile& f, const std::vector<http::Header>& cacheHeaders);
 
 } // namespace
 
 void serve(const std::shared_ptr<http::Responder>& responder, const routing::SiteMap& map, const routing::Route& route,
-           const std::function<void(int, const std::string&)>& error, const std::function<void(const std::string&)>& refusedLink)
+           const std::function<void(int, const std::string&)>& error, const std::function<void(const std::string&)>& refusedLink,
+           const std::vector<http::Header>& cacheHeaders)
 {
     const http::Request& req = responder->request();
     if (req.method != "GET" && req.method != "HEAD") {
@@ -109,7 +110,7 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Sit
     // A copy opened under another symlink policy (the same folder served twice) is not this
     // request's: it goes the long way, and its copy replaces the other.
     if (auto hit = cachedFile(route.physicalPath); hit && hit->policy == route.directory->symlinks && !req.header("Range")) {
-        serveCached(responder, *hit);
+        serveCached(responder, *hit, cacheHeaders);
         return;
     }
     std::string relative = route.relativePath;
@@ -166,6 +167,7 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Sit
     std::string etag = etagOf(st);
     std::string lastModified = http::httpDate(st.st_mtime);
     std::vector<http::Header> headers{{"Content-Type", type}, {"ETag", etag}, {"Last-Modified", lastModified}, {"Accept-Ranges", "bytes"}};
+    headers.insert(headers.end(), cacheHeaders.begin(), cacheHeaders.end());
 
     bool notModified = false;
     if (const std::string* inm = req.header("If-None-Match"))
@@ -175,7 +177,9 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Sit
             notModified = st.st_mtime <= *t;
     if (notModified) {
         ::close(fd);
-        responder->sendHead(ResponseHead{304, {}, {{"ETag", etag}, {"Last-Modified", lastModified}}, std::nullopt});
+        std::vector<http::Header> h{{"ETag", etag}, {"Last-Modified", lastModified}};
+        h.insert(h.end(), cacheHeaders.begin(), cacheHeaders.end());
+        responder->sendHead(ResponseHead{304, {}, std::move(h), std::nullopt});
         responder->finish();
         return;
     }
@@ -238,7 +242,7 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Sit
 namespace lido::staticfiles {
 namespace {
 
-void serveCached(const std::shared_ptr<http::Responder>& responder, const CachedFile& f)
+void serveCached(const std::shared_ptr<http::Responder>& responder, const CachedFile& f, const std::vector<http::Header>& cacheHeaders)
 {
     const http::Request& req = responder->request();
     bool notModified = false;
@@ -248,11 +252,15 @@ void serveCached(const std::shared_ptr<http::Responder>& responder, const Cached
         if (auto t = http::parseHttpDate(*ims))
             notModified = f.mtime <= *t;
     if (notModified) {
-        responder->sendHead(ResponseHead{304, {}, {{"ETag", f.etag}, {"Last-Modified", f.lastModified}}, std::nullopt});
+        std::vector<http::Header> h{{"ETag", f.etag}, {"Last-Modified", f.lastModified}};
+        h.insert(h.end(), cacheHeaders.begin(), cacheHeaders.end());
+        responder->sendHead(ResponseHead{304, {}, std::move(h), std::nullopt});
         responder->finish();
         return;
     }
-    responder->sendHead(ResponseHead{200, {}, {{"Content-Type", f.mimeType}, {"ETag", f.etag}, {"Last-Modified", f.lastModified}, {"Accept-Ranges", "bytes"}}, f.size});
+    std::vector<http::Header> h{{"Content-Type", f.mimeType}, {"ETag", f.etag}, {"Last-Modified", f.lastModified}, {"Accept-Ranges", "bytes"}};
+    h.insert(h.end(), cacheHeaders.begin(), cacheHeaders.end());
+    responder->sendHead(ResponseHead{200, {}, std::move(h), f.size});
     if (req.method != "HEAD")
         responder->sendBody(f.body);
     responder->finish();

@@ -14,6 +14,6 @@ namespace lido::staticfiles {
 // virtual directory's symlink policy refuses is also told to refusedLink (the event log).
 void serve(const std::shared_ptr<http::Responder>& responder, const routing::SiteMap& map, const routing::Route& route,
            const std::function<void(int status, const std::string& detail)>& error,
-           const std::function<void(const std::string& why)>& refusedLink = {});
+           const std::function<void(const std::string& why)>& refusedLink = {}, const std::vector<http::Header>& cacheHeaders = {});
 
 } // namespace lido::staticfiles

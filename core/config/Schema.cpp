@@ -568,12 +568,26 @@ Schema::Schema()
     out.push_back(E("system.webServer/security/requestFiltering/verbs/remove", "Removes a method rule.", {Str("verb", "", "The method.").key()}, true));
     out.push_back(E("system.webServer/security/requestFiltering/verbs/clear", "Removes earlier method rules.", {}, true));
     out.push_back(E("system.webServer/httpErrors", "Error pages.", {
+        Bool("allowAbsolutePathsWhenDelegated", false, "Windows only: delegation of absolute paths.").windows(),
         Enum("errorMode", "DetailedLocalOnly", {"DetailedLocalOnly", "Custom", "Detailed"},
              "Detailed pages for loopback clients only, always, or never."),
-        Enum("existingResponse", "Auto", {"Auto", "Replace", "PassThrough"}, "Whether application error bodies are kept."),
-        Enum("defaultResponseMode", "File", {"File", "ExecuteURL", "Redirect"}, "Windows only.").windows(),
-        Str("defaultPath", "", "Windows only.").windows(),
+        Enum("existingResponse", "Auto", {"Auto", "Replace", "PassThrough"},
+             "Whether application error bodies are kept (Lido keeps them always: custom pages replace the server's own errors)."),
+        Enum("defaultResponseMode", "File", {"File", "ExecuteURL", "Redirect"}, "How defaultPath is sent."),
+        Str("defaultPath", "", "The page for errors without one of their own (empty: Lido's)."),
     }));
+    out.push_back(E("system.webServer/httpErrors/error", "A custom error page.", {
+        UInt("statusCode", 404, "The status, e.g. 404.").range(100, 999).key().required(),
+        Str("subStatusCode", "-1", "IIS's substatus, e.g. 8 for 404.8 (-1: any).").optionalKey(),
+        Str("path", "", "File: a file (relative to the site's folder); ExecuteURL: a URL of the site; Redirect: a URL.").required(),
+        Enum("responseMode", "File", {"File", "ExecuteURL", "Redirect"}, "Send the file with the error's status, run the URL, or redirect to it."),
+        Str("prefixLanguageFilePath", "", "Windows only: a folder with a subfolder per language.").windows(),
+    }, true));
+    out.push_back(E("system.webServer/httpErrors/remove", "Removes an inherited error page.", {
+        UInt("statusCode", 404, "The status.").range(100, 999).key().required(),
+        Str("subStatusCode", "-1", "The substatus.").optionalKey(),
+    }, true));
+    out.push_back(E("system.webServer/httpErrors/clear", "Removes the inherited error pages.", {}, true));
 
     // IIS URL Rewrite ("URL Rewrite Module Configuration Reference").
     out.push_back(E("system.webServer/rewrite", "URL Rewrite: rules that rewrite, redirect or answer requests by their URL."));

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <fcntl.h>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -156,6 +158,8 @@ public:
     void dispatch(std::shared_ptr<http::Responder> r) override
     {
         rewritten_ = {};
+        state_ = nullptr;
+        executingError_ = false;
         if (uint64_t g = slot_->generation.load(std::memory_order_acquire); g != generation_) {
             shared_ = slot_->load(); // the newest configuration for each request
             generation_ = g;
@@ -169,12 +173,12 @@ public:
         const http::Request& req = r->request();
         const SiteConfig* site = s.map->siteFor(req.localAddress, req.localPort, req.host);
         if (!site) {
-            sendError(s, r, 400, "no site is bound to host '" + req.host + "' on this address and port (Bad Request - Invalid Hostname)");
+            fail(r, 400, "no site is bound to host '" + req.host + "' on this address and port (Bad Request - Invalid Hostname)");
             return;
         }
         SiteState* state = s.sites.at(site->name).get();
         if (state->stopped) {
-            sendError(s, r, 503, "site '" + site->name + "' is stopped", {{"Retry-After", "60"}});
+            fail(r, 503, "site '" + site->name + "' is stopped", {{"Retry-After", "60"}});
             return;
         }
         auto started = std::chrono::steady_clock::now();
@@ -213,17 +217,17 @@ public:
             });
         auto decoded = http::decodePath(rawPath);
         if (!decoded) {
-            sendError(s, r, 400, "the URL contains an encoded '/', '\\' or NUL, or a malformed %-escape");
+            fail(r, 400, "the URL contains an encoded '/', '\\' or NUL, or a malformed %-escape");
             return;
         }
         auto normal = http::normalizePath(*decoded);
         if (!normal) {
-            sendError(s, r, 400, "the URL contains '..': a path may not leave its virtual directory");
+            fail(r, 400, "the URL contains '..': a path may not leave its virtual directory");
             return;
         }
         if (redirects == 0)
             if (auto refused = state->filter.check(req, *normal)) {
-                sendError(s, r, refused->status, refused->reason, {}, refused->substatus);
+                fail(r, refused->status, refused->reason, {}, refused->substatus);
                 return;
             }
         if (redirects == 0 && (!s.globalRules.empty() || !state->rewrite.empty())) {
@@ -297,7 +301,7 @@ public:
         if (!rewritten)
             return true;
         if (path.find("://") != std::string::npos) {
-            sendError(s, r, 502, "the rule " + matched.back() + " rewrites to another server (" + path +
+            fail(r, 502, "the rule " + matched.back() + " rewrites to another server (" + path +
                                      "); Lido is no reverse proxy (IIS does this with Application Request Routing)");
             return false;
         }
@@ -305,7 +309,7 @@ public:
         auto decoded = http::decodePath(path);
         auto normal = decoded ? http::normalizePath(*decoded) : std::nullopt;
         if (!normal) {
-            sendError(s, r, 500, "the rule " + matched.back() + " rewrote the URL to " + path + ", which is not a valid path");
+            fail(r, 500, "the rule " + matched.back() + " rewrote the URL to " + path + ", which is not a valid path");
             return false;
         }
         path = *normal;
@@ -325,7 +329,7 @@ public:
         const std::string* normal = &path;
         Route route;
         if (!s.map->route(*site, *normal, route)) {
-            sendError(s, r, 404, "no application or virtual directory of site '" + site->name + "' serves " + *normal);
+            fail(r, 404, "no application or virtual directory of site '" + site->name + "' serves " + *normal);
             return;
         }
         HandlerMatch match = s.map->handlerFor(route, req.method);
@@ -339,10 +343,10 @@ public:
         if (!match.mapping) {
             struct stat st {};
             bool exists = ::stat(route.physicalPath.c_str(), &st) == 0;
-            sendError(s, r, 404, exists ? "no handler mapping matches " + req.method + " " + *normal : "no file " + *normal);
+            fail(r, 404, exists ? "no handler mapping matches " + req.method + " " + *normal : "no file " + *normal);
             return;
         }
-        auto error = [this, r](int status, const std::string& detail) { sendError(*shared_, r, status, detail); };
+        auto error = [this, r](int status, const std::string& detail) { fail(r, status, detail); };
         switch (match.mapping->module) {
         case Module::Static:
             staticfiles::serve(r, *s.map, route, error, [this, &route](const std::string& why) { refusedLink(route, why); },
@@ -378,7 +382,7 @@ public:
             return true; // (a missing script is the handler's to report)
         std::string why = o.refusal.empty() ? "the script is reached through a symbolic link out of its virtual directory" : o.refusal;
         refusedLink(route, why);
-        sendError(*shared_, r, 403, why);
+        fail(r, 403, why);
         return false;
     }
 
@@ -405,12 +409,12 @@ public:
         const Shared& s = *shared_;
         struct stat st {};
         if (::stat(match.scriptFile.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-            sendError(s, r, 404, "no CGI program " + match.scriptUrl);
+            fail(r, 404, "no CGI program " + match.scriptUrl);
             return;
         }
         auto pool = s.pools.find(route.application->pool);
         if (pool == s.pools.end()) {
-            sendError(s, r, 503, "application pool '" + route.application->pool + "' is not running");
+            fail(r, 503, "application pool '" + route.application->pool + "' is not running");
             return;
         }
         cgi::CgiJob job;
@@ -420,7 +424,7 @@ public:
         job.scriptFile = match.scriptFile;
         if (match.mapping->scriptProcessor.empty()) {
             if (::access(match.scriptFile.c_str(), X_OK) != 0) {
-                sendError(s, r, 403, "the CGI program " + match.scriptFile + " is not executable");
+                fail(r, 403, "the CGI program " + match.scriptFile + " is not executable");
                 return;
             }
             job.program = match.scriptFile;
@@ -449,7 +453,7 @@ public:
         // Always the pool's identity: IIS's createProcessAsUser chooses between the pool's and the
         // authenticated Windows user's, and Lido has no Windows users.
         if (!pool->second.settings.identity.error.empty()) {
-            sendError(s, r, 503, pool->second.settings.identity.error, {{"Retry-After", "60"}});
+            fail(r, 503, pool->second.settings.identity.error, {{"Retry-After", "60"}});
             return;
         }
         job.identity = pool->second.settings.identity.identity;
@@ -457,11 +461,11 @@ public:
         job.timeout = s.cgiTimeout;
         auto self = shared_from_self();
         job.error = [self, r](int status, const std::string& detail, std::vector<http::Header> extra) {
-            sendError(*self->shared_, r, status, detail, std::move(extra));
+            self->fail(r, status, detail, std::move(extra));
         };
         job.localRedirect = [self, r, redirects](const std::string& path) {
             if (redirects >= 5) {
-                sendError(*self->shared_, r, 502, "more than 5 local redirects");
+                self->fail(r, 502, "more than 5 local redirects");
                 return;
             }
             std::string p = path.substr(0, path.find('?'));
@@ -476,7 +480,7 @@ public:
         const HandlerMapping& h = *match.mapping;
         auto it = s.fastcgi.find(fastCgiKey(route.application->pool, h.fastCgiPath, h.fastCgiArguments));
         if (it == s.fastcgi.end()) {
-            sendError(s, r, 503, "no FastCGI application '" + h.scriptProcessor + "' runs in application pool '" + route.application->pool + "'");
+            fail(r, 503, "no FastCGI application '" + h.scriptProcessor + "' runs in application pool '" + route.application->pool + "'");
             return;
         }
         cgi::CgiContext c = contextFor(r->request(), route, match);
@@ -486,7 +490,7 @@ public:
         job.responder = r;
         job.url = r->request().target;
         job.error = [self, r](int status, const std::string& detail, std::vector<http::Header> extra) {
-            sendError(*self->shared_, r, status, detail, std::move(extra));
+            self->fail(r, status, detail, std::move(extra));
         };
         auto fastcgiPool = it->second;
         if (r->request().chunked) {
@@ -514,12 +518,67 @@ public:
                 if (k == "REQUEST_URI" || k == "QUERY_STRING" || k == "UNENCODED_URL")
                     decoded = rewrite::urlDecode(v);
                 if (!validUtf8(decoded)) {
-                    sendError(s, r, 400, "the server variable " + k + " is not valid UTF-8 (utf8ServerVariables)");
+                    fail(r, 400, "the server variable " + k + " is not valid UTF-8 (utf8ServerVariables)");
                     return;
                 }
                 v = decoded;
             }
         fastcgiPool->submit(std::move(job));
+    }
+
+    // An error the server makes: the site's custom error page when httpErrors says so for this
+    // client, else Lido's detailed or short page.
+    void fail(const std::shared_ptr<http::Responder>& r, int status, const std::string& detail, std::vector<http::Header> extra = {},
+              int substatus = 0)
+    {
+        const Shared& s = *shared_;
+        const ErrorPage* page = state_ && !executingError_ && !r->headSent() && !r->closed()
+                                    ? state_->errors.pageFor(status, substatus, r->request().fromLoopback())
+                                    : nullptr;
+        if (!page)
+            return sendError(s, r, status, detail, std::move(extra), substatus);
+        executingError_ = true; // an error while sending the error page gets Lido's own
+        r->setSubstatus(substatus);
+        switch (page->mode) {
+        case ErrorPage::Mode::Redirect:
+            r->sendHead(http::ResponseHead{302, {}, {{"Location", page->path}}, 0});
+            r->finish();
+            return;
+        case ErrorPage::Mode::File: return sendErrorFile(r, status, page->path, detail, std::move(extra), substatus);
+        case ErrorPage::Mode::ExecuteURL: {
+            // A static file goes with the error's status; a script runs with the client's
+            // request (REQUEST_URI is the client's URL) and answers as it will.
+            std::string path = page->path.substr(0, page->path.find('?'));
+            Route route;
+            if (s.map->route(*state_->config, path, route))
+                if (HandlerMatch m = s.map->handlerFor(route, "GET"); m.mapping && m.mapping->module == Module::Static)
+                    return sendErrorFile(r, status, route.physicalPath, detail, std::move(extra), substatus);
+            handle(r, *state_->config, path, 1, false);
+            return;
+        }
+        }
+    }
+
+    void sendErrorFile(const std::shared_ptr<http::Responder>& r, int status, const std::string& file, const std::string& detail,
+                       std::vector<http::Header> extra, int substatus)
+    {
+        const Shared& s = *shared_;
+        std::ifstream in(file, std::ios::binary);
+        std::string body;
+        if (in) {
+            body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+            body.resize(std::min<size_t>(body.size(), 1024 * 1024));
+        }
+        if (!in && body.empty()) {
+            s.events->add(log::Severity::Warning, "site " + state_->config->name, "site.error-page-missing",
+                          "the custom error page " + file + " for status " + std::to_string(status) + " cannot be read");
+            return sendError(s, r, status, detail, std::move(extra), substatus);
+        }
+        std::string type = s.map->mimeType(file);
+        extra.push_back({"Content-Type", type.empty() ? "text/html; charset=utf-8" : type});
+        r->sendHead(http::ResponseHead{status, {}, std::move(extra), body.size()});
+        r->sendBody(std::move(body));
+        r->finish();
     }
 
     std::shared_ptr<Dispatcher> shared_from_self() { return self_.lock(); }
@@ -533,6 +592,7 @@ private:
         std::string path, query;
     } rewritten_; // this request's URL Rewrite result (a connection serves one request at a time)
     const SiteState* state_ = nullptr; // this request's site
+    bool executingError_ = false;      // a custom error page is being sent
     uint64_t generation_ = 0;
     std::vector<std::shared_ptr<SiteCounters>> siteCounters_;
 };

@@ -5,6 +5,7 @@
 #include "cgi/CgiLimiter.h"
 #include "config/Config.h"
 #include "engine/Settings.h"
+#include "engine/ErrorPages.h"
 #include "engine/RequestFilter.h"
 #include "engine/ResponseHeaders.h"
 #include "http/Connection.h"
@@ -46,6 +47,7 @@ struct SiteState {
     bool stopped = false; // by the administrator
     RequestFilter filter; // the server's rules with the site's <location path="Site"> ones on top
     ResponseHeaders headers;           // httpProtocol and clientCache
+    ErrorPages errors;                 // httpErrors/error
     std::vector<RewriteScope> rewrite; // URL Rewrite rules: the server's, the site's, its paths'
 };
 

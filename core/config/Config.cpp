@@ -138,6 +138,27 @@ int Config::errorCount() const
                                           [](const Diagnostic& d) { return d.severity == Diagnostic::Severity::Error; }));
 }
 
+std::vector<Config::LocationSection> Config::locationsOf(const std::string& site) const
+{
+    std::vector<LocationSection> out;
+    for (const ConfigElement& loc : root_.children) {
+        if (loc.name != "location")
+            continue;
+        std::string where = loc.get("path");
+        while (!where.empty() && where.back() == '/')
+            where.pop_back();
+        const ConfigElement* web = loc.child("system.webServer");
+        if (!web)
+            continue;
+        if (where == site)
+            out.push_back({"/", web});
+        else if (where.rfind(site + "/", 0) == 0)
+            out.push_back({where.substr(site.size()) + "/", web});
+    }
+    std::stable_sort(out.begin(), out.end(), [](const LocationSection& a, const LocationSection& b) { return a.prefix.size() < b.prefix.size(); });
+    return out;
+}
+
 const ConfigElement* Config::section(std::string_view path) const
 {
     std::string full(path);

@@ -69,6 +69,14 @@ public:
     // A section by its short or full path ("applicationPools", "system.webServer/cgi").
     const ConfigElement* section(std::string_view path) const;
     std::vector<const ConfigElement*> pools() const;
+    // The system.webServer sections of a site's <location path="Site"> and <location
+    // path="Site/sub/path"> blocks, outermost first, each with the URL prefix it covers within
+    // the site ("/" for the site itself, "/blog/" for Site/blog).
+    struct LocationSection {
+        std::string prefix;
+        const ConfigElement* webServer = nullptr;
+    };
+    std::vector<LocationSection> locationsOf(const std::string& site) const;
     std::vector<const ConfigElement*> sites() const;
     std::vector<const ConfigElement*> fastCgiApplications() const;
     std::vector<const ConfigElement*> handlers() const;

@@ -147,13 +147,8 @@ struct Engine::Impl {
             state->filter = shared->filter.forSite(*config, site.name);
             state->rewrite = rewriteScopes(*config, site.name);
             state->headers = ResponseHeaders::forSite(*config, site.name);
-            std::string root;
-            for (const auto& app : site.applications)
-                if (app.path == "/")
-                    for (const auto& dir : app.directories)
-                        if (dir.path == "/")
-                            root = dir.physicalPath;
-            state->errors = ErrorPages::forSite(*config, site.name, root);
+            Route rootRoute;
+            state->errors = ErrorPages::forSite(*config, site.name, shared->map->route(site, "/", rootRoute) ? rootRoute.directory->physicalPath : std::string());
             SiteState* raw = state.get();
             shared->sites.emplace(site.name, std::move(state));
             if (!site.autoStart || raw->stopped)

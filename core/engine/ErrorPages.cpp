@@ -69,13 +69,9 @@ ErrorPages ErrorPages::forSite(const config::Config& config, const std::string& 
 {
     ErrorPages out;
     out.apply(config.section("system.webServer/httpErrors"), siteRoot);
-    for (const ConfigElement& loc : config.root().children) {
-        std::string where = loc.get("path");
-        if (loc.name != "location" || (where != site && where != site + "/"))
-            continue;
-        const ConfigElement* web = loc.child("system.webServer");
-        out.apply(web ? web->child("httpErrors") : nullptr, siteRoot);
-    }
+    for (const auto& loc : config.locationsOf(site))
+        if (loc.prefix == "/")
+            out.apply(loc.webServer->child("httpErrors"), siteRoot);
     return out;
 }
 

@@ -55,12 +55,8 @@ RequestFilter::RequestFilter(const ConfigElement* rf)
 RequestFilter RequestFilter::forSite(const config::Config& config, const std::string& site) const
 {
     RequestFilter out = *this;
-    for (const ConfigElement& loc : config.root().children) {
-        std::string where = loc.get("path");
-        if (loc.name != "location" || (where != site && where != site + "/"))
-            continue;
-        const ConfigElement* web = loc.child("system.webServer");
-        const ConfigElement* security = web ? web->child("security") : nullptr;
+    for (const auto& loc : config.locationsOf(site)) {
+        const ConfigElement* security = loc.prefix == "/" ? loc.webServer->child("security") : nullptr;
         if (const ConfigElement* rf = security ? security->child("requestFiltering") : nullptr)
             out.apply(rf);
     }

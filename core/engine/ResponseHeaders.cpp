@@ -68,11 +68,9 @@ ResponseHeaders ResponseHeaders::forSite(const config::Config& config, const std
     for (const ConfigElement& c : config.root().children)
         if (c.name == "system.webServer")
             apply(&c, h);
-    for (const ConfigElement& loc : config.root().children) {
-        std::string where = loc.get("path");
-        if (loc.name == "location" && (where == site || where == site + "/"))
-            apply(loc.child("system.webServer"), h);
-    }
+    for (const auto& loc : config.locationsOf(site))
+        if (loc.prefix == "/")
+            apply(loc.webServer, h);
     return h;
 }
 

@@ -277,13 +277,7 @@ public:
         }
         if (answer) {
             switch (answer->kind) {
-            case rewrite::Outcome::Kind::Redirect: {
-                std::string body = "<a href=\"" + http::htmlEscape(answer->location) + "\">Moved</a>\n";
-                r->sendHead(http::ResponseHead{answer->status, {}, {{"Location", answer->location}, {"Content-Type", "text/html"}}, body.size()});
-                r->sendBody(std::move(body));
-                r->finish();
-                return false;
-            }
+            case rewrite::Outcome::Kind::Redirect: http::sendRedirect(*r, answer->status, answer->location); return false;
             case rewrite::Outcome::Kind::CustomResponse: {
                 std::string body = answer->description.empty() ? std::string() : answer->description + "\n";
                 r->setSubstatus(answer->substatus);
@@ -540,10 +534,7 @@ public:
         executingError_ = true; // an error while sending the error page gets Lido's own
         r->setSubstatus(substatus);
         switch (page->mode) {
-        case ErrorPage::Mode::Redirect:
-            r->sendHead(http::ResponseHead{302, {}, {{"Location", page->path}}, 0});
-            r->finish();
-            return;
+        case ErrorPage::Mode::Redirect: return http::sendRedirect(*r, 302, page->path);
         case ErrorPage::Mode::File: return sendErrorFile(r, status, page->path, detail, std::move(extra), substatus);
         case ErrorPage::Mode::ExecuteURL: {
             // A static file goes with the error's status; a script runs with the client's

@@ -134,26 +134,13 @@ std::vector<RewriteScope> rewriteScopes(const config::Config& config, const std:
     const ConfigElement* serverMaps = partOf(server, "rewriteMaps");
     if (auto rules = config::parseRewriteRules(partOf(server, "rules"), serverMaps, {}, nullptr); !rules.empty())
         scopes.push_back({"/", std::move(rules)});
-    for (const ConfigElement& loc : config.root().children) {
-        if (loc.name != "location")
-            continue;
-        std::string where = loc.get("path");
-        while (!where.empty() && where.back() == '/')
-            where.pop_back();
-        std::string prefix;
-        if (where == site)
-            prefix = "/";
-        else if (where.rfind(site + "/", 0) == 0)
-            prefix = where.substr(site.size()) + "/";
-        else
-            continue;
-        const ConfigElement* rw = rewriteOf(loc.child("system.webServer"));
+    // Outer scopes first (locationsOf's order), as IIS evaluates inherited rules before a child's own.
+    for (const auto& loc : config.locationsOf(site)) {
+        const ConfigElement* rw = rewriteOf(loc.webServer);
         const ConfigElement* maps = partOf(rw, "rewriteMaps") ? partOf(rw, "rewriteMaps") : serverMaps;
         if (auto rules = config::parseRewriteRules(partOf(rw, "rules"), maps, {}, nullptr); !rules.empty())
-            scopes.push_back({prefix, std::move(rules)});
+            scopes.push_back({loc.prefix, std::move(rules)});
     }
-    // Outer scopes first, as IIS evaluates inherited rules before a child's own.
-    std::stable_sort(scopes.begin(), scopes.end(), [](const RewriteScope& a, const RewriteScope& b) { return a.prefix.size() < b.prefix.size(); });
     return scopes;
 }
 

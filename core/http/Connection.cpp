@@ -688,6 +688,14 @@ private:
     std::vector<std::function<void(bool)>> writeDone_;
 };
 
+void sendRedirect(Responder& responder, int status, const std::string& location)
+{
+    std::string body = "<a href=\"" + htmlEscape(location) + "\">Moved</a>\n";
+    responder.sendHead(ResponseHead{status, {}, {{"Location", location}, {"Content-Type", "text/html"}}, body.size()});
+    responder.sendBody(std::move(body));
+    responder.finish();
+}
+
 std::shared_ptr<Connection> startConnection(asio::ip::tcp::socket socket, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits)
 {
     auto c = std::make_shared<Connection>(std::move(socket), std::move(dispatcher), limits);

@@ -69,6 +69,9 @@ public:
     virtual void connectionClosed() {}
 };
 
+// A redirect (301, 302, 303, 307) to location, with a short HTML body naming it.
+void sendRedirect(Responder& responder, int status, const std::string& location);
+
 class Connection;
 std::shared_ptr<Connection> startConnection(asio::ip::tcp::socket socket, std::shared_ptr<Dispatcher> dispatcher,
                                             const Limits& limits);

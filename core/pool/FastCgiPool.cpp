@@ -20,7 +20,7 @@ std::string seconds(std::chrono::milliseconds d) { return std::to_string(std::ch
 } // namespace
 
 FastCgiPool::FastCgiPool(asio::io_context& io, FastCgiSettings settings, std::shared_ptr<log::EventLog> events)
-    : io_(io), strand_(asio::make_strand(io)), settings_(std::move(settings)),
+    : strand_(asio::make_strand(io)), settings_(std::move(settings)),
       rules_{settings_.fullPath, settings_.stderrMode, settings_.headerSyntax, settings_.responseBufferLimit}, events_(std::move(events)),
       maintenance_(std::make_unique<Maintenance>(settings_))
 {

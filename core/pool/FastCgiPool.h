@@ -82,7 +82,6 @@ private:
     void publish();
     std::string describe() const;
 
-    asio::io_context& io_;
     asio::strand<asio::io_context::executor_type> strand_;
     FastCgiSettings settings_;
     ExchangeRules rules_;

@@ -142,10 +142,7 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Sit
         if (route.urlPath.back() != '/') {
             // IIS and Apache: a folder is addressed with its trailing slash.
             std::string location = route.urlPath + "/" + (req.query.empty() ? "" : "?" + req.query);
-            std::string body = "<a href=\"" + http::htmlEscape(location) + "\">Moved</a>\n";
-            responder->sendHead(ResponseHead{301, {}, {{"Location", location}, {"Content-Type", "text/html"}}, body.size()});
-            responder->sendBody(std::move(body));
-            responder->finish();
+            http::sendRedirect(*responder, 301, location);
             return;
         }
         // Default documents were tried by the engine, which routes them to their own handler.

@@ -76,9 +76,11 @@ void build(const ConfigDocument& doc, pugi::xml_node node, const std::string& sc
     out.line = doc.lineOf(node);
     // Section groups are left out of display paths ("applicationPools/add[...]"), but a group
     // element itself is shown by its name.
+    // Inside <location> the group is kept: location[@path='Main']/system.webServer/handlers.
     bool group = schemaPath.find('/') == std::string::npos && Schema::isSectionGroup(out.name);
     std::string step = ConfigDocument::stepOf(node, out.spec);
-    out.path = group ? out.name : (parentDisplay.empty() ? step : parentDisplay + "/" + step);
+    out.path = parentDisplay.empty() ? (group ? out.name : step) : parentDisplay + "/" + step;
+    bool location = schemaPath == "location";
     size_t attributeCount = 0;
     for (pugi::xml_attribute a = node.first_attribute(); a; a = a.next_attribute())
         ++attributeCount;
@@ -92,10 +94,11 @@ void build(const ConfigDocument& doc, pugi::xml_node node, const std::string& sc
     for (pugi::xml_node c : node.children()) {
         if (c.type() != pugi::node_element)
             continue;
-        std::string childSchema = schemaPath + "/" + c.name();
+        // A location's sections have the schema of the same sections at server level.
+        std::string childSchema = location ? std::string(c.name()) : schemaPath + "/" + c.name();
         // Known sections drop their group ("applicationPools/..."); unknown ones keep it
         // ("system.webServer/asp") so that the path still names one place.
-        bool dropGroup = group && Schema::instance().find(childSchema);
+        bool dropGroup = group && parentDisplay.empty() && Schema::instance().find(childSchema);
         build(doc, c, childSchema, dropGroup ? std::string() : out.path, out.children.emplace_back());
     }
 }
@@ -126,6 +129,13 @@ std::shared_ptr<const Config> Config::fromDocument(const ConfigDocument& doc, co
     config->fileName_ = doc.fileName();
     config->text_ = std::move(text);
     buildRoot(doc, config->root_);
+    for (const ConfigElement& loc : config->root_.children)
+        if (loc.name == "location" && loc.child("system.webServer")) {
+            std::string where = loc.get("path");
+            if (where == ".")
+                where.clear();
+            config->locations_[where.substr(0, where.find('/'))].push_back(&loc);
+        }
     config->diagnostics_ = validateConfig(config->root_, config->fileName_, options);
     return config;
 }
@@ -141,19 +151,20 @@ int Config::errorCount() const
 std::vector<Config::LocationSection> Config::locationsOf(const std::string& site) const
 {
     std::vector<LocationSection> out;
-    for (const ConfigElement& loc : root_.children) {
-        if (loc.name != "location")
-            continue;
-        std::string where = loc.get("path");
+    auto found = locations_.find(site);
+    if (found == locations_.end())
+        return out;
+    for (const ConfigElement* loc : found->second) {
+        std::string where = loc->get("path");
+        if (where == ".")
+            where.clear();
         while (!where.empty() && where.back() == '/')
             where.pop_back();
-        const ConfigElement* web = loc.child("system.webServer");
-        if (!web)
-            continue;
+        const ConfigElement* web = loc->child("system.webServer");
         if (where == site)
-            out.push_back({"/", web});
+            out.push_back({"/", web, loc});
         else if (where.rfind(site + "/", 0) == 0)
-            out.push_back({where.substr(site.size()) + "/", web});
+            out.push_back({where.substr(site.size()) + "/", web, loc});
     }
     std::stable_sort(out.begin(), out.end(), [](const LocationSection& a, const LocationSection& b) { return a.prefix.size() < b.prefix.size(); });
     return out;

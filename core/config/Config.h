@@ -4,6 +4,7 @@
 // std::shared_ptr<const Config>.
 #include "util/Result.h"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -72,9 +73,11 @@ public:
     // The system.webServer sections of a site's <location path="Site"> and <location
     // path="Site/sub/path"> blocks, outermost first, each with the URL prefix it covers within
     // the site ("/" for the site itself, "/blog/" for Site/blog).
+    // Site empty: the server's own <location path=""> blocks.
     struct LocationSection {
         std::string prefix;
         const ConfigElement* webServer = nullptr;
+        const ConfigElement* location = nullptr;
     };
     std::vector<LocationSection> locationsOf(const std::string& site) const;
     std::vector<const ConfigElement*> sites() const;
@@ -88,6 +91,7 @@ private:
     std::string fileName_;
     std::string text_;
     std::vector<Diagnostic> diagnostics_;
+    std::map<std::string, std::vector<const ConfigElement*>, std::less<>> locations_; // by site (first path step)
 };
 
 // Reads, parses and validates one file. A file that cannot be read or is not XML is an error

@@ -217,6 +217,9 @@ std::string ConfigDocument::schemaPath(pugi::xml_node node)
     std::vector<const char*> names;
     for (pugi::xml_node n = node; n && n.parent() && n.parent().type() == pugi::node_element; n = n.parent())
         names.push_back(n.name());
+    // A location's sections have the schema of the same sections at server level.
+    if (names.size() > 1 && std::string_view(names.back()) == "location")
+        names.pop_back();
     std::string out;
     for (auto it = names.rbegin(); it != names.rend(); ++it)
         out += (out.empty() ? "" : "/") + std::string(*it);

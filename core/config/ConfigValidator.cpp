@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 #include <pwd.h>
+#include <set>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <unordered_map>
@@ -45,6 +46,7 @@ public:
         for (const ConfigElement& c : root.children)
             element(c);
         references(root);
+        locations(root);
         rewriteRules(root);
         std::stable_sort(out_.begin(), out_.end(), [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; });
         return std::move(out_);
@@ -59,9 +61,7 @@ private:
     void element(const ConfigElement& e)
     {
         if (!e.spec) {
-            std::string why = e.name == "location" ? "location blocks are kept unchanged; Lido applies a site's or a path's "
-                                                     "security/requestFiltering and rewrite rules from them, nothing else yet"
-                              : e.name == "configSections" || e.name == "configProtectedData"
+            std::string why = e.name == "configSections" || e.name == "configProtectedData"
                                   ? "IIS section declarations are kept unchanged; Lido's schema is built in"
                                   : "not known to Lido; kept unchanged";
             add(Severity::Ignored, e.line, e.path, why);
@@ -253,6 +253,42 @@ private:
             "the engine runs as " + self + ", not root, and cannot switch users: pool " + pool.get("name") + " runs as " + self);
     }
 
+    // <location path="Site/app/path">: the site exists, and the sections are ones that IIS allows
+    // below the server. Lido has no feature delegation: overrideMode="Deny" locks nothing.
+    void locations(const ConfigElement& root)
+    {
+        std::set<std::string> siteNames;
+        if (const ConfigElement* sites = find(root, {"system.applicationHost", "sites"}))
+            for (const ConfigElement* site : sites->childrenNamed("site"))
+                siteNames.insert(site->get("name"));
+        for (const ConfigElement& loc : root.children) {
+            if (loc.name != "location" || !loc.spec)
+                continue;
+            std::string path = loc.get("path");
+            while (!path.empty() && path.back() == '/')
+                path.pop_back();
+            bool server = path.empty() || path == ".";
+            if (!server && !siteNames.count(path.substr(0, path.find('/'))))
+                add(Severity::Warning, loc.line, loc.path + "/@path",
+                    "no site is named '" + path.substr(0, path.find('/')) + "': these settings apply to no request");
+            if ((loc.find("overrideMode") && loc.get("overrideMode") == "Deny") ||
+                (loc.find("allowOverride") && loc.get("allowOverride") == "false"))
+                add(Severity::Ignored, loc.line, loc.path + (loc.find("overrideMode") ? "/@overrideMode" : "/@allowOverride"),
+                    "Lido has no feature delegation: nothing is locked, the settings apply as written");
+            for (const ConfigElement& group : loc.children) {
+                if (group.name == "system.applicationHost" || group.name == "lido")
+                    add(server ? Severity::Warning : Severity::Error, group.line, group.path,
+                        group.name + " is read at the top level of the file only, not inside <location>");
+                if (group.name != "system.webServer")
+                    continue;
+                for (const ConfigElement& section : group.children)
+                    if (section.name == "fastCgi" || section.name == "httpCompression")
+                        add(server ? Severity::Warning : Severity::Error, section.line, section.path,
+                            "can be set for the whole server only, at the top level of the file (IIS: allowDefinition=\"AppHostOnly\")");
+            }
+        }
+    }
+
     // URL Rewrite: patterns compile, values refer only to groups, variables, functions and maps
     // that exist (at server level and in <location> blocks).
     void rewriteRules(const ConfigElement& root)
@@ -341,7 +377,13 @@ private:
         if (const ConfigElement* fc = find(root, {"system.webServer", "fastCgi"}))
             for (const ConfigElement* a : fc->childrenNamed("application"))
                 apps.emplace(std::make_pair(a->get("fullPath"), a->get("arguments")), a->line);
-        if (const ConfigElement* hs = find(root, {"system.webServer", "handlers"})) {
+        std::vector<const ConfigElement*> handlerSections;
+        for (const ConfigElement& c : root.children) {
+            const ConfigElement* web = c.name == "system.webServer" ? &c : c.name == "location" ? c.child("system.webServer") : nullptr;
+            if (const ConfigElement* hs = web ? web->child("handlers") : nullptr)
+                handlerSections.push_back(hs);
+        }
+        for (const ConfigElement* hs : handlerSections) {
             for (const ConfigElement* h : hs->childrenNamed("add")) {
                 if (h->get("modules").find("FastCgiModule") == std::string::npos)
                     continue;

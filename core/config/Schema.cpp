@@ -645,6 +645,58 @@ Schema::Schema()
         Str("value", "", "Its value."),
     }, true));
 
+    // Compression (IIS's urlCompression and httpCompression).
+    out.push_back(E("system.webServer/urlCompression", "Whether responses are compressed.", {
+        Bool("doStaticCompression", true, "Compress static files of httpCompression/staticTypes (compressed once per file version, then served from a cache)."),
+        Bool("doDynamicCompression", false, "Compress CGI and FastCGI responses of httpCompression/dynamicTypes as they stream (off by default, as on a new IIS)."),
+        Bool("dynamicCompressionBeforeCache", false, "Windows only: order against the output cache.").windows(),
+    }));
+    out.push_back(E("system.webServer/httpCompression", "How responses are compressed: schemes, types, sizes.", {
+        Str("directory", "", "Folder of compressed static files (empty or a Windows path: $XDG_CACHE_HOME/lido/compressed)."),
+        UInt("minFileSizeForComp", 2700, "Smallest static file that is compressed, in bytes."),
+        Bool("doDiskSpaceLimiting", true, "Keep the compressed files folder under maxDiskSpaceUsage."),
+        UInt("maxDiskSpaceUsage", 100, "Megabytes the compressed files may take (the oldest go first)."),
+        Bool("noCompressionForHttp10", true, "Do not compress for HTTP/1.0 clients."),
+        Bool("noCompressionForProxies", true, "Do not compress for requests that came through a proxy (Via)."),
+        Bool("noCompressionForRange", true, "Do not compress range requests (Lido never does)."),
+        Bool("sendCacheHeaders", false, "Windows only: HTTP/1.0 cache headers.").windows(),
+        UInt("staticCompressionDisableCpuUsage", 100, "Windows only: CPU limits.").windows(),
+        UInt("staticCompressionEnableCpuUsage", 50, "Windows only: CPU limits.").windows(),
+        UInt("dynamicCompressionDisableCpuUsage", 90, "Windows only: CPU limits.").windows(),
+        UInt("dynamicCompressionEnableCpuUsage", 50, "Windows only: CPU limits.").windows(),
+        UInt("dynamicCompressionBufferLimit", 65536, "Windows only: IIS's flush threshold.").windows(),
+        Bool("staticCompressionIgnoreHitFrequency", true, "Lido compresses a static file at its first request."),
+    }));
+    out.push_back(E("system.webServer/httpCompression/scheme", "A compression scheme (without any: gzip and br).", {
+        Enum("name", "gzip", {"gzip", "br", "deflate"}, "gzip (zlib), br (brotli); deflate is accepted and not offered.").key(),
+        Str("dll", "", "Windows only: the scheme's DLL.").windows(),
+        UInt("staticCompressionLevel", 7, "Level for static files, 0-10 as IIS (br: 0-11).").range(0, 11),
+        UInt("dynamicCompressionLevel", 4, "Level for streamed responses, 0-10 as IIS (br: 0-11).").range(0, 11),
+        Bool("doStaticCompression", true, "Offer this scheme for static files."),
+        Bool("doDynamicCompression", true, "Offer this scheme for streamed responses."),
+    }, true));
+    for (const char* list : {"staticTypes", "dynamicTypes"}) {
+        std::string base = std::string("system.webServer/httpCompression/") + list;
+        out.push_back(E(base, list == std::string("staticTypes") ? "MIME types of static files that are compressed (first match wins)."
+                                                                 : "MIME types of CGI and FastCGI responses that are compressed (first match wins)."));
+        out.push_back(E(base + "/add", "A MIME type pattern.", {
+            Str("mimeType", "", "A type or pattern: text/*, application/json, */*.").key(),
+            Bool("enabled", true, "Compress (true) or not (false)."),
+        }, true));
+        out.push_back(E(base + "/remove", "Removes an inherited type.", {Str("mimeType", "", "The type.").key()}, true));
+        out.push_back(E(base + "/clear", "Removes the inherited types, Lido's defaults included.", {}, true));
+    }
+
+    // <location path="Site/app">: system.webServer sections for a site, an application or a path.
+    out.push_back(E("location", "Settings for one site, application or path (path=\"\": the whole server). "
+                                "Lido has no feature delegation: overrideMode and allowOverride are checked and kept, "
+                                "and every location's settings apply.", {
+        Str("path", "", "Site, or Site/app/path; empty for the whole server.").key(),
+        Enum("overrideMode", "Inherit", {"Allow", "Deny", "Inherit"}, "IIS: whether lower levels may override (Lido: no delegation; kept)."),
+        Bool("allowOverride", true, "IIS's older form of overrideMode (Lido: no delegation; kept)."),
+        Bool("inheritInChildApplications", true, "Whether applications below inherit these settings."),
+    }, true));
+
     out.push_back(E("lido", "Lido's own settings beyond IIS."));
     out.push_back(E("lido/statusListener", "The status and metrics endpoint (/status, /metrics).", {
         Bool("enabled", true, "Serve /status and /metrics."),

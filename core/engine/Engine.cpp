@@ -27,6 +27,39 @@ namespace lido::engine {
 using config::ConfigElement;
 using namespace routing; // SiteMap, HandlerMapping, ...
 
+namespace {
+
+SiteScope scopeFrom(const config::EffectiveSettings& settings, const std::string& prefix, const std::string& siteRoot)
+{
+    SiteScope scope;
+    scope.prefix = prefix;
+    scope.filter = RequestFilter(settings.section("security/requestFiltering"));
+    scope.headers = ResponseHeaders::from(settings);
+    scope.errors = ErrorPages::from(settings, siteRoot);
+    if (const ConfigElement* c = settings.section("cgi"))
+        scope.cgiTimeout = std::chrono::milliseconds(config::parseTimeSpan(c->get("timeout")).value_or(900000));
+    return scope;
+}
+
+// A site's scopes: one per <location> prefix, each with the server's settings and the outer
+// locations' under its own. A site without locations gets the server's settings (one merge).
+std::vector<std::shared_ptr<const SiteScope>> siteScopes(const config::Config& config, const std::string& site, const std::string& siteRoot,
+                                                         const config::EffectiveSettings& server)
+{
+    std::vector<std::shared_ptr<const SiteScope>> out;
+    for (const std::string& prefix : config::scopePrefixes(config, site)) {
+        if (prefix == "/" && config.locationsOf(site).empty()) {
+            out.push_back(std::make_shared<SiteScope>(scopeFrom(server, prefix, siteRoot)));
+            continue;
+        }
+        config::EffectiveSettings e = config::effectiveSettings(config, site, prefix == "/" ? "/" : prefix.substr(0, prefix.size() - 1));
+        out.push_back(std::make_shared<SiteScope>(scopeFrom(e, prefix, siteRoot)));
+    }
+    return out;
+}
+
+} // namespace
+
 struct Engine::Impl {
     EngineOptions options;
     std::string runtimeDir;
@@ -70,15 +103,12 @@ struct Engine::Impl {
         }
         if (const ConfigElement* he = config->section("httpErrors"))
             shared->errorMode = he->get("errorMode");
-        shared->filter = RequestFilter(config->section("security/requestFiltering"));
+        config::EffectiveSettings serverSettings = config::effectiveSettings(*config, "", "/");
         shared->globalRules = globalRewriteRules(*config);
         shared->maxConnections = listeners->defaultMaxConnections();
         if (const ConfigElement* l = config->section("lido/limits"))
             if (auto n = config::parseUInt(l->get("maxConnections")); n && *n > 0)
                 shared->maxConnections = static_cast<int64_t>(*n);
-        if (const ConfigElement* c = config->section("cgi")) {
-            shared->cgiTimeout = std::chrono::milliseconds(config::parseTimeSpan(c->get("timeout")).value_or(900000));
-        }
 
         for (const ConfigElement* p : config->pools()) {
             PoolRuntime rt;
@@ -98,9 +128,9 @@ struct Engine::Impl {
         // FastCGI pools: every application pool that serves an application, with every FastCGI
         // application a handler names. A pool whose settings are unchanged is the same object.
         std::vector<std::pair<std::string, std::string>> fastCgiApps;
-        for (const HandlerMapping& h : shared->map->handlers())
-            if (h.module == Module::FastCgi)
-                fastCgiApps.emplace_back(h.fastCgiPath, h.fastCgiArguments);
+        for (const HandlerMapping* h : shared->map->allHandlers())
+            if (h->module == Module::FastCgi)
+                fastCgiApps.emplace_back(h->fastCgiPath, h->fastCgiArguments);
         std::set<std::string> usedPools;
         for (const SiteConfig& site : shared->map->sites())
             for (const Application& a : site.applications)
@@ -144,11 +174,10 @@ struct Engine::Impl {
             if (!state->accessLog)
                 state->accessLog = std::make_shared<log::AccessLog>(logDir, site.logPeriod, site.logEnabled);
             state->stopped = stoppedSites.count(site.name) > 0;
-            state->filter = shared->filter.forSite(*config, site.name);
             state->rewrite = rewriteScopes(*config, site.name);
-            state->headers = ResponseHeaders::forSite(*config, site.name);
             Route rootRoute;
-            state->errors = ErrorPages::forSite(*config, site.name, shared->map->route(site, "/", rootRoute) ? rootRoute.directory->physicalPath : std::string());
+            std::string siteRoot = shared->map->route(site, "/", rootRoute) ? rootRoute.directory->physicalPath : std::string();
+            state->scopes = siteScopes(*config, site.name, siteRoot, serverSettings);
             SiteState* raw = state.get();
             shared->sites.emplace(site.name, std::move(state));
             if (!site.autoStart || raw->stopped)

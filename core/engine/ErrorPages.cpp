@@ -65,13 +65,10 @@ void ErrorPages::apply(const ConfigElement* he, const std::string& siteRoot)
     }
 }
 
-ErrorPages ErrorPages::forSite(const config::Config& config, const std::string& site, const std::string& siteRoot)
+ErrorPages ErrorPages::from(const config::EffectiveSettings& settings, const std::string& siteRoot)
 {
     ErrorPages out;
-    out.apply(config.section("system.webServer/httpErrors"), siteRoot);
-    for (const auto& loc : config.locationsOf(site))
-        if (loc.prefix == "/")
-            out.apply(loc.webServer->child("httpErrors"), siteRoot);
+    out.apply(settings.section("httpErrors"), siteRoot);
     return out;
 }
 

@@ -5,7 +5,7 @@
 // defaultPath for the rest. errorMode decides who sees them: Custom everyone, DetailedLocalOnly
 // remote clients (local ones see the detailed page), Detailed no one. The server's settings with
 // a site's <location path="Site"> on top.
-#include "config/Config.h"
+#include "config/Effective.h"
 
 #include <string>
 #include <vector>
@@ -21,7 +21,8 @@ struct ErrorPage {
 
 class ErrorPages {
 public:
-    static ErrorPages forSite(const config::Config& config, const std::string& site, const std::string& siteRoot);
+    // From a scope's merged settings; File paths are relative to the site's folder.
+    static ErrorPages from(const config::EffectiveSettings& settings, const std::string& siteRoot);
     // The page to send instead of Lido's own, or null.
     const ErrorPage* pageFor(int status, int substatus, bool localClient) const;
     bool empty() const { return pages_.empty() && defaultPage_.path.empty(); }

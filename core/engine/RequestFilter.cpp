@@ -52,17 +52,6 @@ RequestFilter::RequestFilter(const ConfigElement* rf)
     apply(rf);
 }
 
-RequestFilter RequestFilter::forSite(const config::Config& config, const std::string& site) const
-{
-    RequestFilter out = *this;
-    for (const auto& loc : config.locationsOf(site)) {
-        const ConfigElement* security = loc.prefix == "/" ? loc.webServer->child("security") : nullptr;
-        if (const ConfigElement* rf = security ? security->child("requestFiltering") : nullptr)
-            out.apply(rf);
-    }
-    return out;
-}
-
 void RequestFilter::apply(const ConfigElement* rf)
 {
     if (!rf)

@@ -19,12 +19,9 @@ struct Refusal {
 
 class RequestFilter {
 public:
-    // From a requestFiltering element (null: Lido's defaults only).
+    // From a requestFiltering element (null: Lido's defaults only), such as a scope's merged one
+    // (config::EffectiveSettings): its collections add, remove or <clear/> as IIS's do.
     explicit RequestFilter(const config::ConfigElement* requestFiltering = nullptr);
-    // The same rules with the site's <location path="Site"> requestFiltering on top, if the file
-    // has one: its collections add, remove or <clear/> as IIS's do (the rest of <location> comes
-    // with URL Rewrite).
-    RequestFilter forSite(const config::Config& config, const std::string& site) const;
 
     // rawPath as the client sent it, path decoded and normalized.
     std::optional<Refusal> check(const http::Request& request, const std::string& path) const;

@@ -62,15 +62,10 @@ void apply(const ConfigElement* web, ResponseHeaders& h)
 
 } // namespace
 
-ResponseHeaders ResponseHeaders::forSite(const config::Config& config, const std::string& site)
+ResponseHeaders ResponseHeaders::from(const config::EffectiveSettings& settings)
 {
     ResponseHeaders h;
-    for (const ConfigElement& c : config.root().children)
-        if (c.name == "system.webServer")
-            apply(&c, h);
-    for (const auto& loc : config.locationsOf(site))
-        if (loc.prefix == "/")
-            apply(loc.webServer, h);
+    apply(&settings.webServer, h);
     return h;
 }
 

@@ -159,6 +159,7 @@ public:
     {
         rewritten_ = {};
         state_ = nullptr;
+        scope_ = nullptr;
         executingError_ = false;
         if (uint64_t g = slot_->generation.load(std::memory_order_acquire); g != generation_) {
             shared_ = slot_->load(); // the newest configuration for each request
@@ -183,7 +184,7 @@ public:
         }
         auto started = std::chrono::steady_clock::now();
         state_ = state;
-        r->setConfiguredHeaders(&state->headers.custom, &state->headers.redirect);
+        useScope(r, *state->scopes.back()); // the site's, until the path is known
         if (redirects == 0)
             // The connection (the responder) holds this dispatcher, whose view of the configuration
             // (routes point into its site map) changes only at the next request, and a connection
@@ -226,7 +227,7 @@ public:
             return;
         }
         if (redirects == 0)
-            if (auto refused = state->filter.check(req, *normal)) {
+            if (auto refused = useScope(r, state->scopeFor(*normal)).filter.check(req, *normal)) {
                 fail(r, refused->status, refused->reason, {}, refused->substatus);
                 return;
             }
@@ -321,15 +322,16 @@ public:
         const SiteConfig* site = &siteConfig;
         const http::Request& req = r->request();
         const std::string* normal = &path;
+        useScope(r, state_->scopeFor(*normal));
         Route route;
         if (!s.map->route(*site, *normal, route)) {
             fail(r, 404, "no application or virtual directory of site '" + site->name + "' serves " + *normal);
             return;
         }
-        HandlerMatch match = s.map->handlerFor(route, req.method);
+        HandlerMatch match = SiteMap::handlerFor(route, req.method);
         if (!defaultDocument && match.mapping && match.mapping->module == Module::Static && normal->back() == '/' &&
-            s.map->defaultDocumentEnabled() && fs::cachedFileType(route.physicalPath) == S_IFDIR)
-            for (const std::string& doc : s.map->defaultDocuments())
+            route.scope->defaultDocumentEnabled && fs::cachedFileType(route.physicalPath) == S_IFDIR)
+            for (const std::string& doc : route.scope->defaultDocuments)
                 if (fs::cachedFileType(route.physicalPath + doc) == S_IFREG) {
                     handle(r, siteConfig, *normal + doc, redirects, true);
                     return;
@@ -343,8 +345,8 @@ public:
         auto error = [this, r](int status, const std::string& detail) { fail(r, status, detail); };
         switch (match.mapping->module) {
         case Module::Static:
-            staticfiles::serve(r, *s.map, route, error, [this, &route](const std::string& why) { refusedLink(route, why); },
-                               state_->headers.staticCache);
+            staticfiles::serve(r, route, error, [this, &route](const std::string& why) { refusedLink(route, why); },
+                               scope_->headers.staticCache);
             return;
         case Module::FastCgi:
             if (scriptAllowed(r, route, match))
@@ -354,7 +356,21 @@ public:
             if (scriptAllowed(r, route, match))
                 runCgi(r, route, match, redirects);
             return;
+        case Module::Unsupported: {
+            std::string what = match.mapping->scriptProcessor.empty() ? "" : " (" + match.mapping->scriptProcessor + ")";
+            fail(r, 404, "the handler mapping " + match.mapping->name + " needs a module Lido does not run" + what +
+                             "; IIS answers 404.2 when such a module is not allowed", {}, 2);
+            return;
         }
+        }
+    }
+
+    // The settings of the part of the site a URL is in: its headers from now on, its error pages.
+    const SiteScope& useScope(const std::shared_ptr<http::Responder>& r, const SiteScope& scope)
+    {
+        scope_ = &scope;
+        r->setConfiguredHeaders(&scope.headers.custom, &scope.headers.redirect);
+        return scope;
     }
 
     void refusedLink(const Route& route, const std::string& why)
@@ -452,7 +468,7 @@ public:
         }
         job.identity = pool->second.settings.identity.identity;
         job.limits = pool->second.settings.limits;
-        job.timeout = s.cgiTimeout;
+        job.timeout = scope_->cgiTimeout;
         auto self = shared_from_self();
         job.error = [self, r](int status, const std::string& detail, std::vector<http::Header> extra) {
             self->fail(r, status, detail, std::move(extra));
@@ -527,7 +543,7 @@ public:
     {
         const Shared& s = *shared_;
         const ErrorPage* page = state_ && !executingError_ && !r->headSent() && !r->closed()
-                                    ? state_->errors.pageFor(status, substatus, r->request().fromLoopback())
+                                    ? scope_->errors.pageFor(status, substatus, r->request().fromLoopback())
                                     : nullptr;
         if (!page)
             return sendError(s, r, status, detail, std::move(extra), substatus);
@@ -542,7 +558,7 @@ public:
             std::string path = page->path.substr(0, page->path.find('?'));
             Route route;
             if (s.map->route(*state_->config, path, route))
-                if (HandlerMatch m = s.map->handlerFor(route, "GET"); m.mapping && m.mapping->module == Module::Static)
+                if (HandlerMatch m = SiteMap::handlerFor(route, "GET"); m.mapping && m.mapping->module == Module::Static)
                     return sendErrorFile(r, status, route.physicalPath, detail, std::move(extra), substatus);
             handle(r, *state_->config, path, 1, false);
             return;
@@ -565,7 +581,7 @@ public:
                           "the custom error page " + file + " for status " + std::to_string(status) + " cannot be read");
             return sendError(s, r, status, detail, std::move(extra), substatus);
         }
-        std::string type = s.map->mimeType(file);
+        std::string type = s.map->serverScope().mimeType(file);
         extra.push_back({"Content-Type", type.empty() ? "text/html; charset=utf-8" : type});
         r->sendHead(http::ResponseHead{status, {}, std::move(extra), body.size()});
         r->sendBody(std::move(body));
@@ -583,6 +599,7 @@ private:
         std::string path, query;
     } rewritten_; // this request's URL Rewrite result (a connection serves one request at a time)
     const SiteState* state_ = nullptr; // this request's site
+    const SiteScope* scope_ = nullptr; // the part of it the URL is in
     bool executingError_ = false;      // a custom error page is being sent
     uint64_t generation_ = 0;
     std::vector<std::shared_ptr<SiteCounters>> siteCounters_;

@@ -38,6 +38,16 @@ struct SiteCounters {
     std::atomic<double> perSecond{0};   // written by the ticker, read by snapshot() on any thread
 };
 
+// What the engine applies to one part of a site, IIS's inheritance applied (config::Effective):
+// request filtering, response headers and error pages.
+struct SiteScope {
+    std::string prefix = "/"; // "/" or "/blog/"
+    RequestFilter filter;
+    ResponseHeaders headers; // httpProtocol and clientCache
+    ErrorPages errors;       // httpErrors/error
+    std::chrono::milliseconds cgiTimeout{900000}; // cgi/@timeout
+};
+
 struct SiteState {
     const SiteConfig* config = nullptr;
     std::shared_ptr<SiteCounters> counters = std::make_shared<SiteCounters>();
@@ -45,10 +55,15 @@ struct SiteState {
     std::string accessLogKey; // folder, period, enabled: the log is kept when they stay
     std::string failure;
     bool stopped = false; // by the administrator
-    RequestFilter filter; // the server's rules with the site's <location path="Site"> ones on top
-    ResponseHeaders headers;           // httpProtocol and clientCache
-    ErrorPages errors;                 // httpErrors/error
+    std::vector<std::shared_ptr<const SiteScope>> scopes; // longest prefix first; the last is "/"
     std::vector<RewriteScope> rewrite; // URL Rewrite rules: the server's, the site's, its paths'
+    const SiteScope& scopeFor(const std::string& urlPath) const
+    {
+        for (const auto& s : scopes)
+            if (s->prefix == "/" || urlPath.compare(0, s->prefix.size(), s->prefix) == 0 || urlPath + "/" == s->prefix)
+                return *s;
+        return *scopes.back();
+    }
 };
 
 struct PoolRuntime {
@@ -76,10 +91,8 @@ struct Shared {
     std::shared_ptr<log::EventLog> events;
     http::Limits limits;
     int64_t maxConnections = 0; // engine-wide, from lido/limits or the open-file limit
-    RequestFilter filter;
     config::RewriteRules globalRules; // rewrite/globalRules
     std::string errorMode = "DetailedLocalOnly";
-    std::chrono::milliseconds cgiTimeout{900000};
     // FastCGI process pools by (application pool, fullPath, arguments).
     std::map<std::string, std::shared_ptr<pool::FastCgiPool>> fastcgi;
 };

@@ -5,6 +5,7 @@
 // next rule unless stopProcessing; Redirect, CustomResponse and AbortRequest end the run. Server
 // variables and file checks come from the caller, so the rules run without an engine in tests.
 #include "config/RewriteRules.h"
+#include "util/Text.h"
 
 #include <functional>
 #include <optional>
@@ -37,7 +38,7 @@ Outcome run(const config::RewriteRules& rules, const std::string& path, const st
 
 // The functions rules may call. urlDecode decodes every %XX (also %2F: it is for values, not
 // paths); the engine uses it for the utf8ServerVariables too.
-std::string urlEncode(std::string_view s);
-std::string urlDecode(std::string_view s);
+using lido::urlDecode;
+using lido::urlEncode;
 
 } // namespace lido::rewrite

@@ -1,5 +1,6 @@
 #include "routing/SiteMap.h"
 
+#include "config/Effective.h"
 #include "config/Values.h"
 #include "fs/FileCache.h"
 
@@ -64,7 +65,97 @@ bool statIs(const std::string& path, mode_t type)
     return ::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IFMT) == type;
 }
 
+HandlerMapping mappingOf(const ConfigElement& h)
+{
+    HandlerMapping m;
+    m.name = h.get("name");
+    m.path = h.get("path");
+    for (const std::string& v : splitList(h.get("verb")))
+        if (v != "*")
+            m.verbs.push_back(v);
+    std::string modules = h.get("modules");
+    bool runsStatic = modules.find("StaticFileModule") != std::string::npos || modules.find("DefaultDocumentModule") != std::string::npos ||
+                      modules.find("DirectoryListingModule") != std::string::npos || (modules.empty() && h.get("type").empty());
+    m.module = modules.find("FastCgiModule") != std::string::npos ? Module::FastCgi
+               : modules.find("CgiModule") != std::string::npos   ? Module::Cgi
+               : runsStatic                                       ? Module::Static
+                                                                   : Module::Unsupported;
+    m.scriptProcessor = h.get("scriptProcessor");
+    if (m.module == Module::FastCgi) {
+        auto bar = m.scriptProcessor.find('|');
+        m.fastCgiPath = config::expandEnvironment(m.scriptProcessor.substr(0, bar));
+        m.fastCgiArguments = bar == std::string::npos ? std::string() : m.scriptProcessor.substr(bar + 1);
+    }
+    m.resourceType = h.get("resourceType");
+    m.allowPathInfo = config::parseBool(h.get("allowPathInfo")).value_or(false) || m.module != Module::Static;
+    return m;
+}
+
+// A scope from merged settings; the MIME table is the server's (shared) unless a location
+// changed staticContent.
+std::shared_ptr<const Scope> scopeFrom(const config::EffectiveSettings& e, const std::string& prefix,
+                                       const std::shared_ptr<std::map<std::string, std::string>>& mimeBase, const Scope* server)
+{
+    auto scope = std::make_shared<Scope>();
+    scope->prefix = prefix;
+    const ConfigElement* handlers = e.section("handlers");
+    for (const ConfigElement* h : effective(handlers, "add", "name"))
+        scope->handlers.push_back(mappingOf(*h));
+    if (!handlers) // No <handlers>: static files only, as a bare IIS would.
+        scope->handlers.push_back(HandlerMapping{"StaticFile", "*", {}, Module::Static, {}, {}, {}, "Either", false});
+    const ConfigElement* dd = e.section("defaultDocument");
+    scope->defaultDocumentEnabled = dd ? config::parseBool(dd->get("enabled")).value_or(true) : true;
+    if (dd && dd->child("files"))
+        for (const ConfigElement* f : effective(dd->child("files"), "add", "value"))
+            scope->defaultDocuments.push_back(f->get("value"));
+    else
+        scope->defaultDocuments = {"index.html", "index.htm", "default.htm"};
+    if (const ConfigElement* db = e.section("directoryBrowse")) {
+        scope->directoryBrowse = config::parseBool(db->get("enabled")).value_or(false);
+        scope->browseFlags = db->get("showFlags");
+    }
+    const ConfigElement* sc = e.section("staticContent");
+    bool ownMime = !server;
+    if (sc && server)
+        for (const auto& [key, layer] : e.from)
+            if (key.rfind("staticContent", 0) == 0 && e.layers[static_cast<size_t>(layer)].locationPath.size() > 0)
+                ownMime = true;
+    if (!ownMime) {
+        scope->mime = server->mime;
+        return scope;
+    }
+    auto mime = std::make_shared<std::map<std::string, std::string>>(*mimeBase);
+    for (const ConfigElement* m : effective(sc, "mimeMap", "fileExtension"))
+        (*mime)[config::toLower(m->get("fileExtension"))] = m->get("mimeType");
+    scope->mime = std::move(mime);
+    return scope;
+}
+
 } // namespace
+
+std::vector<const HandlerMapping*> SiteMap::allHandlers() const
+{
+    std::vector<const HandlerMapping*> out;
+    std::vector<const Scope*> seen{server_.get()};
+    for (const HandlerMapping& h : server_->handlers)
+        out.push_back(&h);
+    for (const SiteConfig& s : sites_)
+        for (const auto& scope : s.scopes)
+            if (std::find(seen.begin(), seen.end(), scope.get()) == seen.end()) {
+                seen.push_back(scope.get());
+                for (const HandlerMapping& h : scope->handlers)
+                    out.push_back(&h);
+            }
+    return out;
+}
+
+const Scope& SiteMap::scopeFor(const SiteConfig& site, const std::string& urlPath)
+{
+    for (const auto& scope : site.scopes)
+        if (scope->prefix == "/" || urlPath.compare(0, scope->prefix.size(), scope->prefix) == 0 || urlPath + "/" == scope->prefix)
+            return *scope;
+    return *site.scopes.back();
+}
 
 std::shared_ptr<const SiteMap> SiteMap::build(const config::Config& config, std::vector<std::string>* warnings)
 {
@@ -139,43 +230,7 @@ std::shared_ptr<const SiteMap> SiteMap::build(const config::Config& config, std:
         map->sites_.push_back(std::move(site));
     }
 
-    const ConfigElement* handlers = config.section("handlers");
-    for (const ConfigElement* h : effective(handlers, "add", "name")) {
-        HandlerMapping m;
-        m.name = h->get("name");
-        m.path = h->get("path");
-        for (const std::string& v : splitList(h->get("verb")))
-            if (v != "*")
-                m.verbs.push_back(v);
-        std::string modules = h->get("modules");
-        m.module = modules.find("FastCgiModule") != std::string::npos ? Module::FastCgi
-                   : modules.find("CgiModule") != std::string::npos   ? Module::Cgi
-                                                                       : Module::Static;
-        m.scriptProcessor = h->get("scriptProcessor");
-        if (m.module == Module::FastCgi) {
-            auto bar = m.scriptProcessor.find('|');
-            m.fastCgiPath = config::expandEnvironment(m.scriptProcessor.substr(0, bar));
-            m.fastCgiArguments = bar == std::string::npos ? std::string() : m.scriptProcessor.substr(bar + 1);
-        }
-        m.resourceType = h->get("resourceType");
-        m.allowPathInfo = config::parseBool(h->get("allowPathInfo")).value_or(false) || m.module != Module::Static;
-        map->handlers_.push_back(std::move(m));
-    }
-    if (!handlers) {
-        // No <handlers>: static files only, as a bare IIS would.
-        map->handlers_.push_back(HandlerMapping{"StaticFile", "*", {}, Module::Static, {}, {}, {}, "Either", false});
-    }
-
-    const ConfigElement* dd = config.section("defaultDocument");
-    map->defaultDocumentEnabled_ = dd ? config::parseBool(dd->get("enabled")).value_or(true) : true;
-    if (dd && dd->child("files"))
-        for (const ConfigElement* f : effective(dd->child("files"), "add", "value"))
-            map->defaultDocuments_.push_back(f->get("value"));
-    else
-        map->defaultDocuments_ = {"index.html", "index.htm", "default.htm"};
-    if (const ConfigElement* db = config.section("directoryBrowse"))
-        map->directoryBrowse_ = config::parseBool(db->get("enabled")).value_or(false);
-
+    auto mimeBase = std::make_shared<std::map<std::string, std::string>>();
     std::ifstream types("/etc/mime.types");
     std::string line;
     while (std::getline(types, line)) {
@@ -185,10 +240,21 @@ std::shared_ptr<const SiteMap> SiteMap::build(const config::Config& config, std:
         std::string type, ext;
         ls >> type;
         while (ls >> ext)
-            map->mime_["." + config::toLower(ext)] = type;
+            (*mimeBase)["." + config::toLower(ext)] = type;
     }
-    for (const ConfigElement* m : effective(config.section("staticContent"), "mimeMap", "fileExtension"))
-        map->mime_[config::toLower(m->get("fileExtension"))] = m->get("mimeType");
+    config::EffectiveSettings serverSettings = config::effectiveSettings(config, "", "/");
+    map->server_ = scopeFrom(serverSettings, "/", mimeBase, nullptr);
+    size_t serverLayers = serverSettings.layers.size();
+    for (SiteConfig& site : map->sites_) {
+        for (const std::string& prefix : config::scopePrefixes(config, site.name)) {
+            config::EffectiveSettings e = config::effectiveSettings(config, site.name, prefix == "/" ? "/" : prefix.substr(0, prefix.size() - 1));
+            if (e.layers.size() == serverLayers && prefix == "/") {
+                site.scopes.push_back(map->server_);
+                continue;
+            }
+            site.scopes.push_back(scopeFrom(e, prefix, mimeBase, map->server_.get()));
+        }
+    }
     return map;
 }
 
@@ -239,6 +305,7 @@ bool SiteMap::route(const SiteConfig& site, const std::string& urlPath, Route& o
                 continue;
             std::string inside = vd.path == "/" ? rest : rest.substr(vd.path.size());
             out.site = &site;
+            out.scope = &scopeFor(site, urlPath);
             out.application = &app;
             out.directory = &vd;
             out.urlPath = urlPath;
@@ -252,7 +319,7 @@ bool SiteMap::route(const SiteConfig& site, const std::string& urlPath, Route& o
     return false;
 }
 
-HandlerMatch SiteMap::handlerFor(const Route& route, const std::string& method) const
+HandlerMatch SiteMap::handlerFor(const Route& route, const std::string& method)
 {
     // One stat of the whole path; only when nothing is there is the path searched for a script
     // followed by PATH_INFO.
@@ -278,7 +345,7 @@ HandlerMatch SiteMap::handlerFor(const Route& route, const std::string& method) 
             pos = next;
         }
     }
-    for (const HandlerMapping& m : handlers_) {
+    for (const HandlerMapping& m : route.scope->handlers) {
         bool withInfo = !pathInfo.empty() && m.allowPathInfo;
         const std::string& url = withInfo ? scriptUrl : route.urlPath;
         mode_t t = withInfo ? scriptType : type;
@@ -308,12 +375,12 @@ HandlerMatch SiteMap::handlerFor(const Route& route, const std::string& method) 
     return {};
 }
 
-std::string SiteMap::mimeType(const std::string& fileName) const
+std::string Scope::mimeType(const std::string& fileName) const
 {
     auto dot = fileName.rfind('.');
-    if (dot != std::string::npos) {
-        auto it = mime_.find(config::toLower(fileName.substr(dot)));
-        if (it != mime_.end())
+    if (dot != std::string::npos && mime) {
+        auto it = mime->find(config::toLower(fileName.substr(dot)));
+        if (it != mime->end())
             return it->second;
     }
     return {};

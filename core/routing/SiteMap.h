@@ -27,7 +27,9 @@ struct Application {
     std::vector<VirtualDirectory> directories; // longest path first
 };
 
-enum class Module { Static, Cgi, FastCgi };
+// Unsupported: a mapping to a module Lido does not run (IsapiModule, ServerSideIncludeModule, a
+// managed type=): its requests get 404.2 rather than the file's source as a static file.
+enum class Module { Static, Cgi, FastCgi, Unsupported };
 
 struct HandlerMapping {
     std::string name;
@@ -40,6 +42,21 @@ struct HandlerMapping {
     std::string fastCgiPath, fastCgiArguments;
     std::string resourceType;
     bool allowPathInfo = false;
+};
+
+// What routing reads for one part of a site, with IIS's inheritance applied (server, <location
+// path="Site">, then the application's and deeper paths' locations): handler mappings, default
+// documents, directory browsing and MIME types.
+struct Scope {
+    std::string prefix = "/"; // the URL prefix it covers: "/" or "/blog/"
+    std::vector<HandlerMapping> handlers;
+    std::vector<std::string> defaultDocuments;
+    bool defaultDocumentEnabled = true;
+    bool directoryBrowse = false;
+    std::string browseFlags; // directoryBrowse/@showFlags
+    std::shared_ptr<const std::map<std::string, std::string>> mime; // ".ext" lower case -> type
+    // The MIME type by extension; empty when none is known (IIS answers 404.3 then, and so does Lido).
+    std::string mimeType(const std::string& fileName) const;
 };
 
 struct SiteConfig {
@@ -58,12 +75,14 @@ struct SiteConfig {
     std::string logDirectory;
     std::string logPeriod;
     bool logEnabled = true;
+    std::vector<std::shared_ptr<const Scope>> scopes; // longest prefix first; the last one is "/"
 };
 
 struct Route {
     const SiteConfig* site = nullptr;
     const Application* application = nullptr;
     const VirtualDirectory* directory = nullptr;
+    const Scope* scope = nullptr; // the settings for urlPath
     std::string urlPath;      // decoded, normalized
     std::string physicalPath; // directory->physicalPath + the rest of urlPath
     std::string relativePath; // the rest of urlPath within the directory, without the leading '/'
@@ -87,28 +106,23 @@ public:
     static std::shared_ptr<const SiteMap> build(const config::Config& config, std::vector<std::string>* warnings = nullptr);
 
     const std::vector<SiteConfig>& sites() const { return sites_; }
-    const std::vector<HandlerMapping>& handlers() const { return handlers_; }
-    const std::vector<std::string>& defaultDocuments() const { return defaultDocuments_; }
-    bool defaultDocumentEnabled() const { return defaultDocumentEnabled_; }
-    bool directoryBrowse() const { return directoryBrowse_; }
-    const std::map<std::string, std::string>& mimeTypes() const { return mime_; }
+    // The server's settings (what a site without <location> blocks uses).
+    const Scope& serverScope() const { return *server_; }
+    // Every scope's handler mappings, each once (the FastCGI applications they name get pools).
+    std::vector<const HandlerMapping*> allHandlers() const;
 
     // The site for a connection to localIp:localPort with this Host header; null when none.
     const SiteConfig* siteFor(const std::string& localIp, uint16_t localPort, const std::string& host) const;
     // Maps a decoded, normalized URL path within a site.
     bool route(const SiteConfig& site, const std::string& urlPath, Route& out) const;
-    // The handler mapping for a routed request, or null (404).
-    HandlerMatch handlerFor(const Route& route, const std::string& method) const;
-    // The MIME type by extension; empty when none is known (IIS answers 404.3 then, and so does Lido).
-    std::string mimeType(const std::string& fileName) const;
+    // The handler mapping for a routed request (from its scope), or null (404).
+    static HandlerMatch handlerFor(const Route& route, const std::string& method);
+    // The settings for a URL path of a site.
+    static const Scope& scopeFor(const SiteConfig& site, const std::string& urlPath);
 
 private:
     std::vector<SiteConfig> sites_;
-    std::vector<HandlerMapping> handlers_;
-    std::vector<std::string> defaultDocuments_;
-    bool defaultDocumentEnabled_ = true;
-    bool directoryBrowse_ = false;
-    std::map<std::string, std::string> mime_; // ".ext" lower case -> type
+    std::shared_ptr<const Scope> server_;
 };
 
 } // namespace lido::routing

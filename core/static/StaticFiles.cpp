@@ -2,9 +2,13 @@
 
 #include "fs/Beneath.h"
 #include "fs/FileCache.h"
+#include "util/Text.h"
 
 #include <cerrno>
+#include <algorithm>
 #include <climits>
+#include <ctime>
+#include <dirent.h>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -93,12 +97,61 @@ RangeResult parseRange(const std::string& header, uint64_t size, uint64_t& first
     return RangeResult::Ok;
 }
 
+// IIS's directory listing: one line per entry with what showFlags names (Date, Time, Size,
+// Extension), folders first, names sorted; hidden (dot) entries are left out. Takes the fd.
+std::string listing(int fd, const std::string& urlPath, const std::string& flags)
+{
+    struct Entry {
+        std::string name;
+        bool folder = false;
+        struct stat st {};
+    };
+    std::vector<Entry> entries;
+    if (DIR* dir = ::fdopendir(fd)) {
+        while (dirent* d = ::readdir(dir)) {
+            if (d->d_name[0] == '.')
+                continue;
+            Entry e{d->d_name};
+            if (::fstatat(::dirfd(dir), d->d_name, &e.st, AT_SYMLINK_NOFOLLOW) != 0)
+                continue;
+            e.folder = S_ISDIR(e.st.st_mode);
+            entries.push_back(std::move(e));
+        }
+        ::closedir(dir);
+    } else
+        ::close(fd);
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.folder != b.folder ? a.folder : a.name < b.name; });
+    bool date = flags.find("Date") != std::string::npos, time = flags.find("Time") != std::string::npos,
+         size = flags.find("Size") != std::string::npos, extension = flags.find("Extension") != std::string::npos;
+    std::string title = http::htmlEscape(urlPath);
+    std::string out = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + title + "</title></head><body>\n<h1>" + title +
+                      "</h1>\n<pre>";
+    if (urlPath != "/")
+        out += "<a href=\"../\">[To Parent Directory]</a>\n";
+    for (const Entry& e : entries) {
+        char when[64] = "";
+        std::tm tm {};
+        ::gmtime_r(&e.st.st_mtim.tv_sec, &tm);
+        if (date || time)
+            std::strftime(when, sizeof when, date && time ? "%Y-%m-%d %H:%M" : date ? "%Y-%m-%d" : "%H:%M", &tm);
+        std::string shown = e.name;
+        if (!extension && !e.folder && shown.rfind('.') != std::string::npos && shown.rfind('.') > 0)
+            shown = shown.substr(0, shown.rfind('.'));
+        char sizeText[32] = "";
+        if (size)
+            std::snprintf(sizeText, sizeof sizeText, "%12s", e.folder ? "&lt;dir&gt;" : std::to_string(e.st.st_size).c_str());
+        out += std::string(when) + (when[0] ? " " : "") + sizeText + (size ? " " : "") + "<a href=\"" + http::htmlEscape(urlEncode(e.name)) +
+               (e.folder ? "/" : "") + "\">" + http::htmlEscape(shown) + "</a>\n";
+    }
+    return out + "</pre>\n</body></html>\n";
+}
+
 // A fresh cached copy: conditional requests answered from it; ranges go the long way.
 void serveCached(const std::shared_ptr<http::Responder>& responder, const CachedFile& f, const std::vector<http::Header>& cacheHeaders);
 
 } // namespace
 
-void serve(const std::shared_ptr<http::Responder>& responder, const routing::SiteMap& map, const routing::Route& route,
+void serve(const std::shared_ptr<http::Responder>& responder, const routing::Route& route,
            const std::function<void(int, const std::string&)>& error, const std::function<void(const std::string&)>& refusedLink,
            const std::vector<http::Header>& cacheHeaders)
 {
@@ -137,17 +190,25 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Sit
     struct stat st {};
     ::fstat(fd, &st);
     if (S_ISDIR(st.st_mode)) {
-        ::close(fd);
-        fd = -1;
         if (route.urlPath.back() != '/') {
+            ::close(fd);
             // IIS and Apache: a folder is addressed with its trailing slash.
             std::string location = route.urlPath + "/" + (req.query.empty() ? "" : "?" + req.query);
             http::sendRedirect(*responder, 301, location);
             return;
         }
         // Default documents were tried by the engine, which routes them to their own handler.
-        error(403, map.defaultDocumentEnabled() ? "the folder has no default document and directory browsing is off"
-                                                : "default documents are disabled and directory browsing is off");
+        if (route.scope->directoryBrowse) {
+            std::string body = listing(fd, route.urlPath, route.scope->browseFlags); // (closes fd)
+            responder->sendHead(ResponseHead{200, {}, {{"Content-Type", "text/html; charset=utf-8"}}, body.size()});
+            if (req.method != "HEAD")
+                responder->sendBody(std::move(body));
+            responder->finish();
+            return;
+        }
+        ::close(fd);
+        error(403, route.scope->defaultDocumentEnabled ? "the folder has no default document and directory browsing is off"
+                                                       : "default documents are disabled and directory browsing is off");
         return;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -155,7 +216,7 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Sit
         error(404, "not a regular file");
         return;
     }
-    std::string type = map.mimeType(route.physicalPath);
+    std::string type = route.scope->mimeType(route.physicalPath);
     if (type.empty()) {
         ::close(fd);
         error(404, "no MIME type is mapped for this file's extension (staticContent/mimeMap)");

@@ -164,7 +164,10 @@ private slots:
         QVERIFY(has("configSections: ignored: IIS section declarations are kept unchanged"));
         QVERIFY(has("globalModules: ignored: not known to Lido; kept unchanged"));
         QVERIFY(has("webLimits: ignored"));
-        QVERIFY(has("location[1]: ignored: location blocks are kept unchanged; Lido applies a site's or a path's security/requestFiltering and rewrite rules"));
+        // Locations are read: what Lido does not know inside them is named by the location's path.
+        QVERIFY(has("location[@path='']/system.webServer/modules: ignored: not known to Lido; kept unchanged"));
+        QVERIFY(has("location[@path='Default Web Site']/system.webServer/security/authentication: ignored: not known to Lido"));
+        QVERIFY(!has("location[1]"));
         QCOMPARE((*config)->pools().size(), size_t(3));
         QCOMPARE((*config)->site("Default Web Site")->get("id"), std::string("1"));
     }

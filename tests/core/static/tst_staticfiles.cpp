@@ -241,7 +241,7 @@ private:
         routing::Route route;
         if (!map->route(*site, path, route))
             return a;
-        staticfiles::serve(a.r, *map, route, [&a](int status, const std::string& detail) {
+        staticfiles::serve(a.r, route, [&a](int status, const std::string& detail) {
             a.status = status;
             a.detail = detail;
         });

@@ -670,7 +670,7 @@ Schema::Schema()
     out.push_back(E("system.webServer/httpCompression/scheme", "A compression scheme (without any: gzip and br).", {
         Enum("name", "gzip", {"gzip", "br", "deflate"}, "gzip (zlib), br (brotli); deflate is accepted and not offered.").key(),
         Str("dll", "", "Windows only: the scheme's DLL.").windows(),
-        UInt("staticCompressionLevel", 7, "Level for static files, 0-10 as IIS (br: 0-11).").range(0, 11),
+        UInt("staticCompressionLevel", 8, "Level for static files, 0-10 as IIS (br: 0-11); compressed once per file version.").range(0, 11),
         UInt("dynamicCompressionLevel", 4, "Level for streamed responses, 0-10 as IIS (br: 0-11).").range(0, 11),
         Bool("doStaticCompression", true, "Offer this scheme for static files."),
         Bool("doDynamicCompression", true, "Offer this scheme for streamed responses."),

@@ -29,7 +29,7 @@ using namespace routing; // SiteMap, HandlerMapping, ...
 
 namespace {
 
-SiteScope scopeFrom(const config::EffectiveSettings& settings, const std::string& prefix, const std::string& siteRoot)
+SiteScope scopeFrom(const config::EffectiveSettings& settings, const std::string& prefix, const std::string& siteRoot, const config::Config& config)
 {
     SiteScope scope;
     scope.prefix = prefix;
@@ -38,6 +38,7 @@ SiteScope scopeFrom(const config::EffectiveSettings& settings, const std::string
     scope.errors = ErrorPages::from(settings, siteRoot);
     if (const ConfigElement* c = settings.section("cgi"))
         scope.cgiTimeout = std::chrono::milliseconds(config::parseTimeSpan(c->get("timeout")).value_or(900000));
+    scope.compression = compressionSettings(settings, config);
     return scope;
 }
 
@@ -49,11 +50,11 @@ std::vector<std::shared_ptr<const SiteScope>> siteScopes(const config::Config& c
     std::vector<std::shared_ptr<const SiteScope>> out;
     for (const std::string& prefix : config::scopePrefixes(config, site)) {
         if (prefix == "/" && config.locationsOf(site).empty()) {
-            out.push_back(std::make_shared<SiteScope>(scopeFrom(server, prefix, siteRoot)));
+            out.push_back(std::make_shared<SiteScope>(scopeFrom(server, prefix, siteRoot, config)));
             continue;
         }
         config::EffectiveSettings e = config::effectiveSettings(config, site, prefix == "/" ? "/" : prefix.substr(0, prefix.size() - 1));
-        out.push_back(std::make_shared<SiteScope>(scopeFrom(e, prefix, siteRoot)));
+        out.push_back(std::make_shared<SiteScope>(scopeFrom(e, prefix, siteRoot, config)));
     }
     return out;
 }
@@ -104,6 +105,8 @@ struct Engine::Impl {
         if (const ConfigElement* he = config->section("httpErrors"))
             shared->errorMode = he->get("errorMode");
         config::EffectiveSettings serverSettings = config::effectiveSettings(*config, "", "/");
+        if (const ConfigElement* hc = config->section("system.webServer/httpCompression"))
+            compress::setCacheBudget(config::parseUInt(hc->get("maxDiskSpaceUsage")).value_or(100) << 20);
         shared->globalRules = globalRewriteRules(*config);
         shared->maxConnections = listeners->defaultMaxConnections();
         if (const ConfigElement* l = config->section("lido/limits"))

@@ -346,15 +346,19 @@ public:
         switch (match.mapping->module) {
         case Module::Static:
             staticfiles::serve(r, route, error, [this, &route](const std::string& why) { refusedLink(route, why); },
-                               scope_->headers.staticCache);
+                               scope_->headers.staticCache, &scope_->compression);
             return;
         case Module::FastCgi:
-            if (scriptAllowed(r, route, match))
+            if (scriptAllowed(r, route, match)) {
+                compressDynamic(r);
                 runFastCgi(r, route, match);
+            }
             return;
         case Module::Cgi:
-            if (scriptAllowed(r, route, match))
+            if (scriptAllowed(r, route, match)) {
+                compressDynamic(r);
                 runCgi(r, route, match, redirects);
+            }
             return;
         case Module::Unsupported: {
             std::string what = match.mapping->scriptProcessor.empty() ? "" : " (" + match.mapping->scriptProcessor + ")";
@@ -363,6 +367,38 @@ public:
             return;
         }
         }
+    }
+
+    // urlCompression/@doDynamicCompression: the program's response is compressed as it streams
+    // when its type is in dynamicTypes and the client takes a scheme. Never a 206, never a body
+    // the program encoded itself; Vary whenever the type is compressible.
+    void compressDynamic(const std::shared_ptr<http::Responder>& r)
+    {
+        const compress::Settings& cs = scope_->compression;
+        if (!cs.doDynamic)
+            return;
+        const compress::Scheme* scheme = cs.negotiate(r->request(), false);
+        r->setBodyEncoding([&cs, scheme](http::ResponseHead& head) -> std::unique_ptr<http::BodyEncoder> {
+            const std::string* type = nullptr;
+            for (const http::Header& h : head.headers) {
+                if (http::iequals(h.name, "Content-Encoding") || http::iequals(h.name, "Content-Range"))
+                    return nullptr;
+                if (http::iequals(h.name, "Content-Type"))
+                    type = &h.value;
+            }
+            if (head.status == 206 || !type || !compress::Settings::typeListed(cs.dynamicTypes, *type))
+                return nullptr;
+            auto vary = std::find_if(head.headers.begin(), head.headers.end(), [](const http::Header& h) { return http::iequals(h.name, "Vary"); });
+            if (vary == head.headers.end())
+                head.headers.push_back({"Vary", "Accept-Encoding"});
+            else if (vary->value.find("Accept-Encoding") == std::string::npos && vary->value != "*")
+                vary->value += ", Accept-Encoding";
+            if (!scheme)
+                return nullptr;
+            head.headers.push_back({"Content-Encoding", std::string(compress::codingName(scheme->coding))});
+            head.contentLength.reset();
+            return compress::streamingEncoder(scheme->coding, scheme->dynamicLevel);
+        });
     }
 
     // The settings of the part of the site a URL is in: its headers from now on, its error pages.

@@ -144,4 +144,69 @@ std::vector<RewriteScope> rewriteScopes(const config::Config& config, const std:
     return scopes;
 }
 
+namespace {
+
+std::vector<std::pair<std::string, bool>> typeList(const ConfigElement* list, std::vector<std::pair<std::string, bool>> defaults)
+{
+    if (!list)
+        return defaults;
+    std::vector<std::pair<std::string, bool>> out = std::move(defaults);
+    for (const ConfigElement& c : list->children) {
+        std::string type = config::toLower(c.get("mimeType"));
+        if (c.name == "clear")
+            out.clear();
+        else if (c.name == "remove" || c.name == "add")
+            std::erase_if(out, [&](const auto& t) { return t.first == type; });
+        if (c.name == "add") {
+            // Before a catch-all "*/*" that is already listed, as IIS's lists read first match first.
+            auto star = std::find_if(out.begin(), out.end(), [](const auto& t) { return t.first == "*/*"; });
+            out.insert(type == "*/*" ? out.end() : star, {type, config::parseBool(c.get("enabled")).value_or(true)});
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+compress::Settings compressionSettings(const config::EffectiveSettings& scope, const config::Config& config)
+{
+    compress::Settings s;
+    if (const ConfigElement* u = scope.section("urlCompression")) {
+        s.doStatic = config::parseBool(u->get("doStaticCompression")).value_or(true);
+        s.doDynamic = config::parseBool(u->get("doDynamicCompression")).value_or(false);
+    }
+    const ConfigElement* h = config.section("system.webServer/httpCompression");
+    // IIS's lists, with JSON and XML added (APIs and feeds are text too).
+    s.staticTypes = typeList(h ? h->child("staticTypes") : nullptr,
+                             {{"text/*", true}, {"message/*", true}, {"application/javascript", true}, {"application/json", true},
+                              {"application/xml", true}, {"application/atom+xml", true}, {"application/xaml+xml", true},
+                              {"image/svg+xml", true}, {"*/*", false}});
+    s.dynamicTypes = typeList(h ? h->child("dynamicTypes") : nullptr,
+                              {{"text/*", true}, {"message/*", true}, {"application/x-javascript", true}, {"application/javascript", true},
+                               {"application/json", true}, {"application/xml", true}, {"*/*", false}});
+    if (h) {
+        s.minFileSize = config::parseUInt(h->get("minFileSizeForComp")).value_or(2700);
+        s.noHttp10 = config::parseBool(h->get("noCompressionForHttp10")).value_or(true);
+        s.noProxies = config::parseBool(h->get("noCompressionForProxies")).value_or(true);
+    }
+    auto level = [](const ConfigElement& e, const char* attr, compress::Coding coding) {
+        int l = static_cast<int>(config::parseUInt(e.get(attr)).value_or(4));
+        // IIS's 0-10 scale: zlib has 1-9 (10 is 9); brotli's 0-11 is taken as written.
+        return coding == compress::Coding::Gzip ? std::clamp(l, 1, 9) : std::clamp(l, 0, 11);
+    };
+    std::vector<const ConfigElement*> written = h ? h->childrenNamed("scheme") : std::vector<const ConfigElement*>{};
+    for (compress::Coding coding : {compress::Coding::Brotli, compress::Coding::Gzip}) {
+        if (written.empty()) {
+            s.schemes.push_back(compress::Scheme{coding, 8, 4, true, true}); // bench/compression_bench: see the README
+            continue;
+        }
+        for (const ConfigElement* e : written)
+            if (e->get("name") == compress::codingName(coding))
+                s.schemes.push_back(compress::Scheme{coding, level(*e, "staticCompressionLevel", coding), level(*e, "dynamicCompressionLevel", coding),
+                                                     config::parseBool(e->get("doStaticCompression")).value_or(true),
+                                                     config::parseBool(e->get("doDynamicCompression")).value_or(true)});
+    }
+    return s;
+}
+
 } // namespace lido::engine

@@ -1,7 +1,9 @@
 #pragma once
 // Configuration -> typed settings: a FastCGI process pool's, from its fastCgi/application and
 // its application pool (processModel, failure, recycling), parsed once per applied configuration.
+#include "compress/Compression.h"
 #include "config/Config.h"
+#include "config/Effective.h"
 #include "config/RewriteRules.h"
 #include "engine/PoolIdentity.h"
 #include "pool/PoolSettings.h"
@@ -36,6 +38,10 @@ struct RewriteScope {
 };
 std::vector<RewriteScope> rewriteScopes(const config::Config& config, const std::string& site);
 config::RewriteRules globalRewriteRules(const config::Config& config); // rewrite/globalRules: before a site is chosen
+
+// Compression for a scope: its urlCompression (merged by <location>) with the server's
+// httpCompression (schemes, levels, types, sizes). Without <scheme> elements: br and gzip.
+compress::Settings compressionSettings(const config::EffectiveSettings& scope, const config::Config& config);
 
 // A FastCGI pool's: its fastCgi/application on top of its application pool's part.
 pool::FastCgiSettings fastCgiSettings(const config::ConfigElement& app, const AppPoolSettings& appPool, const std::string& runtimeDir);

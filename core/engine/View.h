@@ -46,6 +46,7 @@ struct SiteScope {
     ResponseHeaders headers; // httpProtocol and clientCache
     ErrorPages errors;       // httpErrors/error
     std::chrono::milliseconds cgiTimeout{900000}; // cgi/@timeout
+    compress::Settings compression;               // urlCompression with the server's httpCompression
 };
 
 struct SiteState {

@@ -80,6 +80,10 @@ public:
         headSent_ = true;
         status_ = head.status;
         bool bodyAllowed = head.status >= 200 && head.status != 204 && head.status != 304;
+        if (encoderChoice_ && bodyAllowed) {
+            encoder_ = encoderChoice_(head);
+            encoderChoice_ = nullptr;
+        }
         bool http10 = req_.versionMajor == 1 && req_.versionMinor == 0;
         std::string out;
         out.reserve(256);
@@ -127,6 +131,8 @@ public:
 
     void sendBody(std::string data, std::function<void(bool)> done) override
     {
+        if (encoder_ && !closed_ && !headRequest_ && !data.empty())
+            data = encoder_->encode(data);
         if (closed_ || headRequest_ || data.empty()) {
             if (done)
                 asio::post(socket_.get_executor(), [done, ok = !closed_] { done(ok); });
@@ -170,6 +176,12 @@ public:
             return;
         if (!headSent_)
             sendHead(ResponseHead{500, {}, {}, 0});
+        if (encoder_ && !headRequest_) {
+            std::string tail = encoder_->finish();
+            encoder_.reset();
+            if (!tail.empty())
+                sendBody(std::move(tail), {});
+        }
         finishRequested_ = true;
         if (chunked_)
             enqueue("0\r\n\r\n", {});
@@ -199,6 +211,7 @@ public:
     }
     void onAbort(std::function<void()> aborted) override { abortCb_ = std::move(aborted); }
     void onComplete(std::function<void(int, uint64_t)> done) override { completeCb_ = std::move(done); }
+    void setBodyEncoding(EncoderChoice choose) override { encoderChoice_ = std::move(choose); }
     void setConfiguredHeaders(const std::vector<Header>* always, const std::vector<Header>* redirects) override
     {
         configuredAlways_ = always;
@@ -587,6 +600,8 @@ private:
         headSent_ = finishRequested_ = responseDone_ = false;
         chunked_ = headRequest_ = false;
         configuredAlways_ = configuredRedirects_ = nullptr;
+        encoderChoice_ = nullptr;
+        encoder_.reset();
         status_ = 0;
         substatus_ = 0;
         bodyCb_ = nullptr;
@@ -672,6 +687,8 @@ private:
     bool keepAlive_ = true, closing_ = false, closed_ = false;
     bool chunked_ = false, headRequest_ = false;
     const std::vector<Header>* configuredAlways_ = nullptr; // this request's, from its dispatcher
+    EncoderChoice encoderChoice_;           // this request's compression, asked at sendHead
+    std::unique_ptr<BodyEncoder> encoder_;  // the body's coding, when one was chosen
     const std::vector<Header>* configuredRedirects_ = nullptr;
     bool reading_ = false, readWaiting_ = false, writing_ = false;
     int status_ = 0;

@@ -58,6 +58,8 @@ public:
         (void)always;
         (void)redirects;
     }
+    // Compression of a streamed response (CGI, FastCGI): asked once, at sendHead. Default: none.
+    virtual void setBodyEncoding(EncoderChoice choose) { (void)choose; }
 };
 
 class Dispatcher {

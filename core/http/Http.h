@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <ctime>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +46,18 @@ struct ResponseHead {
     std::vector<Header> headers;
     std::optional<uint64_t> contentLength; // unknown: chunked (HTTP/1.1) or close-delimited
 };
+
+// A content coding applied to a response body as it streams (gzip, br): each piece in, its
+// encoded bytes out (possibly none yet); finish() gives the end of the stream.
+class BodyEncoder {
+public:
+    virtual ~BodyEncoder() = default;
+    virtual std::string encode(std::string_view piece) = 0;
+    virtual std::string finish() = 0;
+};
+// Decides, from the head about to be sent, whether the body is encoded: it may edit the head
+// (Content-Encoding, Vary, no Content-Length) and returns the encoder, or null for none.
+using EncoderChoice = std::function<std::unique_ptr<BodyEncoder>(ResponseHead& head)>;
 
 const char* reasonPhrase(int status);
 std::string httpDate(std::time_t t);

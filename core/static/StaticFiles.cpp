@@ -146,14 +146,56 @@ std::string listing(int fd, const std::string& urlPath, const std::string& flags
     return out + "</pre>\n</body></html>\n";
 }
 
+// Larger files are sent as they are: compressing them would hold a worker thread too long.
+constexpr uint64_t kMaxStaticCompression = 8 * 1024 * 1024;
+
+// The compressed body of a static file, when its type is listed, the client takes a scheme and
+// the result is smaller. Vary goes into `vary` when the type is compressible at all (a cache in
+// between must keep the variants apart), whichever variant this client gets.
+struct Variant {
+    const compress::Scheme* scheme = nullptr;
+    std::shared_ptr<const std::string> body;
+    std::string etag; // the identity ETag with the coding: "...-br"
+};
+Variant compressedVariant(const http::Request& req, const compress::Settings* cs, const std::string& path, const std::string& etag,
+                          const std::string& type, uint64_t size, const std::function<std::string()>& readAll, std::vector<http::Header>& vary)
+{
+    Variant v;
+    if (!cs || !cs->doStatic || size < cs->minFileSize || size > kMaxStaticCompression || req.method == "OPTIONS" ||
+        !compress::Settings::typeListed(cs->staticTypes, type))
+        return v;
+    vary.push_back({"Vary", "Accept-Encoding"});
+    if (req.header("Range")) // a range is of the file as it is, never of a compressed body
+        return v;
+    const compress::Scheme* scheme = cs->negotiate(req, true);
+    if (!scheme)
+        return v;
+    std::string key = path + '\x1f' + etag + '\x1f' + std::string(compress::codingName(scheme->coding)) + std::to_string(scheme->staticLevel);
+    auto body = compress::cachedBody(key);
+    if (!body) {
+        std::string data = readAll();
+        if (data.size() != size)
+            return v;
+        body = std::make_shared<const std::string>(compress::compressWhole(scheme->coding, scheme->staticLevel, data));
+        compress::storeBody(key, body); // also when it did not shrink: not tried again for this version
+    }
+    if (body->empty() || body->size() >= size)
+        return v;
+    v.scheme = scheme;
+    v.body = std::move(body);
+    v.etag = etag.substr(0, etag.size() - 1) + "-" + std::string(compress::codingName(scheme->coding)) + "\"";
+    return v;
+}
+
 // A fresh cached copy: conditional requests answered from it; ranges go the long way.
-void serveCached(const std::shared_ptr<http::Responder>& responder, const CachedFile& f, const std::vector<http::Header>& cacheHeaders);
+void serveCached(const std::shared_ptr<http::Responder>& responder, const std::string& path, const CachedFile& f,
+                 const std::vector<http::Header>& cacheHeaders, const compress::Settings* compression);
 
 } // namespace
 
 void serve(const std::shared_ptr<http::Responder>& responder, const routing::Route& route,
            const std::function<void(int, const std::string&)>& error, const std::function<void(const std::string&)>& refusedLink,
-           const std::vector<http::Header>& cacheHeaders)
+           const std::vector<http::Header>& cacheHeaders, const compress::Settings* compression)
 {
     const http::Request& req = responder->request();
     if (req.method != "GET" && req.method != "HEAD") {
@@ -163,7 +205,7 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Rou
     // A copy opened under another symlink policy (the same folder served twice) is not this
     // request's: it goes the long way, and its copy replaces the other.
     if (auto hit = cachedFile(route.physicalPath); hit && hit->policy == route.directory->symlinks && !req.header("Range")) {
-        serveCached(responder, *hit, cacheHeaders);
+        serveCached(responder, route.physicalPath, *hit, cacheHeaders, compression);
         return;
     }
     std::string relative = route.relativePath;
@@ -224,8 +266,19 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Rou
     }
     std::string etag = etagOf(st);
     std::string lastModified = http::httpDate(st.st_mtime);
+    uint64_t size = static_cast<uint64_t>(st.st_size), first = 0, last = size ? size - 1 : 0;
+    std::vector<http::Header> vary;
+    Variant variant = compressedVariant(req, compression, route.physicalPath, etag, type, size, [&] {
+        std::string all(size, '\0');
+        ssize_t got = size ? ::pread(fd, all.data(), size, 0) : 0;
+        all.resize(got < 0 ? 0 : static_cast<size_t>(got));
+        return all;
+    }, vary);
+    if (variant.body)
+        etag = variant.etag;
     std::vector<http::Header> headers{{"Content-Type", type}, {"ETag", etag}, {"Last-Modified", lastModified}, {"Accept-Ranges", "bytes"}};
     headers.insert(headers.end(), cacheHeaders.begin(), cacheHeaders.end());
+    headers.insert(headers.end(), vary.begin(), vary.end());
 
     bool notModified = false;
     if (const std::string* inm = req.header("If-None-Match"))
@@ -237,12 +290,21 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Rou
         ::close(fd);
         std::vector<http::Header> h{{"ETag", etag}, {"Last-Modified", lastModified}};
         h.insert(h.end(), cacheHeaders.begin(), cacheHeaders.end());
+        h.insert(h.end(), vary.begin(), vary.end());
         responder->sendHead(ResponseHead{304, {}, std::move(h), std::nullopt});
         responder->finish();
         return;
     }
+    if (variant.body) {
+        ::close(fd);
+        headers.push_back({"Content-Encoding", std::string(compress::codingName(variant.scheme->coding))});
+        responder->sendHead(ResponseHead{200, {}, std::move(headers), variant.body->size()});
+        if (req.method != "HEAD")
+            responder->sendBody(*variant.body);
+        responder->finish();
+        return;
+    }
 
-    uint64_t size = static_cast<uint64_t>(st.st_size), first = 0, last = size ? size - 1 : 0;
     int status = 200;
     const std::string* range = req.header("Range");
     bool rangeApplies = range && req.method == "GET";
@@ -300,27 +362,35 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Rou
 namespace lido::staticfiles {
 namespace {
 
-void serveCached(const std::shared_ptr<http::Responder>& responder, const CachedFile& f, const std::vector<http::Header>& cacheHeaders)
+void serveCached(const std::shared_ptr<http::Responder>& responder, const std::string& path, const CachedFile& f,
+                 const std::vector<http::Header>& cacheHeaders, const compress::Settings* compression)
 {
     const http::Request& req = responder->request();
+    std::vector<http::Header> vary;
+    Variant variant = compressedVariant(req, compression, path, f.etag, f.mimeType, f.size, [&] { return f.body; }, vary);
+    const std::string& etag = variant.body ? variant.etag : f.etag;
     bool notModified = false;
     if (const std::string* inm = req.header("If-None-Match"))
-        notModified = etagMatches(*inm, f.etag);
+        notModified = etagMatches(*inm, etag);
     else if (const std::string* ims = req.header("If-Modified-Since"))
         if (auto t = http::parseHttpDate(*ims))
             notModified = f.mtime <= *t;
     if (notModified) {
-        std::vector<http::Header> h{{"ETag", f.etag}, {"Last-Modified", f.lastModified}};
+        std::vector<http::Header> h{{"ETag", etag}, {"Last-Modified", f.lastModified}};
         h.insert(h.end(), cacheHeaders.begin(), cacheHeaders.end());
+        h.insert(h.end(), vary.begin(), vary.end());
         responder->sendHead(ResponseHead{304, {}, std::move(h), std::nullopt});
         responder->finish();
         return;
     }
-    std::vector<http::Header> h{{"Content-Type", f.mimeType}, {"ETag", f.etag}, {"Last-Modified", f.lastModified}, {"Accept-Ranges", "bytes"}};
+    std::vector<http::Header> h{{"Content-Type", f.mimeType}, {"ETag", etag}, {"Last-Modified", f.lastModified}, {"Accept-Ranges", "bytes"}};
     h.insert(h.end(), cacheHeaders.begin(), cacheHeaders.end());
-    responder->sendHead(ResponseHead{200, {}, std::move(h), f.size});
+    h.insert(h.end(), vary.begin(), vary.end());
+    if (variant.body)
+        h.push_back({"Content-Encoding", std::string(compress::codingName(variant.scheme->coding))});
+    responder->sendHead(ResponseHead{200, {}, std::move(h), variant.body ? variant.body->size() : f.size});
     if (req.method != "HEAD")
-        responder->sendBody(f.body);
+        responder->sendBody(variant.body ? *variant.body : f.body);
     responder->finish();
 }
 

@@ -248,7 +248,12 @@ public:
         const Shared& s = *shared_;
         const http::Request& req = r->request();
         rewrite::Context context;
-        context.variable = [&](const std::string& name, const std::string& url) { return serverVariable(*s.map, site, req, name, url); };
+        // The rules of a location match the URL below it, but {URL} and {REQUEST_FILENAME} are
+        // of the whole URL, as in IIS.
+        std::string scopePrefix = "/";
+        context.variable = [&](const std::string& name, const std::string& url) {
+            return serverVariable(*s.map, site, req, name, scopePrefix + (url.empty() ? url : url.substr(1)));
+        };
         context.exists = [](const std::string& p, bool directory) { return fs::cachedFileType(p) == static_cast<mode_t>(directory ? S_IFDIR : S_IFREG); };
         std::string query = req.query;
         bool rewritten = false, logged = false;
@@ -256,6 +261,7 @@ public:
         auto scope = [&](const config::RewriteRules& rules, const std::string& prefix) -> std::optional<rewrite::Outcome> {
             if (path.rfind(prefix, 0) != 0 && path + "/" != prefix)
                 return std::nullopt;
+            scopePrefix = prefix;
             rewrite::Outcome o = rewrite::run(rules, path.size() < prefix.size() ? std::string("/") : path.substr(prefix.size() - 1), query, context);
             matched.insert(matched.end(), o.matched.begin(), o.matched.end());
             if (o.kind != rewrite::Outcome::Kind::Rewrite)

@@ -572,7 +572,8 @@ Schema::Schema()
         Enum("errorMode", "DetailedLocalOnly", {"DetailedLocalOnly", "Custom", "Detailed"},
              "Detailed pages for loopback clients only, always, or never."),
         Enum("existingResponse", "Auto", {"Auto", "Replace", "PassThrough"},
-             "Whether application error bodies are kept (Lido keeps them always: custom pages replace the server's own errors)."),
+             "Replace: an application's error responses get the custom page too; Auto and PassThrough keep the application's body "
+             "(IIS's Auto would replace a FastCGI application's errors; Lido's does what PHP sites set, PassThrough)."),
         Enum("defaultResponseMode", "File", {"File", "ExecuteURL", "Redirect"}, "How defaultPath is sent."),
         Str("defaultPath", "", "The page for errors without one of their own (empty: Lido's)."),
     }));

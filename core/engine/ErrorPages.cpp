@@ -40,6 +40,8 @@ void ErrorPages::apply(const ConfigElement* he, const std::string& siteRoot)
         return;
     if (he->find("errorMode"))
         errorMode_ = he->get("errorMode");
+    if (he->find("existingResponse"))
+        replaceExisting_ = he->get("existingResponse") == "Replace";
     if (he->find("defaultPath") || he->find("defaultResponseMode")) {
         defaultPage_.mode = modeOf(he->get("defaultResponseMode"));
         defaultPage_.path = resolve(defaultPage_.mode, he->get("defaultPath"), siteRoot);

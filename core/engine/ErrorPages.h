@@ -26,10 +26,16 @@ public:
     // The page to send instead of Lido's own, or null.
     const ErrorPage* pageFor(int status, int substatus, bool localClient) const;
     bool empty() const { return pages_.empty() && defaultPage_.path.empty(); }
+    // existingResponse="Replace": an application's own error responses (CGI, FastCGI) get the
+    // custom page too. Auto and PassThrough keep the application's body: IIS's Auto would replace
+    // a FastCGI application's errors (it cannot ask IIS to skip custom errors), which is why PHP
+    // sites behind IIS set PassThrough; Lido's Auto does what they set.
+    bool replaceExisting() const { return replaceExisting_ && !empty(); }
 
 private:
     void apply(const config::ConfigElement* httpErrors, const std::string& siteRoot);
     std::string errorMode_ = "DetailedLocalOnly";
+    bool replaceExisting_ = false;
     std::vector<ErrorPage> pages_;
     ErrorPage defaultPage_;
 };

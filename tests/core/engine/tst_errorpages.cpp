@@ -14,30 +14,34 @@ private slots:
     void redirectMode();
     void aMissingPageFallsBackToLidosOwn();
     void detailedModeShowsNoCustomPage();
+    void existingResponseReplaceTakesTheApplicationsErrors();
 
 private:
-    void start(const QString& errorMode);
+    void start(const QString& errorMode, const QString& existingResponse = "Auto");
     std::unique_ptr<EngineFixture> f;
 };
 
 #ifndef Q_MOC_RUN // moc loses track of a class whose bodies hold raw strings with quotes
 void tst_ErrorPages::init() {}
 
-void tst_ErrorPages::start(const QString& errorMode)
+void tst_ErrorPages::start(const QString& errorMode, const QString& existingResponse)
 {
     f = std::make_unique<EngineFixture>();
     QDir(f->s.path("www")).mkpath("errors");
     QDir(f->s.path("www")).mkpath("empty");
     f->s.write("www/errors/404.html", "<h1>Nothing here</h1>\n");
+    f->s.write("www/gone.php", "<?php http_response_code(404); echo 'the application says 404';");
+    f->s.write("www/fine.php", "<?php echo 'the application says 200';");
+    f->s.write("www/broken.php", "<?php http_response_code(409); echo 'the application says 409';");
     f->s.write("www/notfound.php", "<?php http_response_code(404); echo 'notfound ', $_SERVER['REQUEST_URI'], \"\\n\";");
     f->values["@FASTCGI@"] = R"~(<fastCgi><application fullPath="/usr/bin/php-cgi" /></fastCgi>)~";
     f->values["@HANDLERS@"] = R"~(<add name="PHP" path="*.php" verb="*" modules="FastCgiModule" scriptProcessor="/usr/bin/php-cgi" resourceType="File" />)~";
-    f->values["@LIDO@"] = QString(R"~(<location path="Main"><system.webServer><httpErrors errorMode="%1">
+    f->values["@LIDO@"] = QString(R"~(<location path="Main"><system.webServer><httpErrors errorMode="%1" existingResponse="%2">
           <error statusCode="404" path="errors/404.html" responseMode="File" />
           <error statusCode="404" subStatusCode="8" path="/notfound.php" responseMode="ExecuteURL" />
           <error statusCode="403" path="/help/forbidden" responseMode="Redirect" />
           <error statusCode="400" path="errors/missing.html" />
-        </httpErrors></system.webServer></location>)~").arg(errorMode);
+        </httpErrors></system.webServer></location>)~").arg(errorMode, existingResponse);
     QVERIFY(f->start());
 }
 
@@ -85,6 +89,22 @@ void tst_ErrorPages::detailedModeShowsNoCustomPage()
     QVERIFY2(r.body.contains("no file /nothing.txt"), r.body.constData()); // Lido's detailed page
     start("DetailedLocalOnly");
     QVERIFY(fetch(f->port, "/nothing.txt").body.contains("no file /nothing.txt")); // this client is local
+}
+
+void tst_ErrorPages::existingResponseReplaceTakesTheApplicationsErrors()
+{
+    start("Custom", "Replace");
+    Response replaced = fetch(f->port, "/gone.php");
+    QCOMPARE(replaced.status, 404);
+    QCOMPARE(replaced.body, QByteArray("<h1>Nothing here</h1>\n")); // the 404 page, not the application's body
+    QCOMPARE(fetch(f->port, "/fine.php").body, QByteArray("the application says 200"));
+    QCOMPARE(fetch(f->port, "/broken.php").body, QByteArray("the application says 409")); // no page for 409: kept
+    start("Custom", "PassThrough");
+    QCOMPARE(fetch(f->port, "/gone.php").body, QByteArray("the application says 404"));
+    start("Custom", "Auto");
+    QCOMPARE(fetch(f->port, "/gone.php").body, QByteArray("the application says 404"));
+    start("DetailedLocalOnly", "Replace"); // a local client sees no custom pages: the application's own
+    QCOMPARE(fetch(f->port, "/gone.php").body, QByteArray("the application says 404"));
 }
 #endif
 

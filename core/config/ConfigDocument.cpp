@@ -381,7 +381,10 @@ Result<void> ConfigDocument::addElement(const ElementPath& element, const Attrib
         auto p = find(parentPath);
         if (!p) {
             const PathStep& up = parentPath.steps.back();
-            if (!up.keys.empty() || up.index > 0)
+            // Missing containers are made on the way; of keyed items only a top-level
+            // <location path="..."> (a site's or a path's settings begin with it).
+            bool location = up.name == "location" && parentPath.steps.size() == 1 && up.index == 0;
+            if ((!up.keys.empty() && !location) || up.index > 0)
                 return fail(p.error());
             if (auto r = addElement(parentPath); !r)
                 return r;

@@ -191,6 +191,13 @@ Result<void> applyEdit(ConfigDocument& doc, std::string_view verb, std::string_v
             return r;
         return setAll(doc, *base, nested);
     }
+    if (!exists && verb == "set" && kind == "element" && !base->steps.empty() && base->steps.back().keys.empty() &&
+        base->steps.back().index == 0) {
+        // As appcmd's set config: a section that is not written yet (in a location, too) is made.
+        if (auto r = doc.addElement(*base, {}); !r)
+            return r;
+        exists = true;
+    }
     if (!exists)
         return fail(describe(kind, key) + " does not exist");
     if (verb == "remove") {

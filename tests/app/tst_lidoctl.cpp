@@ -95,6 +95,29 @@ private slots:
         QVERIFY(s.read("applicationHost.config") != before);
     }
 
+    void editsInsideLocations()
+    {
+        // A site's or a path's settings: the location and its sections are made on the way, as
+        // appcmd's set config -section does; a bad value is refused with the location's path.
+        Scratch s;
+        QString file = s.config(testsupport::baseConfig());
+        auto r = lidoctl({"set", file, "element", "location[@path='Main']/system.webServer/directoryBrowse", "enabled=true"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        r = lidoctl({"add", file, "element", "location[@path='Main/php']/system.webServer/defaultDocument/files/add[@value='index.php']"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QByteArray text = s.read("applicationHost.config");
+        QVERIFY2(text.contains("<location path=\"Main\">\n        <system.webServer>\n            <directoryBrowse enabled=\"true\" />"), text.constData());
+        QVERIFY(text.contains("<location path=\"Main/php\">"));
+        QVERIFY(text.contains("<add value=\"index.php\" />"));
+        r = lidoctl({"set", file, "element", "location[@path='Main/php']/system.webServer/directoryBrowse", "showFlags=Sometimes"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("location[@path='Main/php']/system.webServer/directoryBrowse/@showFlags: 'Sometimes' is not one of"), qPrintable(r.err));
+        QCOMPARE(s.read("applicationHost.config"), text);
+        r = lidoctl({"remove", file, "element", "location[@path='Main']"});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(!s.read("applicationHost.config").contains("directoryBrowse"));
+    }
+
     void rejectedEditsLeaveTheFileUntouched_data()
     {
         QTest::addColumn<QStringList>("args");

@@ -66,6 +66,8 @@ QWidget* AttributeDelegate::createEditor(QWidget* parent, const QStyleOptionView
     }
     connect(line, &QLineEdit::textChanged, this, [this, line, spec, name, isPath](const QString& text) {
         QString message = spec ? QString::fromStdString(spec->check(text.toStdString())) : QString();
+        if (message.isEmpty())
+            message = model_->patternProblem(name, text); // rewrite patterns: PCRE2 at each keystroke
         bool missing = message.isEmpty() && isPath && !text.isEmpty() && !text.contains('%') && !QFileInfo::exists(text);
         if (missing)
             message = spec->type == AttrType::Directory ? tr("warning: no folder %1 on this machine").arg(text) : tr("warning: no program %1 on this machine").arg(text);

@@ -10,12 +10,30 @@ using namespace lido::config;
 
 AttributeModel::AttributeModel(QObject* parent) : QAbstractTableModel(parent) {}
 
+void AttributeModel::setRule(const ConfigElement* rule)
+{
+    ruleSyntax_.reset();
+    if (rule)
+        ruleSyntax_ = patternSyntaxOf(*rule);
+}
+
+QString AttributeModel::patternProblem(const QString& attribute, const QString& value) const
+{
+    bool pattern = (elementName_ == "match" && attribute == "url") || (elementName_ == "add" && attribute == "pattern" && path_.contains("/conditions/"));
+    if (!ruleSyntax_ || !pattern)
+        return {};
+    std::string problem = lido::config::patternProblem(value.toStdString(), *ruleSyntax_);
+    return problem.empty() ? QString() : tr("the pattern does not compile: %1").arg(QString::fromStdString(problem));
+}
+
 void AttributeModel::setElement(std::shared_ptr<const Config> config, const ConfigElement* element)
 {
     beginResetModel();
     config_ = std::move(config);
     rows_.clear();
     path_ = element ? QString::fromStdString(element->path) : QString();
+    elementName_ = element ? QString::fromStdString(element->name) : QString();
+    ruleSyntax_.reset();
     if (element) {
         auto q = [](const std::string& s) { return QString::fromStdString(s); };
         auto problemOf = [&](const std::string& attr) {
@@ -111,6 +129,8 @@ bool AttributeModel::setData(const QModelIndex& index, const QVariant& value, in
     } else {
         r.pending = v;
         r.pendingProblem = r.spec ? QString::fromStdString(r.spec->check(v.toStdString())) : QString();
+        if (r.pendingProblem.isEmpty())
+            r.pendingProblem = patternProblem(r.name, v);
     }
     emit dataChanged(this->index(index.row(), 0), this->index(index.row(), ColumnCount - 1));
     emit editsChanged();

@@ -5,6 +5,8 @@
 // discarded.
 #include "config/Config.h"
 
+#include "config/RewriteRules.h"
+
 #include <QAbstractTableModel>
 #include <memory>
 #include <optional>
@@ -19,6 +21,10 @@ public:
     QString help(int row) const;
     const lido::config::AttributeSpec* spec(int row) const;
     QString elementPath() const { return path_; }
+    // A URL Rewrite rule's match/@url or conditions/add/@pattern (rule: the rule the element is
+    // in, or null): what is wrong with a value typed for such an attribute, by PCRE2, else "".
+    void setRule(const lido::config::ConfigElement* rule);
+    QString patternProblem(const QString& attribute, const QString& value) const;
 
     // Pending edits, in row order: (attribute, value).
     std::vector<std::pair<QString, QString>> pendingEdits() const;
@@ -49,4 +55,6 @@ private:
     std::shared_ptr<const lido::config::Config> config_;
     std::vector<Row> rows_;
     QString path_;
+    QString elementName_;
+    std::optional<lido::config::PatternSyntax> ruleSyntax_; // set inside a rewrite rule
 };

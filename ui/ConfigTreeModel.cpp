@@ -92,6 +92,10 @@ QString ConfigTreeModel::label(const ConfigElement& e)
         return QObject::tr("FastCGI %1 %2").arg(q(e.get("fullPath")), q(e.get("arguments"))).trimmed();
     if (path == "system.webServer/handlers/add")
         return QObject::tr("Handler %1 (%2)").arg(q(e.get("name")), q(e.get("path")));
+    if (path == "location")
+        return e.get("path").empty() ? QObject::tr("Location (the whole server)") : QObject::tr("Location %1").arg(q(e.get("path")));
+    if (path == "system.webServer/rewrite/rules/rule" || path == "system.webServer/rewrite/globalRules/rule")
+        return QObject::tr("Rule %1").arg(q(e.get("name")));
     auto slash = e.path.rfind('/');
     return q(slash == std::string::npos ? e.path : e.path.substr(slash + 1));
 }

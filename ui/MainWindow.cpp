@@ -4,6 +4,8 @@
 #include "AttributeDelegate.h"
 #include "ChangesDialog.h"
 #include "AttributeModel.h"
+#include "EffectiveView.h"
+#include "TestPatternDialog.h"
 #include "ConfigTreeModel.h"
 #include "EngineClient.h"
 #include "EventsDock.h"
@@ -55,7 +57,9 @@ using namespace lido::config;
 MainWindow::MainWindow(EngineClient* client, QWidget* parent)
     : QMainWindow(parent), tree_(new QTreeView), attributes_(new QTableView), help_(new QLabel), problems_(new QListWidget),
       treeModel_(new ConfigTreeModel(this)), attributeModel_(new AttributeModel(this)), client_(client), tabs_(new QTabWidget),
-      apply_(new QPushButton(tr("&Apply"))), cancel_(new QPushButton(tr("Cancel"))), environment_(new QPushButton(tr("&Environment variables…"))), delegate_(new AttributeDelegate(attributeModel_, this))
+      apply_(new QPushButton(tr("&Apply"))), cancel_(new QPushButton(tr("Cancel"))), environment_(new QPushButton(tr("&Environment variables…"))),
+      testPattern_(new QPushButton(tr("&Test pattern…"))), effective_(new EffectiveView), detailTabs_(new QTabWidget),
+      delegate_(new AttributeDelegate(attributeModel_, this))
 {
     setWindowTitle(tr("Lido"));
     tree_->setModel(treeModel_);
@@ -89,6 +93,14 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
     environment_->setObjectName("environmentButton");
     environment_->setVisible(false);
     buttons->addButton(environment_, QDialogButtonBox::ActionRole);
+    testPattern_->setObjectName("testPatternButton");
+    testPattern_->setVisible(false);
+    testPattern_->setToolTip(tr("Run the selected rule's pattern and action on a URL you type"));
+    buttons->addButton(testPattern_, QDialogButtonBox::ActionRole);
+    connect(testPattern_, &QPushButton::clicked, this, [this] {
+        if (TestPatternDialog* d = showTestPattern())
+            d->open();
+    });
     connect(environment_, &QPushButton::clicked, this, [this] {
         const ConfigElement* e = tree_->currentIndex().isValid() ? treeModel_->element(tree_->currentIndex()) : nullptr;
         if (!e)
@@ -143,7 +155,10 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
     auto* right = new QWidget;
     auto* rightLayout = new QVBoxLayout(right);
     rightLayout->setContentsMargins(0, 0, 0, 0);
-    rightLayout->addWidget(attributes_, 1);
+    detailTabs_->setObjectName("detailTabs");
+    detailTabs_->addTab(attributes_, tr("Attributes"));
+    detailTabs_->addTab(effective_, tr("Effective settings"));
+    rightLayout->addWidget(detailTabs_, 1);
     rightLayout->addWidget(help_);
     rightLayout->addWidget(buttons);
     auto* split = new QSplitter;
@@ -424,11 +439,48 @@ void MainWindow::showElement()
     const ConfigElement* e = tree_->currentIndex().isValid() ? treeModel_->element(tree_->currentIndex()) : nullptr;
     environment_->setVisible(e && e->spec && e->spec->path == "system.webServer/fastCgi/application");
     attributeModel_->setElement(treeModel_->config(), e);
+    // The rule and the site this element is in, if any (for pattern checks and the effective view).
+    const ConfigElement* rule = nullptr;
+    const ConfigElement* site = nullptr;
+    for (QModelIndex i = tree_->currentIndex(); i.isValid(); i = i.parent())
+        if (const ConfigElement* up = treeModel_->element(i)) {
+            if (!rule && up->name == "rule")
+                rule = up;
+            if (!site && up->name == "site" && up->spec)
+                site = up;
+        }
+    attributeModel_->setRule(rule);
+    testPattern_->setVisible(rule != nullptr);
+    effective_->showFor(treeModel_->config(), e, site);
     attributes_->resizeColumnsToContents();
     help_->setText(e ? QStringLiteral("<b>%1</b><br>%2").arg(QString::fromStdString(e->path).toHtmlEscaped(),
                                                                  e->spec ? QString::fromStdString(e->spec->help).toHtmlEscaped()
                                                                          : tr("Not known to Lido; kept unchanged."))
                      : QString());
+}
+
+TestPatternDialog* MainWindow::showTestPattern()
+{
+    const ConfigElement* rule = nullptr;
+    for (QModelIndex i = tree_->currentIndex(); i.isValid() && !rule; i = i.parent())
+        if (const ConfigElement* up = treeModel_->element(i); up && up->name == "rule")
+            rule = up;
+    if (!rule)
+        return nullptr;
+    // IsFile and IsDirectory look in the folder of the site the rule's location names.
+    QString root;
+    std::shared_ptr<const lido::config::Config> config = treeModel_->config();
+    std::string path = rule->path.rfind("location[@path='", 0) == 0 ? rule->path.substr(16, rule->path.find("']") - 16) : std::string();
+    if (const ConfigElement* s = config ? config->site(path.substr(0, path.find('/'))) : nullptr)
+        for (const ConfigElement* app : s->childrenNamed("application"))
+            if (app->get("path") == "/")
+                for (const ConfigElement* vd : app->childrenNamed("virtualDirectory"))
+                    if (vd->get("path") == "/")
+                        root = QString::fromStdString(lido::config::expandEnvironment(vd->get("physicalPath")) +
+                                                      (path.find('/') == std::string::npos ? std::string() : path.substr(path.find('/'))));
+    auto* dialog = new TestPatternDialog(config, rule, root, this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    return dialog;
 }
 
 QString MainWindow::editAndSave(const QString& verb, const QString& kind, const QString& key, const QStringList& args)

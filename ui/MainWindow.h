@@ -24,6 +24,8 @@ class QSplitter;
 class HostTree;
 class AddDialog;
 class AttributeDelegate;
+class EffectiveView;
+class TestPatternDialog;
 
 namespace lido::config {
 class Config;
@@ -65,6 +67,13 @@ public:
     // replaced by NAME=VALUE lines (added, changed and removed in one save). The refusal, or "".
     QString setEnvironment(const QString& lines);
     QPushButton* environmentButton() const { return environment_; }
+    // The Configuration page's "Effective settings" tab: for the selected site, application or
+    // location, every setting in effect and where it comes from.
+    EffectiveView* effectiveView() const { return effective_; }
+    QTabWidget* detailTabs() const { return detailTabs_; }
+    // "Test pattern…" for the selected URL Rewrite rule (or an element inside one).
+    QPushButton* testPatternButton() const { return testPattern_; }
+    TestPatternDialog* showTestPattern();
     // With a tray: closing the window hides it (a setting, with a first-time hint).
     void setTray(Tray* tray) { tray_ = tray; }
     // Brings the window up on the Application Pools page with that pool selected.
@@ -98,6 +107,9 @@ private:
     QPushButton* apply_;
     QPushButton* cancel_;
     QPushButton* environment_;
+    QPushButton* testPattern_;
+    EffectiveView* effective_;
+    QTabWidget* detailTabs_;
     AttributeDelegate* delegate_;
     std::string loadedText_; // the file as last opened: the compare-and-swap base of a save
     Tray* tray_ = nullptr;

@@ -321,4 +321,42 @@ RewriteRules parseRewriteRules(const ConfigElement* rules, const ConfigElement* 
     return out;
 }
 
+PatternSyntax patternSyntaxOf(const ConfigElement& rule)
+{
+    std::string name = rule.get("patternSyntax");
+    return name == "Wildcard" ? PatternSyntax::Wildcard : name == "ExactMatch" ? PatternSyntax::ExactMatch : PatternSyntax::ECMAScript;
+}
+
+std::string patternProblem(std::string_view pattern, PatternSyntax syntax)
+{
+    if (syntax == PatternSyntax::ExactMatch)
+        return {};
+    Regex::Error err;
+    if (Regex::compile(syntax == PatternSyntax::Wildcard ? wildcardToRegex(pattern) : std::string(pattern), true, &err))
+        return {};
+    return err.message + " at offset " + std::to_string(err.offset);
+}
+
+PatternTest testPattern(std::string_view pattern, PatternSyntax syntax, bool ignoreCase, bool negate, std::string_view input)
+{
+    PatternTest t;
+    RewritePattern p;
+    p.syntax = syntax;
+    p.text = std::string(pattern);
+    p.ignoreCase = ignoreCase;
+    if (syntax != PatternSyntax::ExactMatch) {
+        Regex::Error err;
+        p.regex = Regex::compile(syntax == PatternSyntax::Wildcard ? wildcardToRegex(pattern) : p.text, ignoreCase, &err);
+        if (!p.regex) {
+            t.problem = err.message + " at offset " + std::to_string(err.offset);
+            return t;
+        }
+    }
+    auto captures = p.match(input);
+    t.matched = captures.has_value() != negate;
+    if (captures && !negate)
+        t.captures = std::move(*captures);
+    return t;
+}
+
 } // namespace lido::config

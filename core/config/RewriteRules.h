@@ -87,6 +87,19 @@ struct RewriteRules {
 RewriteRules parseRewriteRules(const ConfigElement* rules, const ConfigElement* maps, const std::string& file,
                                std::vector<Diagnostic>* problems);
 
+// A pattern as it is typed (the console checks each keystroke): PCRE2's message with the offset,
+// or "" when it compiles. ExactMatch always does.
+std::string patternProblem(std::string_view pattern, PatternSyntax syntax);
+PatternSyntax patternSyntaxOf(const ConfigElement& rule); // rule/@patternSyntax
+
+// IIS Manager's "Test pattern": one pattern on an input, with its captures ({R:0} the whole match).
+struct PatternTest {
+    std::string problem; // the pattern does not compile
+    bool matched = false; // after negate
+    std::vector<std::string> captures;
+};
+PatternTest testPattern(std::string_view pattern, PatternSyntax syntax, bool ignoreCase, bool negate, std::string_view input);
+
 // The server variables rules may read: HTTP_* and those IIS names that Lido knows.
 bool knownServerVariable(std::string_view name);
 

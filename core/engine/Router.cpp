@@ -301,7 +301,7 @@ public:
             return;
         }
         if (redirects == 0)
-            if (auto refused = useScope(r, state->scopeFor(*normal)).filter.check(req, *normal)) {
+            if (auto refused = (state->scopes.size() == 1 ? *scope_ : useScope(r, state->scopeFor(*normal))).filter.check(req, *normal)) {
                 fail(r, refused->status, refused->reason, {}, refused->substatus);
                 return;
             }
@@ -402,7 +402,8 @@ public:
         const SiteConfig* site = &siteConfig;
         const http::Request& req = r->request();
         const std::string* normal = &path;
-        useScope(r, state_->scopeFor(*normal));
+        if (state_->scopes.size() > 1) // (a site without locations has its one scope since serve())
+            useScope(r, state_->scopeFor(*normal));
         Route route;
         if (!s.map->route(*site, *normal, route)) {
             fail(r, 404, "no application or virtual directory of site '" + site->name + "' serves " + *normal);

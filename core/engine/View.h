@@ -60,6 +60,8 @@ struct SiteState {
     std::vector<RewriteScope> rewrite; // URL Rewrite rules: the server's, the site's, its paths'
     const SiteScope& scopeFor(const std::string& urlPath) const
     {
+        if (scopes.size() == 1) // a site without <location> blocks
+            return *scopes.front();
         for (const auto& s : scopes)
             if (s->prefix == "/" || urlPath.compare(0, s->prefix.size(), s->prefix) == 0 || urlPath + "/" == s->prefix)
                 return *s;

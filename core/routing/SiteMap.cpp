@@ -151,6 +151,8 @@ std::vector<const HandlerMapping*> SiteMap::allHandlers() const
 
 const Scope& SiteMap::scopeFor(const SiteConfig& site, const std::string& urlPath)
 {
+    if (site.scopes.size() == 1) // a site without <location> blocks
+        return *site.scopes.front();
     for (const auto& scope : site.scopes)
         if (scope->prefix == "/" || urlPath.compare(0, scope->prefix.size(), scope->prefix) == 0 || urlPath + "/" == scope->prefix)
             return *scope;

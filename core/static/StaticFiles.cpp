@@ -157,8 +157,9 @@ struct Variant {
     std::shared_ptr<const std::string> body;
     std::string etag; // the identity ETag with the coding: "...-br"
 };
+// The body comes from `cached` when the file is in memory, else it is read from fd.
 Variant compressedVariant(const http::Request& req, const compress::Settings* cs, const std::string& path, const std::string& etag,
-                          const std::string& type, uint64_t size, const std::function<std::string()>& readAll, std::vector<http::Header>& vary)
+                          const std::string& type, uint64_t size, const std::string* cached, int fd, std::vector<http::Header>& vary)
 {
     Variant v;
     if (!cs || !cs->doStatic || size < cs->minFileSize || size > kMaxStaticCompression || req.method == "OPTIONS" ||
@@ -173,7 +174,14 @@ Variant compressedVariant(const http::Request& req, const compress::Settings* cs
     std::string key = path + '\x1f' + etag + '\x1f' + std::string(compress::codingName(scheme->coding)) + std::to_string(scheme->staticLevel);
     auto body = compress::cachedBody(key);
     if (!body) {
-        std::string data = readAll();
+        std::string data;
+        if (cached) {
+            data = *cached;
+        } else {
+            data.resize(size);
+            ssize_t got = size ? ::pread(fd, data.data(), size, 0) : 0;
+            data.resize(got < 0 ? 0 : static_cast<size_t>(got));
+        }
         if (data.size() != size)
             return v;
         body = std::make_shared<const std::string>(compress::compressWhole(scheme->coding, scheme->staticLevel, data));
@@ -268,12 +276,7 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Rou
     std::string lastModified = http::httpDate(st.st_mtime);
     uint64_t size = static_cast<uint64_t>(st.st_size), first = 0, last = size ? size - 1 : 0;
     std::vector<http::Header> vary;
-    Variant variant = compressedVariant(req, compression, route.physicalPath, etag, type, size, [&] {
-        std::string all(size, '\0');
-        ssize_t got = size ? ::pread(fd, all.data(), size, 0) : 0;
-        all.resize(got < 0 ? 0 : static_cast<size_t>(got));
-        return all;
-    }, vary);
+    Variant variant = compressedVariant(req, compression, route.physicalPath, etag, type, size, nullptr, fd, vary);
     if (variant.body)
         etag = variant.etag;
     std::vector<http::Header> headers{{"Content-Type", type}, {"ETag", etag}, {"Last-Modified", lastModified}, {"Accept-Ranges", "bytes"}};
@@ -367,7 +370,7 @@ void serveCached(const std::shared_ptr<http::Responder>& responder, const std::s
 {
     const http::Request& req = responder->request();
     std::vector<http::Header> vary;
-    Variant variant = compressedVariant(req, compression, path, f.etag, f.mimeType, f.size, [&] { return f.body; }, vary);
+    Variant variant = compressedVariant(req, compression, path, f.etag, f.mimeType, f.size, &f.body, -1, vary);
     const std::string& etag = variant.body ? variant.etag : f.etag;
     bool notModified = false;
     if (const std::string* inm = req.header("If-None-Match"))

@@ -57,6 +57,7 @@ private slots:
     void capturesAndQueryStrings();
     void redirectWithConditionCaptures();
     void rulesChainUnlessStopProcessing();
+    void rulesThatWouldLoopRunOnceEach();
     void functionsAndMaps();
     void matchAnyAndNegation();
     void wildcardAndExactMatch();
@@ -158,6 +159,21 @@ void tst_Rewriter::rulesChainUnlessStopProcessing()
     QCOMPARE(chained.path, std::string("/c/x")); // the second rule saw the first's output
     QCOMPARE(chained.matched, (std::vector<std::string>{"First", "Second"}));
     QCOMPARE(run(load(QString(chain).arg("true")), "/a/x").path, std::string("/b/x"));
+}
+
+void tst_Rewriter::rulesThatWouldLoopRunOnceEach()
+{
+    // a -> b -> a would loop if rules ran until nothing matched; IIS runs each once, in order, and
+    // so does Lido: the URL ends as the last rule left it, and a later request starts afresh.
+    auto rules = load(R"~(<rules>
+      <rule name="There"><match url="^a/(.*)" /><action type="Rewrite" url="b/{R:1}" /></rule>
+      <rule name="Back"><match url="^b/(.*)" /><action type="Rewrite" url="a/{R:1}" /></rule>
+      <rule name="Self"><match url="^a/(.*)" /><action type="Rewrite" url="a/{R:1}" /></rule>
+    </rules>)~");
+    rewrite::Outcome o = run(rules, "/a/x");
+    QCOMPARE(o.kind, rewrite::Outcome::Kind::Rewrite);
+    QCOMPARE(o.path, std::string("/a/x"));
+    QCOMPARE(o.matched, (std::vector<std::string>{"There", "Back", "Self"}));
 }
 
 void tst_Rewriter::functionsAndMaps()

@@ -6,7 +6,7 @@ LIDO_PACKAGES=(
   cmake ninja-build g++ pkg-config ccache clang
   qt6-base-dev qt6-charts-dev qt6-svg-dev libqt6opengl6-dev libgl-dev
   libpugixml-dev libspdlog-dev libasio-dev node-llhttp libdtl-dev libcli11-dev
-  libpcre2-dev zlib1g-dev libbrotli-dev libfcgi-dev php-cgi media-types xvfb xauth trayer curl nlohmann-json3-dev
+  libpcre2-dev libssl-dev openssl zlib1g-dev libbrotli-dev libfcgi-dev php-cgi media-types xvfb xauth trayer curl nlohmann-json3-dev
   mediawiki php-sqlite3 php-laravel-framework
 )
 missing=()

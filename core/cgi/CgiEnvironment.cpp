@@ -30,7 +30,10 @@ std::vector<std::pair<std::string, std::string>> cgiVariables(const CgiContext& 
     }
     set("REMOTE_ADDR", r.remoteAddress);
     set("REMOTE_PORT", std::to_string(r.remotePort));
-    set("HTTPS", "off");
+    // IIS's and Apache's names for a request that came over TLS.
+    set("HTTPS", r.secure ? "on" : "off");
+    set("SERVER_PORT_SECURE", r.secure ? "1" : "0");
+    set("REQUEST_SCHEME", r.secure ? "https" : "http");
     set("REDIRECT_STATUS", "200"); // php-cgi refuses to run without it (cgi.force_redirect)
     set("PATH", "/usr/local/bin:/usr/bin:/bin");
     if (c.contentLength)

@@ -3,6 +3,7 @@
 #include "config/RewriteRules.h"
 #include "config/Schema.h"
 #include "config/Values.h"
+#include "util/OpenSsl.h"
 
 #include <algorithm>
 #include <map>
@@ -47,6 +48,7 @@ public:
             element(c);
         references(root);
         locations(root);
+        tls(root);
         rewriteRules(root);
         std::stable_sort(out_.begin(), out_.end(), [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; });
         return std::move(out_);
@@ -253,6 +255,41 @@ private:
             "the engine runs as " + self + ", not root, and cannot switch users: pool " + pool.get("name") + " runs as " + self);
     }
 
+    // An https binding has its certificate: PEM files that exist, or the central store (sslFlags 2).
+    void httpsBinding(const ConfigElement& b, const std::string& storePath)
+    {
+        uint64_t flags = parseUInt(b.get("sslFlags")).value_or(0);
+        std::string cert = expandEnvironment(b.get("certificateFile"));
+        if (flags & 2) {
+            if (storePath.empty())
+                add(Severity::Error, b.line, b.path + "/@sslFlags",
+                    "sslFlags 2 takes the certificate from the Central Certificate Store: set lido/centralCertificateStore/@physicalPath");
+        } else if (cert.empty()) {
+            add(Severity::Error, b.line, b.path + "/@certificateFile",
+                "an https binding needs certificateFile (a PEM chain, with certificateKeyFile for its key), or sslFlags 2 "
+                "for the Central Certificate Store" + std::string(b.find("certificateHash") ? " (certificateHash names a Windows store)" : ""));
+        }
+        for (const char* attr : {"certificateFile", "certificateKeyFile"}) {
+            std::string f = expandEnvironment(b.get(attr));
+            if (f.empty())
+                continue;
+            Severity missing = options_.pathsAreLocal ? Severity::Error : Severity::Warning;
+            if (::access(f.c_str(), F_OK) != 0)
+                add(missing, b.line, b.path + "/@" + attr, "file '" + f + "' does not exist");
+            else if (::access(f.c_str(), R_OK) != 0)
+                add(missing, b.line, b.path + "/@" + attr, "file '" + f + "' cannot be read");
+        }
+    }
+
+    void tls(const ConfigElement& root)
+    {
+        const ConfigElement* t = find(root, {"lido", "tls"});
+        if (!t || !t->find("ciphers") || t->get("ciphers").empty())
+            return;
+        if (std::string why = cipherListProblem(t->get("ciphers")); !why.empty())
+            add(Severity::Error, t->line, t->path + "/@ciphers", why);
+    }
+
     // <location path="Site/app/path">: the site exists, and the sections are ones that IIS allows
     // below the server. Lido has no feature delegation: overrideMode="Deny" locks nothing.
     void locations(const ConfigElement& root)
@@ -331,6 +368,9 @@ private:
             int line;
         };
         std::map<std::string, Bound> bindings;
+        std::map<std::string, std::pair<std::string, int>> protocolAt; // ip:port -> the protocol first bound there, its line
+        const ConfigElement* store = find(root, {"lido", "centralCertificateStore"});
+        std::string storePath = store ? expandEnvironment(store->get("physicalPath")) : std::string();
         for (const ConfigElement* site : sites ? sites->childrenNamed("site") : std::vector<const ConfigElement*>{}) {
             std::string siteName = site->get("name");
             bool rootApp = false;
@@ -369,6 +409,14 @@ private:
                         add(Severity::Error, b->line, b->path + "/@bindingInformation",
                             b->get("protocol") + " " + b->get("bindingInformation") + " is already bound by site '" +
                                 it->second.site + "' (line " + std::to_string(it->second.line) + ")");
+                    std::string protocol = toLower(b->get("protocol"));
+                    auto [at, first] = protocolAt.emplace(info->ip + ":" + std::to_string(info->port), std::make_pair(protocol, b->line));
+                    if (!first && at->second.first != protocol)
+                        add(Severity::Error, b->line, b->path + "/@protocol",
+                            info->ip + ":" + std::to_string(info->port) + " serves " + at->second.first + " (line " +
+                                std::to_string(at->second.second) + "); one port cannot serve http and https");
+                    if (protocol == "https")
+                        httpsBinding(*b, storePath);
                 }
             }
         }

@@ -171,9 +171,14 @@ void addSiteElements(std::vector<ElementSpec>& out, const std::string& base, boo
     if (!defaults) {
         out.push_back(E(base + "/bindings", "The addresses, ports and host names the site answers on."));
         out.push_back(E(base + "/bindings/binding", "One address the site answers on.", {
-            Enum("protocol", "http", {"http", "https"}, "The protocol; Lido serves http.").key(),
+            Enum("protocol", "http", {"http", "https"}, "http, or https (TLS with the certificate below, or from the central store).").key(),
             Bind("bindingInformation", "ip:port:host, e.g. 127.0.0.1:8080: or *:80:www.example.org").key(),
-            Str("sslFlags", "0", "Windows only: TLS flags.").windows(),
+            UInt("sslFlags", 0, "https: 1 = SNI (the certificate is this host name's), 2 = Central Certificate Store "
+                                "(lido/centralCertificateStore, a file per host name); IIS's 4 and 8 are kept, no effect.").range(0, 15),
+            Str("certificateFile", "", "https: the PEM certificate chain (leaf first); it may hold the key too.").lido(),
+            Str("certificateKeyFile", "", "https: the PEM private key (empty: in certificateFile).").lido(),
+            Str("certificateHash", "", "Windows only: a certificate in a Windows store.").windows(),
+            Str("certificateStoreName", "", "Windows only: the Windows certificate store.").windows(),
         }, true));
         out.push_back(E(base + "/bindings/clear", "Removes earlier bindings.", {}, true));
         out.push_back(E(base + "/application", "An application: a URL path served with one application pool.", {
@@ -711,6 +716,14 @@ Schema::Schema()
     out.push_back(E("lido/limits", "Engine-wide limits.", {
         UInt("maxConnections", 0, "Connections the engine accepts at once over all sites; past it new ones get 503 "
                                   "(0 = the open-file limit less a quarter, at least 64, kept for pools, logs and files).").lido(),
+    }));
+    out.push_back(E("lido/tls", "TLS for https bindings (Mozilla's intermediate profile by default).", {
+        Enum("minVersion", "TLSv1.2", {"TLSv1.2", "TLSv1.3"}, "The oldest TLS version accepted.").lido(),
+        Str("ciphers", "", "TLS 1.2 cipher list in OpenSSL's syntax (empty: Mozilla intermediate); TLS 1.3's are OpenSSL's.").lido(),
+    }));
+    out.push_back(E("lido/centralCertificateStore", "IIS's Central Certificate Store: a folder with HOST.pem (chain and key) per host "
+                                                    "name, _.example.com.pem for *.example.com; used by https bindings with sslFlags 2.", {
+        Str("physicalPath", "", "The folder.").lido(),
     }));
     out.push_back(E("lido/log", "Where the engine writes its logs.", {
         Str("directory", "", "Folder of the event and error logs (empty: $XDG_STATE_HOME/lido/log)."),

@@ -75,6 +75,8 @@ struct Engine::Impl {
     std::deque<HistoryPoint> history;
     std::unique_ptr<asio::steady_timer> ticker;
     std::atomic<bool> running{false};
+    uint64_t certificateTicks = 0;              // ticker thread only
+    std::set<std::string> warnedCertificates;   // expiry warnings given (file, notAfter, kind)
 
     std::shared_ptr<Shared> current() const { return slot->load(); }
 
@@ -190,9 +192,74 @@ struct Engine::Impl {
                 ep.maxConnections = std::max(ep.maxConnections, site.maxConnections);
                 if (std::find(ep.sites.begin(), ep.sites.end(), raw) == ep.sites.end())
                     ep.sites.push_back(raw);
+                if (b.https)
+                    addCertificate(*config, ep, site, b, *raw);
             }
         }
         return shared;
+    }
+
+    // An https binding's certificate on its endpoint (SNI: for its host name; else the endpoint's
+    // default), or the central store. One that does not load fails the site, with the reason.
+    void addCertificate(const config::Config& config, EndpointInfo& ep, const SiteConfig& site, const SiteConfig::Binding& b, SiteState& state)
+    {
+        std::string where = "site " + site.name + ": https binding " + b.ip + ":" + std::to_string(b.port) + ":" + b.host;
+        if (!ep.tls) {
+            http::TlsOptions options;
+            if (const ConfigElement* t = config.section("lido/tls")) {
+                options.minVersion = t->get("minVersion");
+                options.ciphers = t->get("ciphers");
+            }
+            auto tls = http::TlsEndpoint::create(options);
+            if (!tls) {
+                events->add(log::Severity::Error, "site " + site.name, "tls.settings-invalid", where + ": " + tls.error());
+                state.failure = tls.error();
+                return;
+            }
+            ep.tls = *tls;
+        }
+        if (b.sslFlags & 2)
+            if (const ConfigElement* store = config.section("lido/centralCertificateStore"))
+                ep.tls->setCentralStore(config::expandEnvironment(store->get("physicalPath")));
+        if (b.certificateFile.empty())
+            return;
+        if (std::string e = ep.tls->addCertificate(b.sslFlags & 1 ? b.host : std::string(), b.certificateFile, b.keyFile); !e.empty()) {
+            events->add(log::Severity::Error, "site " + site.name, "tls.certificate-invalid", where + ": " + e);
+            state.failure = "the certificate does not load: " + e;
+        }
+    }
+
+    // Once a second: certificate files that changed are loaded again (renewal without a restart);
+    // once a minute: certificates that expire within 14 days, or have expired, are told.
+    void checkCertificates(const Shared& shared)
+    {
+        bool minute = ++certificateTicks % 60 == 1;
+        std::time_t now = std::time(nullptr);
+        for (const auto& [key, ep] : shared.endpoints) {
+            if (!ep.tls)
+                continue;
+            std::string source = ep.sites.empty() ? "engine" : "site " + ep.sites.front()->config->name;
+            for (const http::TlsEndpoint::Change& c : ep.tls->refresh())
+                events->add(c.ok ? log::Severity::Info : log::Severity::Error, source, c.ok ? "tls.certificate-renewed" : "tls.certificate-invalid",
+                            c.message);
+            if (!minute)
+                continue;
+            for (const http::CertificateFacts& f : ep.tls->certificates()) {
+                long long left = static_cast<long long>(f.notAfter - now);
+                std::string name = f.host.empty() ? f.subject : f.host;
+                std::string told = f.file + "|" + std::to_string(f.notAfter) + (left <= 0 ? "|expired" : "|soon");
+                if (left > 14 * 86400 || warnedCertificates.count(told))
+                    continue;
+                warnedCertificates.insert(told);
+                if (left <= 0)
+                    events->add(log::Severity::Error, source, "tls.certificate-expired",
+                                "the certificate for " + name + " (" + f.file + ") has expired; clients refuse it");
+                else
+                    events->add(log::Severity::Warning, source, "tls.certificate-expiring",
+                                "the certificate for " + name + " (" + f.file + ") expires in " + std::to_string((left + 86399) / 86400) +
+                                    " days");
+            }
+        }
     }
 
     void retirePools(const Shared& old, const Shared& next, const std::string& why)
@@ -238,6 +305,7 @@ struct Engine::Impl {
                     history.pop_front();
             }
             listeners->tick();
+            checkCertificates(*shared);
             {
                 std::lock_guard lock(retiredMutex);
                 std::erase_if(retired, [](const std::shared_ptr<pool::FastCgiPool>& r) { return r->drained(); });
@@ -419,6 +487,10 @@ Snapshot Engine::snapshot() const
         m.status4xx = c.status[4];
         m.status5xx = c.status[5];
         m.openConnections = c.connections;
+        for (const auto& [key, ep] : shared->endpoints)
+            if (ep.tls && std::find(ep.sites.begin(), ep.sites.end(), s.get()) != ep.sites.end())
+                for (const http::CertificateFacts& f : ep.tls->certificates())
+                    m.certificates.push_back({f.host, f.subject, f.file, f.notAfter});
         snap.sites.push_back(m);
     }
     for (const auto& [name, p] : shared->pools) {

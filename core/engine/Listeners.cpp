@@ -346,7 +346,10 @@ void Listeners::admit(asio::ip::tcp::socket socket, const EndpointKey& key, cons
     if (!ep->sites.empty())
         limits.idleTimeout = ep->sites.front()->config->connectionTimeout;
     limits.headerTimeout = std::min(limits.headerTimeout, limits.idleTimeout);
-    http::startConnection(std::move(socket), std::make_shared<CountingDispatcher>(dispatcher, counted), limits);
+    if (ep->tls)
+        http::startTlsConnection(std::move(socket), ep->tls, std::make_shared<CountingDispatcher>(dispatcher, counted), limits);
+    else
+        http::startConnection(std::move(socket), std::make_shared<CountingDispatcher>(dispatcher, counted), limits);
 }
 
 void Listeners::reportAcceptFailure(const std::string& where, const std::string& error, bool shedding)

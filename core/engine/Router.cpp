@@ -70,9 +70,11 @@ std::optional<std::string> serverVariable(const SiteMap& map, const SiteConfig& 
     if (name == "REQUEST_METHOD")
         return req.method;
     if (name == "HTTPS")
-        return std::string("off");
+        return std::string(req.secure ? "on" : "off");
     if (name == "SERVER_PORT_SECURE")
-        return std::string("0");
+        return std::string(req.secure ? "1" : "0");
+    if (name == "REQUEST_SCHEME")
+        return std::string(req.secure ? "https" : "http");
     if (name == "SERVER_PORT")
         return std::to_string(req.localPort);
     if (name == "SERVER_NAME")

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,13 @@ struct SiteMetrics {
     double requestsPerSecond = 0;
     uint64_t status1xx = 0, status2xx = 0, status3xx = 0, status4xx = 0, status5xx = 0;
     int64_t openConnections = 0;
+    struct Certificate {
+        std::string host;    // the SNI name, or "" for the endpoint's default
+        std::string subject; // its CN
+        std::string file;
+        std::time_t notAfter = 0;
+    };
+    std::vector<Certificate> certificates; // of its https bindings
 };
 
 struct Snapshot {

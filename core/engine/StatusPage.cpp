@@ -74,14 +74,20 @@ std::string statusJson(const Snapshot& s, double uptime)
                          {"processes", processes}});
     }
     json sites = json::array();
-    for (const SiteMetrics& site : s.sites)
+    for (const SiteMetrics& site : s.sites) {
+        json certificates = json::array();
+        for (const SiteMetrics::Certificate& c : site.certificates)
+            certificates.push_back({{"host", c.host}, {"subject", c.subject}, {"file", c.file},
+                                    {"expires in seconds", static_cast<long long>(c.notAfter - std::chrono::system_clock::to_time_t(s.time))}});
         sites.push_back({{"site", site.name},
                          {"state", site.state},
                          {"requests", site.requests},
                          {"requests per second", site.requestsPerSecond},
                          {"open connections", site.openConnections},
                          {"status", {{"1xx", site.status1xx}, {"2xx", site.status2xx}, {"3xx", site.status3xx}, {"4xx", site.status4xx},
-                                     {"5xx", site.status5xx}}}});
+                                     {"5xx", site.status5xx}}},
+                         {"certificates", certificates}});
+    }
     json cgi = json::array();
     for (const CgiMetrics& c : s.cgi)
         cgi.push_back({{"pool", c.pool}, {"identity", c.identity}, {"running", c.running}, {"queued", c.queued}, {"max queued", c.maxQueued},
@@ -128,6 +134,11 @@ std::string prometheusMetrics(const Snapshot& s)
         for (auto [cls, n] : {std::pair{"1xx", site.status1xx}, {"2xx", site.status2xx}, {"3xx", site.status3xx}, {"4xx", site.status4xx},
                               {"5xx", site.status5xx}})
             out += "lido_site_requests_total{site=\"" + label(site.name) + "\",status_class=\"" + cls + "\"} " + std::to_string(n) + "\n";
+    family("lido_certificate_expiry_seconds", "gauge", "Seconds until a site's certificate expires (negative: expired).");
+    for (const SiteMetrics& site : s.sites)
+        for (const SiteMetrics::Certificate& c : site.certificates)
+            out += "lido_certificate_expiry_seconds{site=\"" + label(site.name) + "\",host=\"" + label(c.host.empty() ? c.subject : c.host) + "\"} " +
+                   std::to_string(static_cast<long long>(c.notAfter - std::chrono::system_clock::to_time_t(s.time))) + "\n";
     family("lido_site_open_connections", "gauge", "Open client connections.");
     for (const SiteMetrics& site : s.sites)
         out += "lido_site_open_connections{site=\"" + label(site.name) + "\"} " + std::to_string(site.openConnections) + "\n";

@@ -9,6 +9,7 @@
 #include "engine/RequestFilter.h"
 #include "engine/ResponseHeaders.h"
 #include "http/Connection.h"
+#include "http/Tls.h"
 #include "log/AccessLog.h"
 #include "log/EventLog.h"
 #include "pool/FastCgiPool.h"
@@ -80,6 +81,7 @@ using EndpointKey = std::pair<std::string, uint16_t>; // address, port
 struct EndpointInfo {
     uint64_t maxConnections = 0;
     std::vector<SiteState*> sites;
+    std::shared_ptr<http::TlsEndpoint> tls; // https bindings: their certificates
 };
 
 // Everything the request path reads for one configuration; immutable once published (counters

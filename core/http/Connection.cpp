@@ -1,5 +1,9 @@
 #include "http/Connection.h"
 
+#include "http/Tls.h"
+
+#include <asio/ssl.hpp>
+
 #include <algorithm>
 
 #include <llhttp.h>
@@ -29,21 +33,36 @@ std::string cachedDate()
 
 } // namespace
 
-class Connection final : public Responder, public std::enable_shared_from_this<Connection> {
+// One client connection, over plain TCP or TLS (Tls: asio's SSL stream over the socket; no
+// sendfile then, the file goes through the TLS layer in pieces).
+template <bool Tls>
+class Connection final : public Responder, public std::enable_shared_from_this<Connection<Tls>> {
 public:
-    Connection(asio::ip::tcp::socket socket, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits)
-        : socket_(std::move(socket)), dispatcher_(std::move(dispatcher)), limits_(limits), timer_(socket_.get_executor())
+    using Stream = std::conditional_t<Tls, asio::ssl::stream<asio::ip::tcp::socket>, asio::ip::tcp::socket>;
+    using std::enable_shared_from_this<Connection<Tls>>::shared_from_this;
+    using std::enable_shared_from_this<Connection<Tls>>::weak_from_this;
+
+    Connection(Stream socket, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits, std::shared_ptr<void> keep = {})
+        : socket_(std::move(socket)), dispatcher_(std::move(dispatcher)), limits_(limits), timer_(socket_.get_executor()), keep_(std::move(keep))
     {
         llhttp_init(&parser_, HTTP_REQUEST, &settings());
         parser_.data = this;
         asio::error_code ec;
-        auto remote = socket_.remote_endpoint(ec);
-        auto local = socket_.local_endpoint(ec);
+        auto remote = lowest().remote_endpoint(ec);
+        auto local = lowest().local_endpoint(ec);
         remoteAddress_ = remote.address().to_string();
         remotePort_ = remote.port();
         localAddress_ = local.address().to_string();
         localPort_ = local.port();
-        socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+        lowest().set_option(asio::ip::tcp::no_delay(true), ec);
+    }
+
+    asio::ip::tcp::socket& lowest()
+    {
+        if constexpr (Tls)
+            return socket_.next_layer();
+        else
+            return socket_;
     }
 
     // A connection that ends after its last response (Connection: close, the peer gone while
@@ -56,8 +75,21 @@ public:
 
     void start()
     {
-        armTimer(limits_.idleTimeout);
-        readMore();
+        if constexpr (Tls) {
+            // The handshake has the header timeout: a client that opens and says nothing is gone.
+            armTimer(limits_.headerTimeout);
+            socket_.async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](const asio::error_code& ec) {
+                if (ec) {
+                    self->closeNow();
+                    return;
+                }
+                self->armTimer(self->limits_.idleTimeout);
+                self->readMore();
+            });
+        } else {
+            armTimer(limits_.idleTimeout);
+            readMore();
+        }
     }
 
     // Responder
@@ -347,6 +379,7 @@ private:
         if (parser_.flags & F_CONTENT_LENGTH)
             req_.contentLength = parser_.content_length;
         req_.remoteAddress = remoteAddress_;
+        req_.secure = Tls;
         req_.remotePort = remotePort_;
         req_.localAddress = localAddress_;
         req_.localPort = localPort_;
@@ -517,11 +550,15 @@ private:
 
     void writeFile()
     {
+        if constexpr (Tls) {
+            writeFileThroughTls();
+            return;
+        }
         Item& item = queue_.front();
-        socket_.native_non_blocking(true);
+        lowest().native_non_blocking(true);
         while (item.length > 0) {
             off_t off = static_cast<off_t>(item.offset);
-            ssize_t sent = ::sendfile(socket_.native_handle(), item.fileFd, &off, std::min<uint64_t>(item.length, 1 << 20));
+            ssize_t sent = ::sendfile(lowest().native_handle(), item.fileFd, &off, std::min<uint64_t>(item.length, 1 << 20));
             if (sent > 0) {
                 bytesSent_ += static_cast<uint64_t>(sent);
                 item.offset += static_cast<uint64_t>(sent);
@@ -532,7 +569,7 @@ private:
                 continue;
             if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
                 writing_ = true;
-                socket_.async_wait(asio::ip::tcp::socket::wait_write, [self = shared_from_this()](const asio::error_code& ec) {
+                lowest().async_wait(asio::ip::tcp::socket::wait_write, [self = shared_from_this()](const asio::error_code& ec) {
                     self->writing_ = false;
                     if (ec) {
                         self->closeNow();
@@ -543,18 +580,52 @@ private:
                 return;
             }
             // EOF before the promised length (the file shrank) or an error: the response is broken.
-            auto done = std::move(item.done);
-            queue_.pop_front();
-            if (done)
-                done(false);
-            closeNow();
+            fileDone(false);
             return;
         }
-        auto done = std::move(item.done);
+        fileDone(true);
+    }
+
+    // The file at the front of the queue is sent (ok) or cannot be (the connection closes).
+    void fileDone(bool ok)
+    {
+        auto done = std::move(queue_.front().done);
         queue_.pop_front();
         if (done)
-            done(true);
-        pump();
+            done(ok);
+        if (ok)
+            pump();
+        else
+            closeNow();
+    }
+
+    // A file over TLS: read in pieces of 64 KiB and written through the TLS layer.
+    void writeFileThroughTls()
+    {
+        Item& item = queue_.front();
+        if (item.length == 0) {
+            fileDone(true);
+            return;
+        }
+        writeBuf_.resize(std::min<uint64_t>(item.length, 64 * 1024));
+        ssize_t got = ::pread(item.fileFd, writeBuf_.data(), writeBuf_.size(), static_cast<off_t>(item.offset));
+        if (got <= 0) {
+            fileDone(false);
+            return;
+        }
+        writeBuf_.resize(static_cast<size_t>(got));
+        item.offset += static_cast<uint64_t>(got);
+        item.length -= static_cast<uint64_t>(got);
+        bytesSent_ += static_cast<uint64_t>(got);
+        writing_ = true;
+        asio::async_write(socket_, asio::buffer(writeBuf_), [self = shared_from_this()](const asio::error_code& ec, size_t) {
+            self->writing_ = false;
+            if (ec) {
+                self->closeNow();
+                return;
+            }
+            self->pump();
+        });
     }
 
     void responseComplete()
@@ -566,7 +637,7 @@ private:
         completed();
         if (!keepAlive_ || closing_) {
             asio::error_code ec;
-            socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+            lowest().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
             // Give the client a moment to read before the socket goes (lingering close).
             closing_ = true;
             armTimer(std::chrono::milliseconds(2000));
@@ -648,7 +719,7 @@ private:
         closed_ = true;
         timer_.cancel();
         asio::error_code ec;
-        socket_.close(ec);
+        lowest().close(ec);
         auto aborted = std::move(abortCb_);
         abortCb_ = nullptr;
         if (aborted && !responseDone_)
@@ -664,7 +735,7 @@ private:
         dispatcher_->connectionClosed();
     }
 
-    asio::ip::tcp::socket socket_;
+    Stream socket_;
     std::shared_ptr<Dispatcher> dispatcher_;
     Limits limits_;
     asio::steady_timer timer_;
@@ -703,6 +774,7 @@ private:
     std::deque<Item> queue_;
     std::string writeBuf_;
     std::vector<std::function<void(bool)>> writeDone_;
+    std::shared_ptr<void> keep_; // what the stream needs alive (the TLS endpoint its context is in)
 };
 
 void sendRedirect(Responder& responder, int status, const std::string& location)
@@ -713,11 +785,17 @@ void sendRedirect(Responder& responder, int status, const std::string& location)
     responder.finish();
 }
 
-std::shared_ptr<Connection> startConnection(asio::ip::tcp::socket socket, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits)
+void startConnection(asio::ip::tcp::socket socket, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits)
 {
-    auto c = std::make_shared<Connection>(std::move(socket), std::move(dispatcher), limits);
+    auto c = std::make_shared<Connection<false>>(std::move(socket), std::move(dispatcher), limits);
     c->start();
-    return c;
+}
+
+void startTlsConnection(asio::ip::tcp::socket socket, std::shared_ptr<TlsEndpoint> tls, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits)
+{
+    asio::ssl::stream<asio::ip::tcp::socket> stream(std::move(socket), tls->context());
+    auto c = std::make_shared<Connection<true>>(std::move(stream), std::move(dispatcher), limits, std::move(tls));
+    c->start();
 }
 
 } // namespace lido::http

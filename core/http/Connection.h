@@ -74,8 +74,11 @@ public:
 // A redirect (301, 302, 303, 307) to location, with a short HTML body naming it.
 void sendRedirect(Responder& responder, int status, const std::string& location);
 
-class Connection;
-std::shared_ptr<Connection> startConnection(asio::ip::tcp::socket socket, std::shared_ptr<Dispatcher> dispatcher,
-                                            const Limits& limits);
+class TlsEndpoint;
+void startConnection(asio::ip::tcp::socket socket, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits);
+// Over TLS: the handshake (with the header timeout), then the same HTTP/1.1. The connection keeps
+// the endpoint (its certificates) alive.
+void startTlsConnection(asio::ip::tcp::socket socket, std::shared_ptr<TlsEndpoint> tls, std::shared_ptr<Dispatcher> dispatcher,
+                        const Limits& limits);
 
 } // namespace lido::http

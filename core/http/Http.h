@@ -34,6 +34,7 @@ struct Request {
     uint16_t remotePort = 0;
     std::string localAddress;
     uint16_t localPort = 0;
+    bool secure = false; // arrived over TLS
 
     const std::string* header(std::string_view name) const; // case-insensitive, first
     bool hasBody() const { return chunked || (contentLength && *contentLength > 0); }

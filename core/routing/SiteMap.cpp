@@ -177,14 +177,18 @@ std::shared_ptr<const SiteMap> SiteMap::build(const config::Config& config, std:
         site.autoStart = config::parseBool(s->get("serverAutoStart")).value_or(true);
         if (const ConfigElement* bs = s->child("bindings"))
             for (const ConfigElement* b : bs->childrenNamed("binding")) {
-                if (!config::iequals(b->get("protocol"), "http")) {
+                bool https = config::iequals(b->get("protocol"), "https");
+                if (!https && !config::iequals(b->get("protocol"), "http")) {
                     if (warnings)
                         warnings->push_back("site " + site.name + ": binding " + b->get("protocol") + "/" + b->get("bindingInformation") +
-                                            " skipped: Lido serves http only");
+                                            " skipped: Lido serves http and https");
                     continue;
                 }
                 if (auto info = config::parseBindingInfo(b->get("bindingInformation")))
-                    site.bindings.push_back(SiteConfig::Binding{info->ip, info->port, info->host});
+                    site.bindings.push_back(SiteConfig::Binding{info->ip, info->port, info->host, https,
+                                                                static_cast<uint32_t>(config::parseUInt(b->get("sslFlags")).value_or(0)),
+                                                                config::expandEnvironment(b->get("certificateFile")),
+                                                                config::expandEnvironment(b->get("certificateKeyFile"))});
             }
         for (const ConfigElement* a : s->childrenNamed("application")) {
             Application app;

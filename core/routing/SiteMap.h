@@ -67,6 +67,9 @@ struct SiteConfig {
         std::string ip; // "*" or address
         uint16_t port = 0;
         std::string host;
+        bool https = false;
+        uint32_t sslFlags = 0; // 1 SNI, 2 Central Certificate Store
+        std::string certificateFile, keyFile;
     };
     std::vector<Binding> bindings;
     std::vector<Application> applications; // longest path first

@@ -198,7 +198,8 @@ private slots:
         };
         QCOMPARE(labels("/shop.html"), (std::vector<std::string>{"server", "location path=''", "site Shop"}));
         QCOMPARE(labels("/admin/x"), (std::vector<std::string>{"server", "location path=''", "application /admin"}));
-        const ConfigElement* headers = effectiveSettings(*c, "Shop", "/admin/reports/").section("httpProtocol/customHeaders");
+        EffectiveSettings reports = effectiveSettings(*c, "Shop", "/admin/reports/");
+        const ConfigElement* headers = reports.section("httpProtocol/customHeaders");
         QVERIFY(headers);
         QCOMPARE(headers->childrenNamed("add").size(), size_t(1)); // cleared at /admin; no X-Frame-Options from the site
     }

@@ -56,23 +56,7 @@ void tst_FrontControllers::initTestCase()
     if (!QFile::exists(QString(kMediaWiki) + "/maintenance/install.php") || !QFile::exists("/usr/share/php/Illuminate/autoload.php"))
         QFAIL("Debian's mediawiki and php-laravel-framework packages are needed (scripts/deps.sh installs them)");
     f = std::make_unique<EngineFixture>();
-    // MediaWiki: installed the way its installer does it, into this test's folder.
     QString wiki = f->s.path("wiki");
-    QDir().mkpath(wiki + "/data");
-    QProcess install;
-    install.setWorkingDirectory(kMediaWiki);
-    install.start("php", {"maintenance/install.php", "--dbtype=sqlite", "--dbpath=" + wiki + "/data", "--dbname=wiki",
-                          QString("--server=http://127.0.0.1:%1").arg(f->port), "--scriptpath=/w", "--confpath=" + wiki,
-                          "--pass=LidoTestPassword1", "--lang=en", "LidoWiki", "Admin"});
-    QVERIFY(install.waitForFinished(120000));
-    QVERIFY2(install.exitCode() == 0, install.readAllStandardOutput().right(2000).constData());
-    QFile settings(wiki + "/LocalSettings.php");
-    QVERIFY(settings.open(QIODevice::Append));
-    settings.write("\n$wgArticlePath = \"/wiki/$1\";\n$wgUsePathInfo = false;\n$wgCacheDirectory = \"" + wiki.toUtf8() + "/data/cache\";\n");
-    settings.close();
-    QDir().mkpath(wiki + "/data/cache");
-    openUp(wiki);
-
     // Laravel: a front controller with Illuminate's router, and a file beside it.
     QDir(f->s.path("shop")).mkpath(".");
     f->s.write("shop/index.php", R"~(<?php
@@ -130,6 +114,23 @@ try {
         </rules></rewrite>
     </system.webServer></location>)~";
     QVERIFY(f->start());
+    // MediaWiki reads LocalSettings.php at each request: installed once the engine runs (so that
+    // the installer's processes are not forked from a process without threads yet, which
+    // ThreadSanitizer cannot follow), the way its installer does it, into this test's folder.
+    QDir().mkpath(wiki + "/data");
+    QProcess install;
+    install.setWorkingDirectory(kMediaWiki);
+    install.start("php", {"maintenance/install.php", "--dbtype=sqlite", "--dbpath=" + wiki + "/data", "--dbname=wiki",
+                          QString("--server=http://127.0.0.1:%1").arg(f->port), "--scriptpath=/w", "--confpath=" + wiki,
+                          "--pass=LidoTestPassword1", "--lang=en", "LidoWiki", "Admin"});
+    QVERIFY(install.waitForFinished(120000));
+    QVERIFY2(install.exitCode() == 0, install.readAllStandardOutput().right(2000).constData());
+    QFile settings(wiki + "/LocalSettings.php");
+    QVERIFY(settings.open(QIODevice::Append));
+    settings.write("\n$wgArticlePath = \"/wiki/$1\";\n$wgUsePathInfo = false;\n$wgCacheDirectory = \"" + wiki.toUtf8() + "/data/cache\";\n");
+    settings.close();
+    QDir().mkpath(wiki + "/data/cache");
+    openUp(wiki);
 }
 
 void tst_FrontControllers::mediaWikiShowsTheMainPage()

@@ -205,12 +205,12 @@ struct Engine::Impl {
     {
         std::string where = "site " + site.name + ": https binding " + b.ip + ":" + std::to_string(b.port) + ":" + b.host;
         if (!ep.tls) {
-            http::TlsOptions options;
+            http::TlsOptions tlsOptions;
             if (const ConfigElement* t = config.section("lido/tls")) {
-                options.minVersion = t->get("minVersion");
-                options.ciphers = t->get("ciphers");
+                tlsOptions.minVersion = t->get("minVersion");
+                tlsOptions.ciphers = t->get("ciphers");
             }
-            auto tls = http::TlsEndpoint::create(options);
+            auto tls = http::TlsEndpoint::create(tlsOptions);
             if (!tls) {
                 events->add(log::Severity::Error, "site " + site.name, "tls.settings-invalid", where + ": " + tls.error());
                 state.failure = tls.error();

@@ -134,8 +134,12 @@ std::vector<RewriteScope> rewriteScopes(const config::Config& config, const std:
     const ConfigElement* serverMaps = partOf(server, "rewriteMaps");
     if (auto rules = config::parseRewriteRules(partOf(server, "rules"), serverMaps, {}, nullptr); !rules.empty())
         scopes.push_back({"/", std::move(rules)});
-    // Outer scopes first (locationsOf's order), as IIS evaluates inherited rules before a child's own.
-    for (const auto& loc : config.locationsOf(site)) {
+    // Outer scopes first (locationsOf's order), as IIS evaluates inherited rules before a child's
+    // own: <location path=""> (the whole server), then the site's and its paths'.
+    std::vector<config::Config::LocationSection> locations = config.locationsOf("");
+    for (const auto& loc : config.locationsOf(site))
+        locations.push_back(loc);
+    for (const auto& loc : locations) {
         const ConfigElement* rw = rewriteOf(loc.webServer);
         const ConfigElement* maps = partOf(rw, "rewriteMaps") ? partOf(rw, "rewriteMaps") : serverMaps;
         if (auto rules = config::parseRewriteRules(partOf(rw, "rules"), maps, {}, nullptr); !rules.empty())

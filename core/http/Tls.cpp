@@ -167,7 +167,8 @@ struct TlsEndpoint::Impl {
         SSL_CTX_set_ex_data(ctx, endpointIndex(), this);
         SSL_CTX_set_alpn_select_cb(ctx, &Impl::selectAlpn, this);
         SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &Impl::ticketKey);
-        SSL_CTX_set_tlsext_servername_callback(ctx, &Impl::serverName);
+        // (SSL_CTX_set_tlsext_servername_callback, without the macro's C cast)
+        SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB, reinterpret_cast<void (*)()>(&Impl::serverName));
         SSL_CTX_set_tlsext_servername_arg(ctx, this);
         return {};
     }

@@ -16,6 +16,7 @@ private slots:
     void versionsAndAlpn();
     void centralStoreWithWildcardsAndNewFiles();
     void httpsVariablesReachPhp();
+    void httpRedirectsToHttps();
     void badFilesKeepTheOldCertificate();
     void renewalUnderLoadAndOverAnOpenConnection();
     void expiryIsToldAndMeasured();
@@ -53,7 +54,7 @@ void tst_Tls::makeCertificate(const QString& name, const QString& cn, int days)
                         "-addext", "subjectAltName=DNS:" + cn});
     QVERIFY(p.waitForFinished(30000));
     QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
-    for (const QString& ext : {".key", ".pem"}) // the pool's user and the engine read them
+    for (const char* ext : {".key", ".pem"}) // the pool's user and the engine read them
         QFile::setPermissions(f->s.path(name + ext), QFile::ReadOwner | QFile::WriteOwner | QFile::ReadGroup | QFile::ReadOther);
 }
 
@@ -147,6 +148,23 @@ void tst_Tls::httpsVariablesReachPhp()
     start();
     QCOMPARE(curl("a.test", "/vars.php", f->s.path("certs/a.pem")), QString("on 1 https"));
     QCOMPARE(fetch(f->port, "/vars.php").body, QByteArray("off 0 http"));
+}
+
+void tst_Tls::httpRedirectsToHttps()
+{
+    // The README's rule, for the whole server (<location path="">): plain requests are sent to
+    // https, TLS ones are served.
+    start({}, R"~(<location path=""><system.webServer><rewrite><rules>
+        <rule name="HTTP to HTTPS" stopProcessing="true">
+          <match url="(.*)" />
+          <conditions><add input="{HTTPS}" pattern="^OFF$" /></conditions>
+          <action type="Redirect" url="https://{HTTP_HOST}/{R:1}" redirectType="Permanent" />
+        </rule>
+      </rules></rewrite></system.webServer></location>)~");
+    Response plain = fetch(f->port, "/hello.txt?x=1");
+    QCOMPARE(plain.status, 301);
+    QCOMPARE(plain.header("location"), std::string("https://127.0.0.1/hello.txt?x=1"));
+    QCOMPARE(curl("a.test", "/hello.txt", f->s.path("certs/a.pem")), QString("Hello, Lido!\n"));
 }
 
 void tst_Tls::badFilesKeepTheOldCertificate()

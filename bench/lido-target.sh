@@ -5,6 +5,7 @@
 # BENCH_ROOT: one site on 127.0.0.1:BENCH_PORT serving BENCH_DOCROOT, /cgi-bin/hello running
 # BENCH_CGI_APP, /fcgi/* a FastCGI pool of BENCH_FCGI_APP and *.php a pool of BENCH_PHP, each
 # with BENCH_FCGI_INSTANCES instances, programs running as the bench's run user, no access log.
+# With BENCH_TLS (the tls-* scenarios) the binding is https with BENCH_TLS_CERT and BENCH_TLS_KEY.
 # LIDO_BENCH_REWRITE=wordpress adds WordPress's standard IIS rule (not a file, not a folder ->
 # index.php), run on every request, to measure what URL Rewrite costs.
 set -euo pipefail
@@ -28,6 +29,11 @@ do_start() {
               <add input="{REQUEST_FILENAME}" matchType="IsFile" negate="true" />
               <add input="{REQUEST_FILENAME}" matchType="IsDirectory" negate="true" />
             </conditions><action type="Rewrite" url="index.php" /></rule></rules></rewrite>'
+  fi
+  # tls-* scenarios: TLS only on BENCH_PORT with the bench's certificate and key.
+  local binding="<binding protocol=\"http\" bindingInformation=\"127.0.0.1:$BENCH_PORT:\" />"
+  if [ -n "${BENCH_TLS:-}" ]; then
+    binding="<binding protocol=\"https\" bindingInformation=\"127.0.0.1:$BENCH_PORT:\" certificateFile=\"$BENCH_TLS_CERT\" certificateKeyFile=\"$BENCH_TLS_KEY\" />"
   fi
   local n="${BENCH_FCGI_INSTANCES:-4}" php_app="" php_handler=""
   if [ -n "${BENCH_PHP:-}" ]; then
@@ -53,7 +59,7 @@ do_start() {
                     <virtualDirectory path="/cgi-bin" physicalPath="$R/cgi-bin" />
                 </application>
                 <bindings>
-                    <binding protocol="http" bindingInformation="127.0.0.1:$BENCH_PORT:" />
+                    $binding
                 </bindings>
                 <logFile enabled="false" />
             </site>

@@ -2,6 +2,9 @@
 
 #include <QApplication>
 #include <QColor>
+#include <QDateTime>
+#include <QTimeZone>
+#include <algorithm>
 #include <QStyle>
 #include <unordered_map>
 
@@ -21,6 +24,7 @@ void SitesModel::setSnapshot(const lido::engine::Snapshot& s)
     std::unordered_map<std::string, const lido::engine::SiteMetrics*> byName; // one pass, not rows x sites
     for (const auto& m : s.sites)
         byName.emplace(m.name, &m);
+    snapshotTime_ = std::chrono::system_clock::to_time_t(s.time);
     for (Row& r : rows_) {
         auto it = byName.find(r.info.name.toStdString());
         r.known = it != byName.end();
@@ -43,6 +47,33 @@ bool SitesModel::started(int row) const
 int SitesModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : static_cast<int>(rows_.size()); }
 int SitesModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : ColumnCount; }
 
+namespace {
+
+std::time_t soonest(const lido::engine::SiteMetrics& m)
+{
+    std::time_t t = 0;
+    for (const auto& c : m.certificates)
+        if (t == 0 || c.notAfter < t)
+            t = c.notAfter;
+    return t;
+}
+
+// The soonest expiry of a site's certificates, as a person reads it: "expires in 12 days".
+QString certificateText(const lido::engine::SiteMetrics& m, std::time_t now)
+{
+    if (m.certificates.empty())
+        return {};
+    long long left = soonest(m) - now;
+    auto count = [](long long n, const char* one, const char* many) { return n == 1 ? SitesModel::tr(one) : SitesModel::tr(many).arg(n); };
+    if (left <= 0)
+        return -left < 86400 ? SitesModel::tr("expired") : count(-left / 86400, "expired 1 day ago", "expired %1 days ago");
+    if (left < 86400)
+        return count(std::max(1LL, left / 3600), "expires in 1 hour", "expires in %1 hours");
+    return count((left + 86399) / 86400, "expires in 1 day", "expires in %1 days");
+}
+
+} // namespace
+
 QVariant SitesModel::data(const QModelIndex& index, int role) const
 {
     if (!index.isValid() || index.row() >= static_cast<int>(rows_.size()))
@@ -60,7 +91,23 @@ QVariant SitesModel::data(const QModelIndex& index, int role) const
         case Status2xx: return QVariant::fromValue<qulonglong>(m.status2xx);
         case Status4xx: return QVariant::fromValue<qulonglong>(m.status4xx);
         case Status5xx: return QVariant::fromValue<qulonglong>(m.status5xx);
+        case Certificate: return certificateText(m, snapshotTime_);
         case Applications: return r.info.applications;
+        }
+    }
+    if (index.column() == Certificate && !m.certificates.empty()) {
+        long long left = soonest(m) - snapshotTime_;
+        if (role == Qt::ForegroundRole && left < 14 * 86400)
+            return left <= 0 ? QColor(176, 0, 32) : QColor(150, 110, 0);
+        if (role == Qt::ToolTipRole) {
+            QStringList lines;
+            for (const auto& c : m.certificates)
+                lines << tr("%1: %2, valid until %3 (%4)")
+                             .arg(QString::fromStdString(c.host.empty() ? tr("without SNI").toStdString() : c.host),
+                                  QString::fromStdString(c.subject),
+                                  QDateTime::fromSecsSinceEpoch(c.notAfter, QTimeZone::utc()).toString("yyyy-MM-dd HH:mm 'UTC'"),
+                                  QString::fromStdString(c.file));
+            return lines.join('\n');
         }
     }
     if (role == Qt::DecorationRole && index.column() == Name)
@@ -87,6 +134,7 @@ QVariant SitesModel::headerData(int section, Qt::Orientation orientation, int ro
     case Status2xx: return tr("2xx");
     case Status4xx: return tr("4xx");
     case Status5xx: return tr("5xx");
+    case Certificate: return tr("Certificate");
     case Applications: return tr("Applications");
     }
     return {};

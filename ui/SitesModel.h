@@ -9,7 +9,7 @@
 class SitesModel : public QAbstractTableModel {
     Q_OBJECT
 public:
-    enum Column { Name, State, Bindings, RequestsPerSecond, Connections, Status2xx, Status4xx, Status5xx, Applications, ColumnCount };
+    enum Column { Name, State, Bindings, RequestsPerSecond, Connections, Status2xx, Status4xx, Status5xx, Certificate, Applications, ColumnCount };
     struct SiteInfo {
         QString name, bindings, applications;
     };
@@ -32,4 +32,5 @@ private:
         bool known = false; // the engine reported it
     };
     std::vector<Row> rows_;
+    std::time_t snapshotTime_ = 0; // "expires in" is counted from the snapshot's time
 };

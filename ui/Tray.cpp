@@ -153,12 +153,17 @@ void Tray::update()
             title = tr("Pool %1 stopped").arg(pool);
         } else if (e.code == "site.bind-failed") {
             title = tr("A site cannot serve");
+        } else if (e.code == "tls.certificate-expiring" || e.code == "tls.certificate-expired") {
+            title = e.code == "tls.certificate-expired" ? tr("A certificate has expired") : tr("A certificate expires soon");
         } else {
             continue;
         }
         QString message = QString::fromStdString(e.message);
-        if (pause_->isChecked() || !seenFirstSnapshot_)
-            continue; // what happened before the console started is in the Events dock
+        // What happened before the console started is in the Events dock; a certificate's expiry
+        // is told once, at the engine's start, and is still worth a notification then.
+        bool certificate = e.code.rfind("tls.certificate-", 0) == 0;
+        if (pause_->isChecked() || (!seenFirstSnapshot_ && !certificate))
+            continue;
         lastNotifiedPool_ = pool;
         if (available())
             icon_->showMessage(title, message, QSystemTrayIcon::Critical, 15000);

@@ -20,11 +20,15 @@ json toJson(const Snapshot& s)
     json j;
     j["time"] = unixSeconds(s.time);
     j["sites"] = json::array();
-    for (const SiteMetrics& m : s.sites)
+    for (const SiteMetrics& m : s.sites) {
+        json certificates = json::array();
+        for (const SiteMetrics::Certificate& c : m.certificates)
+            certificates.push_back({{"host", c.host}, {"subject", c.subject}, {"file", c.file}, {"notAfter", static_cast<long long>(c.notAfter)}});
         j["sites"].push_back({{"name", m.name}, {"id", m.id}, {"started", m.started}, {"state", m.state}, {"requests", m.requests},
                               {"requestsPerSecond", m.requestsPerSecond}, {"status1xx", m.status1xx}, {"status2xx", m.status2xx},
                               {"status3xx", m.status3xx}, {"status4xx", m.status4xx}, {"status5xx", m.status5xx},
-                              {"openConnections", m.openConnections}});
+                              {"openConnections", m.openConnections}, {"certificates", certificates}});
+    }
     j["cgi"] = json::array();
     for (const CgiMetrics& m : s.cgi)
         j["cgi"].push_back({{"pool", m.pool}, {"identity", m.identity}, {"maxConcurrent", m.maxConcurrent}, {"running", m.running}, {"queued", m.queued},
@@ -75,6 +79,13 @@ Result<Snapshot> parseSnapshot(std::string_view text)
             get(m, "requests", x.requests), get(m, "requestsPerSecond", x.requestsPerSecond);
             get(m, "status1xx", x.status1xx), get(m, "status2xx", x.status2xx), get(m, "status3xx", x.status3xx);
             get(m, "status4xx", x.status4xx), get(m, "status5xx", x.status5xx), get(m, "openConnections", x.openConnections);
+            for (const json& c : m.value("certificates", json::array())) {
+                SiteMetrics::Certificate cert;
+                long long notAfter = 0;
+                get(c, "host", cert.host), get(c, "subject", cert.subject), get(c, "file", cert.file), get(c, "notAfter", notAfter);
+                cert.notAfter = static_cast<std::time_t>(notAfter);
+                x.certificates.push_back(std::move(cert));
+            }
             s.sites.push_back(std::move(x));
         }
         for (const json& m : j.value("cgi", json::array())) {

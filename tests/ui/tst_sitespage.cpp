@@ -37,6 +37,10 @@ private slots:
         shop.state = "Started";
         shop.requestsPerSecond = 42;
         shop.status5xx = 3;
+        s.time = std::chrono::system_clock::now();
+        std::time_t now = std::chrono::system_clock::to_time_t(s.time);
+        shop.certificates = {{"shop.test", "shop.test", "/etc/lido/shop.pem", now + 12 * 86400 - 60},
+                             {"", "shop.test", "/etc/lido/shop.pem", now + 90 * 86400}};
         lido::engine::SiteMetrics blog;
         blog.name = "Blog";
         blog.state = "Failed: cannot bind 0.0.0.0:80: Permission denied";
@@ -48,6 +52,41 @@ private slots:
         QCOMPARE(model.index(1, SitesModel::Bindings).data().toString(), QString("http *:80:blog.example.org"));
         QCOMPARE(model.index(1, SitesModel::Applications).data().toString(), QString("/ (blog), /api (api)"));
         QVERIFY(!model.started(1));
+        // The soonest of a site's certificates, as a person reads it; none for a site without TLS.
+        QCOMPARE(model.index(0, SitesModel::Certificate).data().toString(), QString("expires in 12 days"));
+        QCOMPARE(model.index(0, SitesModel::Certificate).data(Qt::ForegroundRole).value<QColor>(), QColor(150, 110, 0));
+        QVERIFY(model.index(0, SitesModel::Certificate).data(Qt::ToolTipRole).toString().contains("shop.test: shop.test, valid until"));
+        QCOMPARE(model.index(1, SitesModel::Certificate).data().toString(), QString());
+        s.sites[0].certificates[0].notAfter = now - 3 * 86400;
+        model.setSnapshot(s);
+        QCOMPARE(model.index(0, SitesModel::Certificate).data().toString(), QString("expired 3 days ago"));
+        QCOMPARE(model.index(0, SitesModel::Certificate).data(Qt::ForegroundRole).value<QColor>(), QColor(176, 0, 32));
+    }
+
+    void anHttpsSiteShowsItsCertificate()
+    {
+        EngineFixture f;
+        uint16_t tlsPort = freePort();
+        while (tlsPort == f.port) // (a port just given back can come again)
+            tlsPort = freePort();
+        QProcess make;
+        make.start("openssl", {"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                               f.s.path("shop.key"), "-out", f.s.path("shop.pem"), "-days", "12", "-subj", "/CN=shop.test"});
+        QVERIFY(make.waitForFinished(30000) && make.exitCode() == 0);
+        f.values["@SITES@"] = QString("<site name='Shop' id='2'><application path='/' applicationPool='web'><virtualDirectory path='/' physicalPath='@DIR@/www' /></application>"
+                                      "<bindings><binding protocol='https' bindingInformation='127.0.0.1:%1:' certificateFile='@DIR@/shop.pem' certificateKeyFile='@DIR@/shop.key' /></bindings></site>")
+                                  .arg(tlsPort);
+        LiveWindow live(f);
+        QVERIFY2(live.ok(), qPrintable(live.error));
+        MainWindow& w = *live.window;
+        w.tabs()->setCurrentWidget(w.sitesPage());
+        QAbstractItemModel* m = w.sitesPage()->table()->model();
+        QTRY_COMPARE(m->rowCount(), 2);
+        int shop = m->index(0, SitesModel::Name).data().toString() == "Shop" ? 0 : 1;
+        QTRY_COMPARE(m->index(shop, SitesModel::Certificate).data().toString(), QString("expires in 12 days"));
+        QCOMPARE(m->index(1 - shop, SitesModel::Certificate).data().toString(), QString()); // Main: plain http
+        w.sitesPage()->table()->resizeColumnsToContents();
+        screenshot(&w, "sites-certificate-expiry");
     }
 
     void stopAndStartASite()

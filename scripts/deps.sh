@@ -8,6 +8,7 @@ LIDO_PACKAGES=(
   libpugixml-dev libspdlog-dev libasio-dev node-llhttp libdtl-dev libcli11-dev
   libpcre2-dev libssl-dev openssl zlib1g-dev libbrotli-dev libfcgi-dev php-cgi media-types xvfb xauth trayer curl nlohmann-json3-dev
   mediawiki php-sqlite3 php-laravel-framework
+  libnghttp2-dev nghttp2-client pebble
 )
 missing=()
 for p in "${LIDO_PACKAGES[@]}"; do

@@ -397,6 +397,22 @@ public:
     std::unique_ptr<lido::engine::Engine> engine;
 };
 
+// A self-signed P-256 certificate for cn (its own CA) in NAME.pem and NAME.key, readable by the
+// engine and the pools' users. False (with openssl's words as a warning) when openssl fails.
+inline bool makeCertificate(const testsupport::Scratch& s, const QString& name, const QString& cn, int days = 30)
+{
+    QProcess p;
+    p.start("openssl", {"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", s.path(name + ".key"),
+                        "-out", s.path(name + ".pem"), "-days", QString::number(days), "-subj", "/CN=" + cn, "-addext", "subjectAltName=DNS:" + cn});
+    if (!p.waitForFinished(30000) || p.exitCode() != 0) {
+        qWarning("openssl: %s", p.readAllStandardError().constData());
+        return false;
+    }
+    for (const char* ext : {".key", ".pem"})
+        QFile::setPermissions(s.path(name + ext), QFile::ReadOwner | QFile::WriteOwner | QFile::ReadGroup | QFile::ReadOther);
+    return true;
+}
+
 // A running lidod on the fixture's configuration, with its admin socket in the scratch folder.
 class Lidod {
 public:

@@ -174,7 +174,7 @@ void addSiteElements(std::vector<ElementSpec>& out, const std::string& base, boo
             Enum("protocol", "http", {"http", "https"}, "http, or https (TLS with the certificate below, or from the central store).").key(),
             Bind("bindingInformation", "ip:port:host, e.g. 127.0.0.1:8080: or *:80:www.example.org").key(),
             UInt("sslFlags", 0, "https: 1 = SNI (the certificate is this host name's), 2 = Central Certificate Store "
-                                "(lido/centralCertificateStore, a file per host name); IIS's 4 and 8 are kept, no effect.").range(0, 15),
+                                "(lido/centralCertificateStore, a file per host name), 4 = no HTTP/2 on this binding; IIS's 8 and up are kept, no effect.").range(0, 127),
             Str("certificateFile", "", "https: the PEM certificate chain (leaf first); it may hold the key too.").lido(),
             Str("certificateKeyFile", "", "https: the PEM private key (empty: in certificateFile).").lido(),
             Str("certificateHash", "", "Windows only: a certificate in a Windows store.").windows(),
@@ -720,6 +720,14 @@ Schema::Schema()
     out.push_back(E("lido/tls", "TLS for https bindings (Mozilla's intermediate profile by default).", {
         Enum("minVersion", "TLSv1.2", {"TLSv1.2", "TLSv1.3"}, "The oldest TLS version accepted.").lido(),
         Str("ciphers", "", "TLS 1.2 cipher list in OpenSSL's syntax (empty: Mozilla intermediate); TLS 1.3's are OpenSSL's.").lido(),
+    }));
+    out.push_back(E("lido/http2", "HTTP/2: h2 over TLS (ALPN) and h2c, with its limits.", {
+        Bool("enabled", true, "Offer h2 by ALPN on https bindings (a binding's sslFlags 4 turns it off for that binding).").lido(),
+        Bool("cleartext", false, "Accept h2c with prior knowledge on http bindings (a client that starts with HTTP/2's preface).").lido(),
+        UInt("maxConcurrentStreams", 100, "Requests at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS).").range(1, 1000).lido(),
+        UInt("headerTableSize", 4096, "HPACK's dynamic table for request headers, in bytes (SETTINGS_HEADER_TABLE_SIZE).").range(0, 65536).lido(),
+        UInt("maxResetsPerWindow", 100, "Streams a client may reset before their response in 10 s (rapid reset); past it GOAWAY.").range(1, 100000).lido(),
+        UInt("maxControlFramesPerWindow", 200, "SETTINGS, PING, PRIORITY and empty frames a client may send in 10 s; past it GOAWAY.").range(1, 100000).lido(),
     }));
     out.push_back(E("lido/centralCertificateStore", "IIS's Central Certificate Store: a folder with HOST.pem (chain and key) per host "
                                                     "name, _.example.com.pem for *.example.com; used by https bindings with sslFlags 2.", {

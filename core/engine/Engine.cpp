@@ -104,6 +104,14 @@ struct Engine::Impl {
             shared->limits.maxQueryString = config::parseUInt(rl->get("maxQueryString")).value_or(2048);
             shared->limits.maxContentLength = config::parseUInt(rl->get("maxAllowedContentLength")).value_or(30000000);
         }
+        if (const ConfigElement* h2 = config->section("lido/http2")) {
+            shared->http2 = h2->get("enabled") == "true";
+            shared->limits.h2c = h2->get("cleartext") == "true";
+            shared->limits.maxConcurrentStreams = static_cast<uint32_t>(config::parseUInt(h2->get("maxConcurrentStreams")).value_or(100));
+            shared->limits.headerTableSize = static_cast<uint32_t>(config::parseUInt(h2->get("headerTableSize")).value_or(4096));
+            shared->limits.maxResetsPerWindow = static_cast<uint32_t>(config::parseUInt(h2->get("maxResetsPerWindow")).value_or(100));
+            shared->limits.maxControlFramesPerWindow = static_cast<uint32_t>(config::parseUInt(h2->get("maxControlFramesPerWindow")).value_or(200));
+        }
         if (const ConfigElement* he = config->section("httpErrors"))
             shared->errorMode = he->get("errorMode");
         config::EffectiveSettings serverSettings = config::effectiveSettings(*config, "", "/");
@@ -193,7 +201,7 @@ struct Engine::Impl {
                 if (std::find(ep.sites.begin(), ep.sites.end(), raw) == ep.sites.end())
                     ep.sites.push_back(raw);
                 if (b.https)
-                    addCertificate(*config, ep, site, b, *raw);
+                    addCertificate(*config, *shared, ep, site, b, *raw);
             }
         }
         return shared;
@@ -201,7 +209,8 @@ struct Engine::Impl {
 
     // An https binding's certificate on its endpoint (SNI: for its host name; else the endpoint's
     // default), or the central store. One that does not load fails the site, with the reason.
-    void addCertificate(const config::Config& config, EndpointInfo& ep, const SiteConfig& site, const SiteConfig::Binding& b, SiteState& state)
+    void addCertificate(const config::Config& config, const Shared& shared, EndpointInfo& ep, const SiteConfig& site, const SiteConfig::Binding& b,
+                        SiteState& state)
     {
         std::string where = "site " + site.name + ": https binding " + b.ip + ":" + std::to_string(b.port) + ":" + b.host;
         if (!ep.tls) {
@@ -210,6 +219,8 @@ struct Engine::Impl {
                 tlsOptions.minVersion = t->get("minVersion");
                 tlsOptions.ciphers = t->get("ciphers");
             }
+            if (shared.http2)
+                tlsOptions.alpn = {"h2", "http/1.1"};
             auto tls = http::TlsEndpoint::create(tlsOptions);
             if (!tls) {
                 events->add(log::Severity::Error, "site " + site.name, "tls.settings-invalid", where + ": " + tls.error());
@@ -221,6 +232,8 @@ struct Engine::Impl {
         if (b.sslFlags & 2)
             if (const ConfigElement* store = config.section("lido/centralCertificateStore"))
                 ep.tls->setCentralStore(config::expandEnvironment(store->get("physicalPath")));
+        if (b.sslFlags & 4) // IIS's DisableHTTP2
+            ep.tls->disableHttp2(b.sslFlags & 1 ? b.host : std::string());
         if (b.certificateFile.empty())
             return;
         if (std::string e = ep.tls->addCertificate(b.sslFlags & 1 ? b.host : std::string(), b.certificateFile, b.keyFile); !e.empty()) {

@@ -43,6 +43,8 @@ public:
     CountingDispatcher(std::shared_ptr<http::Dispatcher> d, std::shared_ptr<void> token) : d_(std::move(d)), token_(std::move(token)) {}
     void dispatch(std::shared_ptr<http::Responder> r) override { d_->dispatch(std::move(r)); }
     std::string errorBody(int status, const http::Request& req, const std::string& detail) override { return d_->errorBody(status, req, detail); }
+    std::shared_ptr<http::Dispatcher> forStream() override { return d_->forStream(); }
+    void protocolEvent(const std::string& kind, const std::string& detail) override { d_->protocolEvent(kind, detail); }
     // Once. (The token holds no pointer, only a deleter: testing it as a bool is always false.)
     void connectionClosed() override
     {

@@ -140,6 +140,21 @@ public:
     {
         for (SiteState* s : endpoint.sites)
             siteCounters_.push_back(s->counters);
+        source_ = endpoint.sites.empty() ? std::string("engine") : "site " + endpoint.sites.front()->config->name;
+    }
+
+    // HTTP/2: each stream its own dispatcher (this one keeps one request's state at a time),
+    // sharing the connection's view of the configuration and its sites' counters.
+    std::shared_ptr<http::Dispatcher> forStream() override
+    {
+        auto d = std::make_shared<Dispatcher>(*this);
+        d->self_ = d;
+        return d;
+    }
+
+    void protocolEvent(const std::string& kind, const std::string& detail) override
+    {
+        shared_->events->add(log::Severity::Warning, source_, kind, detail);
     }
 
     void opened()
@@ -664,6 +679,7 @@ private:
     bool executingError_ = false;      // a custom error page is being sent
     uint64_t generation_ = 0;
     std::vector<std::shared_ptr<SiteCounters>> siteCounters_;
+    std::string source_; // events' source: the endpoint's first site
 };
 
 // /status and /metrics, answered by the engine itself (no pool involved), so they answer even

@@ -95,6 +95,7 @@ struct Shared {
     std::map<EndpointKey, EndpointInfo> endpoints;
     std::shared_ptr<log::EventLog> events;
     http::Limits limits;
+    bool http2 = true; // h2 offered by ALPN on https endpoints (lido/http2/@enabled)
     int64_t maxConnections = 0; // engine-wide, from lido/limits or the open-file limit
     config::RewriteRules globalRules; // rewrite/globalRules
     std::string errorMode = "DetailedLocalOnly";

@@ -1,5 +1,6 @@
 #include "http/Connection.h"
 
+#include "http/Http2.h"
 #include "http/Tls.h"
 
 #include <asio/ssl.hpp>
@@ -19,24 +20,12 @@ namespace {
 
 constexpr size_t kBacklogLimit = 256 * 1024; // unconsumed body bytes before reading pauses
 
-std::string cachedDate()
-{
-    thread_local std::time_t last = 0;
-    thread_local std::string text;
-    std::time_t now = std::time(nullptr);
-    if (now != last) {
-        last = now;
-        text = httpDate(now);
-    }
-    return text;
-}
-
 } // namespace
 
 // One client connection, over plain TCP or TLS (Tls: asio's SSL stream over the socket; no
 // sendfile then, the file goes through the TLS layer in pieces).
 template <bool Tls>
-class Connection final : public Responder, public std::enable_shared_from_this<Connection<Tls>> {
+class Connection final : public ResponderBase, public std::enable_shared_from_this<Connection<Tls>> {
 public:
     using Stream = std::conditional_t<Tls, asio::ssl::stream<asio::ip::tcp::socket>, asio::ip::tcp::socket>;
     using std::enable_shared_from_this<Connection<Tls>>::shared_from_this;
@@ -83,6 +72,13 @@ public:
                     self->closeNow();
                     return;
                 }
+                const unsigned char* alpn = nullptr;
+                unsigned int alpnLength = 0;
+                SSL_get0_alpn_selected(self->socket_.native_handle(), &alpn, &alpnLength);
+                if (alpnLength == 2 && std::memcmp(alpn, "h2", 2) == 0) {
+                    self->handOver({});
+                    return;
+                }
                 self->armTimer(self->limits_.idleTimeout);
                 self->readMore();
             });
@@ -96,8 +92,6 @@ public:
     const Request& request() const override { return req_; }
     asio::any_io_executor executor() override { return socket_.get_executor(); }
     bool headSent() const override { return headSent_; }
-    int substatus() const override { return substatus_; }
-    void setSubstatus(int substatus) override { substatus_ = substatus; }
     bool closed() const override { return closed_; }
     void keepAlive(bool on) override
     {
@@ -111,11 +105,7 @@ public:
             return;
         headSent_ = true;
         status_ = head.status;
-        bool bodyAllowed = head.status >= 200 && head.status != 204 && head.status != 304;
-        if (encoderChoice_ && bodyAllowed) {
-            encoder_ = encoderChoice_(head);
-            encoderChoice_ = nullptr;
-        }
+        bool bodyAllowed = prepareHead(head);
         bool http10 = req_.versionMajor == 1 && req_.versionMinor == 0;
         std::string out;
         out.reserve(256);
@@ -124,7 +114,7 @@ public:
         out += ' ';
         out += head.reason.empty() ? reasonPhrase(head.status) : head.reason;
         out += "\r\nDate: ";
-        out += cachedDate();
+        out += currentHttpDate();
         out += "\r\nServer: Lido/0.1\r\n";
         for (const Header& h : head.headers) {
             out += h.name;
@@ -132,16 +122,6 @@ public:
             out += h.value;
             out += "\r\n";
         }
-        auto configured = [&](const std::vector<Header>* list) {
-            if (list)
-                for (const Header& c : *list)
-                    if (std::none_of(head.headers.begin(), head.headers.end(), [&](const Header& h) { return iequals(h.name, c.name); }))
-                        out += c.name + ": " + c.value + "\r\n";
-        };
-        configured(configuredAlways_);
-        if (head.status >= 300 && head.status < 400 &&
-            std::any_of(head.headers.begin(), head.headers.end(), [](const Header& h) { return iequals(h.name, "Location"); }))
-            configured(configuredRedirects_);
         chunked_ = false;
         if (bodyAllowed) {
             if (head.contentLength) {
@@ -241,23 +221,7 @@ public:
                     self->bodyEndCb_();
             });
     }
-    void onAbort(std::function<void()> aborted) override { abortCb_ = std::move(aborted); }
-    void onComplete(std::function<void(int, uint64_t)> done) override { completeCb_ = std::move(done); }
-    void setBodyEncoding(EncoderChoice choose) override { encoderChoice_ = std::move(choose); }
-    void setConfiguredHeaders(const std::vector<Header>* always, const std::vector<Header>* redirects) override
-    {
-        configuredAlways_ = always;
-        configuredRedirects_ = redirects;
-    }
-
-    void completed()
-    {
-        if (completeCb_) {
-            auto cb = std::move(completeCb_);
-            completeCb_ = nullptr;
-            cb(headSent_ ? status_ : 0, bytesSent_);
-        }
-    }
+    void completed() { ResponderBase::completed(headSent_, status_, bytesSent_); }
 
     void setBodyBacklog(size_t bytes) override
     {
@@ -454,10 +418,26 @@ private:
         });
     }
 
+    // The stream goes on as HTTP/2; this connection is done without having served a request.
+    void handOver(std::string already)
+    {
+        closed_ = true;
+        timer_.cancel();
+        startHttp2(std::move(socket_), dispatcher_, limits_, std::move(keep_), std::move(already));
+    }
+
     void feed(const char* data, size_t n)
     {
         if (closed_)
             return;
+        if constexpr (!Tls) {
+            // h2c with prior knowledge: the first bytes of the connection are HTTP/2's preface.
+            if (fresh_ && limits_.h2c && n > 0 && std::string_view(data, n).substr(0, kHttp2Preface.size()) == kHttp2Preface.substr(0, std::min(n, kHttp2Preface.size()))) {
+                handOver(std::string(data, n));
+                return;
+            }
+        }
+        fresh_ = false;
         bufStart_ = data;
         llhttp_errno_t err = llhttp_execute(&parser_, data, n);
         if (n > 0)
@@ -670,15 +650,10 @@ private:
         messageStarted_ = headersDone_ = messageComplete_ = false;
         headSent_ = finishRequested_ = responseDone_ = false;
         chunked_ = headRequest_ = false;
-        configuredAlways_ = configuredRedirects_ = nullptr;
-        encoderChoice_ = nullptr;
-        encoder_.reset();
+        resetResponse();
         status_ = 0;
-        substatus_ = 0;
         bodyCb_ = nullptr;
         bodyEndCb_ = nullptr;
-        abortCb_ = nullptr;
-        completeCb_ = nullptr;
         bytesSent_ = 0;
         backlog_ = 0;
         pendingStatus_ = 0;
@@ -757,18 +732,12 @@ private:
     bool headSent_ = false, finishRequested_ = false, responseDone_ = false;
     bool keepAlive_ = true, closing_ = false, closed_ = false;
     bool chunked_ = false, headRequest_ = false;
-    const std::vector<Header>* configuredAlways_ = nullptr; // this request's, from its dispatcher
-    EncoderChoice encoderChoice_;           // this request's compression, asked at sendHead
-    std::unique_ptr<BodyEncoder> encoder_;  // the body's coding, when one was chosen
-    const std::vector<Header>* configuredRedirects_ = nullptr;
     bool reading_ = false, readWaiting_ = false, writing_ = false;
+    bool fresh_ = true; // nothing read yet
     int status_ = 0;
-    int substatus_ = 0;
     size_t backlog_ = 0;
     std::function<void(std::string_view)> bodyCb_;
     std::function<void()> bodyEndCb_;
-    std::function<void()> abortCb_;
-    std::function<void(int, uint64_t)> completeCb_;
     uint64_t bytesSent_ = 0;
 
     std::deque<Item> queue_;

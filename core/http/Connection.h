@@ -20,6 +20,16 @@ struct Limits {
     uint64_t maxContentLength = 30000000;  // body -> 413
     std::chrono::milliseconds headerTimeout{30000}; // headers not complete -> 408
     std::chrono::milliseconds idleTimeout{120000};  // keep-alive idle -> close
+    // HTTP/2 (lido/http2): h2c with prior knowledge on plain connections; over TLS h2 is chosen by
+    // ALPN (the endpoint offers it). The header list limit is maxHeaderBytes (advertised).
+    bool h2c = false;
+    uint32_t maxConcurrentStreams = 100;
+    uint32_t headerTableSize = 4096;
+    // Defences, per connection and 10-second window: streams the client resets before their
+    // response is complete (rapid reset, CVE-2023-44487), and frames that cost the server work
+    // without a request (SETTINGS, PING, PRIORITY, empty DATA or CONTINUATION). Past either: GOAWAY.
+    uint32_t maxResetsPerWindow = 100;
+    uint32_t maxControlFramesPerWindow = 200;
 };
 
 // What a handler gets for one request.
@@ -62,6 +72,38 @@ public:
     virtual void setBodyEncoding(EncoderChoice choose) { (void)choose; }
 };
 
+// What HTTP/1.1's connection and HTTP/2's streams keep alike for a response: the configured
+// headers, the body's coding, the substatus and the callbacks.
+class ResponderBase : public Responder {
+public:
+    int substatus() const override { return substatus_; }
+    void setSubstatus(int substatus) override { substatus_ = substatus; }
+    void onAbort(std::function<void()> aborted) override { abortCb_ = std::move(aborted); }
+    void onComplete(std::function<void(int, uint64_t)> done) override { completeCb_ = std::move(done); }
+    void setBodyEncoding(EncoderChoice choose) override { encoderChoice_ = std::move(choose); }
+    void setConfiguredHeaders(const std::vector<Header>* always, const std::vector<Header>* redirects) override
+    {
+        configuredAlways_ = always;
+        configuredRedirects_ = redirects;
+    }
+
+protected:
+    // Before a head is framed: the body's coding chosen (when a body is allowed), the configured
+    // headers added. Returns whether the status allows a body.
+    bool prepareHead(ResponseHead& head);
+    // The request is over: the completion callback runs once (status 0 when no head was sent).
+    void completed(bool headSent, int status, uint64_t bytesSent);
+    void resetResponse(); // for the connection's next request
+
+    int substatus_ = 0;
+    std::function<void()> abortCb_;
+    std::function<void(int, uint64_t)> completeCb_;
+    EncoderChoice encoderChoice_;          // this request's compression, asked at sendHead
+    std::unique_ptr<BodyEncoder> encoder_; // the body's coding, when one was chosen
+    const std::vector<Header>* configuredAlways_ = nullptr; // this request's, from its dispatcher
+    const std::vector<Header>* configuredRedirects_ = nullptr;
+};
+
 class Dispatcher {
 public:
     virtual ~Dispatcher() = default;
@@ -69,6 +111,16 @@ public:
     // A response the connection makes itself (400, 408, 413, 414, 431): the engine renders the body.
     virtual std::string errorBody(int status, const Request& request, const std::string& detail) = 0;
     virtual void connectionClosed() {}
+    // HTTP/2 serves several requests at once on one connection: a dispatcher for one more of
+    // them, sharing this one's connection (null: this one serves any number at once).
+    virtual std::shared_ptr<Dispatcher> forStream() { return nullptr; }
+    // Something the connection did about a misbehaving client (an HTTP/2 flood, a GOAWAY):
+    // kind is an event name ("http2.rapid-reset"), detail a sentence.
+    virtual void protocolEvent(const std::string& kind, const std::string& detail)
+    {
+        (void)kind;
+        (void)detail;
+    }
 };
 
 // A redirect (301, 302, 303, 307) to location, with a short HTML body naming it.
@@ -76,8 +128,8 @@ void sendRedirect(Responder& responder, int status, const std::string& location)
 
 class TlsEndpoint;
 void startConnection(asio::ip::tcp::socket socket, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits);
-// Over TLS: the handshake (with the header timeout), then the same HTTP/1.1. The connection keeps
-// the endpoint (its certificates) alive.
+// Over TLS: the handshake (with the header timeout), then HTTP/2 when ALPN chose h2, else the same
+// HTTP/1.1. The connection keeps the endpoint (its certificates) alive.
 void startTlsConnection(asio::ip::tcp::socket socket, std::shared_ptr<TlsEndpoint> tls, std::shared_ptr<Dispatcher> dispatcher,
                         const Limits& limits);
 

@@ -1,5 +1,8 @@
 #include "http/Http.h"
 
+#include "http/Connection.h"
+
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
@@ -16,6 +19,69 @@ const std::string* Request::header(std::string_view name) const
 bool Request::fromLoopback() const
 {
     return remoteAddress.rfind("127.", 0) == 0 || remoteAddress == "::1" || remoteAddress.rfind("::ffff:127.", 0) == 0;
+}
+
+const std::string& currentHttpDate()
+{
+    thread_local std::time_t last = 0;
+    thread_local std::string text;
+    std::time_t now = std::time(nullptr);
+    if (now != last) {
+        last = now;
+        text = httpDate(now);
+    }
+    return text;
+}
+
+void addConfiguredHeaders(ResponseHead& head, const std::vector<Header>* always, const std::vector<Header>* redirects)
+{
+    if (!always && !redirects)
+        return;
+    auto has = [&](std::string_view name) {
+        return std::any_of(head.headers.begin(), head.headers.end(), [&](const Header& h) { return iequals(h.name, name); });
+    };
+    bool redirect = redirects && head.status >= 300 && head.status < 400 && has("Location");
+    size_t own = head.headers.size();
+    auto add = [&](const std::vector<Header>* list) {
+        if (list)
+            for (const Header& c : *list)
+                if (std::none_of(head.headers.begin(), head.headers.begin() + static_cast<std::ptrdiff_t>(own),
+                                 [&](const Header& h) { return iequals(h.name, c.name); }))
+                    head.headers.push_back(c);
+    };
+    add(always);
+    if (redirect)
+        add(redirects);
+}
+
+bool ResponderBase::prepareHead(ResponseHead& head)
+{
+    bool bodyAllowed = head.status >= 200 && head.status != 204 && head.status != 304;
+    if (encoderChoice_ && bodyAllowed) {
+        encoder_ = encoderChoice_(head);
+        encoderChoice_ = nullptr;
+    }
+    addConfiguredHeaders(head, configuredAlways_, configuredRedirects_);
+    return bodyAllowed;
+}
+
+void ResponderBase::completed(bool headSent, int status, uint64_t bytesSent)
+{
+    if (completeCb_) {
+        auto cb = std::move(completeCb_);
+        completeCb_ = nullptr;
+        cb(headSent ? status : 0, bytesSent);
+    }
+}
+
+void ResponderBase::resetResponse()
+{
+    substatus_ = 0;
+    abortCb_ = nullptr;
+    completeCb_ = nullptr;
+    encoderChoice_ = nullptr;
+    encoder_.reset();
+    configuredAlways_ = configuredRedirects_ = nullptr;
 }
 
 const char* reasonPhrase(int s)

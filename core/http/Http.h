@@ -62,6 +62,11 @@ using EncoderChoice = std::function<std::unique_ptr<BodyEncoder>(ResponseHead& h
 
 const char* reasonPhrase(int status);
 std::string httpDate(std::time_t t);
+// The Date header's value now (made once a second per thread).
+const std::string& currentHttpDate();
+// The configured headers (httpProtocol) a response gets on top of its own: `always` unless the
+// response sets that header itself, `redirects` when it is a 3xx with a Location.
+void addConfiguredHeaders(ResponseHead& head, const std::vector<Header>* always, const std::vector<Header>* redirects);
 std::optional<std::time_t> parseHttpDate(std::string_view text);
 using lido::iequals;
 

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <set>
 #include <mutex>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -148,6 +149,7 @@ struct TlsEndpoint::Impl {
     mutable std::mutex mutex;
     std::map<std::string, std::shared_ptr<Loaded>> byHost; // lower-case host, "" the default
     std::string centralStore;
+    std::set<std::string> http1Only; // hosts whose binding has IIS's DisableHTTP2 flag ("" the default's)
     std::map<std::string, std::shared_ptr<Loaded>> central; // by file name
     std::map<std::string, std::chrono::steady_clock::time_point> centralMissing; // names looked up lately and not found
     // Files that did not load (certificate and key path), with their stamps: not reported again until they change.
@@ -274,12 +276,21 @@ struct TlsEndpoint::Impl {
         return SSL_TLSEXT_ERR_OK;
     }
 
-    static int selectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen, void* arg)
+    static int selectAlpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen, void* arg)
     {
         auto* self = static_cast<Impl*>(arg);
+        static const std::string http11Only = std::string("\x08") + "http/1.1";
+        const std::string* offer = &self->alpnWire;
+        if (!self->http1Only.empty()) { // (SNI is decided before ALPN)
+            const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+            std::string host = name ? toLower(name) : std::string();
+            std::lock_guard lock(self->mutex);
+            if (self->http1Only.count(host) || (self->http1Only.count("") && !self->byHost.count(host)))
+                offer = &http11Only;
+        }
         unsigned char* selected = nullptr;
-        if (SSL_select_next_proto(&selected, outlen, reinterpret_cast<const unsigned char*>(self->alpnWire.data()),
-                                  static_cast<unsigned int>(self->alpnWire.size()), in, inlen) != OPENSSL_NPN_NEGOTIATED)
+        if (SSL_select_next_proto(&selected, outlen, reinterpret_cast<const unsigned char*>(offer->data()),
+                                  static_cast<unsigned int>(offer->size()), in, inlen) != OPENSSL_NPN_NEGOTIATED)
             return SSL_TLSEXT_ERR_NOACK; // no protocol in common: carry on without ALPN (HTTP/1.1)
         *out = selected;
         return SSL_TLSEXT_ERR_OK;
@@ -338,6 +349,12 @@ Result<std::shared_ptr<TlsEndpoint>> TlsEndpoint::create(const TlsOptions& optio
 }
 
 TlsEndpoint::~TlsEndpoint() = default;
+
+void TlsEndpoint::disableHttp2(const std::string& host)
+{
+    std::lock_guard lock(impl_->mutex);
+    impl_->http1Only.insert(toLower(host));
+}
 
 std::string TlsEndpoint::addCertificate(const std::string& host, const std::string& certificateFile, const std::string& keyFile)
 {

@@ -53,6 +53,9 @@ public:
     // IIS's Central Certificate Store: HOST.pem (certificate and key) per host name, looked up
     // at each handshake whose name has no binding certificate.
     void setCentralStore(const std::string& folder);
+    // IIS's sslFlags 4 (DisableHTTP2): ALPN offers only http/1.1 to this SNI name ("" for
+    // clients that send none or a name without a certificate of its own).
+    void disableHttp2(const std::string& host);
 
     // The context a handshake starts with (its SNI callback switches to the host's).
     asio::ssl::context& context();

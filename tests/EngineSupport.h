@@ -357,7 +357,8 @@ public:
                 qWarning("%s", d.str().c_str());
             return false;
         }
-        engine = std::make_unique<lido::engine::Engine>(lido::engine::EngineOptions{2, s.path("log").toStdString(), false, s.path("run").toStdString()});
+        engine = std::make_unique<lido::engine::Engine>(
+            lido::engine::EngineOptions{2, s.path("log").toStdString(), false, s.path("run").toStdString(), clock});
         auto r = engine->start(*config);
         if (!r)
             qWarning("%s", r.error().c_str());
@@ -394,6 +395,7 @@ public:
     testsupport::Scratch s;
     uint16_t port = 0;
     QMap<QString, QString> values;
+    std::function<std::time_t()> clock; // the engine's wall clock for certificate renewals (empty: the real one)
     std::unique_ptr<lido::engine::Engine> engine;
 };
 

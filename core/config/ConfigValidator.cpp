@@ -256,10 +256,24 @@ private:
     }
 
     // An https binding has its certificate: PEM files that exist, or the central store (sslFlags 2).
-    void httpsBinding(const ConfigElement& b, const std::string& storePath)
+    void httpsBinding(const ConfigElement& b, const std::string& storePath, const ConfigElement* acme, const std::string& host)
     {
         uint64_t flags = parseUInt(b.get("sslFlags")).value_or(0);
         std::string cert = expandEnvironment(b.get("certificateFile"));
+        if (b.get("acme") == "true") {
+            if (host.empty())
+                add(Severity::Error, b.line, b.path + "/@bindingInformation", "acme=\"true\" needs a host name in bindingInformation (ip:port:host): the certificate is for it");
+            if (!acme || acme->get("directory").empty())
+                add(Severity::Error, b.line, b.path + "/@acme", "acme=\"true\" needs lido/acme/@directory, the CA's directory URL");
+            else if (acme->get("directory").rfind("https://", 0) != 0)
+                add(Severity::Error, acme->line, acme->path + "/@directory", "the ACME directory must be an https:// URL (RFC 8555)");
+            else if (acme->get("acceptTermsOfService") != "true")
+                add(Severity::Error, acme->line, acme->path + "/@acceptTermsOfService",
+                    "the CA asks its terms of service to be agreed to: set acceptTermsOfService=\"true\" once you have read them");
+            if (!cert.empty())
+                add(Severity::Warning, b.line, b.path + "/@certificateFile", "ignored: acme=\"true\" takes the certificate from the CA");
+            return;
+        }
         if (flags & 2) {
             if (storePath.empty())
                 add(Severity::Error, b.line, b.path + "/@sslFlags",
@@ -416,7 +430,9 @@ private:
                             info->ip + ":" + std::to_string(info->port) + " serves " + at->second.first + " (line " +
                                 std::to_string(at->second.second) + "); one port cannot serve http and https");
                     if (protocol == "https")
-                        httpsBinding(*b, storePath);
+                        httpsBinding(*b, storePath, find(root, {"lido", "acme"}), info->host);
+                    else if (b->get("acme") == "true")
+                        add(Severity::Error, b->line, b->path + "/@acme", "acme=\"true\" is for https bindings (an http binding needs no certificate)");
                 }
             }
         }

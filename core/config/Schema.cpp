@@ -177,6 +177,7 @@ void addSiteElements(std::vector<ElementSpec>& out, const std::string& base, boo
                                 "(lido/centralCertificateStore, a file per host name), 4 = no HTTP/2 on this binding; IIS's 8 and up are kept, no effect.").range(0, 127),
             Str("certificateFile", "", "https: the PEM certificate chain (leaf first); it may hold the key too.").lido(),
             Str("certificateKeyFile", "", "https: the PEM private key (empty: in certificateFile).").lido(),
+            Bool("acme", false, "https: the certificate for this binding's host name is obtained and renewed from lido/acme's CA.").lido(),
             Str("certificateHash", "", "Windows only: a certificate in a Windows store.").windows(),
             Str("certificateStoreName", "", "Windows only: the Windows certificate store.").windows(),
         }, true));
@@ -728,6 +729,13 @@ Schema::Schema()
         UInt("headerTableSize", 4096, "HPACK's dynamic table for request headers, in bytes (SETTINGS_HEADER_TABLE_SIZE).").range(0, 65536).lido(),
         UInt("maxResetsPerWindow", 100, "Streams a client may reset before their response in 10 s (rapid reset); past it GOAWAY.").range(1, 100000).lido(),
         UInt("maxControlFramesPerWindow", 200, "SETTINGS, PING, PRIORITY and empty frames a client may send in 10 s; past it GOAWAY.").range(1, 100000).lido(),
+    }));
+    out.push_back(E("lido/acme", "ACME (RFC 8555): certificates for https bindings with acme=\"true\", proved by HTTP-01 on the site's http binding.", {
+        Str("directory", "", "The CA's directory URL (Let's Encrypt: https://acme-v02.api.letsencrypt.org/directory).").lido(),
+        Str("contact", "", "The account's contact, mailto:admin@example.org.").lido(),
+        Bool("acceptTermsOfService", false, "Agree to the CA's terms of service (the CA refuses an account otherwise).").lido(),
+        Str("folder", "", "Account key and certificates, mode 0700 (empty: /var/lib/lido/acme as root, else $XDG_STATE_HOME/lido/acme).").lido(),
+        Str("trustedCaFile", "", "PEM file of the CAs trusted for the ACME server's own https (a private CA); empty: the system's.").lido(),
     }));
     out.push_back(E("lido/centralCertificateStore", "IIS's Central Certificate Store: a folder with HOST.pem (chain and key) per host "
                                                     "name, _.example.com.pem for *.example.com; used by https bindings with sslFlags 2.", {

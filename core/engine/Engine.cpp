@@ -71,6 +71,7 @@ struct Engine::Impl {
     std::vector<std::shared_ptr<pool::FastCgiPool>> retired; // replaced pools still finishing their requests
     std::mutex retiredMutex;
     std::shared_ptr<log::EventLog> events;
+    std::unique_ptr<acme::AcmeManager> acme; // made with the engine; its thread uses only the members above
     mutable std::mutex historyMutex;
     std::deque<HistoryPoint> history;
     std::unique_ptr<asio::steady_timer> ticker;
@@ -97,6 +98,7 @@ struct Engine::Impl {
         }
         std::vector<std::string> warnings;
         shared->map = SiteMap::build(*config, &warnings);
+        configureAcme(*config, *shared);
         for (const std::string& w : warnings)
             events->add(log::Severity::Warning, "engine", "config.unsupported", w);
         if (const ConfigElement* rl = config->section("security/requestFiltering/requestLimits")) {
@@ -209,6 +211,40 @@ struct Engine::Impl {
 
     // An https binding's certificate on its endpoint (SNI: for its host name; else the endpoint's
     // default), or the central store. One that does not load fails the site, with the reason.
+    // lido/acme and the hosts of https bindings with acme="true", before their certificates are added.
+    void configureAcme(const config::Config& config, Shared& shared)
+    {
+        acme::AcmeSettings settings;
+        if (const ConfigElement* a = config.section("lido/acme")) {
+            settings.directory = a->get("directory");
+            settings.contact = a->get("contact");
+            settings.acceptTerms = a->get("acceptTermsOfService") == "true";
+            settings.folder = config::expandEnvironment(a->get("folder"));
+            settings.caFile = config::expandEnvironment(a->get("trustedCaFile"));
+        }
+        if (settings.folder.empty())
+            settings.folder = acme::AcmeManager::defaultFolder();
+        std::set<std::string> hosts;
+        for (const SiteConfig& site : shared.map->sites())
+            for (const auto& b : site.bindings)
+                if (b.acme && !b.host.empty() && site.autoStart && !stoppedSites.count(site.name))
+                    hosts.insert(b.host);
+        acme->configure(settings, hosts);
+        shared.challenges = acme->board();
+    }
+
+    // A new ACME certificate serves the endpoints of its host from the next handshake on.
+    void acmeIssued(const std::string& host)
+    {
+        auto shared = current();
+        if (!shared)
+            return;
+        for (auto& [key, ep] : shared->endpoints)
+            if (ep.tls && ep.acmeHosts.count(host))
+                if (std::string e = ep.tls->addCertificate(host, acme->certificateFile(host), acme->keyFile(host)); !e.empty())
+                    events->add(log::Severity::Error, "acme " + host, "tls.certificate-invalid", "the certificate from the CA does not load: " + e);
+    }
+
     void addCertificate(const config::Config& config, const Shared& shared, EndpointInfo& ep, const SiteConfig& site, const SiteConfig::Binding& b,
                         SiteState& state)
     {
@@ -234,6 +270,13 @@ struct Engine::Impl {
                 ep.tls->setCentralStore(config::expandEnvironment(store->get("physicalPath")));
         if (b.sslFlags & 4) // IIS's DisableHTTP2
             ep.tls->disableHttp2(b.sslFlags & 1 ? b.host : std::string());
+        if (b.acme && !b.host.empty()) {
+            ep.acmeHosts.insert(b.host);
+            if (acme->hasCertificate(b.host)) // else: once it is obtained (acmeIssued)
+                if (std::string e = ep.tls->addCertificate(b.host, acme->certificateFile(b.host), acme->keyFile(b.host)); !e.empty())
+                    events->add(log::Severity::Error, "site " + site.name, "tls.certificate-invalid", where + ": the ACME certificate: " + e);
+            return;
+        }
         if (b.certificateFile.empty())
             return;
         if (std::string e = ep.tls->addCertificate(b.sslFlags & 1 ? b.host : std::string(), b.certificateFile, b.keyFile); !e.empty()) {
@@ -319,6 +362,7 @@ struct Engine::Impl {
             }
             listeners->tick();
             checkCertificates(*shared);
+            acme->tick();
             {
                 std::lock_guard lock(retiredMutex);
                 std::erase_if(retired, [](const std::shared_ptr<pool::FastCgiPool>& r) { return r->drained(); });
@@ -336,6 +380,9 @@ Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>())
     if (!impl_->options.logDirectory.empty())
         ::mkdir(impl_->options.logDirectory.c_str(), 0755);
     impl_->events = std::make_shared<log::EventLog>(file, impl_->options.logToStderr);
+    auto clock = impl_->options.clock ? impl_->options.clock : [] { return std::time(nullptr); };
+    impl_->acme = std::make_unique<acme::AcmeManager>(impl_->events, clock);
+    impl_->acme->onIssued([impl = impl_.get()](const std::string& host) { impl->acmeIssued(host); });
     // A client that disconnects must not kill the engine with SIGPIPE.
     std::signal(SIGPIPE, SIG_IGN);
 }

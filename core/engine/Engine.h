@@ -8,6 +8,8 @@
 #include "util/Result.h"
 
 #include <chrono>
+#include <ctime>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +21,7 @@ struct EngineOptions {
     std::string logDirectory; // event log file and default access-log folder; empty: none
     bool logToStderr = true;
     std::string runtimeDirectory; // FastCGI sockets; empty: $XDG_RUNTIME_DIR/lido, /run/lido (root) or /tmp/lido-UID
+    std::function<std::time_t()> clock = {}; // the wall clock of certificate renewals (tests move it); empty: time()
 };
 
 enum class PoolAction { Start, Stop, Recycle };

@@ -191,6 +191,8 @@ public:
     {
         const Shared& s = *shared_;
         const http::Request& req = r->request();
+        if (redirects == 0 && answerAcmeChallenge(*r, s))
+            return;
         const SiteConfig* site = s.map->siteFor(req.localAddress, req.localPort, req.host);
         if (!site) {
             fail(r, 400, "no site is bound to host '" + req.host + "' on this address and port (Bad Request - Invalid Hostname)");
@@ -257,6 +259,23 @@ public:
             return;
         }
         handle(r, *site, *normal, redirects, false);
+    }
+
+    // ACME's HTTP-01: the CA asks http://HOST/.well-known/acme-challenge/TOKEN while the engine
+    // offers that token; before any site's rules, which could not know of it.
+    static bool answerAcmeChallenge(http::Responder& r, const Shared& s)
+    {
+        static constexpr std::string_view prefix = "/.well-known/acme-challenge/";
+        const http::Request& req = r.request();
+        if (!s.challenges || req.path.size() <= prefix.size() || req.path.compare(0, prefix.size(), prefix) != 0 || req.method != "GET")
+            return false;
+        auto answer = s.challenges->find(req.path.substr(prefix.size()));
+        if (!answer)
+            return false;
+        r.sendHead(http::ResponseHead{200, {}, {{"Content-Type", "application/octet-stream"}}, answer->size()});
+        r.sendBody(*answer);
+        r.finish();
+        return true;
     }
 
     // URL Rewrite: the server's global rules, then the site's and its paths' in IIS's order.

@@ -2,6 +2,7 @@
 // The engine's published view of one configuration: what the request path reads, immutable once
 // published (counters are atomics). A live apply publishes a new one; a connection keeps the one
 // it was accepted with alive, and each request reads the newest. Internal to engine/.
+#include "acme/Acme.h"
 #include "cgi/CgiLimiter.h"
 #include "config/Config.h"
 #include "engine/Settings.h"
@@ -20,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -82,6 +84,7 @@ struct EndpointInfo {
     uint64_t maxConnections = 0;
     std::vector<SiteState*> sites;
     std::shared_ptr<http::TlsEndpoint> tls; // https bindings: their certificates
+    std::set<std::string> acmeHosts;        // of those, the ones ACME keeps
 };
 
 // Everything the request path reads for one configuration; immutable once published (counters
@@ -96,6 +99,7 @@ struct Shared {
     std::shared_ptr<log::EventLog> events;
     http::Limits limits;
     bool http2 = true; // h2 offered by ALPN on https endpoints (lido/http2/@enabled)
+    std::shared_ptr<const acme::ChallengeBoard> challenges; // HTTP-01 answers being offered
     int64_t maxConnections = 0; // engine-wide, from lido/limits or the open-file limit
     config::RewriteRules globalRules; // rewrite/globalRules
     std::string errorMode = "DetailedLocalOnly";

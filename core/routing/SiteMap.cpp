@@ -188,7 +188,8 @@ std::shared_ptr<const SiteMap> SiteMap::build(const config::Config& config, std:
                     site.bindings.push_back(SiteConfig::Binding{info->ip, info->port, info->host, https,
                                                                 static_cast<uint32_t>(config::parseUInt(b->get("sslFlags")).value_or(0)),
                                                                 config::expandEnvironment(b->get("certificateFile")),
-                                                                config::expandEnvironment(b->get("certificateKeyFile"))});
+                                                                config::expandEnvironment(b->get("certificateKeyFile")),
+                                                                https && b->get("acme") == "true"});
             }
         for (const ConfigElement* a : s->childrenNamed("application")) {
             Application app;

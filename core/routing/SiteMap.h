@@ -70,6 +70,7 @@ struct SiteConfig {
         bool https = false;
         uint32_t sslFlags = 0; // 1 SNI, 2 Central Certificate Store
         std::string certificateFile, keyFile;
+        bool acme = false; // the certificate comes from lido/acme's CA
     };
     std::vector<Binding> bindings;
     std::vector<Application> applications; // longest path first

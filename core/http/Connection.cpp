@@ -30,6 +30,7 @@ public:
     using Stream = std::conditional_t<Tls, asio::ssl::stream<asio::ip::tcp::socket>, asio::ip::tcp::socket>;
     using std::enable_shared_from_this<Connection<Tls>>::shared_from_this;
     using std::enable_shared_from_this<Connection<Tls>>::weak_from_this;
+    using Clock = std::chrono::steady_clock;
 
     Connection(Stream socket, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits, std::shared_ptr<void> keep = {})
         : socket_(std::move(socket)), dispatcher_(std::move(dispatcher)), limits_(limits), timer_(socket_.get_executor()), keep_(std::move(keep))
@@ -333,7 +334,7 @@ private:
     int onHeadersComplete()
     {
         headersDone_ = true;
-        timer_.cancel();
+        deadline_ = Clock::time_point::max(); // the handler has its own timeouts
         req_.method = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
         req_.versionMajor = parser_.http_major;
         req_.versionMinor = parser_.http_minor;
@@ -377,7 +378,12 @@ private:
             if (req_.versionMinor >= 1 && req_.hasBody())
                 enqueue("HTTP/1.1 100 Continue\r\n\r\n", {});
         }
+        // Corked: what the handler sends while it is being called (a static file's head and body)
+        // goes out in one write.
+        corked_ = true;
         dispatcher_->dispatch(shared_from_this());
+        corked_ = false;
+        pump();
         return 0;
     }
 
@@ -493,7 +499,7 @@ private:
 
     void pump()
     {
-        if (writing_ || closed_)
+        if (writing_ || closed_ || corked_)
             return;
         if (queue_.empty()) {
             if (finishRequested_ && !responseDone_)
@@ -671,13 +677,36 @@ private:
         }
     }
 
+    // One deadline (header, idle or lingering close), kept lazily: the timer is armed at most
+    // headerTimeout ahead and checks the deadline when it fires, so that moving the deadline with
+    // each request costs no system call.
     void armTimer(std::chrono::milliseconds after)
     {
-        timer_.expires_after(after);
+        auto now = Clock::now();
+        deadline_ = now + after;
+        if (timerArmed_ && armedUntil_ <= deadline_)
+            return; // it fires in time and looks again
+        armPhysical(now);
+    }
+
+    void armPhysical(Clock::time_point now)
+    {
+        armedUntil_ = std::min(deadline_, now + std::min(limits_.headerTimeout, limits_.idleTimeout));
+        timerArmed_ = true;
+        timer_.expires_at(armedUntil_);
         timer_.async_wait([weak = weak_from_this()](const asio::error_code& ec) {
             auto self = weak.lock();
-            if (ec || !self || self->closed_)
+            if (!self || ec) // aborted: re-armed earlier, or the connection closed
                 return;
+            self->timerArmed_ = false;
+            if (self->closed_)
+                return;
+            auto at = Clock::now();
+            if (at < self->deadline_) {
+                if (self->deadline_ != Clock::time_point::max())
+                    self->armPhysical(at);
+                return;
+            }
             if (self->closing_)
                 self->closeNow();
             else if (self->messageStarted_ && !self->headersDone_)
@@ -714,6 +743,9 @@ private:
     std::shared_ptr<Dispatcher> dispatcher_;
     Limits limits_;
     asio::steady_timer timer_;
+    Clock::time_point deadline_ = Clock::time_point::max(), armedUntil_{};
+    bool timerArmed_ = false;
+    bool corked_ = false; // a handler is being called: writes wait for its return
     llhttp_t parser_{};
     std::array<char, 16384> buf_{};
     std::string pending_;

@@ -46,7 +46,7 @@ void tst_Http2::init()
     QVERIFY(makeCertificate(f->s, "certs/a", "a.test"));
     QByteArray large(3 * 1024 * 1024, 0);
     for (int i = 0; i < large.size(); ++i)
-        large[i] = char((i * 7919) >> 3);
+        large[i] = char((uint32_t(i) * 7919u) >> 3);
     f->s.write("www/large.bin", large);
 }
 

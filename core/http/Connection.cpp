@@ -622,6 +622,16 @@ private:
         abortCb_ = nullptr;
         completed();
         if (!keepAlive_ || closing_) {
+            if constexpr (Tls) {
+                if (!reading_) {
+                    // close_notify first (RFC 8446 §6.1: the client can tell the end from a
+                    // truncation), then the peer's, or the lingering time, ends the connection.
+                    closing_ = true;
+                    armTimer(std::chrono::milliseconds(2000));
+                    socket_.async_shutdown([self = shared_from_this()](const asio::error_code&) { self->closeNow(); });
+                    return;
+                }
+            }
             asio::error_code ec;
             lowest().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
             // Give the client a moment to read before the socket goes (lingering close).

@@ -21,6 +21,7 @@ private slots:
     void renewalUnderLoadAndOverAnOpenConnection();
     void expiryIsToldAndMeasured();
     void validation();
+    void closeNotifyBeforeClose();
 
 private:
     // A self-signed P-256 certificate for cn (its own CA) in NAME.pem and NAME.key.
@@ -231,6 +232,22 @@ void tst_Tls::expiryIsToldAndMeasured()
     QVERIFY2(line.hasMatch(), qPrintable(metrics));
     QVERIFY(line.captured(1).toLongLong() > 4 * 86400 && line.captured(1).toLongLong() <= 5 * 86400);
     QVERIFY(metrics.contains("lido_certificate_expiry_seconds{site=\"Secure\",host=\"a.test\"}"));
+}
+
+void tst_Tls::closeNotifyBeforeClose()
+{
+    start();
+    // Connection: close over TLS: the response, then TLS's close_notify before the TCP close, so
+    // that OpenSSL's client sees a clean end, not "unexpected eof while reading" (a truncation).
+    QProcess p;
+    p.start("openssl", {"s_client", "-connect", QString("127.0.0.1:%1").arg(tlsPort), "-servername", "a.test", "-ign_eof"});
+    QVERIFY(p.waitForStarted());
+    p.write("GET /hello.txt HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n");
+    p.closeWriteChannel();
+    QVERIFY(p.waitForFinished(15000));
+    QString out = QString::fromUtf8(p.readAllStandardOutput() + p.readAllStandardError());
+    QVERIFY2(out.contains("Hello, Lido!"), qPrintable(out));
+    QVERIFY2(!out.contains("unexpected eof"), qPrintable(out));
 }
 
 void tst_Tls::validation()

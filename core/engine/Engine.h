@@ -1,6 +1,6 @@
 #pragma once
-// The engine: hosts the sites of a Config on its own I/O threads (one io_context per thread, each
-// with its own SO_REUSEPORT listeners), serves static files and CGI, and publishes metrics
+// The engine: hosts the sites of a Config on its own I/O threads (one io_context per thread, all
+// watching the same listening sockets), serves static files and CGI, and publishes metrics
 // snapshots and events. The console embeds it; lidod runs it headless.
 #include "config/Config.h"
 #include "engine/Snapshot.h"

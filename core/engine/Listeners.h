@@ -1,7 +1,7 @@
 #pragma once
 // The engine's threads and what accepts connections on them: one io_context per worker thread,
-// each with its own SO_REUSEPORT acceptor per endpoint (the kernel spreads connections over
-// them); the engine's and each endpoint's connection limits, past which a connection gets a short
+// each watching one shared listening socket per endpoint (a new connection goes to a worker that
+// is waiting for work); the engine's and each endpoint's connection limits, past which a connection gets a short
 // 503; the open-file limit, raised at start, and spare descriptors given up on EMFILE so that the
 // engine sheds load instead of spinning; and the status listener, bound by the same code.
 #include "engine/View.h"
@@ -45,7 +45,7 @@ public:
     // Opens what next has and the running set lacks, closes what it no longer has; marks the
     // sites of an endpoint that cannot be bound as failed, with an event. The failures, joined.
     std::string sync(Shared& next);
-    // The status pages' listener (on the first worker, no SO_REUSEPORT): an error, or empty.
+    // The status pages' listener (on the first worker): an error, or empty.
     std::string openStatus(const EndpointKey& key, std::shared_ptr<http::Dispatcher> pages);
 
     const DescriptorLimit& descriptors() const { return descriptors_; }
@@ -57,7 +57,7 @@ private:
     struct Endpoint;
     void accept(Worker& w, const std::shared_ptr<Endpoint>& ep);
     void admit(asio::ip::tcp::socket socket, const EndpointKey& key, const std::shared_ptr<std::atomic<int64_t>>& count);
-    std::string openOn(Worker& w, const std::shared_ptr<Endpoint>& ep, bool reusePort);
+    std::string openOn(Worker& w, const std::shared_ptr<Endpoint>& ep);
     std::string open(const EndpointKey& key);
     void close(const EndpointKey& key);
     void reportAcceptFailure(const std::string& where, const std::string& error, bool shedding);

@@ -113,7 +113,7 @@ for rep in $(seq 1 "$REPEAT"); do
 done
 echo "median over repeats:"
 for t in $TARGETS; do
-  awk -v t="$t" -F'\t' '$1 == t { r[++n] = $3; u[n] = $4 } END {
-      if (!n) exit; asort(r); asort(u); m = int((n + 1) / 2)
-      printf "  %-9s %10.0f req/s  %6s us server CPU/request\n", t, r[m], u[m] }' "$results"
+  rps="$(awk -v t="$t" -F'\t' '$1 == t { print $3 }' "$results" | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }')"
+  us="$(awk -v t="$t" -F'\t' '$1 == t { print $4 }' "$results" | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }')"
+  [ -n "$rps" ] && printf '  %-9s %10.0f req/s  %6s us server CPU/request\n' "$t" "$rps" "$us"
 done

@@ -21,10 +21,12 @@ constexpr auto kDefenceWindow = std::chrono::seconds(10);
 
 class Session;
 
-bool connectionSpecific(std::string_view name)
+// Headers HTTP/2 has no place for (RFC 9113 §8.2.2), and Content-Length (the frames say it), by
+// their lower-case names.
+bool dropped(std::string_view lower)
 {
-    return iequals(name, "Connection") || iequals(name, "Keep-Alive") || iequals(name, "Proxy-Connection") ||
-           iequals(name, "Transfer-Encoding") || iequals(name, "Upgrade");
+    return lower == "connection" || lower == "keep-alive" || lower == "proxy-connection" || lower == "transfer-encoding" || lower == "upgrade" ||
+           lower == "content-length";
 }
 
 // One request and its response on a stream; what a handler holds.
@@ -217,7 +219,9 @@ private:
         }
     }
 
+    using Deadline = std::chrono::steady_clock::time_point;
     void rearm();
+    void armTimer(Deadline now);
     void closeNow();
     void streamClosed(int32_t id, uint32_t code);
 
@@ -249,6 +253,9 @@ private:
     bool reading_ = false, writing_ = false, closed_ = false, stopReading_ = false, inLibrary_ = false;
     bool calm_ = false, reported_ = false;
     enum class Timer { None, Header, Idle } timerMode_ = Timer::None;
+    Deadline deadline_ = Deadline::max(), armedUntil_{};
+    bool timerArmed_ = false;
+    size_t undispatched_ = 0; // streams whose headers are not complete yet
     std::chrono::steady_clock::time_point windowStart_ = std::chrono::steady_clock::now();
     uint32_t resets_ = 0, controlFrames_ = 0, continuations_ = 0;
 };
@@ -368,7 +375,7 @@ void Session::submit(Stream& s)
         return;
     s.submitted_ = true;
     std::vector<std::string> names;
-    names.reserve(s.head_.headers.size() + 3);
+    names.reserve(s.head_.headers.size());
     std::vector<nghttp2_nv> nv;
     nv.reserve(s.head_.headers.size() + 4);
     auto add = [&](std::string_view name, std::string_view value, uint8_t flags) {
@@ -381,17 +388,15 @@ void Session::submit(Stream& s)
     add("date", currentHttpDate(), NGHTTP2_NV_FLAG_NO_COPY_NAME);
     add("server", "Lido/0.1", NGHTTP2_NV_FLAG_NO_COPY_NAME);
     for (const Header& h : s.head_.headers) {
-        if (connectionSpecific(h.name) || iequals(h.name, "Content-Length"))
-            continue;
         std::string lower = h.name;
         for (char& c : lower)
-            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            if (c >= 'A' && c <= 'Z')
+                c = static_cast<char>(c - 'A' + 'a');
         names.push_back(std::move(lower));
     }
-    size_t n = 0;
-    for (const Header& h : s.head_.headers)
-        if (!connectionSpecific(h.name) && !iequals(h.name, "Content-Length"))
-            add(names[n++], h.value, NGHTTP2_NV_FLAG_NONE);
+    for (size_t i = 0; i < names.size(); ++i) // (names is complete: no pointer into it moves)
+        if (!dropped(names[i]))
+            add(names[i], s.head_.headers[i].value, NGHTTP2_NV_FLAG_NONE);
     std::string length;
     if (s.head_.contentLength && (!s.bodyless_ || s.headRequest_)) {
         length = std::to_string(*s.head_.contentLength);
@@ -495,6 +500,7 @@ int Session::onBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* 
     r.localPort = self.localPort_;
     r.secure = self.secure_;
     self.streams_.emplace(frame->hd.stream_id, std::move(s));
+    ++self.undispatched_;
     self.rearm();
     return 0;
 }
@@ -573,6 +579,7 @@ int Session::onFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* use
 void Session::requestReady(Stream& s)
 {
     s.dispatched_ = true;
+    --undispatched_;
     Request& r = s.req_;
     if (!s.cookies_.empty())
         r.headers.push_back(Header{"cookie", std::move(s.cookies_)});
@@ -659,6 +666,8 @@ void Session::streamClosed(int32_t id, uint32_t code)
         return;
     std::shared_ptr<Stream> s = std::move(it->second);
     streams_.erase(it);
+    if (!s->dispatched_)
+        --undispatched_;
     if (s->unconsumed_)
         nghttp2_session_consume_connection(h2_, s->unconsumed_);
     s->unconsumed_ = 0;
@@ -684,24 +693,42 @@ int Session::onFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* use
 
 // One timer: the header timeout while a request's headers (or the preface) are incomplete, the
 // idle timeout while no stream is open, none while requests are being served.
+// One timer: the header timeout while a request's headers (or the preface) are incomplete, the
+// idle timeout while no stream is open, none while requests are being served. Kept lazily as in
+// HTTP/1.1: armed at most headerTimeout ahead, it looks at the deadline when it fires.
 void Session::rearm()
 {
     if (closed_)
         return;
-    bool pending = std::any_of(streams_.begin(), streams_.end(), [](const auto& s) { return !s.second->dispatched_; });
-    Timer mode = pending ? Timer::Header : streams_.empty() ? Timer::Idle : Timer::None;
+    Timer mode = undispatched_ ? Timer::Header : streams_.empty() ? Timer::Idle : Timer::None;
     if (mode == timerMode_)
         return;
     timerMode_ = mode;
-    if (mode == Timer::None) {
-        timer_.cancel();
+    auto now = std::chrono::steady_clock::now();
+    deadline_ = mode == Timer::None ? Deadline::max() : now + (mode == Timer::Header ? limits_.headerTimeout : limits_.idleTimeout);
+    if (mode == Timer::None || (timerArmed_ && armedUntil_ <= deadline_))
         return;
-    }
-    timer_.expires_after(mode == Timer::Header ? limits_.headerTimeout : limits_.idleTimeout);
-    timer_.async_wait([weak = weak_from_this(), mode](const asio::error_code& ec) {
+    armTimer(now);
+}
+
+void Session::armTimer(Deadline now)
+{
+    armedUntil_ = std::min(deadline_, now + std::min(limits_.headerTimeout, limits_.idleTimeout));
+    timerArmed_ = true;
+    timer_.expires_at(armedUntil_);
+    timer_.async_wait([weak = weak_from_this()](const asio::error_code& ec) {
         auto self = weak.lock();
-        if (ec || !self || self->closed_ || self->timerMode_ != mode)
+        if (ec || !self) // aborted: armed again sooner, or closed
             return;
+        self->timerArmed_ = false;
+        if (self->closed_)
+            return;
+        auto at = std::chrono::steady_clock::now();
+        if (at < self->deadline_) {
+            if (self->deadline_ != Deadline::max())
+                self->armTimer(at);
+            return;
+        }
         // Nothing more is read; the GOAWAY goes out and the connection closes.
         nghttp2_session_terminate_session(self->h2_, NGHTTP2_NO_ERROR);
         self->stopReading_ = true;

@@ -44,7 +44,7 @@ error_log \$R/error.log warn;
 events { worker_connections 4096; }
 http {
     include /etc/nginx/mime.types;
-    access_log off; server_tokens off; sendfile on; tcp_nopush on; keepalive_requests 10000;
+    access_log off; server_tokens off; sendfile on; tcp_nopush on; keepalive_requests 100000000; # h2load does not reconnect
     open_file_cache max=1000 inactive=60s; open_file_cache_valid 60s;
     client_body_temp_path \$R/tmp/body; fastcgi_temp_path \$R/tmp/fastcgi; proxy_temp_path \$R/tmp/proxy;
     uwsgi_temp_path \$R/tmp/uwsgi; scgi_temp_path \$R/tmp/scgi;

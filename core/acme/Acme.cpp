@@ -398,10 +398,7 @@ Result<Issued> obtainCertificate(const AcmeSettings& settings, const std::string
 
 // AcmeManager
 
-AcmeManager::AcmeManager(std::shared_ptr<log::EventLog> events, Clock clock) : events_(std::move(events)), clock_(std::move(clock))
-{
-    thread_ = std::thread([this] { work(); });
-}
+AcmeManager::AcmeManager(std::shared_ptr<log::EventLog> events, Clock clock) : events_(std::move(events)), clock_(std::move(clock)) {}
 
 AcmeManager::~AcmeManager()
 {
@@ -411,7 +408,8 @@ AcmeManager::~AcmeManager()
     }
     cancelled_ = true;
     wake_.notify_all();
-    thread_.join();
+    if (thread_.joinable())
+        thread_.join();
 }
 
 std::string AcmeManager::defaultFolder()
@@ -487,6 +485,9 @@ void AcmeManager::configure(const AcmeSettings& settings, const std::set<std::st
             readExisting(h, state);
             hosts_[h] = state;
         }
+    // The thread only once a certificate is wanted: an engine without ACME bindings has none.
+    if (!hosts_.empty() && !thread_.joinable())
+        thread_ = std::thread([this] { work(); });
 }
 
 void AcmeManager::tick()

@@ -64,7 +64,8 @@ std::time_t renewalTime(std::time_t notBefore, std::time_t notAfter);
 std::time_t retryDelay(int failures);
 
 // Keeps the certificates of the hosts asked for: obtains a missing one, renews one that is due,
-// retries failures later; the work runs on a thread of its own, the decisions in tick().
+// retries failures later; the work runs on a thread of its own (started when the first host is
+// asked for), the decisions in tick().
 class AcmeManager {
 public:
     using Clock = std::function<std::time_t()>;

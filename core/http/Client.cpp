@@ -9,10 +9,7 @@ namespace lido::http {
 
 const std::string* ClientResponse::header(std::string_view name) const
 {
-    for (const Header& h : headers)
-        if (iequals(h.name, name))
-            return &h.value;
-    return nullptr;
+    return findHeader(headers, name);
 }
 
 namespace {

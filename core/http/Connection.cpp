@@ -354,14 +354,7 @@ private:
             if (!iequals(h.name, "Host"))
                 continue;
             ++hosts;
-            std::string host = h.value;
-            if (!host.empty() && host.front() == '[')
-                host = host.substr(0, host.find(']') + 1);
-            else
-                host = host.substr(0, host.find(':'));
-            for (char& c : host)
-                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            req_.host = host;
+            req_.host = hostOf(h.value);
         }
         if (hosts > 1)
             return refuse(400, "more than one Host header");

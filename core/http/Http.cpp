@@ -8,12 +8,24 @@
 
 namespace lido::http {
 
-const std::string* Request::header(std::string_view name) const
+const std::string* findHeader(const std::vector<Header>& headers, std::string_view name)
 {
     for (const Header& h : headers)
         if (iequals(h.name, name))
             return &h.value;
     return nullptr;
+}
+
+const std::string* Request::header(std::string_view name) const
+{
+    return findHeader(headers, name);
+}
+
+std::string hostOf(std::string_view authority)
+{
+    std::string_view host = !authority.empty() && authority.front() == '[' ? authority.substr(0, authority.find(']') + 1)
+                                                                          : authority.substr(0, authority.find(':'));
+    return toLower(host);
 }
 
 bool Request::fromLoopback() const

@@ -60,6 +60,11 @@ public:
 // (Content-Encoding, Vary, no Content-Length) and returns the encoder, or null for none.
 using EncoderChoice = std::function<std::unique_ptr<BodyEncoder>(ResponseHead& head)>;
 
+// The first header of that name (case-insensitive), or null.
+const std::string* findHeader(const std::vector<Header>& headers, std::string_view name);
+// The host of a Host header or an :authority: lower case, without the port ("[::1]" keeps its brackets).
+std::string hostOf(std::string_view authority);
+
 const char* reasonPhrase(int status);
 std::string httpDate(std::time_t t);
 // The Date header's value now (made once a second per thread).

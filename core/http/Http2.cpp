@@ -586,14 +586,7 @@ void Session::requestReady(Stream& s)
     bool hasHost = r.header("host") != nullptr;
     if (!hasHost && !r.host.empty())
         r.headers.push_back(Header{"host", r.host}); // HTTP_HOST for CGI, as HTTP/1.1 has it
-    std::string host = r.host;
-    if (!host.empty() && host.front() == '[')
-        host = host.substr(0, host.find(']') + 1);
-    else
-        host = host.substr(0, host.find(':'));
-    for (char& c : host)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    r.host = host;
+    r.host = hostOf(r.host);
     auto q = r.target.find('?');
     r.path = r.target.substr(0, q);
     r.query = q == std::string::npos ? std::string() : r.target.substr(q + 1);

@@ -3,6 +3,7 @@
 #include "admin/AdminJson.h"
 #include "engine/ConfigReloader.h"
 
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -105,6 +106,29 @@ void InProcessEngineClient::reload()
     takeSnapshot();
 }
 
+EngineProbe probeEngine(const QString& socketPath, QString* error)
+{
+    if (!QFileInfo::exists(socketPath))
+        return EngineProbe::Absent;
+    QLocalSocket s;
+    s.connectToServer(socketPath);
+    if (s.waitForConnected(2000)) {
+        // One question; an engine that refuses this user says so in its first line and closes.
+        s.write("{\"id\":1,\"op\":\"sites\"}\n");
+        while (!s.canReadLine() && s.waitForReadyRead(2000)) {
+        }
+        QJsonObject answer = QJsonDocument::fromJson(s.readLine()).object();
+        if (answer["ok"].toBool())
+            return EngineProbe::Answering;
+        if (error)
+            *error = answer.contains("error") ? answer["error"].toString() : QObject::tr("no answer from the engine");
+        return answer["error"].toString().startsWith("permission denied") ? EngineProbe::Denied : EngineProbe::Absent;
+    }
+    if (error)
+        *error = s.errorString();
+    return s.error() == QLocalSocket::SocketAccessError ? EngineProbe::Denied : EngineProbe::Absent;
+}
+
 RemoteEngineClient::RemoteEngineClient(QObject* parent) : EngineClient(parent)
 {
     connect(&socket_, &QLocalSocket::readyRead, this, &RemoteEngineClient::readLines);
@@ -196,6 +220,10 @@ void RemoteEngineClient::readLines()
                 send(R"({"id":-2,"op":"config"})"); // the running text changed
         } else if (o["id"].toInt() == -2 && o["ok"].toBool()) {
             runningText_ = o["result"].toObject()["text"].toString();
+            if (QString path = o["result"].toObject()["path"].toString(); path != runningPath_) {
+                runningPath_ = path;
+                emit runningConfigPathKnown(path);
+            }
         } else if (o.contains("ok") && !o["ok"].toBool()) {
             emit commandFailed(o["error"].toString());
         } else if (o["id"].toInt(-1) == 0) {

@@ -82,8 +82,12 @@ public:
     QString where() const override { return path_; }
     QString runningConfigText() const override { return runningText_; }
 
+    // The file the engine serves, as its admin channel reports it (empty until known).
+    QString runningConfigPath() const { return runningPath_; }
+
 signals:
     void connected();
+    void runningConfigPathKnown(const QString& path);
 
 private:
     void send(const QByteArray& json);
@@ -93,6 +97,12 @@ private:
     QByteArray buffer_;
     lido::engine::Snapshot snapshot_;
     std::deque<lido::log::Event> events_;
-    QString runningText_;
+    QString runningText_, runningPath_;
     int nextId_ = 1;
 };
+
+// Whether an engine answers on an admin socket: the console attaches to one that does rather
+// than start a second engine on the same ports. Denied: a socket is there but this user may not
+// use it (not root, not the engine's user, not in its admin group).
+enum class EngineProbe { Answering, Denied, Absent };
+EngineProbe probeEngine(const QString& socketPath, QString* error = nullptr);

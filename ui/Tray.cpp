@@ -10,7 +10,7 @@
 
 namespace {
 
-QIcon healthIcon(Tray::Health h)
+QIcon paintedHealthIcon(Tray::Health h)
 {
     QColor fill = h == Tray::Health::Healthy ? QColor(46, 160, 67) : h == Tray::Health::Degraded ? QColor(219, 154, 4) : QColor(207, 34, 46);
     QPixmap pm(64, 64);
@@ -24,11 +24,22 @@ QIcon healthIcon(Tray::Health h)
     if (h == Tray::Health::Healthy) {
         p.drawLine(QPointF(20, 33), QPointF(29, 42));
         p.drawLine(QPointF(29, 42), QPointF(45, 23));
-    } else {
+    } else if (h == Tray::Health::Degraded) {
         p.drawLine(QPointF(32, 18), QPointF(32, 36));
         p.drawPoint(QPointF(32, 46));
+    } else { // a cross, so that failed differs from degraded by more than its colour
+        p.drawLine(QPointF(22, 22), QPointF(42, 42));
+        p.drawLine(QPointF(42, 22), QPointF(22, 42));
     }
     return QIcon(pm);
+}
+
+// The installed theme's icons (hicolor/scalable/status/lido-*.svg, from the lido-console
+// package) when there are, else the same drawn here.
+QIcon healthIcon(Tray::Health h)
+{
+    const char* name = h == Tray::Health::Healthy ? "lido-healthy" : h == Tray::Health::Degraded ? "lido-degraded" : "lido-failed";
+    return QIcon::fromTheme(QString::fromLatin1(name), paintedHealthIcon(h));
 }
 
 } // namespace

@@ -1,11 +1,16 @@
-// lido: the desktop console. It runs the engine in-process on the configuration it opens, or
-// attaches to a running lidod (--connect SOCKET).
+// lido: the desktop console. It attaches to a running lidod (--connect SOCKET, or by itself when
+// an engine answers on the user's own admin socket or the service's /run/lido/admin.sock), and
+// otherwise runs the engine in-process on the configuration it opens. It never starts a second
+// engine beside one that is running: that one would only fail to bind the same ports.
 #include "EngineClient.h"
 #include "MainWindow.h"
 #include "Tray.h"
 
+#include "admin/AdminServer.h"
+
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QIcon>
 #include <QSettings>
 #include <QStatusBar>
 
@@ -15,6 +20,10 @@ int main(int argc, char** argv)
     QApplication::setOrganizationName("Lido");
     QApplication::setApplicationName("lido");
     QApplication::setApplicationVersion("0.1");
+    // The desktop entry and icon of the lido-console package (the window manager's and
+    // Wayland's link between the window and the menu entry).
+    QGuiApplication::setDesktopFileName("org.lidoproject.Lido");
+    QApplication::setWindowIcon(QIcon::fromTheme("org.lidoproject.Lido"));
     QCommandLineParser parser;
     parser.setApplicationDescription("Lido console");
     parser.addHelpOption();
@@ -26,13 +35,40 @@ int main(int argc, char** argv)
     InProcessEngineClient engine;
     RemoteEngineClient remote;
     bool attach = parser.isSet("connect");
+    QString socket = parser.value("connect"), startupNote;
+    bool noEngine = parser.isSet("no-engine");
+    if (!attach && !noEngine) {
+        QString probeError;
+        QString running = QString::fromStdString(lido::admin::clientSocketPath());
+        switch (probeEngine(running, &probeError)) {
+        case EngineProbe::Answering:
+            attach = true;
+            socket = running;
+            startupNote = QObject::tr("Attached to the engine running at %1 (no second engine started).").arg(running);
+            break;
+        case EngineProbe::Denied:
+            noEngine = true; // its ports are taken; viewing the file is all that is left
+            startupNote = QObject::tr("An engine runs at %1 but refuses you (%2): the file is shown, no engine started. "
+                                      "Members of the group lido may use it.").arg(running, probeError);
+            break;
+        case EngineProbe::Absent: break;
+        }
+    }
     MainWindow window(attach ? static_cast<EngineClient*>(&remote) : &engine);
     QString file = parser.value("config");
-    if (file.isEmpty())
+    if (file.isEmpty() && !attach)
         file = QSettings().value("config/lastFile").toString();
-    if (attach)
-        remote.connectTo(parser.value("connect"));
-    if (!file.isEmpty() && window.openFile(file) && !attach && !parser.isSet("no-engine")) {
+    if (attach) {
+        remote.connectTo(socket);
+        if (file.isEmpty()) // the file the engine serves, once it says which
+            QObject::connect(&remote, &RemoteEngineClient::runningConfigPathKnown, &window, [&window](const QString& path) {
+                if (window.fileName().isEmpty())
+                    window.openFile(path);
+            });
+    }
+    if (!startupNote.isEmpty())
+        window.statusBar()->showMessage(startupNote, 15000);
+    if (!file.isEmpty() && window.openFile(file) && !attach && !noEngine) {
         auto config = lido::config::loadConfig(file.toStdString());
         QString error;
         if (config && (*config)->valid() && !engine.start(*config, &error, file))

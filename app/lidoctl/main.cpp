@@ -8,6 +8,7 @@
 #include "config/ConfigDocument.h"
 #include "config/ConfigEdit.h"
 #include "config/ConfigHistory.h"
+#include "config/SchemaReference.h"
 
 #include <CLI/CLI.hpp>
 #include <ctime>
@@ -140,7 +141,7 @@ int main(int argc, char** argv)
     CLI::App app{"lidoctl: validate, show, diff and edit Lido (applicationHost.config) configuration files; control a running lidod"};
     app.require_subcommand(1);
     int result = Ok;
-    std::string socket = lido::admin::defaultSocketPath();
+    std::string socket = lido::admin::clientSocketPath();
     app.add_option("--connect", socket, "the engine's admin socket")->capture_default_str();
 
     std::string file, other, format = "semantic", what = "pools", kind, key;
@@ -199,6 +200,26 @@ int main(int argc, char** argv)
         if (auto res = restoreConfig(file, id); !res) {
             std::cerr << "lidoctl: " << res.error() << "\n";
             result = Failed;
+        }
+    });
+
+    std::string refFormat = "markdown", refDate;
+    auto* ref = app.add_subcommand("reference", "The configuration reference, written from the schema (every element and attribute)");
+    ref->add_option("--format", refFormat, "markdown or man")->check(CLI::IsMember({"markdown", "man"}))->capture_default_str();
+    ref->add_option("--date", refDate, "the man page's date (default: today)");
+    ref->callback([&] {
+        if (refFormat == "man") {
+            if (refDate.empty()) {
+                char today[16];
+                std::time_t now = std::time(nullptr);
+                std::tm tm{};
+                gmtime_r(&now, &tm);
+                std::strftime(today, sizeof today, "%Y-%m-%d", &tm);
+                refDate = today;
+            }
+            std::cout << lido::config::referenceManPage(refDate);
+        } else {
+            std::cout << lido::config::referenceMarkdown();
         }
     });
 

@@ -1,5 +1,6 @@
 // lidod: the headless engine. Runs in the foreground; SIGTERM and SIGINT stop it gracefully,
-// SIGHUP (systemd's ExecReload) re-reads the configuration, as does any change to the file.
+// SIGHUP (systemd's ExecReload) re-reads the configuration, as does any change to the file;
+// SIGUSR1 reopens the event and access logs (logrotate's postrotate, as nginx's USR1).
 // Speaks systemd's notify protocol when NOTIFY_SOCKET is set (Type=notify), and works without it.
 #include "admin/AdminServer.h"
 #include "config/Config.h"
@@ -69,7 +70,7 @@ uint64_t monotonicMicros()
 int main(int argc, char** argv)
 {
     CLI::App app{"lidod: the Lido engine"};
-    std::string file, logDir, adminSocket = admin::defaultSocketPath();
+    std::string file, logDir, adminSocket = admin::defaultSocketPath(), adminGroup;
     bool check = false, noWatch = false;
     int threads = 0;
     int graceSeconds = 10;
@@ -79,6 +80,7 @@ int main(int argc, char** argv)
     app.add_option("--log-dir", logDir, "folder of the event log and default access logs");
     app.add_option("--grace", graceSeconds, "seconds in-flight requests get at shutdown");
     app.add_option("--admin-socket", adminSocket, "the admin channel's Unix socket (\"none\": no admin channel)")->capture_default_str();
+    app.add_option("--admin-group", adminGroup, "members of this group may use the admin channel too (socket mode 0660)");
     app.add_flag("--no-watch", noWatch, "do not watch the configuration file (SIGHUP still reloads)");
     CLI11_PARSE(app, argc, argv);
 
@@ -108,6 +110,7 @@ int main(int argc, char** argv)
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGHUP);
+    sigaddset(&signals, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
     engine::Engine engine(engine::EngineOptions{threads, logDir, true, {}});
@@ -128,7 +131,7 @@ int main(int argc, char** argv)
             engine.events()->add(log::Severity::Warning, "engine", "config.watch", w.error() + "; SIGHUP still reloads");
     admin::AdminServer adminServer(engine, reloader, file);
     if (adminSocket != "none") {
-        if (auto l = adminServer.listen(adminSocket); !l)
+        if (auto l = adminServer.listen(adminSocket, adminGroup); !l)
             engine.events()->add(log::Severity::Error, "engine", "admin.listen", l.error());
         else
             engine.events()->add(log::Severity::Info, "engine", "admin.listen", "admin channel on " + adminSocket);
@@ -137,6 +140,10 @@ int main(int argc, char** argv)
     for (;;) {
         int sig = 0;
         sigwait(&signals, &sig);
+        if (sig == SIGUSR1) {
+            engine.reopenLogs();
+            continue;
+        }
         if (sig == SIGHUP) {
             notifySystemd("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonicMicros()));
             auto r = reloader.reload("SIGHUP");

@@ -414,6 +414,8 @@ AcmeManager::~AcmeManager()
 
 std::string AcmeManager::defaultFolder()
 {
+    if (const char* service = std::getenv("STATE_DIRECTORY"); service && *service) // systemd's StateDirectory=
+        return std::string(service) + "/acme";
     if (::geteuid() == 0)
         return "/var/lib/lido/acme";
     if (const char* state = std::getenv("XDG_STATE_HOME"); state && *state)

@@ -6,7 +6,13 @@
 #include "engine/ConfigReloader.h"
 #include "engine/Engine.h"
 
+#include <algorithm>
 #include <asio.hpp>
+#include <cerrno>
+#include <cstring>
+#include <grp.h>
+#include <optional>
+#include <vector>
 #include <nlohmann/json.hpp>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,6 +26,8 @@ using Local = asio::local::stream_protocol;
 
 std::string defaultSocketPath()
 {
+    if (const char* service = std::getenv("RUNTIME_DIRECTORY"); service && *service) // systemd's RuntimeDirectory=
+        return std::string(service) + "/admin.sock";
     if (::geteuid() == 0)
         return "/run/lido/admin.sock";
     if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg)
@@ -27,9 +35,46 @@ std::string defaultSocketPath()
     return "/tmp/lido-" + std::to_string(::geteuid()) + "/admin.sock";
 }
 
+std::string clientSocketPath()
+{
+    std::string own = defaultSocketPath();
+    if (::access(own.c_str(), F_OK) == 0)
+        return own;
+    if (::access("/run/lido/admin.sock", F_OK) == 0)
+        return "/run/lido/admin.sock";
+    return own;
+}
+
 namespace {
 
 constexpr size_t kMaxLine = 1 << 20;
+
+// Whether the peer is root, the engine's own user, or a member of the admin group (primary or
+// supplementary: SO_PEERGROUPS, Linux 4.13).
+bool peerAllowed(int fd, std::optional<gid_t> adminGroup, ucred& cred)
+{
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+        return false;
+    if (cred.uid == ::geteuid() || cred.uid == 0)
+        return true;
+    if (!adminGroup)
+        return false;
+    if (cred.gid == *adminGroup)
+        return true;
+    std::vector<gid_t> groups(64);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        socklen_t size = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &size) == 0) {
+            groups.resize(size / sizeof(gid_t));
+            return std::find(groups.begin(), groups.end(), *adminGroup) != groups.end();
+        }
+        if (errno != ERANGE)
+            return false;
+        groups.resize(size / sizeof(gid_t) + 1);
+    }
+    return false;
+}
 
 class Session : public std::enable_shared_from_this<Session> {
 public:
@@ -38,15 +83,14 @@ public:
     {
     }
 
-    void start()
+    void start(std::optional<gid_t> adminGroup)
     {
         ucred cred{};
-        socklen_t len = sizeof cred;
-        if (::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-            (cred.uid != ::geteuid() && cred.uid != 0)) {
+        if (!peerAllowed(socket_.native_handle(), adminGroup, cred)) {
             // The socket's mode already keeps others out; this holds even if it was loosened.
             send(json{{"ok", false}, {"error", "permission denied: uid " + std::to_string(cred.uid) + " is not the engine's user (uid " +
-                                                   std::to_string(::geteuid()) + ") or root"}});
+                                                   std::to_string(::geteuid()) + "), root" +
+                                                   (adminGroup ? " or a member of group " + std::to_string(*adminGroup) : std::string())}});
             closeAfterWrite_ = true;
             return;
         }
@@ -268,6 +312,7 @@ struct AdminServer::Impl {
     engine::Engine& engine;
     engine::ConfigReloader& reloader;
     std::string configPath, socketPath;
+    std::optional<gid_t> adminGroup;
     asio::io_context io{1};
     std::unique_ptr<Local::acceptor> acceptor;
     std::thread thread;
@@ -278,14 +323,14 @@ struct AdminServer::Impl {
             if (ec == asio::error::operation_aborted || !acceptor->is_open())
                 return;
             if (!ec)
-                std::make_shared<Session>(std::move(socket), engine, reloader, configPath)->start();
+                std::make_shared<Session>(std::move(socket), engine, reloader, configPath)->start(adminGroup);
             accept();
         });
     }
 };
 
 AdminServer::AdminServer(engine::Engine& engine, engine::ConfigReloader& reloader, std::string configPath)
-    : impl_(new Impl{engine, reloader, std::move(configPath), {}, {}, {}, {}})
+    : impl_(new Impl{engine, reloader, std::move(configPath), {}, {}, {}, {}, {}})
 {
 }
 
@@ -304,12 +349,20 @@ AdminServer::~AdminServer()
         ::unlink(impl_->socketPath.c_str());
 }
 
-Result<void> AdminServer::listen(const std::string& socketPath)
+Result<void> AdminServer::listen(const std::string& socketPath, const std::string& adminGroup)
 {
+    if (!adminGroup.empty()) {
+        group* g = ::getgrnam(adminGroup.c_str());
+        if (!g)
+            return fail("the admin group " + adminGroup + " does not exist");
+        impl_->adminGroup = g->gr_gid;
+    }
     auto slash = socketPath.rfind('/');
     if (slash != std::string::npos && slash > 0) {
         std::string folder = socketPath.substr(0, slash);
-        ::mkdir(folder.c_str(), 0700); // owner only; an existing folder keeps its mode
+        // Owner only (with an admin group: others may pass through to the socket, whose own mode
+        // decides); an existing folder keeps its mode.
+        ::mkdir(folder.c_str(), adminGroup.empty() ? 0700 : 0711);
     }
     // A socket file left by an engine that died is replaced; a live engine's is not.
     if (::access(socketPath.c_str(), F_OK) == 0) {
@@ -332,7 +385,18 @@ Result<void> AdminServer::listen(const std::string& socketPath)
         acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec)
         return fail("cannot open the admin socket " + socketPath + ": " + ec.message());
-    ::chmod(socketPath.c_str(), 0600);
+    if (impl_->adminGroup) {
+        // The group's members connect too: rw for the group. The chown needs root, CAP_CHOWN or
+        // the engine's own membership of the group; without it there is no channel, not a wider one.
+        if (::chown(socketPath.c_str(), static_cast<uid_t>(-1), *impl_->adminGroup) != 0) {
+            int e = errno;
+            ::unlink(socketPath.c_str());
+            return fail("cannot give the admin socket " + socketPath + " to group " + adminGroup + ": " + std::strerror(e));
+        }
+        ::chmod(socketPath.c_str(), 0660);
+    } else {
+        ::chmod(socketPath.c_str(), 0600);
+    }
     impl_->socketPath = socketPath;
     impl_->acceptor = std::move(acceptor);
     impl_->accept();

@@ -4,6 +4,7 @@
 #include "config/Schema.h"
 #include "config/Values.h"
 #include "util/OpenSsl.h"
+#include "util/Privileges.h"
 
 #include <algorithm>
 #include <map>
@@ -245,14 +246,14 @@ private:
         std::string where = at.path + (pm && pm->find("identityType") ? "/@identityType" : pm && pm->find("userName") ? "/@userName" : "");
         if (type == "LocalSystem")
             add(Severity::Warning, at.line, where, "pool " + pool.get("name") + " runs as root (identityType=\"LocalSystem\")");
-        if (::geteuid() == 0 || (type == "ApplicationPoolIdentity" && !(pm && pm->find("identityType"))))
+        if (util::canSwitchIdentity() || (type == "ApplicationPoolIdentity" && !(pm && pm->find("identityType"))))
             return;
         passwd* me = ::getpwuid(::geteuid());
         std::string self = me ? me->pw_name : std::to_string(::geteuid());
         if (type == "SpecificUser" && pm && pm->get("userName") == self)
             return;
         add(Severity::Warning, at.line, where,
-            "the engine runs as " + self + ", not root, and cannot switch users: pool " + pool.get("name") + " runs as " + self);
+            "the engine runs as " + self + ", neither root nor with CAP_SETUID, and cannot switch users: pool " + pool.get("name") + " runs as " + self);
     }
 
     // An https binding has its certificate: PEM files that exist, or the central store (sslFlags 2).

@@ -406,8 +406,13 @@ Result<void> Engine::start(std::shared_ptr<const config::Config> config)
         return fail("the configuration has errors; the engine does not start with it");
     impl_->runtimeDir = impl_->options.runtimeDirectory;
     if (impl_->runtimeDir.empty()) {
+        // systemd's RuntimeDirectory= first (the packaged service: /run/lido, owned by lido).
+        const char* service = std::getenv("RUNTIME_DIRECTORY");
         const char* xdg = std::getenv("XDG_RUNTIME_DIR");
-        impl_->runtimeDir = xdg ? std::string(xdg) + "/lido" : ::geteuid() == 0 ? "/run/lido" : "/tmp/lido-" + std::to_string(::geteuid());
+        impl_->runtimeDir = service && *service ? std::string(service)
+                            : xdg               ? std::string(xdg) + "/lido"
+                            : ::geteuid() == 0  ? "/run/lido"
+                                                : "/tmp/lido-" + std::to_string(::geteuid());
     }
     ::mkdir(impl_->runtimeDir.c_str(), 0711);
     unsigned cores = std::max(1u, std::thread::hardware_concurrency());
@@ -495,6 +500,22 @@ Result<std::string> Engine::apply(std::shared_ptr<const config::Config> config)
     if (!failures.empty())
         summary += "\n(applied, but " + failures + ")"; // the sites concerned are marked failed, with events
     return summary;
+}
+
+void Engine::reopenLogs()
+{
+    auto reopened = impl_->events->reopen();
+    int sites = 0;
+    for (auto& [name, s] : impl_->current()->sites)
+        if (s->accessLog) {
+            s->accessLog->reopen();
+            ++sites;
+        }
+    if (reopened)
+        impl_->events->add(log::Severity::Info, "engine", "log.reopened",
+                           "log files reopened: the event log and the access logs of " + std::to_string(sites) + " site" + (sites == 1 ? "" : "s"));
+    else
+        impl_->events->add(log::Severity::Error, "engine", "log.reopen-failed", "the event log could not be reopened: " + reopened.error());
 }
 
 void Engine::stop(std::chrono::milliseconds grace)

@@ -39,6 +39,9 @@ public:
     Result<void> start(std::shared_ptr<const config::Config> config);
     // Stops accepting, lets in-flight requests finish up to `grace`, stops child processes.
     void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+    // The event log and every site's access log close their files and open them again by name
+    // (logrotate's postrotate; lidod on SIGUSR1). An event says which could not be opened.
+    void reopenLogs();
     bool running() const;
     // Applies a new valid configuration live, touching only what changed: new listeners open
     // before the new view goes live and removed ones close after; an unchanged FastCGI pool keeps

@@ -1,5 +1,7 @@
 #include "engine/PoolIdentity.h"
 
+#include "util/Privileges.h"
+
 #include <pwd.h>
 #include <unistd.h>
 
@@ -22,8 +24,12 @@ PoolIdentity poolIdentity(const config::ConfigElement& pool, const config::Confi
     const config::ConfigElement* pm = pool.child("processModel");
     std::string type = config::identityType(pm);
     PoolIdentity out;
-    if (::geteuid() != 0) {
+    if (!util::canSwitchIdentity()) {
         out.shown = engineUser(); // no switch is possible; the validator warns when another is asked for
+        return out;
+    }
+    if (type == "LocalSystem" && ::geteuid() != 0) {
+        out.shown = engineUser() + ", LocalSystem (the engine is not root)";
         return out;
     }
     if (type == "LocalSystem") {

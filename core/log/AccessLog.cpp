@@ -41,6 +41,16 @@ AccessLog::~AccessLog()
         std::fclose(file_);
 }
 
+void AccessLog::reopen()
+{
+    flush();
+    std::lock_guard lock(mutex_);
+    if (file_)
+        std::fclose(file_);
+    file_ = nullptr;
+    fileName_.clear();
+}
+
 std::string AccessLog::currentFile() const
 {
     std::lock_guard lock(mutex_);

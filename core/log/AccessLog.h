@@ -30,6 +30,9 @@ public:
     ~AccessLog();
     void write(const AccessEntry& e);
     void flush();
+    // Writes what is buffered, closes the file and opens it again by name at the next write
+    // (after logrotate moved it away; SIGUSR1).
+    void reopen();
     std::string currentFile() const;
 
 private:

@@ -1,6 +1,7 @@
 #include "log/EventLog.h"
 
-#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/details/file_helper.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -30,6 +31,43 @@ std::string sanitize(std::string text)
 
 } // namespace
 
+// spdlog's basic_file_sink with reopen(): logrotate renames the file, SIGUSR1 makes the next line
+// go to a new file of the same name (nginx's USR1).
+class ReopenableFileSink final : public spdlog::sinks::base_sink<std::mutex> {
+public:
+    explicit ReopenableFileSink(const std::string& file) { helper_.open(file); }
+    // Throws spdlog_ex when the file cannot be opened; lines are then dropped (memory and
+    // stderr still have them) until a later reopen succeeds.
+    void reopen()
+    {
+        std::lock_guard lock(mutex_);
+        if (open_)
+            helper_.flush();
+        open_ = false;
+        helper_.reopen(false);
+        open_ = true;
+    }
+
+protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override
+    {
+        if (!open_)
+            return;
+        spdlog::memory_buf_t formatted;
+        formatter_->format(msg, formatted);
+        helper_.write(formatted);
+    }
+    void flush_() override
+    {
+        if (open_)
+            helper_.flush();
+    }
+
+private:
+    spdlog::details::file_helper helper_;
+    bool open_ = true;
+};
+
 EventLog::EventLog(const std::string& file, bool toStderr, size_t capacity) : capacity_(capacity)
 {
     std::vector<spdlog::sink_ptr> sinks;
@@ -37,7 +75,8 @@ EventLog::EventLog(const std::string& file, bool toStderr, size_t capacity) : ca
         sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
     if (!file.empty()) {
         try {
-            sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(file));
+            file_ = std::make_shared<ReopenableFileSink>(file);
+            sinks.push_back(file_);
         } catch (const spdlog::spdlog_ex&) {
             // The log folder is unusable: memory and stderr still work; the event says so below.
         }
@@ -52,6 +91,18 @@ EventLog::~EventLog()
 {
     if (logger_)
         logger_->flush();
+}
+
+Result<void> EventLog::reopen()
+{
+    if (!file_)
+        return {};
+    try {
+        file_->reopen();
+    } catch (const spdlog::spdlog_ex& e) {
+        return fail(e.what());
+    }
+    return {};
 }
 
 void EventLog::setRateLimit(int perWindow, std::chrono::seconds window)

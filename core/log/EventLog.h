@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "util/Result.h"
+
 namespace spdlog {
 class logger;
 }
@@ -43,6 +45,8 @@ public:
     std::vector<Event> find(const std::string& code) const; // for tests and the console
     uint64_t lastSeq() const;
     void flush();
+    // Closes and opens the file again by its name (after logrotate moved it away; SIGUSR1).
+    Result<void> reopen();
 
     // Events below this severity are not kept (lido/log/@level; default info). Callers that build
     // an expensive message ask wants() first.
@@ -69,6 +73,7 @@ private:
     int perWindow_ = 10;
     std::chrono::seconds window_{10};
     std::shared_ptr<spdlog::logger> logger_;
+    std::shared_ptr<class ReopenableFileSink> file_;
 };
 
 } // namespace lido::log

@@ -1,11 +1,14 @@
 #include "pool/Instance.h"
 
+#include "util/Privileges.h"
+
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
 #include <netinet/in.h>
 #include <sstream>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -78,8 +81,11 @@ std::string Instance::spawn(const FastCgiSettings& s, const std::string& socketP
         }
         address_ = socketPath;
         unixSocket_ = true;
-        if (s.identity && ::geteuid() == 0)
-            (void)::chown(socketPath.c_str(), s.identity->uid, s.identity->gid);
+        // The pool's user owns its socket; the engine keeps its way in through the group (an
+        // engine that is not root, the packaged service, has no other: connect needs write).
+        // Mode first: once the file is another user's, changing it needs CAP_FOWNER.
+        if (s.identity && util::canSwitchIdentity() && ::chmod(socketPath.c_str(), 0660) == 0)
+            (void)::chown(socketPath.c_str(), s.identity->uid, ::getegid());
         endpoint_ = asio::generic::stream_protocol::endpoint(&a, sizeof a);
     }
     process::SpawnOptions o;

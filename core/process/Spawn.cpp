@@ -1,10 +1,13 @@
 #include "process/Spawn.h"
 
+#include "util/Privileges.h"
+
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -123,6 +126,15 @@ struct ChildPlan {
         if (::setresuid(o.identity->uid, o.identity->uid, o.identity->uid) != 0)
             childFail(plan->errorPipe, errno, StepUid);
     }
+    // No capability of the engine's reaches the program: the ambient set is what would survive
+    // execve for a non-root user (a service with AmbientCapabilities=).
+    ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    if (::geteuid() != 0) {
+        // And none left to inherit through a program's file capabilities (the inheritable set).
+        __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+        __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3]{};
+        ::syscall(SYS_capset, &header, none);
+    }
     // After the identity switch: changing credentials clears the parent-death signal (measured:
     // a www-data CGI program outlived a SIGKILLed lidod when this came first).
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -163,7 +175,7 @@ std::optional<Spawned> spawn(const SpawnOptions& o, SpawnError* error)
     int devnull = -1;
     if (o.stdinFd < 0 || o.stdoutFd < 0 || o.stderrFd < 0)
         devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    ChildPlan plan{&o, argv.data(), envp.data(), o.identity.has_value() && ::geteuid() == 0,
+    ChildPlan plan{&o, argv.data(), envp.data(), o.identity.has_value() && util::canSwitchIdentity(),
                    {o.stdinFd >= 0 ? o.stdinFd : devnull, o.stdoutFd >= 0 ? o.stdoutFd : devnull, o.stderrFd >= 0 ? o.stderrFd : devnull},
                    errorPipe[1], ::getpid()};
 

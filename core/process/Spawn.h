@@ -36,7 +36,7 @@ struct SpawnOptions {
     std::vector<std::string> argv; // argv[0] included
     std::vector<std::string> env;  // NAME=value
     std::string workingDirectory;
-    std::optional<Identity> identity; // switch to it (only when running as root)
+    std::optional<Identity> identity; // switch to it (only when util::canSwitchIdentity())
     Limits limits;
     int stdinFd = -1; // child's ends; -1 = /dev/null
     int stdoutFd = -1;

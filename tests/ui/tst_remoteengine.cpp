@@ -3,6 +3,8 @@
 #include "EngineClient.h"
 #include "EngineSupport.h"
 
+#include "admin/AdminServer.h"
+
 #include <QSignalSpy>
 #include <QtTest>
 
@@ -53,6 +55,35 @@ private slots:
         QTRY_VERIFY(!client.snapshot().sites.front().started);
         QCOMPARE(fetch(f.port, "/hello.txt").status, 0);
         QVERIFY(snapshots.size() >= 3); // once a second
+    }
+
+    // What `lido` decides at start (app/lido/main.cpp): a live engine on the admin socket is
+    // Answering (the console attaches and starts none of its own, so no second engine fails to
+    // bind the same ports); a dead engine's socket file, or none, is Absent (it runs its own).
+    void findsTheRunningEngineToAttachTo()
+    {
+        EngineFixture f;
+        QString socket = f.s.path("admin.sock");
+        QCOMPARE(probeEngine(socket), EngineProbe::Absent);
+        {
+            Lidod d(f);
+            QTRY_VERIFY(QFile::exists(socket));
+            QString error;
+            QCOMPARE(probeEngine(socket, &error), EngineProbe::Answering);
+            RemoteEngineClient client;
+            QSignalSpy path(&client, &RemoteEngineClient::runningConfigPathKnown);
+            client.connectTo(socket);
+            QTRY_COMPARE(path.size(), 1); // the file the console then opens
+            QCOMPARE(path.front().front().toString(), d.file);
+            d.process.kill(); // dies without removing its socket file
+            d.process.waitForFinished();
+        }
+        QVERIFY(QFile::exists(socket));
+        QCOMPARE(probeEngine(socket), EngineProbe::Absent);
+        // Where it looks first: root's own is the service's socket; others' is theirs, with the
+        // service's as the fallback.
+        if (::geteuid() == 0)
+            QCOMPARE(QString::fromStdString(lido::admin::clientSocketPath()), QString("/run/lido/admin.sock"));
     }
 
     void saysWhenNoEngineRuns()

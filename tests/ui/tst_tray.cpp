@@ -20,7 +20,9 @@
 #include <QMenu>
 #include <QToolBar>
 #include <QTreeView>
+#include <QPainter>
 #include <QSignalSpy>
+#include <QSvgRenderer>
 #include <QSystemTrayIcon>
 #include <QTableView>
 #include <QtTest>
@@ -63,6 +65,48 @@ private slots:
     {
         guitest::isolateSettings();
         QTRY_VERIFY_WITH_TIMEOUT(QSystemTrayIcon::isSystemTrayAvailable(), 5000); // run under tests/run-with-tray.sh
+    }
+
+    // The icons the lido-console package installs in hicolor (the tray uses them through the
+    // icon theme): each SVG parses, and the tray's three have the health colour at their centre.
+    void packagedIconsRender()
+    {
+        struct Icon {
+            const char* file;
+            QColor centre; // invalid: not checked (the application icon)
+        };
+        const Icon icons[] = {{"org.lidoproject.Lido.svg", {}},
+                              {"lido-healthy.svg", QColor(46, 160, 67)},
+                              {"lido-degraded.svg", QColor(219, 154, 4)},
+                              {"lido-failed.svg", QColor(207, 34, 46)}};
+        QImage sheet(4 * 136, 136, QImage::Format_ARGB32);
+        sheet.fill(Qt::white);
+        QPainter sheetPainter(&sheet);
+        int x = 4;
+        for (const Icon& icon : icons) {
+            QSvgRenderer r(QString(LIDO_SOURCE_DIR "/resources/icons/") + icon.file);
+            QVERIFY2(r.isValid(), icon.file);
+            QImage image(128, 128, QImage::Format_ARGB32);
+            image.fill(Qt::transparent);
+            QPainter p(&image);
+            r.render(&p);
+            p.end();
+            if (icon.centre.isValid()) {
+                // Inside the disc, clear of the white mark: (16, 22) of the 64-unit drawing.
+                QColor got = image.pixelColor(32, 44);
+                QVERIFY2(qAbs(got.red() - icon.centre.red()) < 8 && qAbs(got.green() - icon.centre.green()) < 8 &&
+                             qAbs(got.blue() - icon.centre.blue()) < 8,
+                         qPrintable(QString("%1: %2").arg(icon.file, got.name())));
+            } else {
+                QVERIFY(image.pixelColor(64, 20).alpha() == 255); // the rounded square is opaque
+            }
+            sheetPainter.drawImage(x, 4, image);
+            x += 136;
+        }
+        sheetPainter.end();
+        QString dir = qEnvironmentVariable("LIDO_SCREENSHOT_DIR", QDir::tempPath());
+        QDir().mkpath(dir);
+        QVERIFY(sheet.save(dir + "/packaged-icons.png"));
     }
 
     void menuControlsPoolsAndRapidFailNotifies()

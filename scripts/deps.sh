@@ -9,7 +9,7 @@ LIDO_PACKAGES=(
   libpcre2-dev libssl-dev openssl zlib1g-dev libbrotli-dev libfcgi-dev php-cgi media-types xvfb xauth trayer curl nlohmann-json3-dev
   mediawiki php-sqlite3 php-laravel-framework
   libnghttp2-dev nghttp2-client pebble
-  dpkg-dev file man-db desktop-file-utils appstream bash-completion
+  dpkg-dev file man-db desktop-file-utils appstream bash-completion logrotate
 )
 missing=()
 for p in "${LIDO_PACKAGES[@]}"; do

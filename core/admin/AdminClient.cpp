@@ -3,6 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <cstring>
 #include <poll.h>
 #include <sys/socket.h>
@@ -36,8 +39,21 @@ Result<void> AdminClient::connect(const std::string& socketPath)
         int err = errno;
         if (err == ENOENT || err == ECONNREFUSED)
             return fail("no engine is running at " + socketPath + " (start lidod, or pass --connect SOCKET)");
-        if (err == EACCES || err == EPERM)
-            return fail("permission denied: " + socketPath + " belongs to another user (run as the engine's user or root)");
+        if (err == EACCES || err == EPERM) {
+            // Say who may: the socket's owner, root, and its group when the mode lets the group in.
+            struct stat st{};
+            std::string who = "the engine's user or root";
+            if (::stat(socketPath.c_str(), &st) == 0) {
+                passwd* owner = ::getpwuid(st.st_uid);
+                who = st.st_uid == 0 ? std::string("root") : (owner ? std::string(owner->pw_name) : "uid " + std::to_string(st.st_uid)) + " or root";
+                if (st.st_mode & S_IWGRP) {
+                    group* g = ::getgrgid(st.st_gid);
+                    who += ", or a member of group " + (g ? std::string(g->gr_name) : std::to_string(st.st_gid)) +
+                           (g ? " (usermod -aG " + std::string(g->gr_name) + " USER, then log in again)" : std::string());
+                }
+            }
+            return fail("permission denied: " + socketPath + " may be used by " + who);
+        }
         return fail("cannot connect to " + socketPath + ": " + std::strerror(err));
     }
     return {};

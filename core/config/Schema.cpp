@@ -440,7 +440,7 @@ Schema::Schema()
         Enum("stderrMode", "ReturnStdErrIn500", {"ReturnStdErrIn500", "ReturnGeneric500", "IgnoreAndReturn200", "TerminateProcess"},
              "What a response with stderr output becomes."),
         UInt("signalBeforeTerminateSeconds", 0, "Seconds between SIGTERM and SIGKILL when an instance stops.").range(0, 3600),
-        Str("monitorChangesTo", "", "A file (e.g. php.ini) whose change recycles the instances."),
+        Str("monitorChangesTo", "", "A file (e.g. php.ini), or a folder link such as a release's current, whose change recycles the instances; links on the way are followed."),
         Enum("responseHeaders", "Strict", {"Strict", "Relaxed"},
              "Lido: Relaxed accepts 'Name:value', LF-only lines and bare Status codes.").lido(),
         Str("utf8ServerVariables", "", "Lido: server variables passed UTF-8 decoded, e.g. PATH_INFO,SCRIPT_NAME.").lido(),

@@ -60,11 +60,8 @@ Result<std::shared_ptr<const config::Config>> loadConsistent(const std::string& 
 }
 
 ConfigReloader::ConfigReloader(Engine& engine, std::string path, std::chrono::milliseconds debounce)
-    : engine_(engine), path_(std::move(path)), debounce_(debounce)
+    : engine_(engine), path_(std::move(path)), watch_(path_), debounce_(debounce)
 {
-    auto slash = path_.rfind('/');
-    folder_ = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
-    name_ = slash == std::string::npos ? path_ : path_.substr(slash + 1);
     if (auto running = engine_.config())
         lastHash_ = std::hash<std::string>{}(running->text());
 }
@@ -77,30 +74,26 @@ ConfigReloader::~ConfigReloader()
     }
     if (thread_.joinable())
         thread_.join();
-    if (inotify_ >= 0)
-        ::close(inotify_);
     if (wake_ >= 0)
         ::close(wake_);
 }
 
 Result<void> ConfigReloader::watch()
 {
-    inotify_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (inotify_ < 0 || wake_ < 0)
-        return fail(std::string("inotify: ") + std::strerror(errno));
-    if (::inotify_add_watch(inotify_, folder_.c_str(), IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_CREATE | IN_ATTRIB) < 0)
-        return fail("cannot watch " + folder_ + ": " + std::strerror(errno));
+    if (wake_ < 0)
+        return fail(std::string("eventfd: ") + std::strerror(errno));
+    if (auto w = watch_.start(); !w)
+        return w;
     thread_ = std::thread([this] { run(); });
     return {};
 }
 
 void ConfigReloader::run()
 {
-    alignas(inotify_event) char buf[8192];
     bool pending = false;
     for (;;) {
-        pollfd fds[2] = {{inotify_, POLLIN, 0}, {wake_, POLLIN, 0}};
+        pollfd fds[2] = {{watch_.fd(), POLLIN, 0}, {wake_, POLLIN, 0}};
         // Debounce: once the file changed, wait until it has been quiet for a moment.
         int n = ::poll(fds, 2, pending ? static_cast<int>(debounce_.count()) : -1);
         if (n < 0 && errno == EINTR)
@@ -112,13 +105,8 @@ void ConfigReloader::run()
             (void)reload("the file changed");
             continue;
         }
-        ssize_t len = ::read(inotify_, buf, sizeof buf);
-        for (ssize_t at = 0; at < len;) {
-            auto* e = reinterpret_cast<inotify_event*>(buf + at);
-            if (e->len > 0 && name_ == e->name)
-                pending = true;
-            at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
-        }
+        if (watch_.readEvents())
+            pending = true;
     }
 }
 

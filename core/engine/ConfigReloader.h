@@ -1,11 +1,13 @@
 #pragma once
 // Keeps a running engine in step with its configuration file: watches the file's folder
-// (inotify: in-place writes and renames by any tool alike), reads the whole file at one moment
+// (inotify: in-place writes and renames by any tool alike) and the folder of every symbolic link
+// on the way to it (util::PathWatch: a kubelet's ConfigMap, Capistrano's current), reads the whole file at one moment
 // (size, mtime and inode the same before and after the read, else it is read again later),
 // validates it, and applies it live. A file that is not well-formed, does not validate or changes
 // while it is read is never applied: the last good configuration keeps serving, an event says why
 // (file:line), and the next change is tried again.
 #include "config/Config.h"
+#include "util/PathWatch.h"
 #include "util/Result.h"
 
 #include <atomic>
@@ -39,12 +41,13 @@ public:
 private:
     void run();
     Engine& engine_;
-    std::string path_, folder_, name_;
+    std::string path_;
+    util::PathWatch watch_;
     std::chrono::milliseconds debounce_;
     std::mutex mutex_;
     size_t lastHash_ = 0; // of the text last applied (or found unchanged)
     std::atomic<uint64_t> applied_{0}, rejected_{0};
-    int inotify_ = -1, wake_ = -1;
+    int wake_ = -1;
     std::thread thread_;
 };
 

@@ -480,7 +480,8 @@ public:
         const VirtualDirectory& vd = *route.directory;
         if (vd.symlinks == fs::SymlinkPolicy::Always || match.scriptFile.size() <= vd.physicalPath.size() + 1)
             return true;
-        fs::Opened o = fs::openBeneath(vd.rootFd, match.scriptFile.substr(vd.physicalPath.size() + 1), vd.symlinks, O_PATH);
+        auto root = vd.root->current();
+        fs::Opened o = fs::openBeneath(root->fd.get(), match.scriptFile.substr(vd.physicalPath.size() + 1), vd.symlinks, O_PATH);
         if (o.fd >= 0)
             ::close(o.fd);
         if (o.fd >= 0 || (o.error != EXDEV && o.error != ELOOP))

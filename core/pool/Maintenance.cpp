@@ -1,35 +1,29 @@
 #include "pool/Maintenance.h"
 
 #include "pool/Tuning.h"
+#include "util/PathWatch.h"
 
 #include <cerrno>
 #include <cstring>
-#include <sys/inotify.h>
+#include <fcntl.h>
 #include <thread>
 #include <unistd.h>
 
 namespace lido::pool {
 
 struct Maintenance::FileWatch {
-    explicit FileWatch(const Strand& s) : fd(s) {}
-    asio::posix::stream_descriptor fd;
-    std::array<char, 4096> buf{};
-    std::string name;
+    FileWatch(const Strand& s, const std::string& path) : fd(s), watch(path) {}
+    asio::posix::stream_descriptor fd; // a duplicate of watch's, for waiting on the strand
+    util::PathWatch watch;
     std::function<void()> changed;
-    static void read(const std::shared_ptr<FileWatch>& w)
+    static void wait(const std::shared_ptr<FileWatch>& w)
     {
-        w->fd.async_read_some(asio::buffer(w->buf), [w](const asio::error_code& ec, size_t n) {
+        w->fd.async_wait(asio::posix::stream_descriptor::wait_read, [w](const asio::error_code& ec) {
             if (ec)
                 return; // closed with the pool
-            bool hit = false;
-            for (size_t off = 0; off + sizeof(inotify_event) <= n;) {
-                auto* e = reinterpret_cast<const inotify_event*>(w->buf.data() + off);
-                hit = hit || (e->len && w->name == e->name);
-                off += sizeof(inotify_event) + e->len;
-            }
-            if (hit)
+            if (w->watch.readEvents())
                 w->changed();
-            read(w);
+            wait(w);
         });
     }
 };
@@ -143,21 +137,16 @@ std::string Maintenance::watchFile(const Strand& strand, std::function<void()> c
 {
     if (s_.monitorChangesTo.empty())
         return {};
-    const std::string& file = s_.monitorChangesTo;
-    auto slash = file.rfind('/');
-    std::string dir = slash == std::string::npos ? "." : file.substr(0, std::max<size_t>(slash, 1));
-    int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (fd < 0 || ::inotify_add_watch(fd, dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_ATTRIB) < 0) {
-        std::string e = "cannot watch " + file + ": " + std::strerror(errno);
-        if (fd >= 0)
-            ::close(fd);
-        return e;
-    }
-    watch_ = std::make_shared<FileWatch>(strand);
-    watch_->fd.assign(fd);
-    watch_->name = slash == std::string::npos ? file : file.substr(slash + 1);
-    watch_->changed = std::move(changed);
-    FileWatch::read(watch_);
+    auto w = std::make_shared<FileWatch>(strand, s_.monitorChangesTo);
+    if (auto started = w->watch.start(); !started)
+        return "cannot watch " + s_.monitorChangesTo + ": " + started.error();
+    int copy = ::fcntl(w->watch.fd(), F_DUPFD_CLOEXEC, 3);
+    if (copy < 0)
+        return "cannot watch " + s_.monitorChangesTo + ": " + std::strerror(errno);
+    w->fd.assign(copy);
+    w->changed = std::move(changed);
+    watch_ = std::move(w);
+    FileWatch::wait(watch_);
     return {};
 }
 

@@ -51,7 +51,8 @@ public:
     void restarted(Clock::time_point now);  // a recycle: the next generation starts counting
 
     // monitorChangesTo: changed() runs on the strand when the file is written or replaced. The
-    // folder is watched, so both in-place writes and atomic renames are seen. An error sentence.
+    // folder is watched, so both in-place writes and atomic renames are seen, and so is the
+    // folder of every link on the way (a php.ini linked from a ConfigMap). An error sentence.
     std::string watchFile(const Strand& strand, std::function<void()> changed);
 
 private:

@@ -196,12 +196,12 @@ std::shared_ptr<const SiteMap> SiteMap::build(const config::Config& config, std:
             app.path = stripSlash(a->get("path"));
             app.pool = a->find("applicationPool") ? *a->find("applicationPool") : defaultPool;
             for (const ConfigElement* v : a->childrenNamed("virtualDirectory")) {
-                VirtualDirectory vd{stripSlash(v->get("path")), stripSlash(config::expandEnvironment(v->get("physicalPath"))), -1,
+                VirtualDirectory vd{stripSlash(v->get("path")), stripSlash(config::expandEnvironment(v->get("physicalPath"))), nullptr,
                                     fs::parseSymlinkPolicy(v->get("symlinks"))};
                 // The older switch: followSymlinksOutside="true" (when symlinks is not written) is Always.
                 if (!v->find("symlinks") && config::parseBool(v->get("followSymlinksOutside")).value_or(false))
                     vd.symlinks = fs::SymlinkPolicy::Always;
-                vd.rootFd = ::open(vd.physicalPath.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+                vd.root = std::make_shared<fs::RootFolder>(vd.physicalPath);
                 app.directories.push_back(std::move(vd));
             }
             std::sort(app.directories.begin(), app.directories.end(),
@@ -265,14 +265,7 @@ std::shared_ptr<const SiteMap> SiteMap::build(const config::Config& config, std:
     return map;
 }
 
-SiteMap::~SiteMap()
-{
-    for (SiteConfig& s : sites_)
-        for (Application& a : s.applications)
-            for (VirtualDirectory& v : a.directories)
-                if (v.rootFd >= 0)
-                    ::close(v.rootFd);
-}
+SiteMap::~SiteMap() = default;
 
 const SiteConfig* SiteMap::siteFor(const std::string& localIp, uint16_t localPort, const std::string& host) const
 {

@@ -4,6 +4,7 @@
 // Built from a Config; pure lookups, no I/O besides stat() for resource types.
 #include "config/Config.h"
 #include "fs/Beneath.h"
+#include "fs/RootFolder.h"
 
 #include <chrono>
 #include <cstdint>
@@ -17,7 +18,9 @@ namespace lido::routing {
 struct VirtualDirectory {
     std::string path; // within the application, "/" or "/static"
     std::string physicalPath;
-    int rootFd = -1; // O_PATH descriptor of physicalPath: files are opened beneath it (openat2)
+    // physicalPath's folder as it resolves now (a release swap is followed within a second):
+    // files are opened beneath its descriptor (openat2).
+    std::shared_ptr<const fs::RootFolder> root;
     fs::SymlinkPolicy symlinks = fs::SymlinkPolicy::IfOwnerMatch;
 };
 

@@ -231,7 +231,8 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Rou
         else
             error(404, "no file " + route.urlPath);
     };
-    Opened opened = openBeneath(route.directory->rootFd, relative, route.directory->symlinks, O_RDONLY);
+    auto root = route.directory->root->current(); // held while it is opened beneath
+    Opened opened = openBeneath(root->fd.get(), relative, route.directory->symlinks, O_RDONLY);
     int fd = opened.fd;
     if (fd < 0) {
         refuse(opened.error, opened.refusal);

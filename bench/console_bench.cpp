@@ -63,6 +63,7 @@ public:
     void controlSite(const QString&, lido::engine::SiteAction) override {}
     void recycleInstance(const QString&, int) override {}
     void reload() override {}
+    void drain(bool) override {}
     QString where() const override { return "fixture"; }
     QString runningConfigText() const override { return {}; }
 

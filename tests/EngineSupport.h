@@ -51,9 +51,16 @@ struct Response {
 
 class Client {
 public:
-    explicit Client(uint16_t port)
+    // source: the local address to connect from (127.0.0.2: a client the server can tell apart).
+    explicit Client(uint16_t port, const char* source = nullptr)
     {
         fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        if (source) {
+            sockaddr_in from{};
+            from.sin_family = AF_INET;
+            ::inet_pton(AF_INET, source, &from.sin_addr);
+            (void)::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from);
+        }
         sockaddr_in a{};
         a.sin_family = AF_INET;
         a.sin_port = htons(port);
@@ -265,13 +272,13 @@ inline QString siteConfig()
             @POOLS@
         </applicationPools>
         <sites>
-            <site name="Main" id="1">
+            <site name="Main" id="1"@SITEATTRS@>
                 <application path="/" applicationPool="web">
                     <virtualDirectory path="/" physicalPath="@DIR@/www" />
                 </application>
                 @APPS@
                 <bindings>
-                    <binding protocol="http" bindingInformation="127.0.0.1:@PORT@:" />
+                    <binding protocol="http" bindingInformation="127.0.0.1:@PORT@:"@BINDATTRS@ />
                 </bindings>
                 <limits connectionTimeout="@TIMEOUT@" maxConnections="@MAXCONN@" />
                 <logFile directory="@DIR@/logs" />
@@ -292,6 +299,7 @@ inline QString siteConfig()
                 <requestLimits maxAllowedContentLength="100000" maxUrl="1024" maxQueryString="512" />
                 @FILTERING@
             </requestFiltering>
+            @SECURITY@
         </security>
         <httpErrors errorMode="@ERRORMODE@" />
     </system.webServer>
@@ -331,7 +339,8 @@ public:
         values = {{"@PORT@", QString::number(port)}, {"@CGIMAX@", "8"}, {"@CGIQUEUE@", "1000"}, {"@CGIWAIT@", "00:00:30"},
                   {"@TIMEOUT@", "00:02:00"}, {"@MAXCONN@", "4294967295"}, {"@CGITIMEOUT@", "00:00:30"},
                   {"@ERRORMODE@", "DetailedLocalOnly"}, {"@USER@", ""}, {"@POOLS@", ""}, {"@APPS@", ""}, {"@SITES@", ""},
-                  {"@FASTCGI@", ""}, {"@HANDLERS@", ""}, {"@LIDO@", ""}, {"@FILTERING@", ""}};
+                  {"@FASTCGI@", ""}, {"@HANDLERS@", ""}, {"@LIDO@", ""}, {"@FILTERING@", ""},
+                  {"@SITEATTRS@", ""}, {"@BINDATTRS@", ""}, {"@SECURITY@", ""}};
     }
     ~EngineFixture()
     {

@@ -106,6 +106,12 @@ void InProcessEngineClient::reload()
     takeSnapshot();
 }
 
+void InProcessEngineClient::drain(bool on)
+{
+    engine_->drain(on, "the console");
+    takeSnapshot();
+}
+
 EngineProbe probeEngine(const QString& socketPath, QString* error)
 {
     if (!QFileInfo::exists(socketPath))
@@ -188,6 +194,11 @@ void RemoteEngineClient::recycleInstance(const QString& pool, int pid)
 void RemoteEngineClient::reload()
 {
     send(QJsonDocument(QJsonObject{{"id", nextId_++}, {"op", "reload"}}).toJson(QJsonDocument::Compact));
+}
+
+void RemoteEngineClient::drain(bool on)
+{
+    send(QJsonDocument(QJsonObject{{"id", nextId_++}, {"op", on ? "drain" : "undrain"}, {"reason", "the console"}}).toJson(QJsonDocument::Compact));
 }
 
 void RemoteEngineClient::readLines()

@@ -26,6 +26,8 @@ public:
     virtual void recycleInstance(const QString& pool, int pid) = 0;
     // Re-read the configuration file and apply what changed (the result arrives as an event).
     virtual void reload() = 0;
+    // Drain for load balancers (/health answers 503, requests are served on), or end it.
+    virtual void drain(bool on) = 0;
     // Where the engine runs: "in this process" or the socket of a lidod.
     virtual QString where() const = 0;
     // The text of the configuration the engine runs (empty: none).
@@ -52,6 +54,7 @@ public:
     void controlSite(const QString& name, lido::engine::SiteAction action) override;
     void recycleInstance(const QString& pool, int pid) override;
     void reload() override;
+    void drain(bool on) override;
     QString where() const override { return tr("in this process"); }
     QString runningConfigText() const override;
     lido::engine::Engine* engine() { return engine_.get(); }
@@ -79,6 +82,7 @@ public:
     void controlSite(const QString& name, lido::engine::SiteAction action) override;
     void recycleInstance(const QString& pool, int pid) override;
     void reload() override;
+    void drain(bool on) override;
     QString where() const override { return path_; }
     QString runningConfigText() const override { return runningText_; }
 

@@ -277,6 +277,27 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
             statusBar()->showMessage(tr("Sending test load for 30 s to %n URL(s)…", nullptr, static_cast<int>(requests.size())), 30000);
         });
         testLoadAction_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_L));
+        // Engine → Drain: load balancers see /health answer 503 and move traffic away before a
+        // restart; the engine serves on. Checked while it drains, whoever started the drain.
+        drainAction_ = engineMenu->addAction(tr("&Drain for load balancers"));
+        drainAction_->setCheckable(true);
+        drainAction_->setToolTip(tr("/health answers 503 while checked; requests are served on"));
+        connect(drainAction_, &QAction::triggered, this, [this](bool on) {
+            client_->drain(on);
+            statusBar()->showMessage(on ? tr("Draining: /health answers 503; requests are served on.") : tr("Serving: /health answers 200."), 10000);
+        });
+        // While it drains, a permanent mark in the status bar says so (whoever started it).
+        auto* drainingMark = new QLabel(tr("Draining: /health answers 503"), this);
+        drainingMark->setObjectName("drainingMark");
+        drainingMark->setStyleSheet("QLabel { background: #f0c040; color: black; padding: 1px 6px; border-radius: 3px; }");
+        drainingMark->setVisible(false);
+        statusBar()->addPermanentWidget(drainingMark);
+        connect(client_, &EngineClient::snapshotReady, this, [this, drainingMark] {
+            bool draining = client_->snapshot().draining;
+            if (drainAction_->isChecked() != draining)
+                drainAction_->setChecked(draining);
+            drainingMark->setVisible(draining);
+        });
         connect(testLoad_, &TestLoad::finished, this, [this](int answered, int failed) {
             statusBar()->showMessage(tr("Test load done: %1 answered, %2 failed.").arg(answered).arg(failed), 15000);
         });

@@ -83,6 +83,7 @@ public:
     ChangesDialog* showChanges();
     // Engine → Send test load: GETs every application of every started site for 30 s.
     QAction* testLoadAction() const { return testLoadAction_; }
+    QAction* drainAction() const { return drainAction_; }
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -115,6 +116,7 @@ private:
     Tray* tray_ = nullptr;
     TestLoad* testLoad_ = nullptr;
     QAction* testLoadAction_ = nullptr;
+    QAction* drainAction_ = nullptr;
     std::shared_ptr<const lido::config::Config> config_;
     QSplitter* split_ = nullptr;
 };

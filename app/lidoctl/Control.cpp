@@ -62,6 +62,8 @@ int status(const std::string& socket, bool asJson)
         std::cerr << "lidoctl: " << snap.error() << "\n";
         return Failed;
     }
+    std::printf("Lido %s, configuration %s: %s\n\n", snap->version.c_str(), snap->configHash.c_str(),
+                snap->draining ? "draining (/health answers 503; lidoctl undrain ends it)" : "serving");
     std::printf("%-20s %-10s %-22s %6s %8s %9s  %-22s %s\n", "POOL", "STATE", "INSTANCES", "QUEUE", "REQ/S", "FAILURES", "IDENTITY", "APPLICATION");
     for (const auto& p : snap->fastcgi) {
         char instances[64];
@@ -120,6 +122,20 @@ int reload(const std::string& socket)
     auto result = client.call("reload");
     if (!result) {
         std::cerr << "lidoctl: reload: " << result.error() << "\n";
+        return Failed;
+    }
+    std::cout << nlohmann::json::parse(*result).get<std::string>() << "\n";
+    return Ok;
+}
+
+int drain(const std::string& socket, bool on)
+{
+    AdminClient client;
+    if (!connect(client, socket))
+        return NoEngine;
+    auto result = client.call(on ? "drain" : "undrain");
+    if (!result) {
+        std::cerr << "lidoctl: " << (on ? "drain" : "undrain") << ": " << result.error() << "\n";
         return Failed;
     }
     std::cout << nlohmann::json::parse(*result).get<std::string>() << "\n";

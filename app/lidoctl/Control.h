@@ -7,6 +7,9 @@ namespace lidoctl {
 int status(const std::string& socket, bool json);
 int control(const std::string& socket, const std::string& verb, const std::string& kind, const std::string& name);
 int reload(const std::string& socket);
+// drain: /health answers 503 so that load balancers move traffic away, while requests are served
+// on; undrain: 200 again.
+int drain(const std::string& socket, bool on);
 int events(const std::string& socket, bool follow, unsigned long long since);
 
 } // namespace lidoctl

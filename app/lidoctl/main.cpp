@@ -237,6 +237,10 @@ int main(int argc, char** argv)
     }
     auto* rl = app.add_subcommand("reload", "Make the running engine read its configuration file again and apply what changed");
     rl->callback([&] { result = lidoctl::reload(socket); });
+    auto* dr = app.add_subcommand("drain", "Make /health answer 503 so that load balancers move traffic away; requests are served on");
+    dr->callback([&] { result = lidoctl::drain(socket, true); });
+    auto* ud = app.add_subcommand("undrain", "End a drain: /health answers 200 again");
+    ud->callback([&] { result = lidoctl::drain(socket, false); });
     auto* ev = app.add_subcommand("events", "The running engine's events");
     ev->add_flag("--follow,-f", follow, "keep printing new events");
     ev->add_option("--since", since, "only events after this sequence number");

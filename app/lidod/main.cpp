@@ -2,8 +2,12 @@
 // SIGHUP (systemd's ExecReload) re-reads the configuration, as does any change to the file;
 // SIGUSR1 reopens the event and access logs (logrotate's postrotate, as nginx's USR1).
 // Speaks systemd's notify protocol when NOTIFY_SOCKET is set (Type=notify), and works without it.
+// With lido/shutdown/@drainDelay, SIGTERM first drains (/health answers 503) for that long; a
+// second SIGTERM or SIGINT cuts the delay short. As a container's PID 1 it reaps orphans (Init.h).
+#include "Init.h"
 #include "admin/AdminServer.h"
 #include "config/Config.h"
+#include "config/Values.h"
 #include "engine/ConfigReloader.h"
 #include "engine/Engine.h"
 
@@ -65,10 +69,49 @@ uint64_t monotonicMicros()
     return static_cast<uint64_t>(ts.tv_sec) * 1000000u + static_cast<uint64_t>(ts.tv_nsec) / 1000u;
 }
 
+// SIGTERM with lido/shutdown/@drainDelay: /health answers 503 for that long while requests are
+// served, so that load balancers take the node out before it stops accepting. Another SIGTERM
+// or SIGINT ends the wait; SIGUSR1 still reopens the logs.
+void drainFirst(engine::Engine& engine, const sigset_t& signals)
+{
+    auto config = engine.config();
+    const config::ConfigElement* s = config ? config->section("lido/shutdown") : nullptr;
+    uint64_t ms = s ? config::parseTimeSpan(s->get("drainDelay")).value_or(0) : 0;
+    if (ms == 0)
+        return;
+    engine.drain(true, "SIGTERM: stopping in " + config::formatTimeSpan(ms));
+    notifySystemd("STATUS=draining for " + std::to_string(ms / 1000) + " s before stopping");
+    timespec end{};
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += static_cast<time_t>(ms / 1000);
+    end.tv_nsec += static_cast<long>((ms % 1000) * 1000000);
+    if (end.tv_nsec >= 1000000000L) {
+        ++end.tv_sec;
+        end.tv_nsec -= 1000000000L;
+    }
+    for (;;) {
+        timespec now{};
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long left = (end.tv_sec - now.tv_sec) * 1000000000LL + (end.tv_nsec - now.tv_nsec);
+        if (left <= 0)
+            return;
+        timespec wait{static_cast<time_t>(left / 1000000000LL), static_cast<long>(left % 1000000000LL)};
+        int sig = sigtimedwait(&signals, nullptr, &wait);
+        if (sig == SIGTERM || sig == SIGINT) {
+            engine.events()->add(log::Severity::Info, "engine", "engine.drain-cut", "a second signal: stopping without the rest of the drain delay");
+            return;
+        }
+        if (sig == SIGUSR1)
+            engine.reopenLogs();
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv)
 {
+    if (int status = lidod::initIfPid1(); status >= 0)
+        return status;
     CLI::App app{"lidod: the Lido engine"};
     std::string file, logDir, adminSocket = admin::defaultSocketPath(), adminGroup;
     bool check = false, noWatch = false;
@@ -152,8 +195,10 @@ int main(int argc, char** argv)
             notifySystemd("READY=1\nSTATUS=" + summary(engine));
             continue;
         }
-        engine.events()->add(log::Severity::Info, "engine", "engine.stopping",
-                             std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+        std::string name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+        if (sig == SIGTERM)
+            drainFirst(engine, signals);
+        engine.events()->add(log::Severity::Info, "engine", "engine.stopping", "stopping on " + name);
         break;
     }
     notifySystemd("STOPPING=1");

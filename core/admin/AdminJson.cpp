@@ -19,6 +19,9 @@ json toJson(const Snapshot& s)
 {
     json j;
     j["time"] = unixSeconds(s.time);
+    j["version"] = s.version;
+    j["configHash"] = s.configHash;
+    j["draining"] = s.draining;
     j["sites"] = json::array();
     for (const SiteMetrics& m : s.sites) {
         json certificates = json::array();
@@ -73,6 +76,9 @@ Result<Snapshot> parseSnapshot(std::string_view text)
         json j = json::parse(text);
         Snapshot s;
         s.time = fromUnix(j.value("time", 0.0));
+        s.version = j.value("version", std::string());
+        s.configHash = j.value("configHash", std::string());
+        s.draining = j.value("draining", false);
         for (const json& m : j.value("sites", json::array())) {
             SiteMetrics x;
             get(m, "name", x.name), get(m, "id", x.id), get(m, "started", x.started), get(m, "state", x.state);

@@ -193,6 +193,10 @@ private:
                 throw std::runtime_error(done.error());
             return op == "start" ? "started" : op == "stop" ? "stopped" : "recycled";
         }
+        if (op == "drain" || op == "undrain") {
+            engine_.drain(op == "drain", r.value("reason", std::string(op == "drain" ? "lidoctl drain" : "lidoctl undrain")));
+            return op == "drain" ? "draining: /health answers 503, requests are served on" : "serving: /health answers 200";
+        }
         if (op == "reload") {
             auto done = reloader_.reload("admin request");
             if (!done)

@@ -3,10 +3,12 @@
 #include "config/RewriteRules.h"
 #include "config/Schema.h"
 #include "config/Values.h"
+#include "util/AddressRanges.h"
 #include "util/OpenSsl.h"
 #include "util/Privileges.h"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <map>
 #include <pwd.h>
 #include <set>
@@ -50,6 +52,7 @@ public:
         references(root);
         locations(root);
         tls(root);
+        addresses(root);
         rewriteRules(root);
         std::stable_sort(out_.begin(), out_.end(), [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; });
         return std::move(out_);
@@ -305,6 +308,42 @@ private:
             add(Severity::Error, t->line, t->path + "/@ciphers", why);
     }
 
+    // lido/forwardedFor's trusted proxies and ipSecurity's rules are addresses, ranges and masks.
+    void addresses(const ConfigElement& root)
+    {
+        if (const ConfigElement* f = find(root, {"lido", "forwardedFor"})) {
+            AddressRanges ranges;
+            if (std::string why = AddressRanges::parse(f->get("trustedProxies"), ranges); !why.empty())
+                add(Severity::Error, f->line, f->path + "/@trustedProxies", why);
+        }
+        for (const ConfigElement& c : root.children) {
+            const ConfigElement* web = c.name == "system.webServer" ? &c : c.name == "location" ? c.child("system.webServer") : nullptr;
+            const ConfigElement* security = web ? web->child("security") : nullptr;
+            const ConfigElement* ip = security ? security->child("ipSecurity") : nullptr;
+            for (const ConfigElement* a : ip ? ip->childrenNamed("add") : std::vector<const ConfigElement*>{}) {
+                std::string address = a->get("ipAddress"), mask = a->get("subnetMask");
+                AddressRanges one;
+                if (address.empty() || address.find('/') != std::string::npos || !AddressRanges::parse(address, one).empty()) {
+                    add(Severity::Error, a->line, a->path + "/@ipAddress", "'" + address + "' is not an IPv4 or IPv6 address (a subnet goes in subnetMask)");
+                    continue;
+                }
+                bool v6 = address.find(':') != std::string::npos;
+                bool digits = !mask.empty() && mask.size() <= 3 && mask.find_first_not_of("0123456789") == std::string::npos;
+                bool ok = mask.empty() || (digits && std::stoi(mask) <= (v6 ? 128 : 32));
+                if (!ok && !v6) {
+                    in_addr m{};
+                    if (::inet_pton(AF_INET, mask.c_str(), &m) == 1) {
+                        uint32_t bitsSet = ntohl(m.s_addr);
+                        ok = (bitsSet & (~bitsSet >> 1)) == 0; // ones, then zeros
+                    }
+                }
+                if (!ok)
+                    add(Severity::Error, a->line, a->path + "/@subnetMask",
+                        "'" + mask + "' is not a subnet mask: " + (v6 ? "a prefix length, 0 to 128" : "255.255.255.0 or a prefix length, 0 to 32"));
+            }
+        }
+    }
+
     // <location path="Site/app/path">: the site exists, and the sections are ones that IIS allows
     // below the server. Lido has no feature delegation: overrideMode="Deny" locks nothing.
     void locations(const ConfigElement& root)
@@ -384,6 +423,7 @@ private:
         };
         std::map<std::string, Bound> bindings;
         std::map<std::string, std::pair<std::string, int>> protocolAt; // ip:port -> the protocol first bound there, its line
+        std::map<std::string, std::pair<bool, int>> proxyAt;           // ip:port -> proxyProtocol first written there, its line
         const ConfigElement* store = find(root, {"lido", "centralCertificateStore"});
         std::string storePath = store ? expandEnvironment(store->get("physicalPath")) : std::string();
         for (const ConfigElement* site : sites ? sites->childrenNamed("site") : std::vector<const ConfigElement*>{}) {
@@ -430,6 +470,12 @@ private:
                         add(Severity::Error, b->line, b->path + "/@protocol",
                             info->ip + ":" + std::to_string(info->port) + " serves " + at->second.first + " (line " +
                                 std::to_string(at->second.second) + "); one port cannot serve http and https");
+                    bool proxied = b->get("proxyProtocol") == "true";
+                    auto [pp, ppFirst] = proxyAt.emplace(info->ip + ":" + std::to_string(info->port), std::make_pair(proxied, b->line));
+                    if (!ppFirst && pp->second.first != proxied)
+                        add(Severity::Error, b->line, b->path + "/@proxyProtocol",
+                            info->ip + ":" + std::to_string(info->port) + " is bound with proxyProtocol=\"" + (pp->second.first ? "true" : "false") +
+                                "\" on line " + std::to_string(pp->second.second) + "; every binding of one address and port agrees");
                     if (protocol == "https")
                         httpsBinding(*b, storePath, find(root, {"lido", "acme"}), info->host);
                     else if (b->get("acme") == "true")

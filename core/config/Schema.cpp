@@ -163,6 +163,9 @@ void addSiteElements(std::vector<ElementSpec>& out, const std::string& base, boo
         Str("name", "", "The site's name, unique in the file.").key(),
         A("id", AttrType::UInt, "", "The site's number, unique in the file.").range(1, 4294967295).required().unique(),
         Bool("serverAutoStart", true, "Start the site when the engine starts."),
+        Str("healthPath", "", "Lido: a URL path (/.lido/health) the site answers itself, before its rules and handlers: 200 while it "
+                              "serves, 503 while the engine drains or stops, the site is stopped or failed, or all its FastCGI pools are "
+                              "down. For a load balancer's check through the site's own binding; empty: none.").lido(),
     };
     if (defaults)
         out.push_back(E(base, "Defaults for every site.", {Bool("serverAutoStart", true, "Start sites when the engine starts.")}));
@@ -178,6 +181,9 @@ void addSiteElements(std::vector<ElementSpec>& out, const std::string& base, boo
             Str("certificateFile", "", "https: the PEM certificate chain (leaf first); it may hold the key too.").lido(),
             Str("certificateKeyFile", "", "https: the PEM private key (empty: in certificateFile).").lido(),
             Bool("acme", false, "https: the certificate for this binding's host name is obtained and renewed from lido/acme's CA.").lido(),
+            Bool("proxyProtocol", false, "Every connection starts with a PROXY protocol header, v1 or v2 (HAProxy's send-proxy, nginx's "
+                                         "proxy_protocol): its source is the client's address. Required, never guessed; all bindings "
+                                         "of one address and port agree.").lido(),
             Str("certificateHash", "", "Windows only: a certificate in a Windows store.").windows(),
             Str("certificateStoreName", "", "Windows only: the Windows certificate store.").windows(),
         }, true));
@@ -573,6 +579,22 @@ Schema::Schema()
     }, true));
     out.push_back(E("system.webServer/security/requestFiltering/verbs/remove", "Removes a method rule.", {Str("verb", "", "The method.").key()}, true));
     out.push_back(E("system.webServer/security/requestFiltering/verbs/clear", "Removes earlier method rules.", {}, true));
+    out.push_back(E("system.webServer/security/ipSecurity", "IP address restrictions: rules in order, the first that matches decides. "
+                                                          "The client is REMOTE_ADDR (the PROXY header's, or lido/forwardedFor's).", {
+        Bool("allowUnlisted", true, "Clients that no rule matches are allowed."),
+        Enum("denyAction", "Forbidden", {"Unauthorized", "Forbidden", "NotFound", "AbortRequest"},
+             "The answer to a denied client: 401, 403 or 404 with substatus 503, or the connection dropped."),
+        Bool("enableProxyMode", false, "Also check every address X-Forwarded-For names (IIS's proxy mode)."),
+        Bool("enableReverseDns", false, "Windows only: rules by domain name.").windows(),
+    }));
+    out.push_back(E("system.webServer/security/ipSecurity/add", "A rule for an address or a subnet.", {
+        Str("ipAddress", "", "The address, IPv4 or IPv6.").key(),
+        Str("subnetMask", "", "IPv4: a mask (255.255.255.0); IPv6: a prefix length (64). Empty: the one address.").optionalKey(),
+        Str("domainName", "", "Windows only: a domain name (enableReverseDns).").windows(),
+        Bool("allowed", false, "Allowed (true) or denied (false)."),
+    }, true));
+    out.push_back(E("system.webServer/security/ipSecurity/remove", "Removes an inherited rule.", {Str("ipAddress", "", "The address.").key()}, true));
+    out.push_back(E("system.webServer/security/ipSecurity/clear", "Removes the inherited rules.", {}, true));
     out.push_back(E("system.webServer/httpErrors", "Error pages.", {
         Bool("allowAbsolutePathsWhenDelegated", false, "Windows only: delegation of absolute paths.").windows(),
         Enum("errorMode", "DetailedLocalOnly", {"DetailedLocalOnly", "Custom", "Detailed"},
@@ -711,6 +733,16 @@ Schema::Schema()
         Str("allow", "127.0.0.1,::1", "Client addresses allowed, comma-separated."),
     }));
     out.back().attributes[1].defaultValue = "127.0.0.1:8089:";
+    out.push_back(E("lido/forwardedFor", "The client's address behind a reverse proxy or load balancer (nginx's set_real_ip_from, "
+                                          "IIS's enableProxyMode): REMOTE_ADDR, the log's c-ip and ipSecurity use it.", {
+        Str("trustedProxies", "", "Peers whose header is believed, comma-separated addresses and CIDR ranges (10.0.0.0/8, ::1); "
+                                  "the header is read from the right past them. Empty: no one's.").lido(),
+        Str("header", "X-Forwarded-For", "The header that lists the addresses.").lido(),
+    }));
+    out.push_back(E("lido/shutdown", "How the engine stops (SIGTERM, systemctl stop, a container's stop).", {
+        Time("drainDelay", "00:00:00", "After SIGTERM, /health answers 503 for this long while the engine serves on, so that "
+                                       "load balancers take the node out first; then it stops accepting.").range(0, 3600 * kSecond).lido(),
+    }));
     out.push_back(E("lido/applicationPoolIdentity", "The user of pools with identityType=\"ApplicationPoolIdentity\" (the default).", {
         Str("userName", "www-data", "An unprivileged user; nobody when it does not exist. Never root.").lido(),
     }));

@@ -7,6 +7,8 @@
 #include "engine/Settings.h"
 #include "engine/StatusPage.h"
 #include "engine/View.h"
+#include "util/AddressRanges.h"
+#include "util/OpenSsl.h"
 
 #include <asio.hpp>
 #include <atomic>
@@ -39,6 +41,7 @@ SiteScope scopeFrom(const config::EffectiveSettings& settings, const std::string
     if (const ConfigElement* c = settings.section("cgi"))
         scope.cgiTimeout = std::chrono::milliseconds(config::parseTimeSpan(c->get("timeout")).value_or(900000));
     scope.compression = compressionSettings(settings, config);
+    scope.ipSecurity = IpSecurity(settings.section("security/ipSecurity"));
     return scope;
 }
 
@@ -71,6 +74,7 @@ struct Engine::Impl {
     std::vector<std::shared_ptr<pool::FastCgiPool>> retired; // replaced pools still finishing their requests
     std::mutex retiredMutex;
     std::shared_ptr<log::EventLog> events;
+    std::shared_ptr<HealthState> health = std::make_shared<HealthState>();
     std::unique_ptr<acme::AcmeManager> acme; // made with the engine; its thread uses only the members above
     mutable std::mutex historyMutex;
     std::deque<HistoryPoint> history;
@@ -88,6 +92,8 @@ struct Engine::Impl {
         auto shared = std::make_shared<Shared>();
         shared->config = config;
         shared->events = events;
+        shared->health = health;
+        shared->configHash = sha256Hex(config->text()).substr(0, 16);
         {
             const ConfigElement* l = config->section("lido/log");
             std::string level = l ? l->get("level") : "info";
@@ -113,6 +119,12 @@ struct Engine::Impl {
             shared->limits.headerTableSize = static_cast<uint32_t>(config::parseUInt(h2->get("headerTableSize")).value_or(4096));
             shared->limits.maxResetsPerWindow = static_cast<uint32_t>(config::parseUInt(h2->get("maxResetsPerWindow")).value_or(100));
             shared->limits.maxControlFramesPerWindow = static_cast<uint32_t>(config::parseUInt(h2->get("maxControlFramesPerWindow")).value_or(200));
+        }
+        if (const ConfigElement* f = config->section("lido/forwardedFor"); f && !f->get("trustedProxies").empty()) {
+            auto trusted = std::make_shared<AddressRanges>();
+            AddressRanges::parse(f->get("trustedProxies"), *trusted); // valid: the validator said so
+            shared->limits.trustedProxies = std::move(trusted);
+            shared->limits.forwardedHeader = f->get("header").empty() ? std::string("X-Forwarded-For") : f->get("header");
         }
         if (const ConfigElement* he = config->section("httpErrors"))
             shared->errorMode = he->get("errorMode");
@@ -200,6 +212,7 @@ struct Engine::Impl {
             for (const auto& b : site.bindings) {
                 EndpointInfo& ep = shared->endpoints[EndpointKey(b.ip == "*" ? std::string("0.0.0.0") : b.ip, b.port)];
                 ep.maxConnections = std::max(ep.maxConnections, site.maxConnections);
+                ep.proxyProtocol = ep.proxyProtocol || b.proxyProtocol;
                 if (std::find(ep.sites.begin(), ep.sites.end(), raw) == ep.sites.end())
                     ep.sites.push_back(raw);
                 if (b.https)
@@ -404,6 +417,7 @@ Result<void> Engine::start(std::shared_ptr<const config::Config> config)
         return fail("the engine is already running");
     if (!config->valid())
         return fail("the configuration has errors; the engine does not start with it");
+    impl_->health->stopping = false;
     impl_->runtimeDir = impl_->options.runtimeDirectory;
     if (impl_->runtimeDir.empty()) {
         // systemd's RuntimeDirectory= first (the packaged service: /run/lido, owned by lido).
@@ -435,7 +449,12 @@ Result<void> Engine::start(std::shared_ptr<const config::Config> config)
             if (auto t = config::trim(a); !t.empty())
                 allow.push_back(t);
         Engine* engine = this;
-        auto pages = statusDispatcher([engine] { return engine->snapshot(); }, allow, std::chrono::steady_clock::now());
+        auto slot = impl_->slot;
+        auto health = [slot](const std::string& site) {
+            auto view = slot->load();
+            return !view ? Health{503, "stopping"} : site.empty() ? engineHealth(*view) : siteHealth(*view, site);
+        };
+        auto pages = statusDispatcher([engine] { return engine->snapshot(); }, health, allow, std::chrono::steady_clock::now());
         std::string error = impl_->listeners->openStatus({info->ip, info->port}, pages);
         if (!error.empty())
             impl_->events->add(log::Severity::Error, "engine", "status.bind-failed",
@@ -524,6 +543,7 @@ void Engine::stop(std::chrono::milliseconds grace)
     if (!impl_->running)
         return;
     impl_->running = false;
+    impl_->health->stopping = true;
     impl_->listeners->stop(grace);
     auto shared = impl_->current();
     for (auto& [name, s] : shared->sites)
@@ -539,6 +559,7 @@ void Engine::stop(std::chrono::milliseconds grace)
     stopped->config = shared->config;
     stopped->map = shared->map;
     stopped->events = impl_->events;
+    stopped->health = impl_->health;
     impl_->slot->store(std::move(stopped));
     shared.reset();
     impl_->listeners->clear(); // closes sockets and pipes; CGI children die with their thread (PR_SET_PDEATHSIG)
@@ -546,13 +567,32 @@ void Engine::stop(std::chrono::milliseconds grace)
     impl_->events->flush();
 }
 
+void Engine::drain(bool on, const std::string& why)
+{
+    {
+        std::lock_guard lock(impl_->health->mutex);
+        if (impl_->health->draining == on)
+            return;
+        impl_->health->reason = why;
+        impl_->health->draining = on;
+    }
+    impl_->events->addAudit(log::Severity::Info, "engine", on ? "engine.draining" : "engine.undrained",
+                            on ? "draining (" + why + "): /health answers 503 while requests are served on"
+                               : "no longer draining (" + why + "): /health answers 200");
+}
+
+bool Engine::draining() const { return impl_->health->draining || impl_->health->stopping; }
+
 Snapshot Engine::snapshot() const
 {
     Snapshot snap;
     snap.time = std::chrono::system_clock::now();
+    snap.version = LIDO_VERSION;
+    snap.draining = draining();
     auto shared = impl_->current();
     if (!shared)
         return snap;
+    snap.configHash = shared->configHash;
     for (const auto& [name, s] : shared->sites) {
         SiteMetrics m;
         m.name = name;

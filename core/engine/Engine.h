@@ -59,6 +59,12 @@ public:
     // or start it again. Survives configuration applies until started again.
     Result<void> controlSite(const std::string& name, SiteAction action);
 
+    // Load balancers' view: /health and the sites' healthPath answer 503 while the engine drains,
+    // and requests are served on; drain(false) makes them answer 200 again. why is told in the
+    // answer and the event ("lidoctl drain", "SIGTERM").
+    void drain(bool on, const std::string& why);
+    bool draining() const;
+
     Snapshot snapshot() const;
     std::vector<HistoryPoint> history() const; // last hour, one point a second
     std::shared_ptr<log::EventLog> events() const;

@@ -1,6 +1,7 @@
 #include "engine/Listeners.h"
 
 #include "engine/Router.h"
+#include "http/ProxyProtocol.h"
 
 #include <asio.hpp>
 #include <fcntl.h>
@@ -77,6 +78,7 @@ struct Listeners::Worker {
     asio::io_context io{1};
     std::map<EndpointKey, std::shared_ptr<Endpoint>> endpoints; // touched on this worker's thread only
     std::shared_ptr<Endpoint> status;
+    std::shared_ptr<http::ConnectionSet> connections = std::make_shared<http::ConnectionSet>(); // what a stop closes gracefully
     std::thread thread;
     template <typename Fn>
     auto run(Fn fn) -> decltype(fn()) // on this worker's thread, waited for
@@ -137,6 +139,7 @@ void Listeners::stop(std::chrono::milliseconds grace)
                 ep->acceptor.close(ignored);
             if (raw->status)
                 raw->status->acceptor.close(ignored);
+            raw->connections->closeAll(); // idle keep-alive connections close now, busy ones after their response
         });
     // In-flight requests finish within the grace period (the count drops as connections close).
     auto deadline = std::chrono::steady_clock::now() + grace;
@@ -326,13 +329,13 @@ void Listeners::accept(Worker& w, const std::shared_ptr<Endpoint>& ep)
             if (ep->pages)
                 http::startConnection(std::move(socket), ep->pages, http::Limits{});
             else
-                admit(std::move(socket), ep->key, ep->count);
+                admit(w, std::move(socket), ep->key, ep->count);
         }
         accept(w, ep);
     });
 }
 
-void Listeners::admit(asio::ip::tcp::socket socket, const EndpointKey& key, const std::shared_ptr<std::atomic<int64_t>>& count)
+void Listeners::admit(Worker& w, asio::ip::tcp::socket socket, const EndpointKey& key, const std::shared_ptr<std::atomic<int64_t>>& count)
 {
     uint64_t generation = slot_->generation.load(std::memory_order_acquire);
     auto shared = slot_->load();
@@ -362,10 +365,51 @@ void Listeners::admit(asio::ip::tcp::socket socket, const EndpointKey& key, cons
     if (!ep->sites.empty())
         limits.idleTimeout = ep->sites.front()->config->connectionTimeout;
     limits.headerTimeout = std::min(limits.headerTimeout, limits.idleTimeout);
-    if (ep->tls)
-        http::startTlsConnection(std::move(socket), ep->tls, std::make_shared<CountingDispatcher>(dispatcher, counted), limits);
-    else
-        http::startConnection(std::move(socket), std::make_shared<CountingDispatcher>(dispatcher, counted), limits);
+    auto counting = std::make_shared<CountingDispatcher>(dispatcher, counted);
+    auto start = [tls = ep->tls, counting, limits](asio::ip::tcp::socket s, http::Admission admission) {
+        if (tls)
+            http::startTlsConnection(std::move(s), tls, counting, limits, std::move(admission));
+        else
+            http::startConnection(std::move(s), counting, limits, std::move(admission));
+    };
+    if (!ep->proxyProtocol) {
+        start(std::move(socket), http::Admission{{}, 0, w.connections});
+        return;
+    }
+    // The PROXY header first (within the header timeout), then the connection as the client's.
+    http::readProxyHeader(std::move(socket), limits.headerTimeout,
+                          [this, key, set = w.connections, counting, start](asio::ip::tcp::socket s, http::ProxyHeader header) {
+                              if (header.result != http::ProxyHeader::Result::Done) {
+                                  asio::error_code ec;
+                                  auto peer = s.remote_endpoint(ec);
+                                  reportProxyFailure(key, ec ? std::string("?") : peer.address().to_string(), header.error);
+                                  s.close(ec);
+                                  counting->connectionClosed();
+                                  return;
+                              }
+                              http::Admission admission{{}, 0, set};
+                              if (!header.local) {
+                                  admission.clientAddress = header.sourceAddress;
+                                  admission.clientPort = header.sourcePort;
+                              }
+                              start(std::move(s), std::move(admission));
+                          });
+}
+
+void Listeners::reportProxyFailure(const EndpointKey& key, const std::string& peer, const std::string& error)
+{
+    std::lock_guard lock(proxyMutex_);
+    auto now = std::chrono::steady_clock::now();
+    if (proxyToldAt_ != std::chrono::steady_clock::time_point{} && now - proxyToldAt_ < std::chrono::seconds(10)) {
+        ++proxyUntold_;
+        return;
+    }
+    std::string more = proxyUntold_ ? " (and " + std::to_string(proxyUntold_) + " more since the last such event)" : std::string();
+    proxyToldAt_ = now;
+    proxyUntold_ = 0;
+    events_->add(log::Severity::Warning, "engine", "proxy.header-invalid",
+                 "a connection from " + peer + " to " + describeEndpoint(key) + " was closed: " + error +
+                     "; its binding has proxyProtocol=\"true\", so every connection must start with one (HAProxy: send-proxy or send-proxy-v2)" + more);
 }
 
 void Listeners::reportAcceptFailure(const std::string& where, const std::string& error, bool shedding)

@@ -56,7 +56,8 @@ private:
     struct Worker;
     struct Endpoint;
     void accept(Worker& w, const std::shared_ptr<Endpoint>& ep);
-    void admit(asio::ip::tcp::socket socket, const EndpointKey& key, const std::shared_ptr<std::atomic<int64_t>>& count);
+    void admit(Worker& w, asio::ip::tcp::socket socket, const EndpointKey& key, const std::shared_ptr<std::atomic<int64_t>>& count);
+    void reportProxyFailure(const EndpointKey& key, const std::string& peer, const std::string& error);
     std::string openOn(Worker& w, const std::shared_ptr<Endpoint>& ep);
     std::string open(const EndpointKey& key);
     void close(const EndpointKey& key);
@@ -78,6 +79,10 @@ private:
     std::mutex spareMutex_;
     std::vector<int> spares_;
     std::atomic<int64_t> pressureCeiling_;
+    // PROXY headers that failed: told at most once every 10 s, with how many there were.
+    std::mutex proxyMutex_;
+    std::chrono::steady_clock::time_point proxyToldAt_{};
+    uint64_t proxyUntold_ = 0;
     static constexpr size_t kSpares = 16;
 };
 

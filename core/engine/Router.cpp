@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -95,6 +96,55 @@ std::optional<std::string> serverVariable(const SiteMap& map, const SiteConfig& 
 }
 
 } // namespace
+
+Health engineHealth(const Shared& s)
+{
+    if (s.health && (s.health->draining || s.health->stopping))
+        return {503, s.health->why()};
+    return {200, "serving"};
+}
+
+Health siteHealth(const Shared& s, const std::string& name)
+{
+    Health engine = engineHealth(s);
+    if (engine.status != 200)
+        return engine;
+    auto it = s.sites.find(name);
+    if (it == s.sites.end())
+        return {404, "no site '" + name + "'"};
+    const SiteState& site = *it->second;
+    if (!site.failure.empty())
+        return {503, "site " + name + " failed: " + site.failure};
+    if (site.stopped || !site.config->autoStart)
+        return {503, "site " + name + " is stopped"};
+    // Its FastCGI pools: one that runs is enough (an application of the site may still serve).
+    std::set<std::string> pools;
+    for (const Application& a : site.config->applications)
+        pools.insert(a.pool);
+    int total = 0;
+    std::string down;
+    for (const auto& [key, p] : s.fastcgi) {
+        if (!p || !pools.count(key.substr(0, key.find('\x1f'))))
+            continue;
+        ++total;
+        PoolMetrics m = p->metrics();
+        if (m.running)
+            return {200, "serving"};
+        down += (down.empty() ? "" : "; ") + m.pool + " " + m.application + ": " + (m.stoppedReason.empty() ? "stopped" : m.stoppedReason);
+    }
+    if (total > 0)
+        return {503, "site " + name + ": every FastCGI pool is down (" + down + ")"};
+    return {200, "serving"};
+}
+
+void answerHealth(http::Responder& r, const Health& h)
+{
+    std::string body = h.text + "\n";
+    r.sendHead(http::ResponseHead{h.status, {}, {{"Content-Type", "text/plain; charset=utf-8"}, {"Cache-Control", "no-store"}}, body.size()});
+    if (r.request().method != "HEAD")
+        r.sendBody(std::move(body));
+    r.finish();
+}
 
 std::string errorPage(const Shared& s, int status, const http::Request& req, const std::string& detail, int substatus)
 {
@@ -199,6 +249,10 @@ public:
             return;
         }
         SiteState* state = s.sites.at(site->name).get();
+        if (redirects == 0 && !site->healthPath.empty() && req.path == site->healthPath) {
+            answerHealth(*r, siteHealth(s, site->name)); // before the site's rules; not logged, as checks come every second or two
+            return;
+        }
         if (state->stopped) {
             fail(r, 503, "site '" + site->name + "' is stopped", {{"Retry-After", "60"}});
             return;
@@ -247,11 +301,22 @@ public:
             fail(r, 400, "the URL contains '..': a path may not leave its virtual directory");
             return;
         }
-        if (redirects == 0)
-            if (auto refused = (state->scopes.size() == 1 ? *scope_ : useScope(r, state->scopeFor(*normal))).filter.check(req, *normal)) {
+        if (redirects == 0) {
+            const SiteScope& scope = state->scopes.size() == 1 ? *scope_ : useScope(r, state->scopeFor(*normal));
+            if (auto denied = scope.ipSecurity.check(req)) {
+                if (denied->status == 0) { // denyAction="AbortRequest": no answer at all
+                    r->keepAlive(false);
+                    r->abort();
+                    return;
+                }
+                fail(r, denied->status, denied->reason, {}, denied->substatus);
+                return;
+            }
+            if (auto refused = scope.filter.check(req, *normal)) {
                 fail(r, refused->status, refused->reason, {}, refused->substatus);
                 return;
             }
+        }
         if (redirects == 0 && (!s.globalRules.empty() || !state->rewrite.empty())) {
             std::string path = *normal;
             if (applyRewrite(r, *site, *state, path))
@@ -706,8 +771,9 @@ private:
 // when every pool is saturated. Clients not on the allow-list get 403.
 class StatusDispatcher final : public http::Dispatcher {
 public:
-    StatusDispatcher(std::function<Snapshot()> snapshot, std::vector<std::string> allow, std::chrono::steady_clock::time_point started)
-        : snapshot_(std::move(snapshot)), allow_(std::move(allow)), started_(started)
+    StatusDispatcher(std::function<Snapshot()> snapshot, std::function<Health(const std::string&)> health, std::vector<std::string> allow,
+                     std::chrono::steady_clock::time_point started)
+        : snapshot_(std::move(snapshot)), health_(std::move(health)), allow_(std::move(allow)), started_(started)
     {
     }
     std::string errorBody(int status, const http::Request&, const std::string&) override
@@ -732,12 +798,15 @@ public:
             reply(200, "application/json", statusJson(snapshot_(), std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()));
         else if (path == "/metrics")
             reply(200, "text/plain; version=0.0.4", prometheusMetrics(snapshot_()));
+        else if (path == "/health" || path.rfind("/health/", 0) == 0)
+            answerHealth(*r, health_(path == "/health" ? std::string() : http::decodePath(path.substr(8)).value_or(path.substr(8))));
         else
-            reply(404, "text/plain", "404 Not Found: try /status or /metrics\n");
+            reply(404, "text/plain", "404 Not Found: try /status, /metrics, /health or /health/SITE\n");
     }
 
 private:
     std::function<Snapshot()> snapshot_;
+    std::function<Health(const std::string&)> health_; // "": the engine's; else the site's
     std::vector<std::string> allow_;
     std::chrono::steady_clock::time_point started_;
 };
@@ -754,10 +823,10 @@ std::shared_ptr<http::Dispatcher> siteDispatcher(std::shared_ptr<SharedSlot> slo
     return d;
 }
 
-std::shared_ptr<http::Dispatcher> statusDispatcher(std::function<Snapshot()> snapshot, std::vector<std::string> allow,
-                                                   std::chrono::steady_clock::time_point started)
+std::shared_ptr<http::Dispatcher> statusDispatcher(std::function<Snapshot()> snapshot, std::function<Health(const std::string&)> health,
+                                                   std::vector<std::string> allow, std::chrono::steady_clock::time_point started)
 {
-    return std::make_shared<StatusDispatcher>(std::move(snapshot), std::move(allow), started);
+    return std::make_shared<StatusDispatcher>(std::move(snapshot), std::move(health), std::move(allow), started);
 }
 
 } // namespace lido::engine

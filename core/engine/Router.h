@@ -14,6 +14,16 @@
 
 namespace lido::engine {
 
+// A load balancer's check: 200 "serving", or 503 and why (draining, stopping; for a site: stopped,
+// failed, or every FastCGI pool of its applications down).
+struct Health {
+    int status = 200;
+    std::string text;
+};
+Health engineHealth(const Shared& s);
+Health siteHealth(const Shared& s, const std::string& site);
+void answerHealth(http::Responder& r, const Health& h);
+
 std::string errorPage(const Shared& s, int status, const http::Request& req, const std::string& detail, int substatus = 0);
 void sendError(const Shared& s, const std::shared_ptr<http::Responder>& r, int status, const std::string& detail,
                std::vector<http::Header> extra = {}, int substatus = 0);
@@ -24,8 +34,8 @@ void sendError(const Shared& s, const std::shared_ptr<http::Responder>& r, int s
 std::shared_ptr<http::Dispatcher> siteDispatcher(std::shared_ptr<SharedSlot> slot, std::shared_ptr<Shared> accepted, uint64_t generation,
                                                  const EndpointInfo& endpoint);
 
-// /status and /metrics for the clients on the allow-list.
-std::shared_ptr<http::Dispatcher> statusDispatcher(std::function<Snapshot()> snapshot, std::vector<std::string> allow,
-                                                   std::chrono::steady_clock::time_point started);
+// /status, /metrics, /health and /health/SITE for the clients on the allow-list.
+std::shared_ptr<http::Dispatcher> statusDispatcher(std::function<Snapshot()> snapshot, std::function<Health(const std::string&)> health,
+                                                   std::vector<std::string> allow, std::chrono::steady_clock::time_point started);
 
 } // namespace lido::engine

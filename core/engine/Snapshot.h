@@ -38,6 +38,9 @@ struct SiteMetrics {
 
 struct Snapshot {
     std::chrono::system_clock::time_point time;
+    std::string version;    // Lido's
+    std::string configHash; // the running configuration's (16 hex digits of its SHA-256)
+    bool draining = false;  // /health answers 503 (lidoctl drain, SIGTERM's drainDelay, a stop)
     std::vector<SiteMetrics> sites;
     std::vector<CgiMetrics> cgi;
     std::vector<PoolMetrics> fastcgi;

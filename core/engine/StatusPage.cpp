@@ -93,7 +93,9 @@ std::string statusJson(const Snapshot& s, double uptime)
         cgi.push_back({{"pool", c.pool}, {"identity", c.identity}, {"running", c.running}, {"queued", c.queued}, {"max queued", c.maxQueued},
                        {"completed", c.completed}, {"rejected", c.rejected}, {"spawn failures", c.spawnFailures},
                        {"misbehaving", c.misbehaving}, {"timeouts", c.timeouts}});
-    json out = {{"start since", uptime}, {"pools", pools}, {"sites", sites}, {"cgi", cgi}};
+    json out = {{"start since", uptime},    {"version", s.version}, {"config hash", s.configHash},
+                {"draining", s.draining},   {"pools", pools},       {"sites", sites},
+                {"cgi", cgi}};
     return out.dump() + "\n";
 }
 
@@ -103,6 +105,18 @@ std::string prometheusMetrics(const Snapshot& s)
     auto family = [&](const char* name, const char* type, const char* help) {
         out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
     };
+    // No label names the server: Prometheus adds instance (and the scrape's own labels) to every
+    // series it takes, as its convention has it.
+    family("lido_build_info", "gauge", "1, with the version of Lido that runs.");
+    out += "lido_build_info{version=\"" + label(s.version) + "\"} 1\n";
+    family("lido_config_version_info", "gauge", "1, with the running configuration's hash (16 hex digits of its SHA-256): nodes that "
+                                                "differ run different files.");
+    out += "lido_config_version_info{hash=\"" + label(s.configHash) + "\"} 1\n";
+    family("lido_draining", "gauge", "1 while /health answers 503 (lidoctl drain, SIGTERM's drainDelay), else 0.");
+    out += std::string("lido_draining ") + (s.draining ? "1" : "0") + "\n";
+    family("lido_site_up", "gauge", "1 when the site serves, 0 when it is stopped or failed.");
+    for (const SiteMetrics& site : s.sites)
+        out += "lido_site_up{site=\"" + label(site.name) + "\"} " + (site.started ? "1" : "0") + "\n";
     family("lido_pool_instances", "gauge", "FastCGI instances by state.");
     for (const PoolMetrics& p : s.fastcgi)
         for (auto [state, n] : {std::pair{"starting", p.starting}, {"idle", p.idle}, {"busy", p.busy}, {"draining", p.draining}})

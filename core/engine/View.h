@@ -7,6 +7,7 @@
 #include "config/Config.h"
 #include "engine/Settings.h"
 #include "engine/ErrorPages.h"
+#include "engine/IpSecurity.h"
 #include "engine/RequestFilter.h"
 #include "engine/ResponseHeaders.h"
 #include "http/Connection.h"
@@ -50,6 +51,7 @@ struct SiteScope {
     ErrorPages errors;       // httpErrors/error
     std::chrono::milliseconds cgiTimeout{900000}; // cgi/@timeout
     compress::Settings compression;               // urlCompression with the server's httpCompression
+    IpSecurity ipSecurity;                        // security/ipSecurity
 };
 
 struct SiteState {
@@ -78,6 +80,21 @@ struct PoolRuntime {
     AppPoolSettings settings;
 };
 
+// The engine's health as load balancers see it (/health, a site's healthPath): it serves, or it
+// drains (lidoctl drain, SIGTERM's drainDelay) or stops, and then every check answers 503 while
+// requests are still served. One for the engine's life, shared by every view.
+struct HealthState {
+    std::atomic<bool> draining{false};
+    std::atomic<bool> stopping{false};
+    mutable std::mutex mutex;
+    std::string reason; // why it drains, under mutex
+    std::string why() const
+    {
+        std::lock_guard lock(mutex);
+        return stopping ? std::string("stopping") : "draining (" + reason + ")";
+    }
+};
+
 using EndpointKey = std::pair<std::string, uint16_t>; // address, port
 
 struct EndpointInfo {
@@ -85,6 +102,7 @@ struct EndpointInfo {
     std::vector<SiteState*> sites;
     std::shared_ptr<http::TlsEndpoint> tls; // https bindings: their certificates
     std::set<std::string> acmeHosts;        // of those, the ones ACME keeps
+    bool proxyProtocol = false;             // every connection starts with a PROXY header (the bindings' proxyProtocol)
 };
 
 // Everything the request path reads for one configuration; immutable once published (counters
@@ -97,6 +115,8 @@ struct Shared {
     std::map<std::string, PoolRuntime> pools;
     std::map<EndpointKey, EndpointInfo> endpoints;
     std::shared_ptr<log::EventLog> events;
+    std::shared_ptr<HealthState> health;
+    std::string configHash; // the first 16 hex digits of the file's SHA-256 (lido_config_version_info)
     http::Limits limits;
     bool http2 = true; // h2 offered by ALPN on https endpoints (lido/http2/@enabled)
     std::shared_ptr<const acme::ChallengeBoard> challenges; // HTTP-01 answers being offered

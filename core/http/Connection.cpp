@@ -25,23 +25,24 @@ constexpr size_t kBacklogLimit = 256 * 1024; // unconsumed body bytes before rea
 // One client connection, over plain TCP or TLS (Tls: asio's SSL stream over the socket; no
 // sendfile then, the file goes through the TLS layer in pieces).
 template <bool Tls>
-class Connection final : public ResponderBase, public std::enable_shared_from_this<Connection<Tls>> {
+class Connection final : public ResponderBase, public Graceful, public std::enable_shared_from_this<Connection<Tls>> {
 public:
     using Stream = std::conditional_t<Tls, asio::ssl::stream<asio::ip::tcp::socket>, asio::ip::tcp::socket>;
     using std::enable_shared_from_this<Connection<Tls>>::shared_from_this;
     using std::enable_shared_from_this<Connection<Tls>>::weak_from_this;
     using Clock = std::chrono::steady_clock;
 
-    Connection(Stream socket, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits, std::shared_ptr<void> keep = {})
-        : socket_(std::move(socket)), dispatcher_(std::move(dispatcher)), limits_(limits), timer_(socket_.get_executor()), keep_(std::move(keep))
+    Connection(Stream socket, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits, Admission admission, std::shared_ptr<void> keep = {})
+        : socket_(std::move(socket)), dispatcher_(std::move(dispatcher)), limits_(limits), timer_(socket_.get_executor()), keep_(std::move(keep)),
+          admission_(std::move(admission))
     {
         llhttp_init(&parser_, HTTP_REQUEST, &settings());
         parser_.data = this;
         asio::error_code ec;
         auto remote = lowest().remote_endpoint(ec);
         auto local = lowest().local_endpoint(ec);
-        remoteAddress_ = remote.address().to_string();
-        remotePort_ = remote.port();
+        remoteAddress_ = admission_.clientAddress.empty() ? remote.address().to_string() : admission_.clientAddress;
+        remotePort_ = admission_.clientAddress.empty() ? remote.port() : admission_.clientPort;
         localAddress_ = local.address().to_string();
         localPort_ = local.port();
         lowest().set_option(asio::ip::tcp::no_delay(true), ec);
@@ -65,6 +66,8 @@ public:
 
     void start()
     {
+        if (admission_.set)
+            admission_.set->add(shared_from_this());
         if constexpr (Tls) {
             // The handshake has the header timeout: a client that opens and says nothing is gone.
             armTimer(limits_.headerTimeout);
@@ -86,6 +89,21 @@ public:
         } else {
             armTimer(limits_.idleTimeout);
             readMore();
+        }
+    }
+
+    // Graceful: idle (between requests, or before the first) closes now; a request in progress
+    // gets Connection: close, or the connection closes after its response.
+    void closeGracefully() override
+    {
+        if (closed_ || closing_)
+            return;
+        keepAlive_ = false;
+        if (!messageStarted_) {
+            asio::error_code ignored;
+            lowest().shutdown(asio::ip::tcp::socket::shutdown_both, ignored); // the pending read ends; closeNow follows
+            closing_ = true;
+            armTimer(std::chrono::milliseconds(2000));
         }
     }
 
@@ -339,7 +357,7 @@ private:
         req_.versionMajor = parser_.http_major;
         req_.versionMinor = parser_.http_minor;
         req_.keepAlive = llhttp_should_keep_alive(&parser_) != 0;
-        keepAlive_ = req_.keepAlive;
+        keepAlive_ = req_.keepAlive && !(admission_.set && admission_.set->closing());
         req_.chunked = (parser_.flags & F_CHUNKED) != 0;
         if (parser_.flags & F_CONTENT_LENGTH)
             req_.contentLength = parser_.content_length;
@@ -348,6 +366,7 @@ private:
         req_.remotePort = remotePort_;
         req_.localAddress = localAddress_;
         req_.localPort = localPort_;
+        applyTrustedProxies(req_, limits_);
         headRequest_ = req_.method == "HEAD";
         int hosts = 0;
         for (const Header& h : req_.headers) {
@@ -422,13 +441,17 @@ private:
     {
         closed_ = true;
         timer_.cancel();
-        startHttp2(std::move(socket_), dispatcher_, limits_, std::move(keep_), std::move(already));
+        startHttp2(std::move(socket_), dispatcher_, limits_, std::move(keep_), std::move(already), std::move(admission_));
     }
 
     void feed(const char* data, size_t n)
     {
         if (closed_)
             return;
+        if (closing_ && !messageStarted_) { // closed gracefully while idle: what arrives is not served
+            closeNow();
+            return;
+        }
         if constexpr (!Tls) {
             // h2c with prior knowledge: the first bytes of the connection are HTTP/2's preface.
             if (fresh_ && limits_.h2c && n > 0 && std::string_view(data, n).substr(0, kHttp2Preface.size()) == kHttp2Preface.substr(0, std::min(n, kHttp2Preface.size()))) {
@@ -779,6 +802,7 @@ private:
     std::string writeBuf_;
     std::vector<std::function<void(bool)>> writeDone_;
     std::shared_ptr<void> keep_; // what the stream needs alive (the TLS endpoint its context is in)
+    Admission admission_;
 };
 
 void sendRedirect(Responder& responder, int status, const std::string& location)
@@ -789,16 +813,17 @@ void sendRedirect(Responder& responder, int status, const std::string& location)
     responder.finish();
 }
 
-void startConnection(asio::ip::tcp::socket socket, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits)
+void startConnection(asio::ip::tcp::socket socket, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits, Admission admission)
 {
-    auto c = std::make_shared<Connection<false>>(std::move(socket), std::move(dispatcher), limits);
+    auto c = std::make_shared<Connection<false>>(std::move(socket), std::move(dispatcher), limits, std::move(admission));
     c->start();
 }
 
-void startTlsConnection(asio::ip::tcp::socket socket, std::shared_ptr<TlsEndpoint> tls, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits)
+void startTlsConnection(asio::ip::tcp::socket socket, std::shared_ptr<TlsEndpoint> tls, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits,
+                        Admission admission)
 {
     asio::ssl::stream<asio::ip::tcp::socket> stream(std::move(socket), tls->context());
-    auto c = std::make_shared<Connection<true>>(std::move(stream), std::move(dispatcher), limits, std::move(tls));
+    auto c = std::make_shared<Connection<true>>(std::move(stream), std::move(dispatcher), limits, std::move(admission), std::move(tls));
     c->start();
 }
 

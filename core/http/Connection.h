@@ -8,8 +8,14 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 struct llhttp__internal_s;
+
+namespace lido {
+class AddressRanges;
+}
 
 namespace lido::http {
 
@@ -30,7 +36,13 @@ struct Limits {
     // without a request (SETTINGS, PING, PRIORITY, empty DATA or CONTINUATION). Past either: GOAWAY.
     uint32_t maxResetsPerWindow = 100;
     uint32_t maxControlFramesPerWindow = 200;
+    // X-Forwarded-For from these peers names the client (lido/forwardedFor); null: from none.
+    std::shared_ptr<const lido::AddressRanges> trustedProxies;
+    std::string forwardedHeader = "X-Forwarded-For";
 };
+
+// The request's remoteAddress and remotePort: the client's when its peer is a trusted proxy.
+void applyTrustedProxies(Request& request, const Limits& limits);
 
 // What a handler gets for one request.
 class Responder {
@@ -126,11 +138,42 @@ public:
 // A redirect (301, 302, 303, 307) to location, with a short HTML body naming it.
 void sendRedirect(Responder& responder, int status, const std::string& location);
 
+// A connection a stop can end gracefully: an idle one closes at once, a busy one after its
+// current response (HTTP/1.1: Connection: close; HTTP/2: GOAWAY, then its open streams finish).
+class Graceful {
+public:
+    virtual ~Graceful() = default;
+    virtual void closeGracefully() = 0;
+};
+
+// The open connections of one worker thread, touched on that thread only: what a stop reaches so
+// that idle keep-alive connections do not hold it for its whole grace period.
+class ConnectionSet {
+public:
+    void add(const std::shared_ptr<Graceful>& connection);
+    // Every connection closes gracefully, and the ones added from now on close after one response.
+    void closeAll();
+    bool closing() const { return closing_; }
+
+private:
+    std::vector<std::weak_ptr<Graceful>> live_;
+    size_t pruneAt_ = 256;
+    bool closing_ = false;
+};
+
+// How a connection was admitted: the client's address when a proxy in front said it (the PROXY
+// protocol; empty: the socket's peer), and the worker's set it joins (none: it joins none).
+struct Admission {
+    std::string clientAddress;
+    uint16_t clientPort = 0;
+    std::shared_ptr<ConnectionSet> set;
+};
+
 class TlsEndpoint;
-void startConnection(asio::ip::tcp::socket socket, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits);
+void startConnection(asio::ip::tcp::socket socket, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits, Admission admission = {});
 // Over TLS: the handshake (with the header timeout), then HTTP/2 when ALPN chose h2, else the same
 // HTTP/1.1. The connection keeps the endpoint (its certificates) alive.
 void startTlsConnection(asio::ip::tcp::socket socket, std::shared_ptr<TlsEndpoint> tls, std::shared_ptr<Dispatcher> dispatcher,
-                        const Limits& limits);
+                        const Limits& limits, Admission admission = {});
 
 } // namespace lido::http

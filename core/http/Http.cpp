@@ -1,6 +1,7 @@
 #include "http/Http.h"
 
 #include "http/Connection.h"
+#include "util/AddressRanges.h"
 
 #include <algorithm>
 #include <cctype>
@@ -228,6 +229,50 @@ std::string htmlEscape(std::string_view text)
         }
     }
     return out;
+}
+
+} // namespace lido::http
+
+namespace lido::http {
+
+void ConnectionSet::add(const std::shared_ptr<Graceful>& connection)
+{
+    if (live_.size() >= pruneAt_) { // the ones gone are dropped now and then: amortised constant time
+        std::erase_if(live_, [](const std::weak_ptr<Graceful>& w) { return w.expired(); });
+        pruneAt_ = std::max<size_t>(256, live_.size() * 2);
+    }
+    live_.push_back(connection);
+}
+
+void ConnectionSet::closeAll()
+{
+    closing_ = true;
+    auto live = std::move(live_);
+    live_.clear();
+    for (auto& w : live)
+        if (auto c = w.lock())
+            c->closeGracefully();
+}
+
+} // namespace lido::http
+
+namespace lido::http {
+
+void applyTrustedProxies(Request& request, const Limits& limits)
+{
+    if (!limits.trustedProxies)
+        return;
+    std::vector<std::string_view> values;
+    for (const Header& h : request.headers)
+        if (iequals(h.name, limits.forwardedHeader))
+            values.push_back(h.value);
+    if (values.empty())
+        return;
+    std::string client = limits.trustedProxies->clientBehind(request.remoteAddress, values);
+    if (client != request.remoteAddress) {
+        request.remoteAddress = std::move(client);
+        request.remotePort = 0; // the client's port is not in X-Forwarded-For
+    }
 }
 
 } // namespace lido::http

@@ -87,7 +87,7 @@ private:
 
 // The connection: nghttp2's session, the streams, the socket's reads and writes (one at a time
 // each), the timers and the defences. The transport below it is plain TCP or TLS.
-class Session : public std::enable_shared_from_this<Session> {
+class Session : public Graceful, public std::enable_shared_from_this<Session> {
 public:
     Session(std::shared_ptr<Dispatcher> dispatcher, const Limits& limits, asio::any_io_executor executor, std::shared_ptr<void> keep)
         : dispatcher_(std::move(dispatcher)), limits_(limits), executor_(executor), timer_(executor), keep_(std::move(keep))
@@ -101,7 +101,20 @@ public:
             dispatcher_->connectionClosed();
     }
 
-    void begin(asio::ip::tcp::socket& socket, bool secure, std::string already);
+    void begin(asio::ip::tcp::socket& socket, bool secure, std::string already, Admission admission);
+    // Graceful: GOAWAY; the streams open finish, then the connection closes (at once without any).
+    void closeGracefully() override
+    {
+        if (closed_ || !h2_)
+            return;
+        if (streams_.empty()) {
+            nghttp2_session_terminate_session(h2_, NGHTTP2_NO_ERROR);
+            stopReading_ = true;
+        } else {
+            nghttp2_submit_goaway(h2_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h2_), NGHTTP2_NO_ERROR, nullptr, 0);
+        }
+        flush();
+    }
     asio::any_io_executor executor() const { return executor_; }
 
     // For the streams.
@@ -293,13 +306,13 @@ private:
     S stream_;
 };
 
-void Session::begin(asio::ip::tcp::socket& socket, bool secure, std::string already)
+void Session::begin(asio::ip::tcp::socket& socket, bool secure, std::string already, Admission admission)
 {
     asio::error_code ec;
     auto remote = socket.remote_endpoint(ec);
     auto local = socket.local_endpoint(ec);
-    remoteAddress_ = remote.address().to_string();
-    remotePort_ = remote.port();
+    remoteAddress_ = admission.clientAddress.empty() ? remote.address().to_string() : admission.clientAddress;
+    remotePort_ = admission.clientAddress.empty() ? remote.port() : admission.clientPort;
     localAddress_ = local.address().to_string();
     localPort_ = local.port();
     secure_ = secure;
@@ -330,6 +343,11 @@ void Session::begin(asio::ip::tcp::socket& socket, bool secure, std::string alre
     nghttp2_submit_settings(h2_, NGHTTP2_FLAG_NONE, settings, sizeof settings / sizeof settings[0]);
     nghttp2_session_set_local_window_size(h2_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
     rearm();
+    if (admission.set) {
+        admission.set->add(shared_from_this());
+        if (admission.set->closing())
+            nghttp2_submit_goaway(h2_, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, nullptr, 0);
+    }
     if (!already.empty())
         feed(reinterpret_cast<const uint8_t*>(already.data()), already.size());
     flush();
@@ -597,6 +615,7 @@ void Session::requestReady(Stream& s)
             r.contentLength = v;
     }
     r.chunked = !s.requestEnded_ && !r.contentLength; // a body of unknown length: DATA until END_STREAM
+    applyTrustedProxies(r, limits_);
     s.headRequest_ = r.method == "HEAD";
     rearm();
     if (r.path.size() > limits_.maxUrl)
@@ -890,17 +909,18 @@ void Stream::closedBySession(bool complete)
 
 } // namespace
 
-void startHttp2(asio::ip::tcp::socket socket, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits, std::shared_ptr<void> keep, std::string already)
+void startHttp2(asio::ip::tcp::socket socket, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits, std::shared_ptr<void> keep, std::string already,
+                Admission admission)
 {
     auto t = std::make_shared<Transport<asio::ip::tcp::socket>>(std::move(socket), std::move(dispatcher), limits, std::move(keep));
-    t->begin(t->lowest(), false, std::move(already));
+    t->begin(t->lowest(), false, std::move(already), std::move(admission));
 }
 
 void startHttp2(asio::ssl::stream<asio::ip::tcp::socket> stream, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits,
-                std::shared_ptr<void> keep, std::string already)
+                std::shared_ptr<void> keep, std::string already, Admission admission)
 {
     auto t = std::make_shared<Transport<asio::ssl::stream<asio::ip::tcp::socket>>>(std::move(stream), std::move(dispatcher), limits, std::move(keep));
-    t->begin(t->lowest(), true, std::move(already));
+    t->begin(t->lowest(), true, std::move(already), std::move(admission));
 }
 
 } // namespace lido::http

@@ -16,8 +16,8 @@ inline constexpr std::string_view kHttp2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\
 
 // already: bytes read from the connection before the hand-over (the preface, with h2c).
 void startHttp2(asio::ip::tcp::socket socket, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits, std::shared_ptr<void> keep,
-                std::string already);
+                std::string already, Admission admission);
 void startHttp2(asio::ssl::stream<asio::ip::tcp::socket> stream, std::shared_ptr<Dispatcher> dispatcher, const Limits& limits,
-                std::shared_ptr<void> keep, std::string already);
+                std::shared_ptr<void> keep, std::string already, Admission admission);
 
 } // namespace lido::http

@@ -175,6 +175,7 @@ std::shared_ptr<const SiteMap> SiteMap::build(const config::Config& config, std:
         site.name = s->get("name");
         site.id = static_cast<uint32_t>(config::parseUInt(s->get("id")).value_or(0));
         site.autoStart = config::parseBool(s->get("serverAutoStart")).value_or(true);
+        site.healthPath = s->get("healthPath");
         if (const ConfigElement* bs = s->child("bindings"))
             for (const ConfigElement* b : bs->childrenNamed("binding")) {
                 bool https = config::iequals(b->get("protocol"), "https");
@@ -189,7 +190,7 @@ std::shared_ptr<const SiteMap> SiteMap::build(const config::Config& config, std:
                                                                 static_cast<uint32_t>(config::parseUInt(b->get("sslFlags")).value_or(0)),
                                                                 config::expandEnvironment(b->get("certificateFile")),
                                                                 config::expandEnvironment(b->get("certificateKeyFile")),
-                                                                https && b->get("acme") == "true"});
+                                                                https && b->get("acme") == "true", b->get("proxyProtocol") == "true"});
             }
         for (const ConfigElement* a : s->childrenNamed("application")) {
             Application app;

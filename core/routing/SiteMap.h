@@ -66,6 +66,7 @@ struct SiteConfig {
     std::string name;
     uint32_t id = 0;
     bool autoStart = true;
+    std::string healthPath; // a URL path the site answers with its health ("": none)
     struct Binding {
         std::string ip; // "*" or address
         uint16_t port = 0;
@@ -74,6 +75,7 @@ struct SiteConfig {
         uint32_t sslFlags = 0; // 1 SNI, 2 Central Certificate Store
         std::string certificateFile, keyFile;
         bool acme = false; // the certificate comes from lido/acme's CA
+        bool proxyProtocol = false; // connections start with a PROXY v1/v2 header
     };
     std::vector<Binding> bindings;
     std::vector<Application> applications; // longest path first

@@ -13,7 +13,9 @@
 
 #include <QAbstractItemModelTester>
 #include <QAction>
+#include <QLabel>
 #include <QMenu>
+#include <QMenuBar>
 #include <QTabWidget>
 #include <QTableView>
 #include <QTreeWidget>
@@ -87,6 +89,47 @@ private slots:
         QCOMPARE(m->index(1 - shop, SitesModel::Certificate).data().toString(), QString()); // Main: plain http
         w.sitesPage()->table()->resizeColumnsToContents();
         screenshot(&w, "sites-certificate-expiry");
+    }
+
+    // Engine → Drain for load balancers: /health answers 503 while the sites serve on; the item
+    // is checked whoever drains (lidoctl drain on the same engine included).
+    void drainFromTheEngineMenu()
+    {
+        EngineFixture f;
+        uint16_t status = freePort();
+        f.values["@LIDO@"] = QString(R"(<lido><statusListener bindingInformation="127.0.0.1:%1:" /></lido>)").arg(status);
+        LiveWindow live(f);
+        QVERIFY2(live.ok(), qPrintable(live.error));
+        MainWindow& w = *live.window;
+        QAction* drain = w.drainAction();
+        QVERIFY(drain && drain->isCheckable() && !drain->isChecked());
+        QCOMPARE(fetch(status, "/health").status, 200);
+        drain->trigger();
+        QCOMPARE(fetch(status, "/health").status, 503);
+        QCOMPARE(fetch(f.port, "/hello.txt").status, 200);
+        QVERIFY(drain->isChecked());
+        QMenu* menu = nullptr;
+        for (QAction* a : w.menuBar()->actions())
+            if (a->menu() && a->menu()->actions().contains(drain))
+                menu = a->menu();
+        QVERIFY(menu);
+        QCOMPARE(menu->title(), QString("&Engine"));
+        menu->popup(w.mapToGlobal(QPoint(80, 30)));
+        QVERIFY(QTest::qWaitForWindowExposed(menu));
+        menu->setActiveAction(drain);
+        screenshot(menu, "engine-menu-draining");
+        menu->hide();
+        QLabel* mark = w.findChild<QLabel*>("drainingMark");
+        QVERIFY(mark);
+        QTRY_VERIFY(mark->isVisible());
+        screenshot(&w, "mainwindow-draining");
+        drain->trigger();
+        QCOMPARE(fetch(status, "/health").status, 200);
+        live.client.engine()->drain(true, "lidoctl drain"); // someone else drains: the item follows
+        QTRY_VERIFY(drain->isChecked());
+        live.client.engine()->drain(false, "lidoctl undrain");
+        QTRY_VERIFY(!drain->isChecked());
+        QVERIFY(!mark->isVisible());
     }
 
     void stopAndStartASite()

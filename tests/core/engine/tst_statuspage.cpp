@@ -15,6 +15,9 @@ namespace {
 Snapshot sample()
 {
     Snapshot s;
+    s.version = "0.1.0";
+    s.configHash = "0123456789abcdef";
+    s.draining = true;
     PoolMetrics p;
     p.pool = "php \"main\"";
     p.identity = "www-data (uid 33)";
@@ -92,9 +95,16 @@ private slots:
         QVERIFY(text.contains("lido_pool_latency_milliseconds{pool=\"php \\\"main\\\"\",quantile=\"0.99\"} 12.5\n"));
         QVERIFY(text.contains("lido_site_requests_total{site=\"Main\",status_class=\"5xx\"} 7\n"));
         QVERIFY(text.contains("lido_cgi_running{pool=\"web\"} 2\n"));
-        // Every sample line is NAME{LABELS} VALUE.
-        for (const QString& line : text.split('\n', Qt::SkipEmptyParts))
-            QVERIFY2(line.startsWith('#') || QRegularExpression("^lido_[a-z_]+\\{.*\\} -?[0-9.]+$").match(line).hasMatch(), qPrintable(line));
+        // Which build and which configuration a node runs, and whether it drains.
+        QVERIFY(text.contains("lido_build_info{version=\"0.1.0\"} 1\n"));
+        QVERIFY(text.contains("lido_config_version_info{hash=\"0123456789abcdef\"} 1\n"));
+        QVERIFY(text.contains("lido_draining 1\n"));
+        QVERIFY(text.contains("lido_site_up{site=\"Main\"} 0\n"));
+        // Every sample line is NAME{LABELS} VALUE or NAME VALUE; no label names the server.
+        for (const QString& line : text.split('\n', Qt::SkipEmptyParts)) {
+            QVERIFY2(line.startsWith('#') || QRegularExpression("^lido_[a-z_]+(\\{.*\\})? -?[0-9.]+$").match(line).hasMatch(), qPrintable(line));
+            QVERIFY2(!line.contains("instance=") && !line.contains("server="), qPrintable(line));
+        }
     }
 };
 

@@ -52,6 +52,11 @@ void PoolsModel::setSnapshot(const lido::engine::Snapshot& s)
         if (!c.identity.empty())
             fresh.identity = QString::fromStdString(c.identity);
         fresh.cgiQueued = c.queued;
+        if (c.stopped) { // the application pool itself (lidoctl stop pool): every application answers 503
+            fresh.running = false;
+            if (!c.stoppedReason.empty())
+                fresh.reason = QString::fromStdString(c.stoppedReason);
+        }
         fresh.failures += c.misbehaving + c.timeouts + c.rejected + c.spawnFailures;
     }
     for (Row& r : rows_) {

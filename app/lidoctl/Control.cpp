@@ -3,7 +3,11 @@
 #include "admin/AdminClient.h"
 #include "admin/AdminJson.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -76,10 +80,14 @@ int status(const std::string& socket, bool asJson)
         if (!p.advice.empty())
             std::printf("    warning: %s\n", p.advice.c_str());
     }
-    std::printf("\n%-20s %-22s %8s %7s %10s\n", "CGI POOL", "IDENTITY", "RUNNING", "QUEUED", "COMPLETED");
-    for (const auto& c : snap->cgi)
-        std::printf("%-20s %-22s %8d %7d %10llu\n", c.pool.c_str(), c.identity.c_str(), c.running, c.queued,
-                    static_cast<unsigned long long>(c.completed));
+    // Every application pool, with or without FastCGI (appcmd list apppool), and its CGI slots.
+    std::printf("\n%-20s %-10s %-22s %12s %7s %10s\n", "APPLICATION POOL", "STATE", "IDENTITY", "CGI RUNNING", "QUEUED", "COMPLETED");
+    for (const auto& c : snap->cgi) {
+        std::printf("%-20s %-10s %-22s %8d/%-3d %7d %10llu\n", c.pool.c_str(), c.stopped ? "Stopped" : "Started", c.identity.c_str(), c.running,
+                    c.maxConcurrent, c.queued, static_cast<unsigned long long>(c.completed));
+        if (c.stopped && !c.stoppedReason.empty())
+            std::printf("    %s: its applications answer 503\n", c.stoppedReason.c_str());
+    }
     std::printf("\n%-20s %-10s %8s %11s %10s %8s\n", "SITE", "STATE", "REQ/S", "CONNECTIONS", "REQUESTS", "5XX");
     for (const auto& s : snap->sites) {
         std::string state = s.state.rfind("Failed", 0) == 0 ? "Failed" : s.state.rfind("Stopped", 0) == 0 ? "Stopped" : s.state;
@@ -140,6 +148,49 @@ int drain(const std::string& socket, bool on)
     }
     std::cout << nlohmann::json::parse(*result).get<std::string>() << "\n";
     return Ok;
+}
+
+int bridge(const std::string& socket)
+{
+    AdminClient client;
+    if (!connect(client, socket))
+        return NoEngine;
+    int fd = client.descriptor();
+    bool inputOpen = true;
+    char buf[65536];
+    for (;;) {
+        pollfd p[2] = {{fd, POLLIN, 0}, {inputOpen ? 0 : -1, POLLIN, 0}};
+        if (::poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return Failed;
+        }
+        if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = ::read(0, buf, sizeof buf);
+            if (n <= 0) {
+                inputOpen = false;
+                ::shutdown(fd, SHUT_WR); // the engine answers what it has, then closes
+            } else {
+                for (ssize_t off = 0; off < n;) {
+                    ssize_t w = ::send(fd, buf + off, static_cast<size_t>(n - off), MSG_NOSIGNAL);
+                    if (w <= 0)
+                        return Failed;
+                    off += w;
+                }
+            }
+        }
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n <= 0)
+                return Ok; // the engine closed the channel
+            for (ssize_t off = 0; off < n;) {
+                ssize_t w = ::write(1, buf + off, static_cast<size_t>(n - off));
+                if (w <= 0)
+                    return Failed;
+                off += w;
+            }
+        }
+    }
 }
 
 int events(const std::string& socket, bool follow, unsigned long long since)

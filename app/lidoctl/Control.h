@@ -10,6 +10,10 @@ int reload(const std::string& socket);
 // drain: /health answers 503 so that load balancers move traffic away, while requests are served
 // on; undrain: 200 again.
 int drain(const std::string& socket, bool on);
+// Copies standard input to the admin socket and the socket to standard output until both
+// ends are done: `ssh -T user@host lidoctl bridge` is the admin channel of a remote engine,
+// with the remote side's permission checks unchanged.
+int bridge(const std::string& socket);
 int events(const std::string& socket, bool follow, unsigned long long since);
 
 } // namespace lidoctl

@@ -241,6 +241,8 @@ int main(int argc, char** argv)
     dr->callback([&] { result = lidoctl::drain(socket, true); });
     auto* ud = app.add_subcommand("undrain", "End a drain: /health answers 200 again");
     ud->callback([&] { result = lidoctl::drain(socket, false); });
+    auto* br = app.add_subcommand("bridge", "Relay standard input and output to the admin socket (ssh -T host lidoctl bridge)");
+    br->callback([&] { result = lidoctl::bridge(socket); });
     auto* ev = app.add_subcommand("events", "The running engine's events");
     ev->add_flag("--follow,-f", follow, "keep printing new events");
     ev->add_option("--since", since, "only events after this sequence number");

@@ -23,6 +23,8 @@ public:
     Result<void> follow(const std::function<bool(const std::string& line)>& onLine);
     // The next whole line from the engine, waiting at most timeoutMs (-1: forever).
     Result<std::string> readLine(int timeoutMs = -1);
+    // The connected socket, for a caller that relays bytes itself (lidoctl bridge).
+    int descriptor() const { return fd_; }
 
 private:
     int fd_ = -1;

@@ -37,7 +37,7 @@ json toJson(const Snapshot& s)
         j["cgi"].push_back({{"pool", m.pool}, {"identity", m.identity}, {"maxConcurrent", m.maxConcurrent}, {"running", m.running}, {"queued", m.queued},
                             {"maxQueued", m.maxQueued}, {"started", m.started}, {"completed", m.completed}, {"rejected", m.rejected},
                             {"spawnFailures", m.spawnFailures}, {"spawnRetries", m.spawnRetries}, {"misbehaving", m.misbehaving},
-                            {"timeouts", m.timeouts}});
+                            {"timeouts", m.timeouts}, {"stopped", m.stopped}, {"stoppedReason", m.stoppedReason}});
     j["fastcgi"] = json::array();
     for (const PoolMetrics& p : s.fastcgi) {
         json instances = json::array();
@@ -100,6 +100,7 @@ Result<Snapshot> parseSnapshot(std::string_view text)
             get(m, "maxQueued", x.maxQueued), get(m, "started", x.started), get(m, "completed", x.completed);
             get(m, "rejected", x.rejected), get(m, "spawnFailures", x.spawnFailures), get(m, "spawnRetries", x.spawnRetries);
             get(m, "misbehaving", x.misbehaving), get(m, "timeouts", x.timeouts);
+            get(m, "stopped", x.stopped), get(m, "stoppedReason", x.stoppedReason);
             s.cgi.push_back(std::move(x));
         }
         for (const json& m : j.value("fastcgi", json::array())) {

@@ -104,6 +104,8 @@ private:
             if (ec) {
                 if (ec == asio::error::not_found) // longer than kMaxLine
                     self->send(json{{"ok", false}, {"error", "request longer than 1 MiB"}}), self->closeAfterWrite_ = true;
+                else if (ec == asio::error::eof && (self->writing_ || !self->out_.empty()))
+                    self->closeAfterWrite_ = true; // the client said all it had (a bridge's input ended): the answers go first
                 else
                     self->close();
                 return;

@@ -19,6 +19,10 @@ struct CgiMetrics {
     uint64_t spawnRetries = 0;  // EAGAIN/ENOMEM, retried with back-off
     uint64_t misbehaving = 0;   // incomplete or malformed headers
     uint64_t timeouts = 0;
+    // The application pool's own state (lidoctl stop pool): while stopped, every request routed
+    // to one of its applications gets 503, static, CGI and FastCGI alike.
+    bool stopped = false;
+    std::string stoppedReason;
 };
 
 } // namespace lido::cgi

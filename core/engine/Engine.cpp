@@ -70,6 +70,7 @@ struct Engine::Impl {
     std::shared_ptr<SharedSlot> slot = std::make_shared<SharedSlot>();
     std::mutex applyMutex; // one apply (or start/stop) at a time
     std::set<std::string> stoppedSites; // by the administrator (under applyMutex)
+    std::map<std::string, std::string> stoppedPools; // application pools stopped by the administrator, and why (under applyMutex)
     std::unique_ptr<Listeners> listeners;
     std::vector<std::shared_ptr<pool::FastCgiPool>> retired; // replaced pools still finishing their requests
     std::mutex retiredMutex;
@@ -147,6 +148,8 @@ struct Engine::Impl {
                     rt.limiter = it->second.limiter;
             if (!rt.limiter)
                 rt.limiter = std::make_shared<cgi::CgiLimiter>(a.name, a.cgiMaxConcurrent, a.cgiQueueLength, a.cgiQueueTimeout);
+            if (auto stopped = stoppedPools.find(a.name); stopped != stoppedPools.end())
+                rt.stopped = stopped->second;
             if (!a.identity.error.empty())
                 events->add(log::Severity::Error, "pool " + a.name, "pool.identity", a.identity.error + "; its programs do not start");
             shared->pools.emplace(a.name, std::move(rt));
@@ -617,6 +620,8 @@ Snapshot Engine::snapshot() const
     for (const auto& [name, p] : shared->pools) {
         snap.cgi.push_back(p.limiter->metrics());
         snap.cgi.back().identity = p.settings.identity.shown;
+        snap.cgi.back().stopped = !p.stopped.empty() || !impl_->running;
+        snap.cgi.back().stoppedReason = p.stopped;
     }
     for (const auto& [key, p] : shared->fastcgi)
         if (p)
@@ -629,6 +634,24 @@ Result<void> Engine::controlPool(const std::string& name, PoolAction action)
     auto shared = impl_->current();
     if (!shared || !shared->config->pool(name))
         return fail("no application pool '" + name + "'");
+    if (action != PoolAction::Recycle) {
+        // The application pool itself, as IIS's: stopped, all its applications answer 503
+        // (static and CGI too); the state survives configuration applies until it is started.
+        std::lock_guard guard(impl_->applyMutex);
+        if (!impl_->running)
+            return fail("the engine is not running");
+        bool stop = action == PoolAction::Stop;
+        bool changed = stop ? impl_->stoppedPools.emplace(name, "stopped by the administrator").second : impl_->stoppedPools.erase(name) > 0;
+        if (changed) {
+            auto old = impl_->current();
+            auto next = impl_->build(old->config, old.get());
+            impl_->listeners->sync(*next);
+            impl_->slot->store(next);
+            impl_->events->addAudit(log::Severity::Info, "pool " + name, stop ? "pool.stopped" : "pool.started",
+                                    "application pool " + name + (stop ? " stopped by the administrator: its applications answer 503" : " started"));
+        }
+        shared = impl_->current();
+    }
     for (auto& [key, p] : shared->fastcgi) {
         if (!p || key.substr(0, key.find('\x1f')) != name)
             continue;

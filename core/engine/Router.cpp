@@ -438,6 +438,10 @@ public:
             fail(r, 404, "no application or virtual directory of site '" + site->name + "' serves " + *normal);
             return;
         }
+        if (auto pool = s.pools.find(route.application->pool); pool != s.pools.end() && !pool->second.stopped.empty()) {
+            fail(r, 503, "application pool '" + pool->first + "' is stopped: " + pool->second.stopped, {{"Retry-After", "60"}});
+            return;
+        }
         HandlerMatch match = SiteMap::handlerFor(route, req.method);
         if (!defaultDocument && match.mapping && match.mapping->module == Module::Static && normal->back() == '/' &&
             route.scope->defaultDocumentEnabled && fs::cachedFileType(route.physicalPath) == S_IFDIR)

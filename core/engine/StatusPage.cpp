@@ -90,7 +90,8 @@ std::string statusJson(const Snapshot& s, double uptime)
     }
     json cgi = json::array();
     for (const CgiMetrics& c : s.cgi)
-        cgi.push_back({{"pool", c.pool}, {"identity", c.identity}, {"running", c.running}, {"queued", c.queued}, {"max queued", c.maxQueued},
+        cgi.push_back({{"pool", c.pool}, {"state", c.stopped ? "Stopped" : "Started"}, {"stopped reason", c.stoppedReason},
+                       {"identity", c.identity}, {"running", c.running}, {"queued", c.queued}, {"max queued", c.maxQueued},
                        {"completed", c.completed}, {"rejected", c.rejected}, {"spawn failures", c.spawnFailures},
                        {"misbehaving", c.misbehaving}, {"timeouts", c.timeouts}});
     json out = {{"start since", uptime},    {"version", s.version}, {"config hash", s.configHash},

@@ -78,6 +78,7 @@ struct PoolRuntime {
     std::shared_ptr<cgi::CgiLimiter> limiter;
     std::string limiterKey;
     AppPoolSettings settings;
+    std::string stopped; // why the application pool is stopped ("": it runs)
 };
 
 // The engine's health as load balancers see it (/health, a site's healthPath): it serves, or it

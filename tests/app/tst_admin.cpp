@@ -127,6 +127,63 @@ private slots:
         QVERIFY2(events.out.contains("lido-test-fcgi): pool app stopped: stopped by the administrator"), qPrintable(events.out));
     }
 
+    // IIS's way: a stopped application pool takes all of its applications offline, whatever
+    // serves them (static files and CGI here, no FastCGI at all), and lidoctl lists every pool.
+    void aStoppedApplicationPoolTakesItsApplicationsOffline()
+    {
+        EngineFixture f;
+        Lidod d(f);
+        QCOMPARE(fetch(f.port, "/hello.txt").status, 200);
+        QCOMPARE(fetch(f.port, "/cgi-bin/helper.cgi").status, 200);
+        Run status = d.ctl({"status"});
+        QVERIFY2(QRegularExpression("\\nweb +Started +.* +0/8 ").match(status.out).hasMatch(), qPrintable(status.out));
+
+        QCOMPARE(d.ctl({"stop", "pool", "web"}).out, QString("pool web: stopped\n"));
+        for (const char* path : {"/hello.txt", "/cgi-bin/helper.cgi", "/sub/"}) {
+            Response r = fetch(f.port, path);
+            QCOMPARE(r.status, 503);
+            QCOMPARE(r.header("retry-after"), std::string("60"));
+            QVERIFY2(r.body.contains("application pool &#39;web&#39; is stopped: stopped by the administrator") ||
+                         r.body.contains("application pool 'web' is stopped: stopped by the administrator"),
+                     r.body.constData());
+        }
+        status = d.ctl({"status"});
+        QVERIFY2(QRegularExpression("\\nweb +Stopped ").match(status.out).hasMatch(), qPrintable(status.out));
+        QVERIFY2(status.out.contains("stopped by the administrator: its applications answer 503"), qPrintable(status.out));
+        QJsonObject snap = QJsonDocument::fromJson(d.ctl({"status", "--json"}).out.toUtf8()).object();
+        QCOMPARE(snap["cgi"].toArray().first().toObject()["stopped"].toBool(), true);
+
+        // A configuration change keeps it stopped; starting it brings every application back.
+        f.values["@CGIMAX@"] = "6";
+        f.s.config(f.text());
+        QCOMPARE(d.ctl({"reload"}).exitCode, 0);
+        QCOMPARE(fetch(f.port, "/hello.txt").status, 503);
+        QCOMPARE(d.ctl({"start", "pool", "web"}).exitCode, 0);
+        QCOMPARE(fetch(f.port, "/hello.txt").status, 200);
+        QCOMPARE(fetch(f.port, "/cgi-bin/helper.cgi").status, 200);
+        QVERIFY(d.ctl({"events"}).out.contains("application pool web stopped by the administrator: its applications answer 503"));
+    }
+
+    // lidoctl bridge: the admin channel over standard input and output, as ssh -T runs it.
+    void bridgeRelaysTheChannel()
+    {
+        EngineFixture f;
+        Lidod d(f);
+        Run r = testsupport::lidoctl({"--connect", d.socket, "bridge"}, "{\"id\":1,\"op\":\"sites\"}\n{\"id\":2,\"op\":\"fly\"}\n");
+        QCOMPARE(r.exitCode, 0);
+        QStringList lines = r.out.split('\n', Qt::SkipEmptyParts);
+        QCOMPARE(lines.size(), 2);
+        QJsonObject first = QJsonDocument::fromJson(lines[0].toUtf8()).object();
+        QCOMPARE(first["id"].toInt(), 1);
+        QCOMPARE(first["result"].toArray().first().toObject()["name"].toString(), QString("Main"));
+        QJsonObject second = QJsonDocument::fromJson(lines[1].toUtf8()).object();
+        QCOMPARE(second["ok"].toBool(), false);
+        QVERIFY(second["error"].toString().contains("unknown operation 'fly'"));
+        Run none = testsupport::lidoctl({"--connect", f.s.path("nothing.sock"), "bridge"}, "{}\n");
+        QCOMPARE(none.exitCode, 2);
+        QVERIFY2(none.err.contains("no engine is running"), qPrintable(none.err));
+    }
+
     void eventsFollow()
     {
         EngineFixture f;

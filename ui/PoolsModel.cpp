@@ -120,6 +120,11 @@ QString PoolsModel::stoppedReason(int row) const
     return row >= 0 && row < static_cast<int>(rows_.size()) ? rows_[static_cast<size_t>(row)].reason : QString();
 }
 
+bool PoolsModel::running(int row) const
+{
+    return row >= 0 && row < static_cast<int>(rows_.size()) && rows_[static_cast<size_t>(row)].running;
+}
+
 int PoolsModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : static_cast<int>(rows_.size()); }
 int PoolsModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : ColumnCount; }
 

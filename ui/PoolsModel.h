@@ -32,6 +32,7 @@ public:
     Load load(int row) const;
     QString poolName(int row) const;
     QString stoppedReason(int row) const;
+    bool running(int row) const; // as the newest snapshot has it
     QString advice(int row) const; // a warning with what to change, empty when none
 
     int rowCount(const QModelIndex& parent = {}) const override;

@@ -209,7 +209,19 @@ void PoolsPage::refresh()
     QString why = i.isValid() ? model_->stoppedReason(proxy_->mapToSource(i).row()) : QString();
     reason_->setText(why);
     reason_->setVisible(!why.isEmpty());
+    updateActions();
     showInstances(snapshot);
+}
+
+// Start for a stopped pool, Stop and Recycle for a running one: what the selection allows.
+void PoolsPage::updateActions()
+{
+    QModelIndex i = table_->currentIndex();
+    bool selected = i.isValid();
+    bool running = selected && model_->running(proxy_->mapToSource(i).row());
+    start_->setEnabled(selected && !running);
+    stop_->setEnabled(running);
+    recycle_->setEnabled(running);
 }
 
 void PoolsPage::showInstances(const lido::engine::Snapshot& snapshot) { instances_->show(selectedPool(), snapshot); }
@@ -231,4 +243,5 @@ void PoolsPage::selectionChanged()
     QString why = i.isValid() ? model_->stoppedReason(proxy_->mapToSource(i).row()) : QString();
     reason_->setText(why);
     reason_->setVisible(!why.isEmpty());
+    updateActions();
 }

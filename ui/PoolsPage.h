@@ -46,6 +46,7 @@ signals:
     void removeRequested(const QString& pool);
 
 private:
+    void updateActions();
     void refresh();
     void selectionChanged();
     void replayChart();

@@ -3,6 +3,7 @@
 #include "EngineClient.h"
 
 #include <QAction>
+#include <QFontMetrics>
 #include <QMenu>
 #include <QPainter>
 #include <QPixmap>
@@ -91,6 +92,11 @@ void Tray::rebuildMenu(const QStringList& pools)
     for (const QString& name : pools) {
         auto* sub = new QMenu(name, menu_);
         sub->menuAction()->setData(name);
+        sub->setToolTipsVisible(true);
+        QAction* reason = sub->addAction(QString()); // why it is stopped (elided; whole in its tooltip), hidden while it runs
+        reason->setData(QString("Reason"));
+        reason->setEnabled(false);
+        reason->setVisible(false);
         for (const char* verb : {"Start", "Stop", "Recycle"}) {
             QAction* a = sub->addAction(tr(verb));
             a->setData(QString(verb));
@@ -107,8 +113,10 @@ void Tray::rebuildMenu(const QStringList& pools)
 void Tray::update()
 {
     auto snap = client_->snapshot();
-    // One entry per application pool with FastCGI processes (a pool may run several applications).
+    // One entry per application pool (a pool may run several FastCGI applications, or none).
     std::map<QString, std::pair<bool, QString>> pools; // name -> running, reason
+    for (const auto& c : snap.cgi)
+        pools.emplace(QString::fromStdString(c.pool), std::make_pair(!c.stopped, QString::fromStdString(c.stoppedReason)));
     for (const auto& p : snap.fastcgi) {
         auto& entry = pools.emplace(QString::fromStdString(p.pool), std::make_pair(true, QString())).first->second;
         if (!p.running) {
@@ -122,17 +130,27 @@ void Tray::update()
     if (names != pools_)
         rebuildMenu(names);
     int stopped = 0, failed = 0, started = 0;
+    QStringList failedNames;
     for (const auto& [name, state] : pools) {
         bool rapid = state.second.contains("rapid-fail");
         failed += rapid;
+        if (rapid)
+            failedNames << name;
         stopped += !state.first && !rapid;
         started += state.first;
         for (QAction* a : menu_->actions())
             if (a->menu() && a->data().toString() == name) {
                 a->menu()->setTitle(name + " — " + (state.first ? tr("Started") : rapid ? tr("Stopped by rapid-fail protection") : tr("Stopped")));
                 a->menu()->setIcon(healthIcon(state.first ? Health::Healthy : rapid ? Health::Failed : Health::Degraded));
-                for (QAction* sub : a->menu()->actions())
+                for (QAction* sub : a->menu()->actions()) {
+                    if (sub->data().toString() == "Reason") {
+                        sub->setVisible(!state.first && !state.second.isEmpty());
+                        sub->setText(QFontMetrics(a->menu()->font()).elidedText(state.second, Qt::ElideRight, 420));
+                        sub->setToolTip(state.second);
+                        continue;
+                    }
                     sub->setEnabled(sub->data().toString() == "Start" ? !state.first : state.first);
+                }
             }
     }
     int sitesUp = 0, sitesFailed = 0, sitesStopped = 0;
@@ -149,7 +167,7 @@ void Tray::update()
                    .arg(snap.sites.size())
                    .arg(started)
                    .arg(pools.size())
-                   .arg(failed ? tr(" (%1 stopped by rapid-fail protection)").arg(failed) : QString())
+                   .arg(failed ? tr(" (%1 stopped by rapid-fail protection)").arg(failedNames.join(", ")) : QString())
                    .arg(rps, 0, 'f', 0);
     icon_->setIcon(healthIcon(health_));
     icon_->setToolTip(summary_);

@@ -58,7 +58,7 @@ std::string summary(const engine::Engine& engine)
         ++pools;
         stopped += !p.running;
     }
-    return std::to_string(sites) + " sites serving, " + std::to_string(pools) + " FastCGI pools" +
+    return std::to_string(sites) + (sites == 1 ? " site serving, " : " sites serving, ") + std::to_string(pools) + (pools == 1 ? " FastCGI pool" : " FastCGI pools") +
            (stopped ? " (" + std::to_string(stopped) + " stopped)" : "");
 }
 

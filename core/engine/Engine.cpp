@@ -148,8 +148,10 @@ struct Engine::Impl {
                     rt.limiter = it->second.limiter;
             if (!rt.limiter)
                 rt.limiter = std::make_shared<cgi::CgiLimiter>(a.name, a.cgiMaxConcurrent, a.cgiQueueLength, a.cgiQueueTimeout);
-            if (auto stopped = stoppedPools.find(a.name); stopped != stoppedPools.end())
+            if (auto stopped = stoppedPools.find(a.name); stopped != stoppedPools.end()) {
                 rt.stopped = stopped->second;
+                shared->anyPoolStopped = true;
+            }
             if (!a.identity.error.empty())
                 events->add(log::Severity::Error, "pool " + a.name, "pool.identity", a.identity.error + "; its programs do not start");
             shared->pools.emplace(a.name, std::move(rt));

@@ -438,7 +438,8 @@ public:
             fail(r, 404, "no application or virtual directory of site '" + site->name + "' serves " + *normal);
             return;
         }
-        if (auto pool = s.pools.find(route.application->pool); pool != s.pools.end() && !pool->second.stopped.empty()) {
+        if (auto pool = s.anyPoolStopped ? s.pools.find(route.application->pool) : s.pools.end();
+            pool != s.pools.end() && !pool->second.stopped.empty()) {
             fail(r, 503, "application pool '" + pool->first + "' is stopped: " + pool->second.stopped, {{"Retry-After", "60"}});
             return;
         }

@@ -114,6 +114,7 @@ struct Shared {
     std::shared_ptr<const SiteMap> map;
     std::map<std::string, std::unique_ptr<SiteState>> sites; // by name
     std::map<std::string, PoolRuntime> pools;
+    bool anyPoolStopped = false; // an application pool is stopped: requests look their pool up
     std::map<EndpointKey, EndpointInfo> endpoints;
     std::shared_ptr<log::EventLog> events;
     std::shared_ptr<HealthState> health;

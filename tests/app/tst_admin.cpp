@@ -333,10 +333,10 @@ private slots:
         env.insert("NOTIFY_SOCKET", path);
         {
             Lidod d(f, {"--no-watch"}, env);
-            QCOMPARE(next(), QString("READY=1\nSTATUS=1 sites serving, 0 FastCGI pools"));
+            QCOMPARE(next(), QString("READY=1\nSTATUS=1 site serving, 0 FastCGI pools"));
             ::kill(d.pid(), SIGHUP);
             QVERIFY(next().startsWith("RELOADING=1\nMONOTONIC_USEC="));
-            QCOMPARE(next(), QString("READY=1\nSTATUS=1 sites serving, 0 FastCGI pools"));
+            QCOMPARE(next(), QString("READY=1\nSTATUS=1 site serving, 0 FastCGI pools"));
             d.process.terminate();
             QCOMPARE(next(), QString("STOPPING=1"));
             QVERIFY(d.process.waitForFinished(10000));

@@ -108,6 +108,8 @@ private slots:
             if (auto* b = qobject_cast<QToolButton*>(bar->widgetForAction(w.poolsPage()->stopAction())))
                 button = b;
         QVERIFY(button);
+        QVERIFY(!w.poolsPage()->startAction()->isEnabled()); // it runs: Start has nothing to do
+        QVERIFY(w.poolsPage()->stopAction()->isEnabled());
         QTest::mouseClick(button, Qt::LeftButton);
         auto running = [&] {
             auto s = client.snapshot();
@@ -130,6 +132,9 @@ private slots:
         QVERIFY(!hasStopped());
         w.eventsDock()->severityFilter()->setCurrentIndex(0);
         QVERIFY(hasStopped());
+        QTRY_VERIFY(!w.poolsPage()->stopAction()->isEnabled()); // stopped: Stop and Recycle are greyed out, Start is not
+        QVERIFY(!w.poolsPage()->recycleAction()->isEnabled());
+        QVERIFY(w.poolsPage()->startAction()->isEnabled());
         QVERIFY(w.grab().save(dir + "/pools-stopped.png"));
         w.poolsPage()->startAction()->trigger();
         QTRY_VERIFY(running());

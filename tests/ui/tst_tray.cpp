@@ -149,8 +149,19 @@ private slots:
                  qPrintable(notified.front().at(1).toString()));
         QCOMPARE(notified.front().at(2).toString(), QString("fragile"));
         QTRY_COMPARE(tray.health(), Tray::Health::Failed);
-        QVERIFY(tray.summary().contains("(1 stopped by rapid-fail protection)"));
+        QVERIFY2(tray.summary().contains("(fragile stopped by rapid-fail protection)"), qPrintable(tray.summary())); // named, not counted
         QVERIFY(tray.icon()->toolTip() == tray.summary());
+        // The pool's submenu says why, elided, with the whole reason in its tooltip.
+        QAction* reason = tray.poolAction("fragile", "Reason");
+        QVERIFY(reason && reason->isVisible() && !reason->isEnabled());
+        QVERIFY2(reason->toolTip().startsWith("pool fragile stopped by rapid-fail protection: 2 crashes in 300 s"), qPrintable(reason->toolTip()));
+        QVERIFY(!reason->text().isEmpty());
+        auto* fragileMenu = qobject_cast<QMenu*>(reason->parent());
+        QVERIFY(fragileMenu);
+        fragileMenu->popup(QPoint(60, 60));
+        QVERIFY(QTest::qWaitForWindowExposed(fragileMenu));
+        screenshot(fragileMenu, "tray-pool-reason");
+        fragileMenu->hide();
 
         // Clicking the notification opens that pool in the console.
         QTRY_VERIFY(w.poolsPage()->table()->model()->rowCount() >= 3);

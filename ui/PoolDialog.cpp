@@ -20,6 +20,9 @@ PoolDialog::PoolDialog(EngineClient* client, const QString& pool, QWidget* paren
       events_(new QListWidget), summary_(new QLabel), instanceTable_(new InstancesTable(client)), range_(new QComboBox)
 {
     setWindowTitle(tr("Application pool %1").arg(pool));
+    instances_->setAxes(tr("count"), true);
+    latency_->setAxes(tr("requests/s"), false, tr("ms"), false);
+    failures_->setAxes(tr("failures/s"), false);
     setObjectName("poolDialog");
     events_->setObjectName("poolEvents");
     events_->setIconSize(QSize(16, 16));

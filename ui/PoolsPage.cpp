@@ -29,6 +29,7 @@ PoolsPage::PoolsPage(EngineClient* client, QWidget* parent)
                                                                   {tr("requests/s"), tr("busy instances"), tr("queue")}, 300, nullptr, 1))
 {
     pages::setUpFilteredTable(table_, proxy_, model_, filter_, tr("Filter pools"), PoolsModel::Name);
+    chart_->setAxes(tr("requests/s"), false, tr("count"), true);
     table_->setObjectName("poolsTable");
     table_->horizontalHeader()->setStretchLastSection(true);
     reason_->setWordWrap(true);

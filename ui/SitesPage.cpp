@@ -19,6 +19,7 @@ SitesPage::SitesPage(EngineClient* client, QWidget* parent)
                                                    {tr("requests/s"), tr("2xx/s"), tr("3xx/s"), tr("4xx/s"), tr("5xx/s")}, 300))
 {
     pages::setUpFilteredTable(table_, proxy_, model_, filter_, tr("Filter sites"), -1); // name, state or binding
+    chart_->setAxes(tr("per second"), false);
     table_->setObjectName("sitesTable");
     table_->horizontalHeader()->setStretchLastSection(false);
 

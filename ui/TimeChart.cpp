@@ -41,6 +41,54 @@ TimeChart::TimeChart(const QString& title, const QStringList& names, int seconds
     clear();
 }
 
+TimeChart::Scale TimeChart::niceScale(double peak, bool whole, int intervals)
+{
+    if (!(peak > 0))
+        return {whole ? 4.0 : 1.0, whole ? 1.0 : 0.25, 5};
+    double raw = peak / std::max(2, intervals);
+    double power = std::pow(10.0, std::floor(std::log10(raw)));
+    double step = power;
+    for (double m : {1.0, 2.0, 5.0, 10.0})
+        if (m * power >= raw) {
+            step = m * power;
+            break;
+        }
+    if (whole)
+        step = std::max(1.0, std::round(step));
+    double top = std::ceil(peak / step) * step;
+    if (top <= peak) // the line should not run along the top edge
+        top += step;
+    int ticks = static_cast<int>(std::lround(top / step)) + 1;
+    if (whole && top < 4 && intervals >= 4) { // small counts: 0 1 2 3 4
+        top = 4;
+        step = 1;
+        ticks = 5;
+    }
+    return {top, step, ticks};
+}
+
+void TimeChart::scaleAxis(QValueAxis* axis, double peak, bool whole)
+{
+    // About one label per 24 pixels of plot height, at most six intervals.
+    qreal height = chart_->plotArea().height();
+    Scale s = niceScale(peak, whole, height > 0 ? std::clamp(static_cast<int>(height / 24), 2, 6) : 6);
+    axis->setRange(0, s.top);
+    axis->setTickCount(s.ticks);
+    bool fraction = !whole && s.step < 1;
+    axis->setLabelFormat(fraction ? (s.step < 0.1 ? "%.2f" : "%.1f") : "%d");
+}
+
+void TimeChart::setAxes(const QString& leftTitle, bool leftWhole, const QString& rightTitle, bool rightWhole)
+{
+    y_->setTitleText(leftTitle);
+    leftWhole_ = leftWhole;
+    if (y2_) {
+        y2_->setTitleText(rightTitle);
+        rightWhole_ = rightWhole;
+    }
+    clear();
+}
+
 void TimeChart::clear()
 {
     t_ = 0;
@@ -49,10 +97,10 @@ void TimeChart::clear()
         series_[i]->clear();
     }
     x_->setRange(-seconds_, 0);
-    y_->setLabelFormat("%.1f");
-    y_->setRange(0, 1);
+    x_->setTickCount(seconds_ >= 3600 ? 7 : 6); // -300 -240 ... 0, or -3600 -3000 ... 0
+    scaleAxis(y_, 0, leftWhole_);
     if (y2_)
-        y2_->setRange(0, 4);
+        scaleAxis(y2_, 0, rightWhole_);
 }
 
 void TimeChart::setSpan(int seconds, int step)
@@ -74,7 +122,7 @@ int TimeChart::points() const { return data_.empty() ? 0 : static_cast<int>(data
 
 void TimeChart::append(const std::vector<double>& values)
 {
-    double top = 1, top2 = 4;
+    double top = 0, top2 = 0;
     for (size_t i = 0; i < series_.size() && i < values.size(); ++i) {
         bool right = y2_ && static_cast<int>(i) >= rightFrom_;
         data_[i].push_back(values[i]);
@@ -90,10 +138,8 @@ void TimeChart::append(const std::vector<double>& values)
         }
         series_[i]->replace(pts);
     }
-    // Whole numbers on the axis unless the range is too small for them (0, 0, 0, 1 otherwise).
-    y_->setLabelFormat(top * 1.15 < 4 ? "%.1f" : "%d");
-    y_->setRange(0, top * 1.15);
+    scaleAxis(y_, top, leftWhole_);
     if (y2_)
-        y2_->setRange(0, std::ceil(top2 * 1.15));
+        scaleAxis(y2_, top2, rightWhole_);
     ++t_;
 }

@@ -22,6 +22,20 @@ public:
     void setSpan(int seconds, int step);
     int span() const { return seconds_; }
     double peak(int series) const; // the largest value shown in a series
+    // Axis titles with their units ("requests/s", "ms"); whole: counts, ticked at whole numbers.
+    void setAxes(const QString& leftTitle, bool leftWhole, const QString& rightTitle = {}, bool rightWhole = true);
+    QValueAxis* leftAxis() const { return y_; }
+    QValueAxis* rightAxis() const { return y2_; }
+
+    // A top and tick step of 1, 2 or 5 times a power of ten above peak, about `intervals` of them
+    // (fewer when the chart is short); whole numbers only when asked (counts: 0 1 2 3 4, never
+    // 0 0.9 1.7 2.6 3.4).
+    struct Scale {
+        double top;
+        double step;
+        int ticks;
+    };
+    static Scale niceScale(double peak, bool whole, int intervals = 6);
 
 private:
     QChart* chart_;
@@ -33,6 +47,8 @@ private:
     int seconds_;
     int step_ = 1;
     int rightFrom_;
+    bool leftWhole_ = false, rightWhole_ = true;
+    void scaleAxis(QValueAxis* axis, double peak, bool whole);
     int t_ = 0;
     std::vector<std::deque<double>> data_;
 };

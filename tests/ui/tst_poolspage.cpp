@@ -20,12 +20,54 @@
 #include <QTableWidget>
 #include <QToolBar>
 #include <QToolButton>
+#include <QValueAxis>
 #include <csignal>
 #include <thread>
 
 class tst_PoolsPage : public QObject {
     Q_OBJECT
 private slots:
+    // Ticks a person reads at a glance: 1, 2 or 5 times a power of ten, whole numbers for counts,
+    // and axes that say their unit (they read 0/0.9/1.7/2.6/3.4 and 0/12/25/38/51 before).
+    void chartTicksAreRoundNumbersWithUnits()
+    {
+        auto scale = [](double peak, bool whole) {
+            TimeChart::Scale s = TimeChart::niceScale(peak, whole);
+            return QString("%1/%2/%3").arg(s.top).arg(s.step).arg(s.ticks);
+        };
+        QCOMPARE(scale(3.4, true), QString("4/1/5"));
+        QCOMPARE(scale(51, false), QString("60/10/7"));
+        QCOMPARE(scale(0.7, false), QString("0.8/0.2/5"));
+        QCOMPARE(scale(23.5, false), QString("25/5/6"));
+        QCOMPARE(scale(12, true), QString("14/2/8"));
+        QCOMPARE(scale(40, false), QString("50/10/6")); // not on the top edge
+        QCOMPARE(scale(0, false), QString("1/0.25/5"));
+
+        TimeChart chart("test", {"requests/s", "busy", "queue"}, 300, nullptr, 1);
+        chart.setAxes("requests/s", false, "count", true);
+        chart.resize(700, 420);
+        chart.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&chart));
+        QTest::qWait(100); // laid out: the plot area's height decides how many labels fit
+        for (double v : {12.0, 51.0, 30.0})
+            chart.append({v, 3.4, 0});
+        QCOMPARE(chart.leftAxis()->max(), 60.0);
+        QCOMPARE(chart.leftAxis()->tickCount(), 7);
+        QCOMPARE(chart.leftAxis()->labelFormat(), QString("%d"));
+        QCOMPARE(chart.leftAxis()->titleText(), QString("requests/s"));
+        QCOMPARE(chart.rightAxis()->max(), 4.0);
+        QCOMPARE(chart.rightAxis()->tickCount(), 5);
+        QCOMPARE(chart.rightAxis()->titleText(), QString("count"));
+        QTest::qWait(300); // the chart lays its axes out again on the next turns of the event loop
+        guitest::screenshot(&chart, "chart-round-ticks");
+        // A short chart gets fewer, still round, labels rather than labels that collide.
+        chart.resize(700, 230);
+        QTest::qWait(200);
+        chart.append({51, 3.4, 0});
+        QVERIFY2(chart.leftAxis()->tickCount() <= 4, qPrintable(QString::number(chart.leftAxis()->tickCount())));
+        QCOMPARE(chart.leftAxis()->max(), 60.0);
+    }
+
     void initTestCase()
     {
         guitest::isolateSettings();

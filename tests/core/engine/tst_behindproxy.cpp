@@ -264,7 +264,7 @@ private slots:
         QVERIFY(idle.send(getRequest("/hello.txt")));
         QCOMPARE(idle.read().status, 200); // kept alive, and now idle
         Client busy(f.port);
-        QVERIFY(busy.send(getRequest("/cgi-bin/helper.cgi?sleep=2")));
+        QVERIFY(busy.send(getRequest("/cgi-bin/helper.cgi?sleep=3000"))); // milliseconds
         QTRY_COMPARE_WITH_TIMEOUT(f.engine->snapshot().cgi.front().running, 1, 5000);
 
         std::thread stopper([&] { f.engine->stop(std::chrono::seconds(60)); });

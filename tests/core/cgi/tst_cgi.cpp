@@ -39,6 +39,10 @@ private slots:
     {
         f = std::make_unique<EngineFixture>();
         f->values["@CGITIMEOUT@"] = "00:00:01";
+        // The interpreters' scripts are not about timeouts: perl's start took over a second once
+        // on a loaded machine (a 502 in CI), so they get IIS's own per-path cgi timeout.
+        f->values["@LIDO@"] = R"(<location path="Main/cgi-bin/hello.pl"><system.webServer><cgi timeout="00:00:30" /></system.webServer></location>
+            <location path="Main/cgi-bin/hello.sh"><system.webServer><cgi timeout="00:00:30" /></system.webServer></location>)";
         QVERIFY(f->start());
     }
     void cleanupTestCase() { f.reset(); }

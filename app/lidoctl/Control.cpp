@@ -167,6 +167,8 @@ int bridge(const std::string& socket)
         }
         if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t n = ::read(0, buf, sizeof buf);
+            if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
             if (n <= 0) {
                 inputOpen = false;
                 ::shutdown(fd, SHUT_WR); // the engine answers what it has, then closes
@@ -181,7 +183,11 @@ int bridge(const std::string& socket)
         }
         if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-            if (n <= 0)
+            if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (n < 0)
+                return Failed;
+            if (n == 0)
                 return Ok; // the engine closed the channel
             for (ssize_t off = 0; off < n;) {
                 ssize_t w = ::write(1, buf + off, static_cast<size_t>(n - off));

@@ -16,7 +16,7 @@ int initIfPid1()
     const char* off = std::getenv("LIDO_NO_INIT");
     if (::getpid() != 1 || (off && *off && std::strcmp(off, "0") != 0))
         return -1;
-    static constexpr int kPassed[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT};
+    static constexpr int kPassed[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1}; // the ones the engine handles; others PID 1 ignores
     sigset_t set, before;
     sigemptyset(&set);
     for (int s : kPassed)

@@ -3,7 +3,7 @@
 // script's background process, a FastCGI program's grandchildren), and PID 1 must reap them or
 // they stay zombies; and signals it has no handler for never reach it. So lidod, started as PID 1,
 // forks as tini and dumb-init do: the parent reaps every orphan and passes SIGTERM, SIGINT,
-// SIGHUP, SIGUSR1 and SIGUSR2 on to the engine in the child, and exits with its status. The engine
+// SIGHUP and SIGUSR1 (what the engine handles) on to it in the child, and exits with its status. The engine
 // waits for its own children itself, untouched by the reaper. LIDO_NO_INIT=1 turns this off.
 
 namespace lidod {

@@ -104,10 +104,21 @@ private:
             if (ec) {
                 if (ec == asio::error::not_found) // longer than kMaxLine
                     self->send(json{{"ok", false}, {"error", "request longer than 1 MiB"}}), self->closeAfterWrite_ = true;
-                else if (ec == asio::error::eof && (self->writing_ || !self->out_.empty()))
-                    self->closeAfterWrite_ = true; // the client said all it had (a bridge's input ended): the answers go first
-                else
+                else if (ec == asio::error::eof && (self->writing_ || !self->out_.empty() || !self->in_.empty())) {
+                    // The client said all it had (a bridge's input ended): a last line without
+                    // its newline is answered too, and the answers go out before the close.
+                    std::string last = std::move(self->in_);
+                    self->in_.clear();
+                    if (!last.empty() && last.back() == '\r')
+                        last.pop_back();
+                    self->closeAfterWrite_ = true;
+                    if (!last.empty())
+                        self->handle(last);
+                    else if (!self->writing_)
+                        self->flush(); // nothing left to write: finish now (else the write's end does)
+                } else {
                     self->close();
+                }
                 return;
             }
             std::string line = self->in_.substr(0, n - 1);

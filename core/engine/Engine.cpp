@@ -336,6 +336,16 @@ struct Engine::Impl {
         }
     }
 
+    // A new FastCGI pool starts, unless its application pool is stopped (lidoctl stop pool): then
+    // it stays stopped with that reason until the pool is started.
+    void startUnlessStopped(const Shared& shared, const std::string& key, pool::FastCgiPool& p)
+    {
+        p.start(); // its upkeep (tick, monitored file) runs either way
+        auto ap = shared.pools.find(key.substr(0, key.find('\x1f')));
+        if (ap != shared.pools.end() && !ap->second.stopped.empty())
+            p.stop(ap->second.stopped); // queued after start on the pool's strand
+    }
+
     void retirePools(const Shared& old, const Shared& next, const std::string& why)
     {
         for (auto& [key, p] : old.fastcgi) {
@@ -443,7 +453,7 @@ Result<void> Engine::start(std::shared_ptr<const config::Config> config)
     std::string failures = impl_->listeners->sync(*shared);
     impl_->slot->store(shared);
     for (auto& [key, p] : shared->fastcgi)
-        p->start();
+        impl_->startUnlessStopped(*shared, key, *p);
 
     // The status listener: only when configured (lido/statusListener), loopback by default.
     if (const ConfigElement* sl = config->section("lido/statusListener"); sl && config::parseBool(sl->get("enabled")).value_or(true)) {
@@ -505,7 +515,7 @@ Result<std::string> Engine::apply(std::shared_ptr<const config::Config> config)
     for (auto& [key, p] : next->fastcgi) {
         auto it = old->fastcgi.find(key);
         if (it == old->fastcgi.end() || it->second != p)
-            p->start();
+            impl_->startUnlessStopped(*next, key, *p);
     }
     impl_->slot->store(next);
     impl_->retirePools(*old, *next, "the configuration changed");

@@ -3,6 +3,7 @@
 #include "config/Values.h"
 #include "util/AddressRanges.h"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <bit>
 
@@ -100,6 +101,10 @@ std::optional<Refusal> IpSecurity::check(const http::Request& req) const
             size_t comma = list.find(',', start);
             std::string e = config::trim(std::string(list.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start)));
             start = comma == std::string_view::npos ? list.size() + 1 : comma + 1;
+            if (e.size() > 1 && e.front() == '[') // [2001:db8::1]:443
+                e = e.substr(1, e.find(']') == std::string::npos ? std::string::npos : e.find(']') - 1);
+            else if (std::count(e.begin(), e.end(), ':') == 1) // 203.0.113.9:443
+                e = e.substr(0, e.find(':'));
             if (!e.empty())
                 if (auto r = judge(e))
                     return r;

@@ -119,13 +119,26 @@ Health siteHealth(const Shared& s, const std::string& name)
         return {503, "site " + name + " is stopped"};
     // Its FastCGI pools: one that runs is enough (an application of the site may still serve).
     std::set<std::string> pools;
-    for (const Application& a : site.config->applications)
+    bool anyApplicationServes = false;
+    std::string stoppedPool;
+    for (const Application& a : site.config->applications) {
         pools.insert(a.pool);
+        auto p = s.pools.find(a.pool);
+        if (p != s.pools.end() && !p->second.stopped.empty())
+            stoppedPool = a.pool + ": " + p->second.stopped;
+        else
+            anyApplicationServes = true;
+    }
+    if (!anyApplicationServes)
+        return {503, "site " + name + ": the application pool of every application is stopped (" + stoppedPool + ")"};
     int total = 0;
     std::string down;
     for (const auto& [key, p] : s.fastcgi) {
-        if (!p || !pools.count(key.substr(0, key.find('\x1f'))))
+        std::string poolName = key.substr(0, key.find('\x1f'));
+        if (!p || !pools.count(poolName))
             continue;
+        if (auto ap = s.pools.find(poolName); ap != s.pools.end() && !ap->second.stopped.empty())
+            continue; // its applications answer 503 whatever the processes do
         ++total;
         PoolMetrics m = p->metrics();
         if (m.running)

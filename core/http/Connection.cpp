@@ -472,6 +472,10 @@ private:
             const char* pos = llhttp_get_error_pos(&parser_);
             std::string rest(pos, static_cast<size_t>(data + n - pos));
             pending_ = std::move(rest);
+            if (responseDone_ && !keepAlive_) { // closed gracefully after its response, while its body came in
+                closeNow();
+                return;
+            }
             if (responseDone_)
                 nextRequest();
             return;

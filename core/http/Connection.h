@@ -151,7 +151,7 @@ public:
 class ConnectionSet {
 public:
     void add(const std::shared_ptr<Graceful>& connection);
-    // Every connection closes gracefully, and the ones added from now on close after one response.
+    // Every connection closes gracefully, and so does each one added from now on.
     void closeAll();
     bool closing() const { return closing_; }
 

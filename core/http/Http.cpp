@@ -242,6 +242,8 @@ void ConnectionSet::add(const std::shared_ptr<Graceful>& connection)
         pruneAt_ = std::max<size_t>(256, live_.size() * 2);
     }
     live_.push_back(connection);
+    if (closing_) // joined while a stop closes the others (a PROXY header read meanwhile): it goes too
+        connection->closeGracefully();
 }
 
 void ConnectionSet::closeAll()

@@ -179,6 +179,10 @@ private slots:
         QJsonObject second = QJsonDocument::fromJson(lines[1].toUtf8()).object();
         QCOMPARE(second["ok"].toBool(), false);
         QVERIFY(second["error"].toString().contains("unknown operation 'fly'"));
+        // A last line without its newline (printf '...' | lidoctl bridge) is answered too.
+        Run unterminated = testsupport::lidoctl({"--connect", d.socket, "bridge"}, "{\"id\":7,\"op\":\"sites\"}");
+        QCOMPARE(unterminated.exitCode, 0);
+        QCOMPARE(QJsonDocument::fromJson(unterminated.out.trimmed().toUtf8()).object()["id"].toInt(), 7);
         Run none = testsupport::lidoctl({"--connect", f.s.path("nothing.sock"), "bridge"}, "{}\n");
         QCOMPARE(none.exitCode, 2);
         QVERIFY2(none.err.contains("no engine is running"), qPrintable(none.err));

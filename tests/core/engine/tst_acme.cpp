@@ -157,7 +157,10 @@ void tst_Acme::obtainsServesRenewsAndSurvivesTheCaBeingDown()
     offset->store(8 * 365 * 86400L);
     QTRY_VERIFY_WITH_TIMEOUT(!f->events("acme.failed").empty(), 60000);
     std::string m = f->events("acme.failed").front().message;
-    QVERIFY2(m.find("cannot connect to localhost:" + std::to_string(pebblePort)) != std::string::npos, m.c_str());
+    // Refused, or (once seen under load: a request that had begun as pebble went) cut short.
+    QVERIFY2(m.find("cannot connect to localhost:" + std::to_string(pebblePort)) != std::string::npos ||
+                 m.find("localhost:" + std::to_string(pebblePort) + "/nonce-plz: the connection ended before the answer was complete") != std::string::npos,
+             m.c_str());
     QVERIFY2(m.find("the current certificate keeps serving; next attempt in 60 s") != std::string::npos, m.c_str());
     QCOMPARE(served(), second);
 

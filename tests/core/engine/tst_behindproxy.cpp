@@ -93,11 +93,11 @@ private slots:
         QCOMPARE(h.status, 200);
         QCOMPARE(h.body, QByteArray("serving\n"));
 
-        // Its only FastCGI pool stopped: the site cannot serve its application, and says so.
+        // Its application pool stopped: the site cannot serve its application, and says so.
         QVERIFY(f.engine->controlPool("web", lido::engine::PoolAction::Stop));
         QTRY_COMPARE_WITH_TIMEOUT(fetch(f.port, "/.lido/health").status, 503, 5000);
         h = fetch(f.port, "/.lido/health");
-        QVERIFY2(h.body.contains("every FastCGI pool is down") && h.body.contains("stopped by the administrator"), h.body.constData());
+        QVERIFY2(h.body.contains("the application pool of every application is stopped (web: stopped by the administrator)"), h.body.constData());
         QCOMPARE(fetch(status, "/health/Main").status, 503);
         QCOMPARE(fetch(status, "/health").status, 200); // the engine itself serves
         QVERIFY(f.engine->controlPool("web", lido::engine::PoolAction::Start));

@@ -3,13 +3,16 @@
 // puts before the client's bytes to say whom the connection is from. A binding that asks for it
 // (proxyProtocol="true") requires it on every connection, as the specification says a receiver
 // must: it never guesses.
-#include <asio/ip/tcp.hpp>
-
+// The standard headers first: Asio's configuration looks at libstdc++'s macros, and a file that
+// included Asio before any of them would get another allocator than the rest (ASan's
+// alloc-dealloc-mismatch in Asio's recycled handler memory).
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
+
+#include <asio/ip/tcp.hpp>
 
 namespace lido::http {
 

@@ -205,10 +205,10 @@ private slots:
         // (An explicit loop on the wall clock: QTRY's own count of its waits once reported 15 s
         // in a run that took 2.8 s in all.)
         auto waitFor = [&](const char* path, const QByteArray& body) {
-            QByteArray got;
-            while ((got = fetch(f.port, path).body) != body && t.elapsed() < 15000)
+            QByteArray served;
+            while ((served = fetch(f.port, path).body) != body && t.elapsed() < 15000)
                 QThread::msleep(50);
-            return got;
+            return served;
         };
         QCOMPARE(waitFor("/shop/", "release 2\n"), QByteArray("release 2\n"));
         qint64 seenAfter = t.elapsed();

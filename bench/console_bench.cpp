@@ -66,6 +66,8 @@ public:
     void drain(bool) override {}
     QString where() const override { return "fixture"; }
     QString runningConfigText() const override { return {}; }
+    void requestTraces() override { emit tracesReady(); }
+    void requestTrace(const QString&) override {}
 
 private:
     int count_;

@@ -15,7 +15,7 @@ InProcessEngineClient::InProcessEngineClient(QObject* parent) : EngineClient(par
 
 void InProcessEngineClient::takeSnapshot()
 {
-    snapshot_ = engine_ ? engine_->snapshot() : lido::engine::Snapshot{};
+    snapshot_ = engine_ ? engine_->snapshot(true) : lido::engine::Snapshot{}; // with the running requests
     emit snapshotReady();
 }
 
@@ -112,6 +112,26 @@ void InProcessEngineClient::drain(bool on)
     takeSnapshot();
 }
 
+// Answered from the next turn of the event loop, as a remote engine's would be.
+void InProcessEngineClient::requestTraces()
+{
+    QTimer::singleShot(0, this, [this] {
+        traces_ = engine_ ? engine_->traces() : std::vector<lido::engine::TraceSummary>{};
+        emit tracesReady();
+    });
+}
+
+void InProcessEngineClient::requestTrace(const QString& id)
+{
+    QTimer::singleShot(0, this, [this, id] {
+        auto text = engine_ ? engine_->trace(id.toStdString()) : lido::Result<std::string>(lido::fail("the engine is not running"));
+        if (!text)
+            emit commandFailed(QString::fromStdString(text.error()));
+        else
+            emit traceReady(id, QByteArray::fromStdString(*text));
+    });
+}
+
 EngineProbe probeEngine(const QString& socketPath, QString* error)
 {
     if (!QFileInfo::exists(socketPath))
@@ -201,6 +221,17 @@ void RemoteEngineClient::drain(bool on)
     send(QJsonDocument(QJsonObject{{"id", nextId_++}, {"op", on ? "drain" : "undrain"}, {"reason", "the console"}}).toJson(QJsonDocument::Compact));
 }
 
+void RemoteEngineClient::requestTraces()
+{
+    send(R"({"id":-3,"op":"traces"})");
+}
+
+void RemoteEngineClient::requestTrace(const QString& id)
+{
+    traceAsked_ = id;
+    send(QJsonDocument(QJsonObject{{"id", -4}, {"op", "trace"}, {"trace", id}}).toJson(QJsonDocument::Compact));
+}
+
 void RemoteEngineClient::readLines()
 {
     buffer_ += socket_.readAll();
@@ -235,6 +266,13 @@ void RemoteEngineClient::readLines()
                 runningPath_ = path;
                 emit runningConfigPathKnown(path);
             }
+        } else if (o["id"].toInt() == -3 && o["ok"].toBool()) {
+            if (auto list = lido::admin::parseTraceSummaries(QJsonDocument(o["result"].toArray()).toJson(QJsonDocument::Compact).toStdString())) {
+                traces_ = std::move(*list);
+                emit tracesReady();
+            }
+        } else if (o["id"].toInt() == -4 && o["ok"].toBool()) {
+            emit traceReady(traceAsked_, QJsonDocument(o["result"].toObject()).toJson(QJsonDocument::Compact));
         } else if (o.contains("ok") && !o["ok"].toBool()) {
             emit commandFailed(o["error"].toString());
         } else if (o["id"].toInt(-1) == 0) {

@@ -32,10 +32,20 @@ public:
     virtual QString where() const = 0;
     // The text of the configuration the engine runs (empty: none).
     virtual QString runningConfigText() const = 0;
+    // The failed-request traces the sites keep: asked, then tracesReady() with traces() filled
+    // (newest first); one trace's JSON: asked, then traceReady(id, json).
+    virtual void requestTraces() = 0;
+    virtual void requestTrace(const QString& id) = 0;
+    const std::vector<lido::engine::TraceSummary>& traces() const { return traces_; }
 
 signals:
     void snapshotReady();
     void commandFailed(const QString& message);
+    void tracesReady();
+    void traceReady(const QString& id, const QByteArray& json);
+
+protected:
+    std::vector<lido::engine::TraceSummary> traces_;
 };
 
 // The engine embedded in the console, on its own threads.
@@ -57,6 +67,8 @@ public:
     void drain(bool on) override;
     QString where() const override { return tr("in this process"); }
     QString runningConfigText() const override;
+    void requestTraces() override;
+    void requestTrace(const QString& id) override;
     lido::engine::Engine* engine() { return engine_.get(); }
 
 private:
@@ -85,6 +97,8 @@ public:
     void drain(bool on) override;
     QString where() const override { return path_; }
     QString runningConfigText() const override { return runningText_; }
+    void requestTraces() override;
+    void requestTrace(const QString& id) override;
 
     // The file the engine serves, as its admin channel reports it (empty until known).
     QString runningConfigPath() const { return runningPath_; }
@@ -102,6 +116,7 @@ private:
     lido::engine::Snapshot snapshot_;
     std::deque<lido::log::Event> events_;
     QString runningText_, runningPath_;
+    QString traceAsked_; // the trace whose answer comes as id -4
     int nextId_ = 1;
 };
 

@@ -7,12 +7,17 @@
 #include <QClipboard>
 #include <QComboBox>
 #include <QDateTime>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QTextBrowser>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLineEdit>
 #include <QStyle>
+#include <QPushButton>
 #include <QTreeWidget>
 #include <QVBoxLayout>
+#include <algorithm>
 
 using lido::log::Severity;
 
@@ -52,6 +57,36 @@ EventsDock::EventsDock(EngineClient* client, QWidget* parent)
     connect(severity_, &QComboBox::currentIndexChanged, this, &EventsDock::applyFilter);
     connect(text_, &QLineEdit::textChanged, this, &EventsDock::applyFilter);
     connect(client_, &EngineClient::snapshotReady, this, &EventsDock::poll);
+    connect(list_, &QTreeWidget::itemActivated, this, [this](QTreeWidgetItem* item) { showDetails(item); });
+}
+
+QDialog* EventsDock::showDetails(QTreeWidgetItem* item)
+{
+    if (!item)
+        return nullptr;
+    static const char* severities[] = {"Debug", "Info", "Warning", "Error"};
+    int severity = std::clamp(item->data(0, Qt::UserRole).toInt(), 0, 3);
+    auto* dialog = new QDialog(this);
+    dialog->setObjectName("eventDetails");
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->setWindowTitle(tr("Event %1").arg(item->data(1, Qt::UserRole).toULongLong()));
+    auto* text = new QTextBrowser;
+    text->setObjectName("eventText");
+    text->setHtml("<p><b>" + item->data(2, Qt::UserRole).toString().toHtmlEscaped() + "</b> — " + tr(severities[severity]) + "</p><p>" +
+                  tr("Source") + ": " + item->text(1).toHtmlEscaped() + "<br>" + tr("Code") + ": " + item->text(2).toHtmlEscaped() +
+                  "</p><pre style='white-space: pre-wrap'>" + item->text(3).toHtmlEscaped() + "</pre>");
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
+    connect(buttons, &QDialogButtonBox::rejected, dialog, &QDialog::close);
+    QPushButton* copy = buttons->addButton(tr("Copy"), QDialogButtonBox::ActionRole);
+    connect(copy, &QPushButton::clicked, dialog, [item = QString(item->text(0) + " " + item->text(1) + " [" + item->text(2) + "] " + item->text(3))] {
+        QApplication::clipboard()->setText(item);
+    });
+    auto* layout = new QVBoxLayout(dialog);
+    layout->addWidget(text);
+    layout->addWidget(buttons);
+    dialog->resize(640, 360);
+    dialog->show();
+    return dialog;
 }
 
 void EventsDock::poll()
@@ -70,6 +105,8 @@ void EventsDock::poll()
         item->setText(3, QString::fromStdString(e.message));
         item->setToolTip(3, QString::fromStdString(e.message));
         item->setData(0, Qt::UserRole, static_cast<int>(e.severity));
+        item->setData(1, Qt::UserRole, static_cast<qulonglong>(e.seq));
+        item->setData(2, Qt::UserRole, QDateTime::fromMSecsSinceEpoch(t).toString("yyyy-MM-dd HH:mm:ss.zzz"));
         item->setIcon(0, style->standardIcon(e.severity == Severity::Error     ? QStyle::SP_MessageBoxCritical
                                              : e.severity == Severity::Warning ? QStyle::SP_MessageBoxWarning
                                                                                : QStyle::SP_MessageBoxInformation));
@@ -78,6 +115,14 @@ void EventsDock::poll()
     while (list_->topLevelItemCount() > 5000)
         delete list_->takeTopLevelItem(list_->topLevelItemCount() - 1);
     applyFilter();
+}
+
+void EventsDock::showMatching(const QString& text)
+{
+    severity_->setCurrentIndex(0);
+    text_->setText(text);
+    show();
+    raise();
 }
 
 void EventsDock::applyFilter()

@@ -15,6 +15,12 @@ public:
     EventsDock(EngineClient* client, QWidget* parent = nullptr);
     QTreeWidget* list() const { return list_; }
     QComboBox* severityFilter() const { return severity_; }
+    QLineEdit* textFilter() const { return text_; }
+    // Shown and raised, filtered to the events containing text (a trace's URL).
+    void showMatching(const QString& text);
+    // One event in full (double-click or Enter): time with date, severity, source, code and the
+    // whole message, selectable; a window of its own that stays while the list moves on.
+    class QDialog* showDetails(class QTreeWidgetItem* item);
 
 private:
     void poll();

@@ -12,6 +12,7 @@
 #include "HostTree.h"
 #include "PoolsModel.h"
 #include "PoolsPage.h"
+#include "RequestsPage.h"
 #include "SitesPage.h"
 #include "TestLoad.h"
 #include "Tray.h"
@@ -190,6 +191,18 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
         });
         sitesPage_ = new SitesPage(client_);
         tabs_->addTab(sitesPage_, tr("Sites"));
+        requestsPage_ = new RequestsPage(client_);
+        tabs_->addTab(requestsPage_, tr("Requests"));
+        tabs_->setTabToolTip(tabs_->count() - 1, tr("Failed-request traces: the requests that failed or were slow, phase by phase"));
+        connect(requestsPage_, &RequestsPage::poolRequested, this, &MainWindow::showPool);
+        connect(requestsPage_, &RequestsPage::eventsRequested, this, [this](const QString& text) {
+            if (eventsDock_)
+                eventsDock_->showMatching(text);
+        });
+        connect(tabs_, &QTabWidget::currentChanged, this, [this](int) {
+            if (tabs_->currentWidget() == requestsPage_)
+                requestsPage_->refresh();
+        });
         connect(client_, &EngineClient::commandFailed, this, [this](const QString& m) { statusBar()->showMessage(m, 10000); });
     }
     tabs_->addTab(split, tr("Configuration"));
@@ -315,6 +328,21 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
     add->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_N));
     QAction* remove = configuration->addAction(tr("&Remove the selected element"), this, [this] { removeSelected(true); });
     remove->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Delete));
+
+    // View: each page by Ctrl+1…, and every dock shown or hidden (a closed dock comes back here).
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    view->setObjectName("viewMenu");
+    for (int i = 0; i < tabs_->count() && i < 9; ++i) {
+        QAction* page = view->addAction(tabs_->tabText(i), this, [this, i] { tabs_->setCurrentIndex(i); });
+        page->setShortcut(QKeySequence(Qt::CTRL | static_cast<Qt::Key>(Qt::Key_1 + i)));
+        page->setObjectName(QString("viewPage%1").arg(i + 1));
+    }
+    view->addSeparator();
+    for (QDockWidget* d : findChildren<QDockWidget*>()) {
+        QAction* toggle = d->toggleViewAction();
+        toggle->setText(tr("%1 panel").arg(d->windowTitle()));
+        view->addAction(toggle);
+    }
 
     connect(tree_->selectionModel(), &QItemSelectionModel::currentChanged, this, &MainWindow::showElement);
     connect(attributes_->selectionModel(), &QItemSelectionModel::currentChanged, this,

@@ -13,6 +13,7 @@ class AttributeModel;
 class EngineClient;
 class PoolsPage;
 class SitesPage;
+class RequestsPage;
 class EventsDock;
 class QTabWidget;
 class QPushButton;
@@ -45,6 +46,7 @@ public:
     ConfigTreeModel* treeModel() const { return treeModel_; }
     PoolsPage* poolsPage() const { return poolsPage_; }
     SitesPage* sitesPage() const { return sitesPage_; }
+    RequestsPage* requestsPage() const { return requestsPage_; }
     HostTree* hostTree() const { return hostTree_; }
     void showSite(const QString& site);
     EventsDock* eventsDock() const { return eventsDock_; }
@@ -102,6 +104,7 @@ private:
     EngineClient* client_;
     PoolsPage* poolsPage_ = nullptr;
     SitesPage* sitesPage_ = nullptr;
+    RequestsPage* requestsPage_ = nullptr;
     HostTree* hostTree_ = nullptr;
     EventsDock* eventsDock_ = nullptr;
     QTabWidget* tabs_;

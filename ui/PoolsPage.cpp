@@ -92,6 +92,16 @@ PoolsPage::PoolsPage(EngineClient* client, QWidget* parent)
     instances_ = new InstancesTable(client_);
     instances_->table()->setMaximumHeight(110);
     detailsLayout->addWidget(instances_);
+    running_ = new QTableWidget(0, 6);
+    running_->setObjectName("runningRequests");
+    running_->setHorizontalHeaderLabels({tr("Running for"), tr("Phase"), tr("Client"), tr("PID"), tr("Site"), tr("URL")});
+    running_->horizontalHeader()->setStretchLastSection(true);
+    running_->verticalHeader()->hide();
+    running_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    running_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    running_->setMaximumHeight(110);
+    running_->setToolTip(tr("The selected pool's requests running now, oldest first"));
+    detailsLayout->addWidget(running_);
     pages::layOutPage(this, bar, table_, details, chart_);
 
     // Double-click (or Enter) opens the pool; the context menu has everything the toolbar has.
@@ -225,7 +235,31 @@ void PoolsPage::updateActions()
     recycle_->setEnabled(running);
 }
 
-void PoolsPage::showInstances(const lido::engine::Snapshot& snapshot) { instances_->show(selectedPool(), snapshot); }
+void PoolsPage::showInstances(const lido::engine::Snapshot& snapshot)
+{
+    QString pool = selectedPool();
+    instances_->show(pool, snapshot);
+    std::vector<const lido::log::RunningRequest*> mine;
+    for (const auto& r : snapshot.requests)
+        if (QString::fromStdString(r.pool) == pool)
+            mine.push_back(&r);
+    running_->setRowCount(static_cast<int>(mine.size()));
+    for (int row = 0; row < running_->rowCount(); ++row) {
+        const auto& r = *mine[static_cast<size_t>(row)];
+        QString elapsed = r.elapsedMs < 1000 ? tr("%1 ms").arg(qRound(r.elapsedMs)) : tr("%1 s").arg(r.elapsedMs / 1000.0, 0, 'f', 1);
+        QStringList cells = {elapsed, QString::fromUtf8(lido::log::phaseName(r.phase)), QString::fromStdString(r.client),
+                             r.pid ? QString::number(r.pid) : QString("–"), QString::fromStdString(r.site), QString::fromStdString(r.method + " " + r.url)};
+        for (int c = 0; c < cells.size(); ++c) {
+            auto* item = running_->item(row, c);
+            if (!item)
+                running_->setItem(row, c, item = new QTableWidgetItem);
+            item->setText(cells[c]);
+        }
+    }
+    if (!mine.empty())
+        for (int c = 0; c < running_->columnCount() - 1; ++c) // the URL takes the rest
+            running_->resizeColumnToContents(c);
+}
 
 bool PoolsPage::hourView() const { return range_->currentIndex() == 1; }
 

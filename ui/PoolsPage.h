@@ -35,6 +35,8 @@ public:
     QComboBox* rangeBox() const { return range_; }
     // The selected pool's FastCGI instances (pid, state, requests, RSS, CPU, uptime, URL).
     QTableWidget* instances() const;
+    // The selected pool's requests running now (elapsed, phase, client, pid, URL): IIS's current requests.
+    QTableWidget* runningRequests() const { return running_; }
     QAction* recycleInstanceAction() const;
     QString selectedPool() const;
     // The pool in detail: charts by cause, p99, its events (double-click, Enter, or the context menu).
@@ -66,6 +68,7 @@ private:
     };
     QComboBox* range_;
     class InstancesTable* instances_;
+    QTableWidget* running_;
     std::map<QString, std::deque<Point>> history_;     // the last 300 s, a point a second
     std::map<QString, std::deque<Point>> hourHistory_; // the last hour, a point every 10 s
     int tick_ = 0;

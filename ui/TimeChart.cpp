@@ -74,8 +74,11 @@ void TimeChart::scaleAxis(QValueAxis* axis, double peak, bool whole)
     Scale s = niceScale(peak, whole, height > 0 ? std::clamp(static_cast<int>(height / 24), 2, 6) : 6);
     axis->setRange(0, s.top);
     axis->setTickCount(s.ticks);
-    bool fraction = !whole && s.step < 1;
-    axis->setLabelFormat(fraction ? (s.step < 0.1 ? "%.2f" : "%.1f") : "%d");
+    // As many decimals as the step has: 0.25 reads 0.25, not 0.3 (it read 0/0.3/0.5/0.8/1.0).
+    int decimals = 0;
+    for (double scaled = s.step; !whole && decimals < 4 && std::abs(scaled - std::round(scaled)) > 1e-9; scaled *= 10)
+        ++decimals;
+    axis->setLabelFormat(decimals == 0 ? QString("%d") : QString("%.%1f").arg(decimals));
 }
 
 void TimeChart::setAxes(const QString& leftTitle, bool leftWhole, const QString& rightTitle, bool rightWhole)

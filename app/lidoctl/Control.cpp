@@ -136,6 +136,98 @@ int reload(const std::string& socket)
     return Ok;
 }
 
+int requests(const std::string& socket, const std::string& pool, bool asJson)
+{
+    AdminClient client;
+    if (!connect(client, socket))
+        return NoEngine;
+    auto result = client.call("requests", pool.empty() ? std::string() : "\"pool\":" + lido::admin::jsonString(pool));
+    if (!result) {
+        std::cerr << "lidoctl: requests: " << result.error() << "\n";
+        return Failed;
+    }
+    if (asJson) {
+        std::cout << nlohmann::json::parse(*result).dump(2) << "\n";
+        return Ok;
+    }
+    auto list = lido::admin::parseRequests(*result);
+    if (!list) {
+        std::cerr << "lidoctl: " << list.error() << "\n";
+        return Failed;
+    }
+    if (list->empty()) {
+        std::cout << (pool.empty() ? std::string("no request is running") : "no request of application pool " + pool + " is running") << "\n";
+        return Ok;
+    }
+    std::printf("%10s  %-28s %-16s %-16s %7s  %-40s %s\n", "ELAPSED", "PHASE", "POOL", "CLIENT", "PID", "URL", "SITE");
+    for (const auto& r : *list)
+        std::printf("%8.0fms  %-28s %-16s %-16s %7s  %-40s %s\n", r.elapsedMs, lido::log::phaseName(r.phase), r.pool.c_str(), r.client.c_str(),
+                    r.pid ? std::to_string(r.pid).c_str() : "-", (r.method + " " + r.url).c_str(), r.site.c_str());
+    return Ok;
+}
+
+int traces(const std::string& socket, const std::string& site, const std::string& id, bool asJson)
+{
+    AdminClient client;
+    if (!connect(client, socket))
+        return NoEngine;
+    if (!id.empty()) {
+        auto result = client.call("trace", "\"trace\":" + lido::admin::jsonString(id));
+        if (!result) {
+            std::cerr << "lidoctl: trace " << id << ": " << result.error() << "\n";
+            return Failed;
+        }
+        auto j = nlohmann::json::parse(*result);
+        if (asJson) {
+            std::cout << j.dump(2) << "\n";
+            return Ok;
+        }
+        const auto& rq = j["request"];
+        std::printf("%s %s  %s  from %s\n", rq.value("method", "").c_str(), rq.value("url", "").c_str(), j.value("time", "").c_str(),
+                    rq.value("client", "").c_str());
+        std::printf("failed: %s (rule %s)\n", j.value("failure", "").c_str(), j["rule"].value("path", "").c_str());
+        const auto& rt = j["routing"];
+        std::printf("site %s, application %s, pool %s, handler %s (%s), pid %d\n  %s\n", j.value("site", "").c_str(),
+                    rt.value("application", "").c_str(), rt.value("pool", "").c_str(), rt.value("handler", "").c_str(), rt.value("module", "").c_str(),
+                    rt.value("pid", 0), rt.value("physicalPath", "").c_str());
+        for (const auto& rule : rt["rulesFired"])
+            std::printf("  rewrite rule: %s\n", rule.get<std::string>().c_str());
+        std::printf("status %d, %llu bytes\nphases:\n", j["response"].value("status", 0), static_cast<unsigned long long>(j["response"].value("bytes", 0ULL)));
+        for (const auto& p : j["phases"])
+            std::printf("  %10.1f ms  +%9.1f ms  %s\n", p.value("startMs", 0.0), p.value("ms", 0.0), p.value("name", "").c_str());
+        std::printf("  total %.1f ms\n", j["timings"].value("totalMs", 0.0));
+        if (std::string err = j.value("stderr", ""); !err.empty())
+            std::printf("stderr:\n%s%s", err.c_str(), err.back() == '\n' ? "" : "\n");
+        for (const auto& e : j["events"])
+            std::printf("event %s %s: %s\n", e.value("severity", "").c_str(), e.value("code", "").c_str(), e.value("message", "").c_str());
+        return Ok;
+    }
+    auto result = client.call("traces", site.empty() ? std::string() : "\"site\":" + lido::admin::jsonString(site));
+    if (!result) {
+        std::cerr << "lidoctl: traces: " << result.error() << "\n";
+        return Failed;
+    }
+    if (asJson) {
+        std::cout << nlohmann::json::parse(*result).dump(2) << "\n";
+        return Ok;
+    }
+    auto list = lido::admin::parseTraceSummaries(*result);
+    if (!list) {
+        std::cerr << "lidoctl: " << list.error() << "\n";
+        return Failed;
+    }
+    if (list->empty()) {
+        std::cout << "no traces kept (a site keeps them with traceFailedRequestsLogging enabled=\"true\" and "
+                     "system.webServer/tracing/traceFailedRequests rules)\n";
+        return Ok;
+    }
+    std::printf("%-18s %-24s %6s %10s  %-40s %-14s %s\n", "ID", "TIME", "STATUS", "TAKEN", "URL", "POOL", "FAILURE");
+    for (const auto& t : *list)
+        std::printf("%-18s %-24s %6d %8.0fms  %-40s %-14s %s\n", t.id.c_str(), t.time.c_str(), t.status, t.totalMs, (t.method + " " + t.url).c_str(),
+                    t.pool.c_str(), t.failure.c_str());
+    return Ok;
+}
+
 int drain(const std::string& socket, bool on)
 {
     AdminClient client;

@@ -15,5 +15,9 @@ int drain(const std::string& socket, bool on);
 // with the remote side's permission checks unchanged.
 int bridge(const std::string& socket);
 int events(const std::string& socket, bool follow, unsigned long long since);
+// The requests running now (IIS's current requests): URL, client, pool, pid, phase, elapsed time.
+int requests(const std::string& socket, const std::string& pool, bool json);
+// The failed-request traces the sites keep, newest first; with an id, that trace in full.
+int traces(const std::string& socket, const std::string& site, const std::string& id, bool json);
 
 } // namespace lidoctl

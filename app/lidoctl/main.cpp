@@ -241,6 +241,17 @@ int main(int argc, char** argv)
     dr->callback([&] { result = lidoctl::drain(socket, true); });
     auto* ud = app.add_subcommand("undrain", "End a drain: /health answers 200 again");
     ud->callback([&] { result = lidoctl::drain(socket, false); });
+    std::string filterPool, filterSite, traceId;
+    bool requestsJson = false, tracesJson = false;
+    auto* rq = app.add_subcommand("requests", "The requests running now: phase, pool, client, pid, URL and how long they have run");
+    rq->add_option("POOL", filterPool, "only this application pool's");
+    rq->add_flag("--json", requestsJson, "as JSON");
+    rq->callback([&] { result = lidoctl::requests(socket, filterPool, requestsJson); });
+    auto* tr = app.add_subcommand("traces", "The failed-request traces the sites keep (traceFailedRequests); with an ID, that trace");
+    tr->add_option("ID", traceId, "a trace's id, e.g. W3SVC1/fr000012");
+    tr->add_option("--site", filterSite, "only this site's");
+    tr->add_flag("--json", tracesJson, "as JSON");
+    tr->callback([&] { result = lidoctl::traces(socket, filterSite, traceId, tracesJson); });
     auto* br = app.add_subcommand("bridge", "Relay standard input and output to the admin socket (ssh -T host lidoctl bridge)");
     br->callback([&] { result = lidoctl::bridge(socket); });
     auto* ev = app.add_subcommand("events", "The running engine's events");

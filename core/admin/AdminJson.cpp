@@ -15,7 +15,7 @@ std::chrono::system_clock::time_point fromUnix(double s)
     return std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(s)));
 }
 
-json toJson(const Snapshot& s)
+json basicJson(const Snapshot& s)
 {
     json j;
     j["time"] = unixSeconds(s.time);
@@ -66,6 +66,40 @@ void get(const json& j, const char* key, T& out)
         it->get_to(out);
 }
 
+json requestsArray(const std::vector<log::RunningRequest>& requests)
+{
+    json out = json::array();
+    for (const log::RunningRequest& r : requests)
+        out.push_back({{"id", r.id}, {"method", r.method}, {"url", r.url}, {"client", r.client}, {"site", r.site}, {"application", r.application},
+                       {"pool", r.pool}, {"handler", r.handler}, {"pid", r.pid}, {"phase", log::phaseKey(r.phase)}, {"elapsedMs", r.elapsedMs}});
+    return out;
+}
+
+std::vector<log::RunningRequest> requestsFrom(const json& array)
+{
+    std::vector<log::RunningRequest> out;
+    for (const json& j : array) {
+        log::RunningRequest r;
+        get(j, "id", r.id), get(j, "method", r.method), get(j, "url", r.url), get(j, "client", r.client), get(j, "site", r.site);
+        get(j, "application", r.application), get(j, "pool", r.pool), get(j, "handler", r.handler), get(j, "pid", r.pid);
+        get(j, "elapsedMs", r.elapsedMs);
+        std::string phase = j.value("phase", "");
+        for (size_t p = 0; p < log::kPhaseCount; ++p)
+            if (phase == log::phaseKey(static_cast<log::Phase>(p)))
+                r.phase = static_cast<log::Phase>(p);
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+json toJson(const Snapshot& s)
+{
+    json j = basicJson(s);
+    if (s.withRequests)
+        j["requests"] = requestsArray(s.requests);
+    return j;
+}
+
 } // namespace
 
 std::string snapshotJson(const Snapshot& snapshot) { return toJson(snapshot).dump(); }
@@ -79,6 +113,10 @@ Result<Snapshot> parseSnapshot(std::string_view text)
         s.version = j.value("version", std::string());
         s.configHash = j.value("configHash", std::string());
         s.draining = j.value("draining", false);
+        if (auto it = j.find("requests"); it != j.end() && it->is_array()) {
+            s.withRequests = true;
+            s.requests = requestsFrom(*it);
+        }
         for (const json& m : j.value("sites", json::array())) {
             SiteMetrics x;
             get(m, "name", x.name), get(m, "id", x.id), get(m, "started", x.started), get(m, "state", x.state);
@@ -154,6 +192,42 @@ Result<log::Event> parseEvent(std::string_view text)
         return e;
     } catch (const json::exception& ex) {
         return fail(std::string("malformed event: ") + ex.what());
+    }
+}
+
+std::string requestsJson(const std::vector<log::RunningRequest>& requests) { return requestsArray(requests).dump(); }
+
+Result<std::vector<log::RunningRequest>> parseRequests(std::string_view text)
+{
+    try {
+        return requestsFrom(json::parse(text));
+    } catch (const json::exception& ex) {
+        return fail(std::string("malformed requests: ") + ex.what());
+    }
+}
+
+std::string traceSummariesJson(const std::vector<engine::TraceSummary>& traces)
+{
+    json out = json::array();
+    for (const engine::TraceSummary& t : traces)
+        out.push_back({{"id", t.id}, {"site", t.site}, {"time", t.time}, {"method", t.method}, {"url", t.url}, {"pool", t.pool},
+                       {"status", t.status}, {"totalMs", t.totalMs}, {"failure", t.failure}});
+    return out.dump();
+}
+
+Result<std::vector<engine::TraceSummary>> parseTraceSummaries(std::string_view text)
+{
+    try {
+        std::vector<engine::TraceSummary> out;
+        for (const json& j : json::parse(text)) {
+            engine::TraceSummary t;
+            get(j, "id", t.id), get(j, "site", t.site), get(j, "time", t.time), get(j, "method", t.method), get(j, "url", t.url);
+            get(j, "pool", t.pool), get(j, "status", t.status), get(j, "totalMs", t.totalMs), get(j, "failure", t.failure);
+            out.push_back(std::move(t));
+        }
+        return out;
+    } catch (const json::exception& ex) {
+        return fail(std::string("malformed traces: ") + ex.what());
     }
 }
 

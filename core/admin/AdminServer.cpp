@@ -206,6 +206,16 @@ private:
                 throw std::runtime_error(done.error());
             return op == "start" ? "started" : op == "stop" ? "stopped" : "recycled";
         }
+        if (op == "requests")
+            return json::parse(requestsJson(engine_.requests(r.value("pool", std::string()))));
+        if (op == "traces")
+            return json::parse(traceSummariesJson(engine_.traces(r.value("site", std::string()), r.value("limit", size_t(100)))));
+        if (op == "trace") {
+            auto text = engine_.trace(need(r, "trace")); // ("id" is the request's own, echoed in the answer)
+            if (!text)
+                throw std::runtime_error(text.error());
+            return json::parse(*text);
+        }
         if (op == "drain" || op == "undrain") {
             engine_.drain(op == "drain", r.value("reason", std::string(op == "drain" ? "lidoctl drain" : "lidoctl undrain")));
             return op == "drain" ? "draining: /health answers 503, requests are served on" : "serving: /health answers 200";
@@ -240,7 +250,8 @@ private:
             return out;
         }
         throw std::runtime_error("unknown operation '" + op +
-                                 "' (snapshot, pools, sites, events, subscribe, start, stop, recycle, reload, validate, config, history)");
+                                 "' (snapshot, pools, sites, events, subscribe, start, stop, recycle, drain, undrain, requests, traces, trace, reload, validate, "
+                                 "config, history)");
     }
 
     void tick()
@@ -253,7 +264,8 @@ private:
                 self->lastSeq_ = e.seq;
                 self->send(json{{"stream", "event"}, {"event", json::parse(eventJson(e))}});
             }
-            self->send(json{{"stream", "snapshot"}, {"snapshot", json::parse(snapshotJson(self->engine_.snapshot()))}});
+            // With the running requests: the console lists them under the pool's instances.
+            self->send(json{{"stream", "snapshot"}, {"snapshot", json::parse(snapshotJson(self->engine_.snapshot(true)))}});
             self->tick();
         });
     }

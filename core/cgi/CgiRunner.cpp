@@ -56,6 +56,8 @@ private:
     void acquire()
     {
         auto self = shared_from_this();
+        if (job_.track)
+            job_.track->enter(log::Phase::Queued);
         if (!job_.limiter->acquire(exec_, [self](bool granted) { self->granted(granted); }, ticket_)) {
             job_.error(503, "too many CGI requests are waiting for pool '" + job_.context.request->host + "'; try again shortly",
                        {{"Retry-After", "5"}});
@@ -78,6 +80,8 @@ private:
 
     void spawnNow(int attempt)
     {
+        if (job_.track)
+            job_.track->enter(log::Phase::Spawning);
         int in[2], out[2];
         if (::pipe2(in, O_CLOEXEC) != 0) {
             retryOrFail(attempt, errno, std::string("pipe: ") + std::strerror(errno));
@@ -118,11 +122,17 @@ private:
             return;
         }
         ++job_.limiter->started;
+        if (job_.track) {
+            job_.track->setPid(child_->pid());
+            job_.track->enter(log::Phase::Waiting);
+        }
         ::fcntl(in[1], F_SETFL, O_NONBLOCK);
         stdin_.assign(in[1]);
         stdout_.assign(out[0]);
         auto self = shared_from_this();
         child_->watch({[self](std::string_view chunk) {
+                           if (self->job_.track)
+                               self->job_.track->addStderr(chunk);
                            self->stderrLine_.append(chunk);
                            self->flushStderrLine(false);
                        },
@@ -203,6 +213,8 @@ private:
         if (gone_ || reported_ || !pendingReport_.empty())
             return readStdout(); // drained and dropped: the client has its answer already
         if (job_.nph) {
+            if (!headDone_ && job_.track)
+                job_.track->enter(log::Phase::Sending);
             headDone_ = true;
             job_.responder->sendRaw(std::string(data), [self = shared_from_this()](bool) {
                 // Read on even when the client is gone: the slot is released only once the
@@ -238,6 +250,8 @@ private:
             job_.localRedirect(h.location);
             return;
         }
+        if (job_.track)
+            job_.track->enter(log::Phase::Sending);
         job_.responder->sendHead(toResponseHead(h));
         if (!rest.empty())
             job_.responder->sendBody(std::move(rest), [self = shared_from_this()](bool) {

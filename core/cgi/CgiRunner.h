@@ -7,6 +7,7 @@
 #include "cgi/CgiLimiter.h"
 #include "http/Connection.h"
 #include "log/EventLog.h"
+#include "log/Requests.h"
 #include "process/Spawn.h"
 
 #include <chrono>
@@ -33,6 +34,7 @@ struct CgiJob {
     std::function<void(int status, const std::string& detail, std::vector<http::Header> extra)> error;
     // RFC 3875 §6.2.2: a local redirect is served as a new GET of that path.
     std::function<void(const std::string& path)> localRedirect;
+    std::shared_ptr<log::RequestTrack> track; // its phases, pid and stderr (may be null)
 };
 
 void runCgi(CgiJob job);

@@ -53,6 +53,7 @@ public:
         locations(root);
         tls(root);
         addresses(root);
+        tracing(root);
         rewriteRules(root);
         std::stable_sort(out_.begin(), out_.end(), [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; });
         return std::move(out_);
@@ -340,6 +341,24 @@ private:
                 if (!ok)
                     add(Severity::Error, a->line, a->path + "/@subnetMask",
                         "'" + mask + "' is not a subnet mask: " + (v6 ? "a prefix length, 0 to 128" : "255.255.255.0 or a prefix length, 0 to 32"));
+            }
+        }
+    }
+
+    // traceFailedRequests' failure definitions: statuses and ranges IIS would take.
+    void tracing(const ConfigElement& root)
+    {
+        for (const ConfigElement& c : root.children) {
+            const ConfigElement* web = c.name == "system.webServer" ? &c : c.name == "location" ? c.child("system.webServer") : nullptr;
+            const ConfigElement* t = web ? web->child("tracing") : nullptr;
+            const ConfigElement* rules = t ? t->child("traceFailedRequests") : nullptr;
+            for (const ConfigElement* a : rules ? rules->childrenNamed("add") : std::vector<const ConfigElement*>{}) {
+                const ConfigElement* f = a->child("failureDefinitions");
+                std::string why;
+                if (f && !parseStatusCodes(f->get("statusCodes"), &why))
+                    add(Severity::Error, f->line, f->path + "/@statusCodes", why);
+                if (!f)
+                    add(Severity::Warning, a->line, a->path, "the rule for '" + a->get("path") + "' has no failureDefinitions: it traces nothing");
             }
         }
     }

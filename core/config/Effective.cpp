@@ -11,7 +11,7 @@ const std::vector<std::string_view>& locationSections()
 {
     static const std::vector<std::string_view> names = {"handlers",     "defaultDocument", "directoryBrowse", "staticContent",
                                                         "httpErrors",   "httpProtocol",    "security",        "rewrite",
-                                                        "urlCompression", "cgi"};
+                                                        "urlCompression", "cgi",             "tracing"};
     return names;
 }
 

@@ -213,6 +213,14 @@ void addSiteElements(std::vector<ElementSpec>& out, const std::string& base, boo
         Time("connectionTimeout", "00:02:00", "Idle time after which a connection is closed.").range(1 * kSecond, kNoMax),
         UInt("maxUrlSegments", 32, "Segments a URL may have.").range(0, 16383),
     }));
+    out.push_back(E(base + "/traceFailedRequestsLogging", "Failed-request tracing of the site: where the traces of requests that "
+                                                            "system.webServer/tracing/traceFailedRequests matches are kept.", {
+        Bool("enabled", false, "Keep traces (off by default, as in IIS: the rules say which requests, this says whether)."),
+        Str("directory", "", "Folder of the traces, one JSON file each in W3SVC<site id>/ (empty: FailedReqLogFiles in Lido's log folder)."),
+        UInt("maxLogFiles", 50, "How many traces are kept; the oldest goes first.").range(1, 10000),
+        UInt("maxLogFileSizeKB", 1024, "A trace larger than this is cut (its headers and stderr first).").range(1, 1048576),
+        Bool("customActionsEnabled", false, "Windows only: custom actions on a failure.").windows(),
+    }));
     out.push_back(E(base + "/logFile", "The site's access log.", {
         Flags("logExtFileFlags",
               "Date, Time, ClientIP, UserName, ServerIP, Method, UriStem, UriQuery, HttpStatus, Win32Status, TimeTaken, "
@@ -595,6 +603,31 @@ Schema::Schema()
     }, true));
     out.push_back(E("system.webServer/security/ipSecurity/remove", "Removes an inherited rule.", {Str("ipAddress", "", "The address.").key()}, true));
     out.push_back(E("system.webServer/security/ipSecurity/clear", "Removes the inherited rules.", {}, true));
+    out.push_back(E("system.webServer/tracing", "Failed-request tracing (IIS's Failed Request Tracing)."));
+    out.push_back(E("system.webServer/tracing/traceFailedRequests", "Which requests keep a trace: the first rule whose path matches decides, "
+                                                                    "and its failure definitions say when the request failed."));
+    out.push_back(E("system.webServer/tracing/traceFailedRequests/add", "A rule for the URLs its path matches.", {
+        Str("path", "", "A wildcard on the URL's file name (*.php) or, with a '/', on the URL path below the rule's location (/api/*); * is every URL.").key(),
+        Str("customActionExe", "", "Windows only: a program run on a failure.").windows(),
+        Str("customActionParams", "", "Windows only.").windows(),
+        UInt("customActionTriggerLimit", 50, "Windows only.").windows(),
+    }, true));
+    out.push_back(E("system.webServer/tracing/traceFailedRequests/add/traceAreas", "What the trace records, by provider; Lido records every area of "
+                                                                                   "its one provider (routing, phases, stderr, events)."));
+    out.push_back(E("system.webServer/tracing/traceFailedRequests/add/traceAreas/add", "A provider's areas.", {
+        Str("provider", "", "IIS's provider name, e.g. WWW Server.").key(),
+        Str("areas", "", "Its areas, e.g. Rewrite,FastCGI,StaticFile (all are recorded)."),
+        Enum("verbosity", "Verbose", {"General", "CriticalError", "Error", "Warning", "Information", "Verbose"}, "How much is recorded (all is)."),
+    }, true));
+    out.push_back(E("system.webServer/tracing/traceFailedRequests/add/failureDefinitions", "When a request failed: its status is in statusCodes, "
+                                                                                           "or it took longer than timeTaken.", {
+        Str("statusCodes", "", "Statuses, substatuses and ranges: 500-599,404.2,401.1-401.5 (empty: none)."),
+        Time("timeTaken", "00:00:00", "A request that took longer failed too (0: time is no failure)."),
+        Enum("verbosity", "Ignore", {"Ignore", "CriticalError", "Error", "Warning"}, "IIS: an event of this severity fails the request; Lido: any level "
+                                                                                    "but Ignore fails a request whose application wrote to stderr."),
+    }));
+    out.push_back(E("system.webServer/tracing/traceFailedRequests/remove", "Removes an inherited rule.", {Str("path", "", "The rule's path.").key()}, true));
+    out.push_back(E("system.webServer/tracing/traceFailedRequests/clear", "Removes the inherited rules.", {}, true));
     out.push_back(E("system.webServer/httpErrors", "Error pages.", {
         Bool("allowAbsolutePathsWhenDelegated", false, "Windows only: delegation of absolute paths.").windows(),
         Enum("errorMode", "DetailedLocalOnly", {"DetailedLocalOnly", "Custom", "Detailed"},

@@ -225,4 +225,64 @@ bool looksLikeWindowsPath(std::string_view text)
     return p != std::string_view::npos && text.find('%', p + 1) != std::string_view::npos;
 }
 
+bool StatusRange::matches(int status, int substatus) const
+{
+    if (status < from || status > to)
+        return false;
+    if (subFrom < 0)
+        return true;
+    // 401.1-401.5: the substatus range applies within the first and last status.
+    long lo = long(from) * 1000 + subFrom, hi = long(to) * 1000 + subTo, v = long(status) * 1000 + substatus;
+    return v >= lo && v <= hi;
+}
+
+std::optional<std::vector<StatusRange>> parseStatusCodes(std::string_view text, std::string* why)
+{
+    std::vector<StatusRange> out;
+    auto one = [](std::string_view raw, int& status, int& sub) {
+        std::string t = trim(raw);
+        size_t dot = t.find('.');
+        auto s = parseUInt(std::string_view(t).substr(0, dot));
+        if (!s || *s < 100 || *s > 999)
+            return false;
+        status = static_cast<int>(*s);
+        sub = -1;
+        if (dot != std::string::npos) {
+            auto ss = parseUInt(std::string_view(t).substr(dot + 1));
+            if (!ss || *ss > 999)
+                return false;
+            sub = static_cast<int>(*ss);
+        }
+        return true;
+    };
+    size_t at = 0;
+    while (at <= text.size()) {
+        size_t comma = text.find(',', at);
+        std::string item = trim(text.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at));
+        at = comma == std::string_view::npos ? text.size() + 1 : comma + 1;
+        if (item.empty())
+            continue;
+        StatusRange r;
+        size_t dash = item.find('-');
+        int subTo = -1;
+        bool ok = one(std::string_view(item).substr(0, dash), r.from, r.subFrom);
+        if (ok && dash != std::string::npos)
+            ok = one(std::string_view(item).substr(dash + 1), r.to, subTo) && (r.subFrom < 0) == (subTo < 0);
+        else {
+            r.to = r.from;
+            subTo = r.subFrom;
+        }
+        r.subTo = subTo;
+        if (ok && (r.to < r.from || (r.to == r.from && r.subTo < r.subFrom)))
+            ok = false;
+        if (!ok) {
+            if (why)
+                *why = "'" + item + "' is not a status code or a range of them (e.g. 500-599, 404.2, 401.1-401.5)";
+            return std::nullopt;
+        }
+        out.push_back(r);
+    }
+    return out;
+}
+
 } // namespace lido::config

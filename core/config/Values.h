@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace lido::config {
 
@@ -15,6 +16,15 @@ std::optional<uint64_t> parseUInt(std::string_view text);
 // IIS time span: [-][d.]hh:mm:ss[.fffffff]. Returns milliseconds.
 std::optional<int64_t> parseTimeSpan(std::string_view text);
 std::string formatTimeSpan(int64_t milliseconds);
+
+// failureDefinitions/@statusCodes: "500-599,404.2,401.1-401.5" (a status, a status with substatus,
+// or a range of either). Empty text: no codes. nullopt with why when malformed.
+struct StatusRange {
+    int from = 0, to = 0;        // status
+    int subFrom = -1, subTo = -1; // -1: any substatus
+    bool matches(int status, int substatus) const;
+};
+std::optional<std::vector<StatusRange>> parseStatusCodes(std::string_view text, std::string* why = nullptr);
 
 // ip:port:host as in IIS's bindingInformation; ip is "*", IPv4 or [IPv6].
 struct BindingInfo {

@@ -13,6 +13,7 @@
 #include <asio.hpp>
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <deque>
 #include <fcntl.h>
 #include <future>
@@ -22,6 +23,7 @@
 #include <set>
 #include <sstream>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <thread>
 
 namespace lido::engine {
@@ -42,6 +44,7 @@ SiteScope scopeFrom(const config::EffectiveSettings& settings, const std::string
         scope.cgiTimeout = std::chrono::milliseconds(config::parseTimeSpan(c->get("timeout")).value_or(900000));
     scope.compression = compressionSettings(settings, config);
     scope.ipSecurity = IpSecurity(settings.section("security/ipSecurity"));
+    scope.tracing = TraceRules(settings.section("tracing/traceFailedRequests"));
     return scope;
 }
 
@@ -76,6 +79,7 @@ struct Engine::Impl {
     std::mutex retiredMutex;
     std::shared_ptr<log::EventLog> events;
     std::shared_ptr<HealthState> health = std::make_shared<HealthState>();
+    std::shared_ptr<log::RequestBoard> board = std::make_shared<log::RequestBoard>();
     std::unique_ptr<acme::AcmeManager> acme; // made with the engine; its thread uses only the members above
     mutable std::mutex historyMutex;
     std::deque<HistoryPoint> history;
@@ -86,6 +90,22 @@ struct Engine::Impl {
 
     std::shared_ptr<Shared> current() const { return slot->load(); }
 
+    // Where traces go when the site names no folder: FailedReqLogFiles in the engine's log folder
+    // (its option, else lido/log/@directory, else /var/log/lido as root or $XDG_STATE_HOME/lido/log).
+    std::string defaultTraceRoot(const config::Config& config) const
+    {
+        std::string dir = options.logDirectory;
+        if (const ConfigElement* l = config.section("lido/log"); dir.empty() && l)
+            dir = l->get("directory");
+        if (dir.empty() && ::geteuid() == 0)
+            dir = "/var/log/lido";
+        if (const char* state = std::getenv("XDG_STATE_HOME"); dir.empty() && state && *state)
+            dir = std::string(state) + "/lido/log";
+        if (const char* home = std::getenv("HOME"); dir.empty() && home && *home)
+            dir = std::string(home) + "/.local/state/lido/log";
+        return dir.empty() ? dir : dir + "/FailedReqLogFiles";
+    }
+
     // Builds the request path's view of a configuration. Site counters, access logs, CGI limiters
     // and FastCGI pools of `old` are reused where their settings did not change.
     std::shared_ptr<Shared> build(std::shared_ptr<const config::Config> config, const Shared* old)
@@ -94,6 +114,7 @@ struct Engine::Impl {
         shared->config = config;
         shared->events = events;
         shared->health = health;
+        shared->board = board;
         shared->configHash = sha256Hex(config->text()).substr(0, 16);
         {
             const ConfigElement* l = config->section("lido/log");
@@ -205,6 +226,19 @@ struct Engine::Impl {
                 }
             if (!state->accessLog)
                 state->accessLog = std::make_shared<log::AccessLog>(logDir, site.logPeriod, site.logEnabled);
+            if (site.traceEnabled) {
+                std::string root = !site.traceDirectory.empty() ? site.traceDirectory : defaultTraceRoot(*config);
+                if (root.empty()) {
+                    events->add(log::Severity::Warning, "site " + site.name, "trace.no-folder",
+                                "traceFailedRequestsLogging is enabled, but it names no directory and the engine has no log folder: no traces are kept");
+                } else {
+                    auto store = std::make_shared<TraceStore>(root, site.id, site.traceMaxFiles, site.traceMaxBytes);
+                    if (old)
+                        if (auto it = old->sites.find(site.name); it != old->sites.end() && it->second->traces && it->second->traces->key() == store->key())
+                            store = it->second->traces;
+                    state->traces = store;
+                }
+            }
             state->stopped = stoppedSites.count(site.name) > 0;
             state->rewrite = rewriteScopes(*config, site.name);
             Route rootRoute;
@@ -469,7 +503,7 @@ Result<void> Engine::start(std::shared_ptr<const config::Config> config)
             auto view = slot->load();
             return !view ? Health{503, "stopping"} : site.empty() ? engineHealth(*view) : siteHealth(*view, site);
         };
-        auto pages = statusDispatcher([engine] { return engine->snapshot(); }, health, allow, std::chrono::steady_clock::now());
+        auto pages = statusDispatcher([engine](bool full) { return engine->snapshot(full); }, health, allow, std::chrono::steady_clock::now());
         std::string error = impl_->listeners->openStatus({info->ip, info->port}, pages);
         if (!error.empty())
             impl_->events->add(log::Severity::Error, "engine", "status.bind-failed",
@@ -598,9 +632,12 @@ void Engine::drain(bool on, const std::string& why)
 
 bool Engine::draining() const { return impl_->health->draining || impl_->health->stopping; }
 
-Snapshot Engine::snapshot() const
+Snapshot Engine::snapshot(bool withRequests) const
 {
     Snapshot snap;
+    snap.withRequests = withRequests;
+    if (withRequests)
+        snap.requests = impl_->board->list();
     snap.time = std::chrono::system_clock::now();
     snap.version = LIDO_VERSION;
     snap.draining = draining();
@@ -710,6 +747,40 @@ Result<void> Engine::controlSite(const std::string& name, SiteAction action)
     if (!failures.empty())
         return fail(failures);
     return {};
+}
+
+std::vector<log::RunningRequest> Engine::requests(const std::string& pool) const
+{
+    return impl_->board->list(pool);
+}
+
+std::vector<TraceSummary> Engine::traces(const std::string& site, size_t limit) const
+{
+    std::vector<TraceSummary> out;
+    auto shared = impl_->current();
+    if (!shared)
+        return out;
+    for (const auto& [name, state] : shared->sites)
+        if (state->traces && (site.empty() || name == site))
+            for (TraceSummary& t : state->traces->list())
+                out.push_back(std::move(t));
+    std::sort(out.begin(), out.end(), [](const TraceSummary& a, const TraceSummary& b) { return a.time > b.time; });
+    if (out.size() > limit)
+        out.resize(limit);
+    return out;
+}
+
+Result<std::string> Engine::trace(const std::string& id) const
+{
+    // "W3SVC1/fr000012"
+    auto slash = id.find('/');
+    auto siteId = id.rfind("W3SVC", 0) == 0 && slash != std::string::npos ? config::parseUInt(id.substr(5, slash - 5)) : std::nullopt;
+    auto shared = impl_->current();
+    if (siteId && shared)
+        for (const auto& [name, state] : shared->sites)
+            if (state->traces && state->config->id == *siteId)
+                return state->traces->read(id.substr(slash + 1));
+    return fail("no trace " + id + " (ids look like W3SVC1/fr000012: lidoctl traces lists them)");
 }
 
 std::vector<HistoryPoint> Engine::history() const

@@ -4,6 +4,7 @@
 // snapshots and events. The console embeds it; lidod runs it headless.
 #include "config/Config.h"
 #include "engine/Snapshot.h"
+#include "engine/Tracing.h"
 #include "log/EventLog.h"
 #include "util/Result.h"
 
@@ -65,7 +66,13 @@ public:
     void drain(bool on, const std::string& why);
     bool draining() const;
 
-    Snapshot snapshot() const;
+    // withRequests: with the requests running now (costs a walk of them).
+    Snapshot snapshot(bool withRequests = false) const;
+    // The requests running now, oldest first (pool empty: every pool's): IIS's current requests.
+    std::vector<log::RunningRequest> requests(const std::string& pool = {}) const;
+    // The failed-request traces the sites keep, newest first (site empty: every site's).
+    std::vector<TraceSummary> traces(const std::string& site = {}, size_t limit = 100) const;
+    Result<std::string> trace(const std::string& id) const; // one trace's JSON, by its id ("W3SVC1/fr000012")
     std::vector<HistoryPoint> history() const; // last hour, one point a second
     std::shared_ptr<log::EventLog> events() const;
     std::shared_ptr<const config::Config> config() const;

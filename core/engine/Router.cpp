@@ -97,6 +97,19 @@ std::optional<std::string> serverVariable(const SiteMap& map, const SiteConfig& 
 
 } // namespace
 
+namespace {
+const char* moduleName(Module m)
+{
+    switch (m) {
+    case Module::Static: return "StaticFileModule";
+    case Module::Cgi: return "CgiModule";
+    case Module::FastCgi: return "FastCgiModule";
+    case Module::Unsupported: break;
+    }
+    return "unsupported";
+}
+} // namespace
+
 Health engineHealth(const Shared& s)
 {
     if (s.health && (s.health->draining || s.health->stopping))
@@ -243,6 +256,7 @@ public:
         state_ = nullptr;
         scope_ = nullptr;
         executingError_ = false;
+        track_ = nullptr;
         if (uint64_t g = slot_->generation.load(std::memory_order_acquire); g != generation_) {
             shared_ = slot_->load(); // the newest configuration for each request
             generation_ = g;
@@ -273,13 +287,22 @@ public:
         auto started = std::chrono::steady_clock::now();
         state_ = state;
         useScope(r, *state->scopes.back()); // the site's, until the path is known
+        if (redirects == 0) {
+            track_ = std::make_shared<log::RequestTrack>();
+            track_->started = started;
+            track_->method = req.method;
+            track_->url = req.target;
+            track_->client = req.remoteAddress;
+            track_->site = site->name;
+        }
         if (redirects == 0)
             // The connection (the responder) holds this dispatcher, whose view of the configuration
             // (routes point into its site map) changes only at the next request, and a connection
             // dispatches its next request only after this one completed.
             // The connection owns and runs this callback: a plain pointer to it, since a shared one
             // would keep the connection alive by itself (LeakSanitizer found that cycle).
-            r->onComplete([state, started, responder = r.get(), self = this](int status, uint64_t bytes) {
+            r->onComplete([state, started, responder = r.get(), self = this, track = track_](int status, uint64_t bytes) {
+                self->finishTrack(*track, *responder, status, bytes);
                 ++state->counters->requests;
                 ++state->counters->status[std::clamp(status / 100, 0, 5)];
                 if (const auto& accessLog = state->accessLog) {
@@ -398,6 +421,8 @@ public:
             s.events->add(log::Severity::Debug, "site " + site.name, "rewrite.matched",
                           req.method + " " + req.target + ": rule " + names + (rewritten ? " -> " + path + (query.empty() ? "" : "?" + query) : ""));
         }
+        if (answer && track_)
+            track_->rulesFired = matched;
         if (answer) {
             switch (answer->kind) {
             case rewrite::Outcome::Kind::Redirect: http::sendRedirect(*r, answer->status, answer->location); return false;
@@ -431,6 +456,10 @@ public:
         }
         path = *normal;
         rewritten_ = {true, logged, path, query};
+        if (track_) {
+            track_->rulesFired = matched;
+            track_->rewrittenUrl = path + (query.empty() ? "" : "?" + query);
+        }
         return true;
     }
 
@@ -470,9 +499,22 @@ public:
             fail(r, 404, exists ? "no handler mapping matches " + req.method + " " + *normal : "no file " + *normal);
             return;
         }
+        if (track_ && !track_->listed) {
+            track_->listed = true;
+            track_->path = *normal;
+            track_->application = route.application->path;
+            track_->pool = route.application->pool;
+            track_->virtualDirectory = route.vdirUrl;
+            track_->physicalPath = match.scriptFile.empty() ? route.physicalPath : match.scriptFile;
+            track_->handler = match.mapping->name;
+            track_->module = moduleName(match.mapping->module);
+            s.board->add(*track_);
+        }
         auto error = [this, r](int status, const std::string& detail) { fail(r, status, detail); };
         switch (match.mapping->module) {
         case Module::Static:
+            if (track_)
+                track_->enter(log::Phase::Sending);
             staticfiles::serve(r, route, error, [this, &route](const std::string& why) { refusedLink(route, why); },
                                scope_->headers.staticCache, &scope_->compression);
             return;
@@ -648,6 +690,7 @@ public:
         job.identity = pool->second.settings.identity.identity;
         job.limits = pool->second.settings.limits;
         job.timeout = scope_->cgiTimeout;
+        job.track = track_;
         auto self = shared_from_self();
         job.error = [self, r](int status, const std::string& detail, std::vector<http::Header> extra) {
             self->fail(r, status, detail, std::move(extra));
@@ -678,6 +721,7 @@ public:
         pool::FastCgiJob job;
         job.responder = r;
         job.url = r->request().target;
+        job.track = track_;
         job.error = [self, r](int status, const std::string& detail, std::vector<http::Header> extra) {
             self->fail(r, status, detail, std::move(extra));
         };
@@ -767,6 +811,32 @@ public:
         r->finish();
     }
 
+    // The request is over: off the board, and a trace kept when the site keeps them and the
+    // scope's rules say it failed. On the request's thread, with this request's scope.
+    void finishTrack(log::RequestTrack& t, const http::Responder& responder, int status, uint64_t bytes)
+    {
+        t.enter(log::Phase::Done);
+        const Shared& s = *shared_;
+        s.board->remove(t);
+        if (!state_ || !state_->traces || !scope_ || scope_->tracing.empty())
+            return;
+        const TraceRules::Rule* rule = scope_->tracing.ruleFor(t.path.empty() ? responder.request().path : t.path, scope_->prefix);
+        if (!rule)
+            return;
+        auto taken = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::microseconds(t.enteredAt(log::Phase::Done)));
+        std::string stderrText = t.stderrText();
+        auto failure = TraceRules::failure(*rule, status, responder.substatus(), taken, !stderrText.empty());
+        if (!failure)
+            return;
+        const http::Request& q = responder.request();
+        t.protocol = q.versionMajor == 2 ? "HTTP/2" : "HTTP/" + std::to_string(q.versionMajor) + "." + std::to_string(q.versionMinor);
+        for (const http::Header& h : q.headers)
+            t.headers.push_back(log::maskedHeader(h.name, h.value));
+        auto written = state_->traces->write(t, *rule, *failure, status, responder.substatus(), bytes, eventsOf(t, *s.events));
+        if (!written)
+            s.events->add(log::Severity::Warning, "site " + state_->config->name, "trace.write-failed", written.error());
+    }
+
     std::shared_ptr<Dispatcher> shared_from_self() { return self_.lock(); }
     std::weak_ptr<Dispatcher> self_;
 
@@ -780,6 +850,7 @@ private:
     const SiteState* state_ = nullptr; // this request's site
     const SiteScope* scope_ = nullptr; // the part of it the URL is in
     bool executingError_ = false;      // a custom error page is being sent
+    std::shared_ptr<log::RequestTrack> track_; // this request's, listed on the board once routed
     uint64_t generation_ = 0;
     std::vector<std::shared_ptr<SiteCounters>> siteCounters_;
     std::string source_; // events' source: the endpoint's first site
@@ -789,7 +860,7 @@ private:
 // when every pool is saturated. Clients not on the allow-list get 403.
 class StatusDispatcher final : public http::Dispatcher {
 public:
-    StatusDispatcher(std::function<Snapshot()> snapshot, std::function<Health(const std::string&)> health, std::vector<std::string> allow,
+    StatusDispatcher(std::function<Snapshot(bool)> snapshot, std::function<Health(const std::string&)> health, std::vector<std::string> allow,
                      std::chrono::steady_clock::time_point started)
         : snapshot_(std::move(snapshot)), health_(std::move(health)), allow_(std::move(allow)), started_(started)
     {
@@ -813,9 +884,11 @@ public:
         }
         std::string path = req.path;
         if (path == "/status")
-            reply(200, "application/json", statusJson(snapshot_(), std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()));
+            reply(200, "application/json",
+                  statusJson(snapshot_(req.query == "full" || req.query.rfind("full&", 0) == 0 || req.query.find("&full") != std::string::npos),
+                             std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()));
         else if (path == "/metrics")
-            reply(200, "text/plain; version=0.0.4", prometheusMetrics(snapshot_()));
+            reply(200, "text/plain; version=0.0.4", prometheusMetrics(snapshot_(false)));
         else if (path == "/health" || path.rfind("/health/", 0) == 0)
             answerHealth(*r, health_(path == "/health" ? std::string() : http::decodePath(path.substr(8)).value_or(path.substr(8))));
         else
@@ -823,7 +896,7 @@ public:
     }
 
 private:
-    std::function<Snapshot()> snapshot_;
+    std::function<Snapshot(bool)> snapshot_;
     std::function<Health(const std::string&)> health_; // "": the engine's; else the site's
     std::vector<std::string> allow_;
     std::chrono::steady_clock::time_point started_;
@@ -841,7 +914,7 @@ std::shared_ptr<http::Dispatcher> siteDispatcher(std::shared_ptr<SharedSlot> slo
     return d;
 }
 
-std::shared_ptr<http::Dispatcher> statusDispatcher(std::function<Snapshot()> snapshot, std::function<Health(const std::string&)> health,
+std::shared_ptr<http::Dispatcher> statusDispatcher(std::function<Snapshot(bool)> snapshot, std::function<Health(const std::string&)> health,
                                                    std::vector<std::string> allow, std::chrono::steady_clock::time_point started)
 {
     return std::make_shared<StatusDispatcher>(std::move(snapshot), std::move(health), std::move(allow), started);

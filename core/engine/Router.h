@@ -35,7 +35,8 @@ std::shared_ptr<http::Dispatcher> siteDispatcher(std::shared_ptr<SharedSlot> slo
                                                  const EndpointInfo& endpoint);
 
 // /status, /metrics, /health and /health/SITE for the clients on the allow-list.
-std::shared_ptr<http::Dispatcher> statusDispatcher(std::function<Snapshot()> snapshot, std::function<Health(const std::string&)> health,
+// snapshot(true): with the running requests (/status?full).
+std::shared_ptr<http::Dispatcher> statusDispatcher(std::function<Snapshot(bool)> snapshot, std::function<Health(const std::string&)> health,
                                                    std::vector<std::string> allow, std::chrono::steady_clock::time_point started);
 
 } // namespace lido::engine

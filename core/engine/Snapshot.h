@@ -2,6 +2,7 @@
 // What the engine publishes once a second and on demand: immutable values the console and the
 // status endpoint copy. The pools' and CGI limiters' own figures are defined beside them.
 #include "cgi/CgiMetrics.h"
+#include "log/Requests.h"
 #include "pool/PoolMetrics.h"
 
 #include <chrono>
@@ -44,6 +45,8 @@ struct Snapshot {
     std::vector<SiteMetrics> sites;
     std::vector<CgiMetrics> cgi;
     std::vector<PoolMetrics> fastcgi;
+    bool withRequests = false;                 // asked for the running requests (/status?full, the console's pool page)
+    std::vector<log::RunningRequest> requests; // then: oldest first
 };
 
 // One second of history: the figures the console charts.

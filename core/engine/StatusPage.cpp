@@ -97,6 +97,14 @@ std::string statusJson(const Snapshot& s, double uptime)
     json out = {{"start since", uptime},    {"version", s.version}, {"config hash", s.configHash},
                 {"draining", s.draining},   {"pools", pools},       {"sites", sites},
                 {"cgi", cgi}};
+    if (s.withRequests) { // ?full: the requests running now (IIS's current requests)
+        json running = json::array();
+        for (const log::RunningRequest& r : s.requests)
+            running.push_back({{"id", r.id}, {"site", r.site}, {"application pool", r.pool}, {"method", r.method}, {"url", r.url},
+                               {"client", r.client}, {"handler", r.handler}, {"pid", r.pid}, {"phase", log::phaseName(r.phase)},
+                               {"elapsed ms", r.elapsedMs}});
+        out["requests"] = running;
+    }
     return out.dump() + "\n";
 }
 

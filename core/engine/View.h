@@ -10,10 +10,12 @@
 #include "engine/IpSecurity.h"
 #include "engine/RequestFilter.h"
 #include "engine/ResponseHeaders.h"
+#include "engine/Tracing.h"
 #include "http/Connection.h"
 #include "http/Tls.h"
 #include "log/AccessLog.h"
 #include "log/EventLog.h"
+#include "log/Requests.h"
 #include "pool/FastCgiPool.h"
 #include "routing/SiteMap.h"
 
@@ -52,6 +54,7 @@ struct SiteScope {
     std::chrono::milliseconds cgiTimeout{900000}; // cgi/@timeout
     compress::Settings compression;               // urlCompression with the server's httpCompression
     IpSecurity ipSecurity;                        // security/ipSecurity
+    TraceRules tracing;                           // tracing/traceFailedRequests
 };
 
 struct SiteState {
@@ -59,6 +62,7 @@ struct SiteState {
     std::shared_ptr<SiteCounters> counters = std::make_shared<SiteCounters>();
     std::shared_ptr<log::AccessLog> accessLog;
     std::string accessLogKey; // folder, period, enabled: the log is kept when they stay
+    std::shared_ptr<TraceStore> traces; // traceFailedRequestsLogging enabled: where its traces go (kept when its key stays)
     std::string failure;
     bool stopped = false; // by the administrator
     std::vector<std::shared_ptr<const SiteScope>> scopes; // longest prefix first; the last is "/"
@@ -118,6 +122,7 @@ struct Shared {
     std::map<EndpointKey, EndpointInfo> endpoints;
     std::shared_ptr<log::EventLog> events;
     std::shared_ptr<HealthState> health;
+    std::shared_ptr<log::RequestBoard> board; // the requests running now, for the engine's life
     std::string configHash; // the first 16 hex digits of the file's SHA-256 (lido_config_version_info)
     http::Limits limits;
     bool http2 = true; // h2 offered by ALPN on https endpoints (lido/http2/@enabled)

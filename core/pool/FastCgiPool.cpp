@@ -119,6 +119,8 @@ void FastCgiPool::enqueue(const ExchangePtr& ex)
         return ex->fail(503, "the FastCGI queue is full", {{"Retry-After", "5"}});
     }
     ++counters_.accepted;
+    if (ex->job.track)
+        ex->job.track->enter(log::Phase::Queued);
     queue_.push_back(ex);
     counters_.maxQueued = std::max<int>(counters_.maxQueued, static_cast<int>(queue_.size()));
     dispatch();
@@ -160,7 +162,16 @@ void FastCgiPool::dispatch()
     if (live >= limit_)
         reachedMax_ = true;
     // As many as the waiting requests need, up to the limit.
-    startInstances(std::min<int>(limit_ - live, static_cast<int>(queue_.size()) - starting));
+    int more = std::min<int>(limit_ - live, static_cast<int>(queue_.size()) - starting);
+    startInstances(more);
+    // The requests that instances are starting for wait on a spawn, the others in the queue.
+    int spawning = starting + std::max(more, 0);
+    for (auto& ex : queue_) {
+        if (spawning-- <= 0)
+            break;
+        if (ex->job.track && ex->job.track->phase() == log::Phase::Queued)
+            ex->job.track->enter(log::Phase::Spawning);
+    }
 }
 
 void FastCgiPool::startInstances(int n)
@@ -453,12 +464,18 @@ void FastCgiPool::assign(const InstancePtr& in, const ExchangePtr& ex)
         self->failExchange(in, 500, "the FastCGI application did not finish the request within requestTimeout (" +
                                         std::to_string(self->settings_.requestTimeout.count()) + " s)", FailCause::Timeout, "request timeout");
     });
+    if (ex->job.track)
+        ex->job.track->setPid(in->pid());
     auto send = [self = shared_from_this(), in, ex] {
+        if (ex->job.track)
+            ex->job.track->enter(log::Phase::Waiting);
         in->write(ex->codec.begin(ex->job.params));
         self->readAnswer(in, ex);
     };
     if (in->connected())
         return send();
+    if (ex->job.track)
+        ex->job.track->enter(log::Phase::Connecting);
     in->connect([self = shared_from_this(), in, ex, send](const asio::error_code& ec) {
         if (!ec)
             return send();
@@ -488,9 +505,14 @@ void FastCgiPool::readAnswer(const InstancePtr& in, const ExchangePtr& ex)
         }
         in->lastActive = Clock::now();
         FcgiExchange::Output out = ex->codec.feed(bytes);
-        for (const auto& line : out.stderrLines)
+        for (const auto& line : out.stderrLines) {
             self->events_->add(log::Severity::Warning, self->describe(), "fastcgi.stderr",
                                "pid " + std::to_string(in->pid()) + ", " + ex->job.url + ": " + line);
+            if (ex->job.track)
+                ex->job.track->addStderr(line + "\n");
+        }
+        if (out.sendHead && ex->job.track)
+            ex->job.track->enter(log::Phase::Sending);
         if (out.sendHead || !out.body.empty() || out.finish) {
             // dispatch: inline when the pool runs on the connection's own thread.
             asio::dispatch(ex->connExec, [ex, sendHead = out.sendHead, head = std::move(out.head), body = std::move(out.body),

@@ -5,6 +5,7 @@
 #include "fastcgi/FcgiProtocol.h"
 #include "pool/FcgiExchange.h"
 #include "http/Connection.h"
+#include "log/Requests.h"
 #include "process/Spawn.h"
 
 #include <chrono>
@@ -66,6 +67,7 @@ struct FastCgiJob {
     std::string url;
     std::function<void(int status, const std::string& detail, std::vector<http::Header> extra)> error; // runs on the connection's thread
     std::optional<std::string> body; // a chunked body collected before submitting (CONTENT_LENGTH is required)
+    std::shared_ptr<log::RequestTrack> track; // its phases, pid and stderr for the board and traces (may be null)
 };
 
 } // namespace lido::pool

@@ -235,6 +235,20 @@ std::shared_ptr<const SiteMap> SiteMap::build(const config::Config& config, std:
         site.logDirectory = dir.empty() || config::looksLikeWindowsPath(dir) ? std::string() : dir + "/W3SVC" + std::to_string(site.id);
         site.logPeriod = logAttr("period");
         site.logEnabled = config::parseBool(logAttr("enabled")).value_or(true);
+        const ConfigElement* trace = s->child("traceFailedRequestsLogging");
+        const ConfigElement* defaultTrace = siteDefaults ? siteDefaults->child("traceFailedRequestsLogging") : nullptr;
+        auto traceAttr = [&](const char* attr) {
+            if (trace && trace->find(attr))
+                return trace->get(attr);
+            if (defaultTrace && defaultTrace->find(attr))
+                return defaultTrace->get(attr);
+            return trace ? trace->get(attr) : defaultTrace ? defaultTrace->get(attr) : std::string();
+        };
+        site.traceEnabled = config::parseBool(traceAttr("enabled")).value_or(false);
+        std::string traceDir = config::expandEnvironment(traceAttr("directory"));
+        site.traceDirectory = config::looksLikeWindowsPath(traceDir) ? std::string() : traceDir;
+        site.traceMaxFiles = config::parseUInt(traceAttr("maxLogFiles")).value_or(50);
+        site.traceMaxBytes = config::parseUInt(traceAttr("maxLogFileSizeKB")).value_or(1024) * 1024;
         map->sites_.push_back(std::move(site));
     }
 

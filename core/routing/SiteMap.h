@@ -84,6 +84,12 @@ struct SiteConfig {
     std::string logDirectory;
     std::string logPeriod;
     bool logEnabled = true;
+    // traceFailedRequestsLogging: whether failed-request traces are kept, where (empty: the
+    // engine's log folder's FailedReqLogFiles), how many and how large.
+    bool traceEnabled = false;
+    std::string traceDirectory;
+    uint64_t traceMaxFiles = 50;
+    uint64_t traceMaxBytes = 1024 * 1024;
     std::vector<std::shared_ptr<const Scope>> scopes; // longest prefix first; the last one is "/"
 };
 

@@ -6,6 +6,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <thread>
 #include <QThread>
 #include <csignal>
 #include <poll.h>
@@ -125,6 +126,52 @@ private slots:
         Run events = d.ctl({"events"});
         QCOMPARE(events.exitCode, 0);
         QVERIFY2(events.out.contains("lido-test-fcgi): pool app stopped: stopped by the administrator"), qPrintable(events.out));
+    }
+
+    // lidoctl requests while one runs; lidoctl traces and one trace in full, over the admin channel
+    // of a real lidod (whose log folder is its default: here lido/log in the file).
+    void requestsAndTracesThroughLidoctl()
+    {
+        EngineFixture f;
+        helperPool(f);
+        f.values["@APPS@"] += "<traceFailedRequestsLogging enabled=\"true\" />";
+        f.values["@FASTCGI@"] += R"(<tracing><traceFailedRequests><add path="*.app"><failureDefinitions statusCodes="500-599" /></add>)"
+                                 R"(</traceFailedRequests></tracing>)";
+        f.values["@LIDO@"] = "<lido><log directory=\"" + f.s.path("lidolog") + "\" /></lido>";
+        Lidod d(f);
+        QCOMPARE(d.ctl({"requests"}).out, QString("no request is running\n"));
+        Response slow;
+        std::thread client([&] { slow = fetch(f.port, "/app/report.app?sleep=3000"); });
+        Run running;
+        QTRY_VERIFY((running = d.ctl({"requests", "app"})).out.contains("waiting for the application"));
+        QVERIFY2(QRegularExpression("ms +waiting for the application +app +127\\.0\\.0\\.1 +[0-9]+ +GET /app/report\\.app\\?sleep=3000 +Main")
+                     .match(running.out)
+                     .hasMatch(),
+                 qPrintable(running.out));
+        QCOMPARE(d.ctl({"requests", "other"}).out, QString("no request of application pool other is running\n"));
+        Run json = d.ctl({"requests", "--json"});
+        QJsonArray list = QJsonDocument::fromJson(json.out.toUtf8()).array();
+        QCOMPARE(list.size(), 1);
+        QCOMPARE(list[0].toObject()["phase"].toString(), QString("waiting"));
+        QVERIFY(list[0].toObject()["pid"].toInt() > 0);
+        client.join();
+        QCOMPARE(slow.status, 200);
+
+        QCOMPARE(d.ctl({"traces"}).out.contains("no traces kept"), true);
+        QCOMPARE(fetch(f.port, "/app/broken.app?stderr=disk-full").status, 500);
+        Run traces;
+        QTRY_VERIFY((traces = d.ctl({"traces"})).out.contains("/app/broken.app"));
+        QVERIFY2(traces.out.contains("W3SVC1/fr000001") && traces.out.contains("status 500 is in statusCodes"), qPrintable(traces.out));
+        QVERIFY(QFile::exists(f.s.path("lidolog/FailedReqLogFiles/W3SVC1/fr000001.json")));
+        Run one = d.ctl({"traces", "W3SVC1/fr000001"});
+        QCOMPARE(one.exitCode, 0);
+        QVERIFY2(one.out.contains("GET /app/broken.app?stderr=disk-full") && one.out.contains("pool app, handler App (FastCgiModule)") &&
+                     one.out.contains("stderr:\ndisk-full") && one.out.contains("waiting for the application"),
+                 qPrintable(one.out));
+        Run missing = d.ctl({"traces", "W3SVC1/fr000099"});
+        QCOMPARE(missing.exitCode, 1);
+        QVERIFY2(missing.err.contains("no trace fr000099"), qPrintable(missing.err));
+        QCOMPARE(d.ctl({"traces", "--site", "Other"}).out.contains("no traces kept"), true);
     }
 
     // IIS's way: a stopped application pool takes all of its applications offline, whatever

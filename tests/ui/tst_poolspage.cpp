@@ -66,6 +66,19 @@ private slots:
         chart.append({51, 3.4, 0});
         QVERIFY2(chart.leftAxis()->tickCount() <= 4, qPrintable(QString::number(chart.leftAxis()->tickCount())));
         QCOMPARE(chart.leftAxis()->max(), 60.0);
+
+        // An idle pool: 0 to 1 in quarters, labelled 0.25 and 0.75, not 0.3 and 0.8.
+        TimeChart idle("idle", {"requests/s", "busy", "queue"}, 300, nullptr, 1);
+        idle.setAxes("requests/s", false, "count", true);
+        idle.resize(700, 420);
+        idle.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&idle));
+        QTest::qWait(100);
+        idle.append({0, 0, 0});
+        QCOMPARE(idle.leftAxis()->max(), 1.0);
+        QCOMPARE(idle.leftAxis()->tickCount(), 5);
+        QCOMPARE(idle.leftAxis()->labelFormat(), QString("%.2f"));
+        QCOMPARE(idle.rightAxis()->labelFormat(), QString("%d"));
     }
 
     void initTestCase()

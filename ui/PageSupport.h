@@ -4,6 +4,7 @@
 #include <QAbstractItemModel>
 #include <QHeaderView>
 #include <QLineEdit>
+#include <QScrollBar>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QTableView>
@@ -33,6 +34,10 @@ inline void setUpFilteredTable(QTableView* table, QSortFilterProxyModel* proxy, 
 // under: shown between the table and the chart (may be null).
 inline void layOutPage(QWidget* page, QToolBar* bar, QTableView* table, QWidget* under, QWidget* chart)
 {
+    // The table keeps room for a header and four rows however small the window (the splitter
+    // takes the rest from the chart).
+    table->setMinimumHeight(table->horizontalHeader()->sizeHint().height() + 4 * table->verticalHeader()->defaultSectionSize() +
+                            2 * table->frameWidth() + table->horizontalScrollBar()->sizeHint().height());
     auto* top = new QWidget;
     auto* topLayout = new QVBoxLayout(top);
     topLayout->setContentsMargins(0, 0, 0, 0);

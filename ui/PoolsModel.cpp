@@ -3,6 +3,7 @@
 #include <QApplication>
 #include <QColor>
 #include <QStyle>
+#include <cmath>
 #include <unordered_map>
 
 PoolsModel::PoolsModel(QObject* parent) : QAbstractTableModel(parent) {}
@@ -36,6 +37,10 @@ void PoolsModel::setSnapshot(const lido::engine::Snapshot& s)
             fresh.reason = QString::fromStdString(p.stoppedReason);
         if (!p.advice.empty())
             fresh.advice = QString::fromStdString(p.advice);
+        if (p.running && p.retryInSeconds > 0) {
+            fresh.retryIn = std::max(fresh.retryIn, p.retryInSeconds);
+            fresh.failedStarts = std::max(fresh.failedStarts, p.failedStarts);
+        }
         if (!p.identity.empty())
             fresh.identity = QString::fromStdString(p.identity);
         fresh.busy += p.busy;
@@ -139,6 +144,10 @@ QVariant PoolsModel::data(const QModelIndex& index, int role) const
         case State:
             if (!r.running)
                 return tr("Stopped: %1").arg(r.reason);
+            if (r.retryIn > 0) // Supervisor's BACKOFF: the administrator sees the pool trying
+                return tr("Failing to start, retrying in %1 s (%2)")
+                    .arg(std::max(1, static_cast<int>(std::ceil(r.retryIn))))
+                    .arg(r.failedStarts == 1 ? tr("1 failed start in a row") : tr("%1 failed starts in a row").arg(r.failedStarts));
             return r.advice.isEmpty() ? tr("Started") : tr("Started; warning: %1").arg(r.advice);
         case Instances: return r.hasFastCgi ? tr("%1 busy / %2 idle / %3").arg(r.busy).arg(r.idle).arg(r.total) : QString("-");
         case Queue: return r.queued + r.cgiQueued;

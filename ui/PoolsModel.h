@@ -47,6 +47,8 @@ private:
         bool hasFastCgi = false;
         QString reason;
         QString advice;
+        double retryIn = 0; // failing to start: the next start in this many seconds
+        int failedStarts = 0;
         QString identity; // in effect, from the engine: "www-data (uid 33)"
         int busy = 0, idle = 0, total = 0, queued = 0;
         double perSecond = 0, p99 = 0;

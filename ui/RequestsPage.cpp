@@ -233,7 +233,7 @@ void RequestsPage::applyFilter()
         table_->setRowHidden(row, !ok);
         shown += ok;
     }
-    count_->setText(tr("%1 of %n trace(s)", nullptr, table_->rowCount()).arg(shown));
+    count_->setText(table_->rowCount() == 1 ? tr("%1 of 1 trace").arg(shown) : tr("%1 of %2 traces").arg(shown).arg(table_->rowCount()));
 }
 
 void RequestsPage::showTrace(const QString& id, const QByteArray& json)

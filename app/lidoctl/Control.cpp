@@ -4,6 +4,7 @@
 #include "admin/AdminJson.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <poll.h>
 #include <sys/socket.h>
@@ -77,6 +78,8 @@ int status(const std::string& socket, bool asJson)
                     p.requestsPerSecond, static_cast<unsigned long long>(failures), p.identity.c_str(), p.application.c_str());
         if (!p.running && !p.stoppedReason.empty())
             std::printf("    %s\n", p.stoppedReason.c_str());
+        if (p.running && p.retryInSeconds > 0)
+            std::printf("    failing to start (%d in a row): retrying in %.0f s\n", p.failedStarts, std::ceil(p.retryInSeconds));
         if (!p.advice.empty())
             std::printf("    warning: %s\n", p.advice.c_str());
     }

@@ -54,7 +54,8 @@ json basicJson(const Snapshot& s)
                                 {"pingFailures", p.pingFailures}, {"pingsAnswered", p.pingsAnswered}, {"recycles", p.recycles},
                                 {"selfRecycles", p.selfRecycles}, {"retried", p.retried}, {"advice", p.advice},
                                 {"requestsPerSecond", p.requestsPerSecond}, {"p50Ms", p.p50Ms}, {"p90Ms", p.p90Ms}, {"p99Ms", p.p99Ms},
-                                {"maxInstancesReached", p.maxInstancesReached}, {"instances", instances}});
+                                {"maxInstancesReached", p.maxInstancesReached}, {"failedStarts", p.failedStarts},
+                                {"retryInSeconds", p.retryInSeconds}, {"instances", instances}});
     }
     return j;
 }
@@ -153,6 +154,7 @@ Result<Snapshot> parseSnapshot(std::string_view text)
             get(m, "selfRecycles", p.selfRecycles), get(m, "retried", p.retried), get(m, "advice", p.advice);
             get(m, "requestsPerSecond", p.requestsPerSecond), get(m, "p50Ms", p.p50Ms), get(m, "p90Ms", p.p90Ms);
             get(m, "p99Ms", p.p99Ms), get(m, "maxInstancesReached", p.maxInstancesReached);
+            get(m, "failedStarts", p.failedStarts), get(m, "retryInSeconds", p.retryInSeconds);
             for (const json& i : m.value("instances", json::array())) {
                 InstanceMetrics x;
                 std::string state;

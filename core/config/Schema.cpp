@@ -152,6 +152,9 @@ void addPoolElements(std::vector<ElementSpec>& out, const std::string& base, boo
         Time("rapidFailProtectionInterval", "00:05:00", "The window in which crashes are counted.")
             .range(1 * kMinute, 144 * kHour),
         UInt("rapidFailProtectionMaxCrashes", 5, "Crashes within the window that stop the pool.").range(1, 2147483647),
+        Time("restartBackoff", "00:00:01", "Lido: after a FastCGI instance fails to start (or dies before its first answer), the next "
+                                           "start waits this long, twice as long after each failure in a row up to a minute (0: at once), "
+                                           "as Supervisor's BACKOFF does.").range(0, 1 * kMinute).lido(),
         Str("autoShutdownExe", "", "Program to run when rapid-fail protection stops the pool."),
         Str("autoShutdownParams", "", "Arguments of autoShutdownExe."),
     }));

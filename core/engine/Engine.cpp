@@ -74,6 +74,7 @@ struct Engine::Impl {
     std::mutex applyMutex; // one apply (or start/stop) at a time
     std::set<std::string> stoppedSites; // by the administrator (under applyMutex)
     std::map<std::string, std::string> stoppedPools; // application pools stopped by the administrator, and why (under applyMutex)
+    std::map<std::string, std::string> keptStopped;  // this apply: application pools whose FastCGI pool rapid-fail protection had stopped
     std::unique_ptr<Listeners> listeners;
     std::vector<std::shared_ptr<pool::FastCgiPool>> retired; // replaced pools still finishing their requests
     std::mutex retiredMutex;
@@ -184,6 +185,13 @@ struct Engine::Impl {
         for (const HandlerMapping* h : shared->map->allHandlers())
             if (h->module == Module::FastCgi)
                 fastCgiApps.emplace_back(h->fastCgiPath, h->fastCgiArguments);
+        // A FastCGI pool that rapid-fail protection stopped stays stopped when the file changes,
+        // as the sample says: fixing the file is not starting the pool (lidoctl start pool P is).
+        keptStopped.clear();
+        if (old)
+            for (const auto& [key, p] : old->fastcgi)
+                if (pool::PoolMetrics m = p ? p->metrics() : pool::PoolMetrics{}; p && !m.running && m.stoppedReason.find("rapid-fail") != std::string::npos)
+                    keptStopped.emplace(key.substr(0, key.find('\x1f')), m.stoppedReason);
         std::set<std::string> usedPools;
         for (const SiteConfig& site : shared->map->sites())
             for (const Application& a : site.applications)
@@ -375,9 +383,16 @@ struct Engine::Impl {
     void startUnlessStopped(const Shared& shared, const std::string& key, pool::FastCgiPool& p)
     {
         p.start(); // its upkeep (tick, monitored file) runs either way
-        auto ap = shared.pools.find(key.substr(0, key.find('\x1f')));
-        if (ap != shared.pools.end() && !ap->second.stopped.empty())
+        std::string name = key.substr(0, key.find('\x1f'));
+        auto ap = shared.pools.find(name);
+        if (ap != shared.pools.end() && !ap->second.stopped.empty()) {
             p.stop(ap->second.stopped); // queued after start on the pool's strand
+        } else if (auto kept = keptStopped.find(name); kept != keptStopped.end()) {
+            events->add(log::Severity::Warning, "pool " + name, "pool.kept-stopped",
+                        "pool " + name + " stays stopped after the configuration change: " + kept->second +
+                            ". Start it when the fault is mended (lidoctl start pool " + name + ", or Start in the console)");
+            p.stop(kept->second + " (kept after the configuration changed; an administrator starts it)");
+        }
     }
 
     void retirePools(const Shared& old, const Shared& next, const std::string& why)

@@ -59,6 +59,7 @@ AppPoolSettings appPoolSettings(const ConfigElement& appPool, const config::Conf
     f.rapidFailProtection = failure ? config::parseBool(failure->get("rapidFailProtection")).value_or(true) : true;
     f.rapidFailMaxCrashes = failure ? static_cast<int>(num(*failure, "rapidFailProtectionMaxCrashes", 5)) : 5;
     f.rapidFailInterval = span(failure, "rapidFailProtectionInterval", 300000);
+    f.restartBackoff = span(failure, "restartBackoff", 1000);
     f.alwaysRunning = appPool.get("startMode") == "AlwaysRunning";
     if (const ConfigElement* r = appPool.child("recycling")) {
         f.logEventOnRecycle = !r->get("logEventOnRecycle").empty();

@@ -5,6 +5,7 @@
 #include "pool/RapidFail.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,16 @@ struct FastCgiPool::Windows {
 
 namespace {
 std::string seconds(std::chrono::milliseconds d) { return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d).count()) + " s"; }
+// "4 s", "0.5 s": a back-off's delay as people read it.
+std::string formatSeconds(std::chrono::steady_clock::duration d)
+{
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+    if (ms % 1000 == 0)
+        return std::to_string(ms / 1000) + " s";
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f s", static_cast<double>(ms) / 1000.0);
+    return text;
+}
 } // namespace
 
 FastCgiPool::FastCgiPool(asio::io_context& io, FastCgiSettings settings, std::shared_ptr<log::EventLog> events)
@@ -161,8 +172,11 @@ void FastCgiPool::dispatch()
     int live = starting + inState_[int(InstanceState::Pinging)] + inState_[int(InstanceState::Idle)] + inState_[int(InstanceState::Busy)];
     if (live >= limit_)
         reachedMax_ = true;
-    // As many as the waiting requests need, up to the limit.
+    // As many as the waiting requests need, up to the limit; none while backing off after failed
+    // starts (the retry timer dispatches again).
     int more = std::min<int>(limit_ - live, static_cast<int>(queue_.size()) - starting);
+    if (more > 0 && Clock::now() < retryAt_)
+        more = 0;
     startInstances(more);
     // The requests that instances are starting for wait on a spawn, the others in the queue.
     int spawning = starting + std::max(more, 0);
@@ -443,6 +457,25 @@ void FastCgiPool::crash(const InstancePtr& in, const std::string& what)
     }
     if (in->state() == InstanceState::Exited)
         forget(in);
+    // A start that failed (no answer yet from this instance): the next one waits, 1 s, 2 s, 4 s…,
+    // so that a transient failure can pass and one request cannot spend every crash at once.
+    if (in->requests == 0 && running_ && settings_.restartBackoff.count() > 0) {
+        ++failedStarts_;
+        auto delay = std::min<Clock::duration>(settings_.restartBackoff * (1LL << std::min(failedStarts_ - 1, 16)), std::chrono::minutes(1));
+        retryAt_ = now + delay;
+        if (!retryTimer_)
+            retryTimer_ = std::make_unique<asio::steady_timer>(strand_);
+        retryTimer_->expires_at(retryAt_);
+        retryTimer_->async_wait([weak = weak_from_this()](const asio::error_code& ec) {
+            if (auto self = weak.lock(); self && !ec) {
+                self->dispatch();
+                self->publish();
+            }
+        });
+        events_->add(log::Severity::Warning, describe(), "pool.start-backoff",
+                     "pool " + settings_.poolName + " is failing to start (" + std::to_string(failedStarts_) + " in a row): retrying in " +
+                         formatSeconds(delay));
+    }
     if (running_) // a replacement starts for waiting requests, not in a tight loop: dispatch() decides
         asio::post(strand_, [self = shared_from_this()] { self->dispatch(); });
     publish();
@@ -558,6 +591,8 @@ void FastCgiPool::finishExchange(const InstancePtr& in)
     in->timer.cancel();
     ++in->requests;
     ++counters_.completed;
+    failedStarts_ = 0; // it started: the next failure starts the back-off from its first step
+    retryAt_ = {};
     maintenance_->served();
     in->lastActive = Clock::now();
     // (a learned N is always below instanceMaxRequests: adviseOnSelfRecycling learns no other)
@@ -629,6 +664,8 @@ void FastCgiPool::restart()
         self->stoppedReason_.clear();
         self->windows_->app.reset();
         self->windows_->pool.reset();
+        self->failedStarts_ = 0; // an administrator's start: at once
+        self->retryAt_ = {};
         self->events_->add(log::Severity::Info, self->describe(), "pool.started", "pool " + self->settings_.poolName + " started again");
         if (self->settings_.alwaysRunning)
             self->startInstances(self->limit_);
@@ -775,6 +812,7 @@ void FastCgiPool::publish()
     m.queued = static_cast<int>(queue_.size());
     m.requestsPerSecond = perSecond_;
     m.maxInstancesReached = reachedMax_;
+    m.failedStarts = failedStarts_;
     m.p50Ms = p50_;
     m.p90Ms = p90_;
     m.p99Ms = p99_;
@@ -783,6 +821,8 @@ void FastCgiPool::publish()
     m.busy = inState_[int(InstanceState::Busy)];
     m.draining = inState_[int(InstanceState::Draining)];
     auto now = Clock::now();
+    if (running_ && retryAt_ > now)
+        m.retryInSeconds = std::chrono::duration<double>(retryAt_ - now).count();
     for (auto& in : instances_) {
         InstanceMetrics im{in->pid(), in->state(), in->requests, std::chrono::duration<double>(now - in->startedAt).count(),
                            in->exchange ? in->exchange->job.url : std::string(), 0, 0};

@@ -96,6 +96,11 @@ private:
     bool retired_ = false;
     std::string stoppedReason_;
     bool waitedSinceTick_ = false;
+    // Restart back-off: failed starts in a row (an instance that died before its first answer),
+    // and no instance starts before retryAt_ (a timer then dispatches again).
+    int failedStarts_ = 0;
+    Clock::time_point retryAt_{};
+    std::unique_ptr<asio::steady_timer> retryTimer_;
     bool reachedMax_ = false;
     struct Windows;
     std::unique_ptr<Windows> windows_;

@@ -55,6 +55,9 @@ struct PoolMetrics {
     double requestsPerSecond = 0;
     double p50Ms = 0, p90Ms = 0, p99Ms = 0; // over the last 1,000 requests
     bool maxInstancesReached = false;         // php-fpm's "max children reached"
+    // Failing to start: the failed starts in a row and when the next start is (0: none waits).
+    int failedStarts = 0;
+    double retryInSeconds = 0;
     std::vector<InstanceMetrics> instances;
 };
 

@@ -44,6 +44,7 @@ struct FastCgiSettings {
     bool rapidFailProtection = true;
     int rapidFailMaxCrashes = 5;
     std::chrono::milliseconds rapidFailInterval{300000};
+    std::chrono::milliseconds restartBackoff{1000}; // after a failed start; doubled for each one in a row, at most 60 s
     std::chrono::milliseconds startupTimeLimit{90000};
     bool pingingEnabled = true;           // FCGI_GET_VALUES at start and on idle instances
     std::chrono::milliseconds pingInterval{30000};

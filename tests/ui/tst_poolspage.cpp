@@ -2,6 +2,7 @@
 // engine, the chart moves, Stop in the toolbar stops the engine's pool and the reason shows.
 #include "EngineSupport.h"
 #include "GuiSupport.h"
+#include "LiveWindow.h"
 #include "EngineClient.h"
 #include "EventsDock.h"
 #include "MainWindow.h"
@@ -16,6 +17,7 @@
 #include <QTreeWidget>
 #include <QApplication>
 #include <QTabWidget>
+#include <QHeaderView>
 #include <QTableView>
 #include <QTableWidget>
 #include <QToolBar>
@@ -285,6 +287,61 @@ private slots:
         for (const auto& e : client.eventsSince(0))
             logged = logged || (e.code == "instance.recycled" && e.message.find("(pid " + std::to_string(pid) + ") recycled") != std::string::npos);
         QVERIFY(logged);
+    }
+
+    // A pool that cannot start says it is trying ("Failing to start, retrying in 3 s"), as
+    // Supervisor's BACKOFF does; once rapid-fail protection stopped it, mending the file (the
+    // console's engine follows the file) leaves it stopped with the reason, until Start.
+    void failingToStartThenKeptStopped()
+    {
+        EngineFixture f;
+        QString pool = R"(<add name="fragile"><failure rapidFailProtectionMaxCrashes="2" restartBackoff="00:00:03" /></add>)";
+        f.values["@POOLS@"] = pool;
+        f.values["@APPS@"] = R"(<application path="/app" applicationPool="fragile"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)";
+        auto helper = [&](bool failing) {
+            f.values["@FASTCGI@"] = QString("<fastCgi><application fullPath=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi\">%1</application></fastCgi>")
+                                        .arg(failing ? R"(<environmentVariables><environmentVariable name="HELPER_EXIT_AT_START" value="3" /></environmentVariables>)"
+                                                     : "");
+            f.values["@HANDLERS@"] = "<add name=\"App\" path=\"/app/*\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"" LIDO_TEST_BIN_DIR
+                                     "/lido-test-fcgi\" />";
+        };
+        helper(true);
+        LiveWindow w(f);
+        QVERIFY2(w.ok(), qPrintable(w.error));
+        w.window->showPool("fragile");
+        PoolsModel* model = w.window->poolsPage()->model();
+        auto state = [&] {
+            for (int r = 0; r < model->rowCount(); ++r)
+                if (model->poolName(r) == "fragile")
+                    return model->index(r, PoolsModel::State).data().toString();
+            return QString();
+        };
+        Response first;
+        std::thread client([&] { first = fetch(f.port, "/app/x"); });
+        QTRY_VERIFY_WITH_TIMEOUT(state().startsWith("Failing to start, retrying in "), 5000);
+        QVERIFY2(state().contains("(1 failed start in a row)"), qPrintable(state()));
+        guitest::screenshot(w.window.get(), "pools-failing-to-start");
+        client.join();
+        QCOMPARE(first.status, 503);
+        QTRY_VERIFY(state().startsWith("Stopped: pool fragile stopped by rapid-fail protection: 2 crashes in 300 s"));
+
+        helper(false); // mended in the file; the console's engine applies it
+        f.s.config(f.text());
+        QTRY_VERIFY_WITH_TIMEOUT(state().contains("kept after the configuration changed; an administrator starts it"), 8000);
+        QCOMPARE(fetch(f.port, "/app/x").status, 503);
+        guitest::screenshot(w.window.get(), "pools-kept-stopped");
+        QVERIFY(w.window->poolsPage()->startAction()->isEnabled());
+        w.window->poolsPage()->startAction()->trigger();
+        QTRY_COMPARE(state(), QString("Started"));
+        QTRY_COMPARE(fetch(f.port, "/app/x").status, 200);
+
+        // A small window: the pools table still shows four rows (it showed one and a half).
+        w.window->resize(900, 560);
+        QTest::qWait(50); // laid out on the next turn of the event loop
+        QTableView* table = w.window->poolsPage()->table();
+        int rows = table->viewport()->height() / table->verticalHeader()->defaultSectionSize();
+        QVERIFY2(rows >= 4, qPrintable(QString("%1 rows visible in %2 px").arg(rows).arg(table->viewport()->height())));
+        guitest::screenshot(w.window.get(), "pools-small-window");
     }
 };
 

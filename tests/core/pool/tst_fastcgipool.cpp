@@ -187,6 +187,77 @@ private slots:
         QTRY_VERIFY(fragileRuns());
     }
 
+    // An application that cannot start is tried again after 0.2 s, 0.4 s, 0.8 s (restartBackoff,
+    // doubling), not four times within a millisecond: the crashes are spread, each back-off is an
+    // event and the snapshot says when the next start is; rapid-fail protection still stops it.
+    void failedStartsBackOff()
+    {
+        EngineFixture f;
+        useHelper(f, "", envVar("HELPER_EXIT_AT_START", "3"),
+                  R"(<add name="fragile"><failure rapidFailProtectionMaxCrashes="4" restartBackoff="00:00:00.200" /></add>)");
+        f.values["@APPS@"] = R"(<application path="/app" applicationPool="fragile"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)";
+        QVERIFY(f.start());
+        Response r;
+        std::thread client([&] { r = fetch(f.port, "/app/x"); }); // waits in the queue while the pool tries
+        auto fragile = [&] {
+            for (const auto& p : f.engine->snapshot().fastcgi)
+                if (p.pool == "fragile")
+                    return p;
+            return lido::pool::PoolMetrics{};
+        };
+        QTRY_VERIFY(fragile().retryInSeconds > 0);
+        QVERIFY(fragile().running && fragile().failedStarts >= 1);
+        QTRY_VERIFY(!f.events("pool.rapid-fail").empty());
+        client.join();
+        QCOMPARE(r.status, 503); // the waiting request gets the stop's reason
+        auto failed = f.events("pool.instance-failed");
+        QCOMPARE(int(failed.size()), 4);
+        for (size_t i = 1; i < failed.size(); ++i) {
+            auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(failed[i].time - failed[i - 1].time).count();
+            long wanted = 200L << (i - 1); // 200, 400, 800 ms
+            QVERIFY2(gap >= wanted - 20, qPrintable(QString("crash %1 came %2 ms after the one before, %3 ms wanted").arg(i).arg(gap).arg(wanted)));
+        }
+        QStringList backoffs;
+        for (const auto& e : f.events("pool.start-backoff"))
+            backoffs << QString::fromStdString(e.message).section(": ", 1);
+        QCOMPARE(backoffs.mid(0, 3), QStringList({"retrying in 0.2 s", "retrying in 0.4 s", "retrying in 0.8 s"}));
+        QVERIFY(QString::fromStdString(f.events("pool.start-backoff").front().message).startsWith("pool fragile is failing to start (1 in a row)"));
+        QVERIFY(!fragile().running);
+        QCOMPARE(fragile().retryInSeconds, 0.0); // stopped: nothing is retried
+        // Started by the administrator: at once, no back-off left over.
+        QVERIFY(f.engine->controlPool("fragile", lido::engine::PoolAction::Start));
+        QTRY_VERIFY(fragile().running);
+        QCOMPARE(fragile().failedStarts, 0);
+    }
+
+    // The sample says it: a pool that rapid-fail protection stopped stays stopped until an
+    // administrator starts it. Mending the file (here: the variable that makes it fail) is applied,
+    // and the pool stays stopped, with an event that says so and how to start it.
+    void rapidFailStopSurvivesTheFix()
+    {
+        EngineFixture f;
+        QString pool = R"(<add name="fragile"><failure rapidFailProtectionMaxCrashes="2" restartBackoff="00:00:00" /></add>)";
+        useHelper(f, "", envVar("HELPER_EXIT_AT_START", "3"), pool);
+        f.values["@APPS@"] = R"(<application path="/app" applicationPool="fragile"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)";
+        QVERIFY(f.start());
+        fetch(f.port, "/app/x");
+        QTRY_VERIFY(!f.events("pool.rapid-fail").empty());
+        useHelper(f, "", {}, pool); // mended
+        auto applied = f.apply();
+        QVERIFY2(applied.ok(), applied.ok() ? "" : applied.error().c_str());
+        QVERIFY2(QString::fromStdString(*applied).contains("environmentVariables"), applied->c_str());
+        QTRY_VERIFY(!f.events("pool.kept-stopped").empty());
+        QString kept = QString::fromStdString(f.events("pool.kept-stopped").front().message);
+        QVERIFY2(kept.startsWith("pool fragile stays stopped after the configuration change: pool fragile stopped by rapid-fail protection") &&
+                     kept.contains("lidoctl start pool fragile"),
+                 qPrintable(kept));
+        Response r = fetch(f.port, "/app/x");
+        QCOMPARE(r.status, 503);
+        QVERIFY2(r.body.contains("an administrator starts it"), r.body.constData());
+        QVERIFY(f.engine->controlPool("fragile", lido::engine::PoolAction::Start));
+        QTRY_COMPARE(fetch(f.port, "/app/x").status, 200); // the mended application serves
+    }
+
     void execFailureIsNamed()
     {
         EngineFixture f;

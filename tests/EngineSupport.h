@@ -408,6 +408,22 @@ public:
     std::unique_ptr<lido::engine::Engine> engine;
 };
 
+#ifndef Q_MOC_RUN
+// Pools a (/a) and b (/b), each with the FastCGI helper under arguments "one" and "two", each
+// mapped (*.app) by a <location> of its own application only.
+inline void scopedFastCgiApps(EngineFixture& f)
+{
+    f.values["@POOLS@"] = R"(<add name="a" /><add name="b" />)";
+    f.values["@APPS@"] = R"(<application path="/a" applicationPool="a"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)"
+                         R"(<application path="/b" applicationPool="b"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)";
+    QString helper = LIDO_TEST_BIN_DIR "/lido-test-fcgi";
+    f.values["@FASTCGI@"] = QString(R"(<fastCgi><application fullPath="%1" arguments="one" /><application fullPath="%1" arguments="two" /></fastCgi>)").arg(helper);
+    QString location = R"(<location path="Main/%1"><system.webServer><handlers><add name="%2" path="*.app" verb="*" modules="FastCgiModule" )"
+                       R"(scriptProcessor="%3|%4" /></handlers></system.webServer></location>)";
+    f.values["@LIDO@"] = location.arg("a", "One", helper, "one") + location.arg("b", "Two", helper, "two");
+}
+#endif
+
 // A self-signed P-256 certificate for cn (its own CA) in NAME.pem and NAME.key, readable by the
 // engine and the pools' users. False (with openssl's words as a warning) when openssl fails.
 inline bool makeCertificate(const testsupport::Scratch& s, const QString& name, const QString& cn, int days = 30)

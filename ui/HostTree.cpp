@@ -2,6 +2,7 @@
 
 #include "EngineClient.h"
 #include "config/Config.h"
+#include "routing/SiteMap.h"
 
 #include <QApplication>
 #include <QHeaderView>
@@ -63,10 +64,11 @@ void HostTree::setConfig(std::shared_ptr<const lido::config::Config> config)
             }
         }
     }
-    std::vector<std::string> fastcgi;
-    for (const ConfigElement* h : config->handlers())
-        if (h->get("modules").find("FastCgiModule") != std::string::npos)
-            fastcgi.push_back(h->get("scriptProcessor"));
+    // Under each pool the FastCGI programs its applications can reach (as the engine runs them),
+    // not every program some handler names.
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>> fastcgi; // pool -> (program, arguments)
+    for (const auto& [pool, program, arguments] : lido::routing::SiteMap::build(*config)->reachableFastCgi())
+        fastcgi[pool].emplace_back(program, arguments);
     bool cgi = false;
     for (const ConfigElement* h : config->handlers())
         cgi = cgi || h->get("modules").find("CgiModule") != std::string::npos;
@@ -74,10 +76,10 @@ void HostTree::setConfig(std::shared_ptr<const lido::config::Config> config)
         auto* p = new QTreeWidgetItem(pools_, {q(pool->get("name"))});
         p->setData(0, Kind, "pool");
         p->setData(0, Name, q(pool->get("name")));
-        for (const std::string& sp : fastcgi) {
+        for (const auto& [programPath, args] : fastcgi[pool->get("name")]) {
             // The program's name and its arguments; the full path in the tooltip.
-            QString program = q(sp.substr(0, sp.find('|')));
-            QString arguments = sp.find('|') == std::string::npos ? QString() : q(sp.substr(sp.find('|') + 1));
+            QString program = q(programPath);
+            QString arguments = q(args);
             auto* f = new QTreeWidgetItem(p, {tr("FastCGI %1").arg(program.section('/', -1) + (arguments.isEmpty() ? "" : " " + arguments))});
             f->setData(0, Kind, "fastcgi");
             f->setData(0, Name, program + (arguments.isEmpty() ? "" : " " + arguments));

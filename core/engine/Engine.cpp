@@ -179,12 +179,9 @@ struct Engine::Impl {
             shared->pools.emplace(a.name, std::move(rt));
         }
 
-        // FastCGI pools: every application pool that serves an application, with every FastCGI
-        // application a handler names. A pool whose settings are unchanged is the same object.
-        std::vector<std::pair<std::string, std::string>> fastCgiApps;
-        for (const HandlerMapping* h : shared->map->allHandlers())
-            if (h->module == Module::FastCgi)
-                fastCgiApps.emplace_back(h->fastCgiPath, h->fastCgiArguments);
+        // FastCGI pools: one per (application pool, FastCGI application) that a request can reach,
+        // the FastCGI handlers in effect where the pool's applications are. A pool whose settings
+        // are unchanged is the same object.
         // A FastCGI pool that rapid-fail protection stopped stays stopped when the file changes,
         // as the sample says: fixing the file is not starting the pool (lidoctl start pool P is).
         keptStopped.clear();
@@ -192,30 +189,24 @@ struct Engine::Impl {
             for (const auto& [key, p] : old->fastcgi)
                 if (pool::PoolMetrics m = p ? p->metrics() : pool::PoolMetrics{}; p && !m.running && m.stoppedReason.find("rapid-fail") != std::string::npos)
                     keptStopped.emplace(key.substr(0, key.find('\x1f')), m.stoppedReason);
-        std::set<std::string> usedPools;
-        for (const SiteConfig& site : shared->map->sites())
-            for (const Application& a : site.applications)
-                usedPools.insert(a.pool);
-        for (const std::string& poolName : usedPools) {
+        for (const auto& [poolName, fullPath, args] : shared->map->reachableFastCgi()) {
             if (!shared->pools.count(poolName))
                 continue;
-            for (const auto& [fullPath, args] : fastCgiApps) {
-                std::string key = fastCgiKey(poolName, fullPath, args);
-                if (shared->fastcgi.count(key))
+            std::string key = fastCgiKey(poolName, fullPath, args);
+            if (shared->fastcgi.count(key))
+                continue;
+            for (const ConfigElement* app : config->fastCgiApplications()) {
+                if (config::expandEnvironment(app->get("fullPath")) != fullPath || app->get("arguments") != args)
                     continue;
-                for (const ConfigElement* app : config->fastCgiApplications()) {
-                    if (config::expandEnvironment(app->get("fullPath")) != fullPath || app->get("arguments") != args)
-                        continue;
-                    auto settings = fastCgiSettings(*app, shared->pools.at(poolName).settings, runtimeDir);
-                    if (old)
-                        if (auto it = old->fastcgi.find(key); it != old->fastcgi.end() && it->second && it->second->settings() == settings) {
-                            shared->fastcgi[key] = it->second;
-                            break;
-                        }
-                    // Each pool's strand lives on one worker; pools are spread over the workers.
-                    shared->fastcgi[key] = std::make_shared<pool::FastCgiPool>(listeners->nextIo(), std::move(settings), events);
-                    break;
-                }
+                auto settings = fastCgiSettings(*app, shared->pools.at(poolName).settings, runtimeDir);
+                if (old)
+                    if (auto it = old->fastcgi.find(key); it != old->fastcgi.end() && it->second && it->second->settings() == settings) {
+                        shared->fastcgi[key] = it->second;
+                        break;
+                    }
+                // Each pool's strand lives on one worker; pools are spread over the workers.
+                shared->fastcgi[key] = std::make_shared<pool::FastCgiPool>(listeners->nextIo(), std::move(settings), events);
+                break;
             }
         }
 

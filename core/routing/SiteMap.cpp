@@ -133,6 +133,47 @@ std::shared_ptr<const Scope> scopeFrom(const config::EffectiveSettings& e, const
 
 } // namespace
 
+// (Every pool used to get every FastCGI application some handler named: the sample's static pool
+// had a C program's pool, and AlwaysRunning pools started programs no request could reach.)
+std::set<std::tuple<std::string, std::string, std::string>> SiteMap::reachableFastCgi() const
+{
+    std::set<std::tuple<std::string, std::string, std::string>> out;
+    // (A pattern with '/' matches within every application too, as handlerFor() does: "/cgi-bin/*"
+    // reaches /shop/cgi-bin/ as well, so a handler in scope is reachable by any application there.)
+    // The root application is the exception: its URLs are the URL, so "/capp/*" reaches it only
+    // if /capp is not an application of its own.
+    auto add = [&](const SiteConfig& site, const Application& a, const Scope& scope) {
+        for (const HandlerMapping& h : scope.handlers) {
+            if (h.module != Module::FastCgi)
+                continue;
+            std::string fixed = h.path.substr(0, h.path.find_first_of("*?["));
+            if (a.path == "/" && fixed.size() > 1 && fixed.front() == '/' &&
+                std::any_of(site.applications.begin(), site.applications.end(), [&](const Application& other) {
+                    return other.path != "/" && fixed.compare(0, other.path.size() + 1, other.path + "/") == 0;
+                }))
+                continue;
+            out.emplace(a.pool, h.fastCgiPath, h.fastCgiArguments);
+        }
+    };
+    for (const SiteConfig& site : sites_) {
+        for (const Application& a : site.applications) {
+            std::string root = a.path == "/" ? "/" : a.path + "/";
+            for (const auto& scope : site.scopes) // longest prefix first
+                if (root.compare(0, scope->prefix.size(), scope->prefix) == 0) {
+                    add(site, a, *scope);
+                    break;
+                }
+        }
+        for (const auto& scope : site.scopes)
+            for (const Application& a : site.applications) // longest path first: the scope's owner
+                if (a.path == "/" || scope->prefix.compare(0, a.path.size() + 1, a.path + "/") == 0) {
+                    add(site, a, *scope);
+                    break;
+                }
+    }
+    return out;
+}
+
 std::vector<const HandlerMapping*> SiteMap::allHandlers() const
 {
     std::vector<const HandlerMapping*> out;

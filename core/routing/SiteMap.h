@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace lido::routing {
@@ -125,6 +127,10 @@ public:
     const Scope& serverScope() const { return *server_; }
     // Every scope's handler mappings, each once (the FastCGI applications they name get pools).
     std::vector<const HandlerMapping*> allHandlers() const;
+    // The (application pool, FastCGI program, arguments) that requests can reach: for each
+    // application, the FastCGI handlers of the scope its root is in and of every <location>
+    // scope below it that no deeper application owns. The engine runs a FastCGI pool for each.
+    std::set<std::tuple<std::string, std::string, std::string>> reachableFastCgi() const;
 
     // The site for a connection to localIp:localPort with this Host header; null when none.
     const SiteConfig* siteFor(const std::string& localIp, uint16_t localPort, const std::string& host) const;

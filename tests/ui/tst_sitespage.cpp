@@ -183,6 +183,33 @@ private slots:
         QTRY_VERIFY(table->model()->index(0, SitesModel::RequestsPerSecond).data().toDouble() > 10);
         screenshot(&w, "sites-test-load");
     }
+
+    // The Host tree lists under each pool the FastCGI programs its applications reach, not every
+    // program some handler names (pool a showed "two" and pool b "one" before, and web both).
+    void hostTreeListsTheProgramsEachPoolRuns()
+    {
+        EngineFixture f;
+        scopedFastCgiApps(f);
+        QString helper = LIDO_TEST_BIN_DIR "/lido-test-fcgi";
+        LiveWindow live(f);
+        QVERIFY2(live.ok(), qPrintable(live.error));
+        HostTree* tree = live.window->hostTree();
+        auto programs = [&](const QString& pool) {
+            QStringList out;
+            QTreeWidgetItem* p = tree->poolItem(pool);
+            for (int i = 0; p && i < p->childCount(); ++i)
+                if (p->child(i)->text(0).startsWith("FastCGI"))
+                    out << p->child(i)->text(0);
+            return out;
+        };
+        QCOMPARE(programs("a"), QStringList({"FastCGI lido-test-fcgi one"}));
+        QCOMPARE(programs("b"), QStringList({"FastCGI lido-test-fcgi two"}));
+        QCOMPARE(programs("web"), QStringList());
+        QCOMPARE(fetch(f.port, "/a/x.app").status, 200);
+        QTRY_VERIFY(tree->poolItem("a")->child(0)->toolTip(0).contains("busy"));  // the engine's pool behind it
+        tree->expandAll();
+        screenshot(live.window.get(), "host-tree-reachable");
+    }
 };
 
 QTEST_MAIN(tst_SitesPage)

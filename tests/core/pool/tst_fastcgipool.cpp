@@ -258,6 +258,25 @@ private slots:
         QTRY_COMPARE(fetch(f.port, "/app/x").status, 200); // the mended application serves
     }
 
+    // A FastCGI pool exists only where a request can reach it: /a's pool runs the program its
+    // <location> maps, /b's the other, the site's own pool neither. Every pool used to get every
+    // FastCGI application a handler named (and an AlwaysRunning pool started them all).
+    void poolsOnlyWhereRequestsReachThem()
+    {
+        EngineFixture f;
+        scopedFastCgiApps(f);
+        QString helper = LIDO_TEST_BIN_DIR "/lido-test-fcgi";
+        QVERIFY(f.start());
+        QStringList pools;
+        for (const auto& p : f.engine->snapshot().fastcgi)
+            pools << QString::fromStdString(p.pool + " " + p.application);
+        pools.sort();
+        QCOMPARE(pools, QStringList({"a " + helper + " one", "b " + helper + " two"}));
+        QCOMPARE(fetch(f.port, "/a/x.app").status, 200);
+        QCOMPARE(fetch(f.port, "/b/x.app").status, 200);
+        QCOMPARE(fetch(f.port, "/x.app").status, 404); // the site's root has no such handler: a file that is not there
+    }
+
     void execFailureIsNamed()
     {
         EngineFixture f;

@@ -713,7 +713,7 @@ Result<void> Engine::controlPool(const std::string& name, PoolAction action)
         switch (action) {
         case PoolAction::Start: p->restart(); break;
         case PoolAction::Stop: p->stop("stopped by the administrator"); break;
-        case PoolAction::Recycle: p->recycle("recycled by the administrator"); break;
+        case PoolAction::Recycle: p->recycle("by the administrator"); break;
         }
     }
     return {};
@@ -725,7 +725,7 @@ Result<void> Engine::recycleInstance(const std::string& name, int pid)
     if (!shared || !shared->config->pool(name))
         return fail("no application pool '" + name + "'");
     for (auto& [key, p] : shared->fastcgi)
-        if (p && key.substr(0, key.find('\x1f')) == name && p->recycleInstance(pid, "recycled by the administrator"))
+        if (p && key.substr(0, key.find('\x1f')) == name && p->recycleInstance(pid, "by the administrator"))
             return {};
     return fail("no running instance with pid " + std::to_string(pid) + " in application pool '" + name + "'");
 }

@@ -361,9 +361,14 @@ void FastCgiPool::instanceExited(const InstancePtr& in, int status)
     in->removeSocketFile();
     std::string how = process::describeStatus(status);
     if (in->state() == InstanceState::Stopping) {
+        // A stop the pool asked for reads as one, not as a crash ("after SIGKILL: signal 9" did).
         const std::string& signals = in->child->signalsSent();
-        events_->add(log::Severity::Info, describe(), "instance.stopped",
-                     in->name() + " stopped (" + in->stopReason + ")" + (signals.empty() ? std::string() : " after " + signals) + ": " + how);
+        std::string ended = signals == "SIGKILL" ? "killed with SIGKILL, as signalBeforeTerminateSeconds is 0"
+                            : signals == "SIGTERM" ? "exited on SIGTERM with " + how
+                            : signals.empty()      ? "exited with " + how
+                                                   : "ignored SIGTERM for " + std::to_string(settings_.signalBeforeTerminateSeconds) +
+                                                    " s (signalBeforeTerminateSeconds), killed with SIGKILL";
+        events_->add(log::Severity::Info, describe(), "instance.stopped", in->name() + " stopped (" + in->stopReason + "): " + ended);
         if (in->exchange)
             failExchange(in, 502, "the FastCGI instance was stopped: " + in->stopReason, FailCause::Stopped);
         forget(in);

@@ -311,6 +311,20 @@ private slots:
 
     void signalBeforeTerminate()
     {
+        { // 0 (the default): SIGKILL at once, said as the pool's own stop, not as a crash
+            EngineFixture f;
+            useHelper(f, "maxInstances=\"1\"");
+            QVERIFY(f.start());
+            QCOMPARE(fetch(f.port, "/app/x").status, 200);
+            QVERIFY(f.engine->controlPool("web", lido::engine::PoolAction::Recycle));
+            QTRY_VERIFY(!f.events("instance.stopped").empty());
+            QString stopped = QString::fromStdString(f.events("instance.stopped").front().message);
+            QVERIFY2(QRegularExpression("^instance \\d+ \\(pid \\d+\\) stopped \\(recycled: by the administrator\\): killed with SIGKILL, as "
+                                        "signalBeforeTerminateSeconds is 0$")
+                         .match(stopped)
+                         .hasMatch(),
+                     qPrintable(stopped));
+        }
         for (bool ignores : {false, true}) {
             EngineFixture f;
             useHelper(f, "maxInstances=\"1\" signalBeforeTerminateSeconds=\"1\"", ignores ? envVar("HELPER_IGNORE_TERM", "1") : QString());
@@ -322,11 +336,11 @@ private slots:
             if (ignores) {
                 QVERIFY(!f.events("instance.killed").empty());
                 QVERIFY(QString::fromStdString(f.events("instance.killed").front().message).contains("did not exit within 1 s of SIGTERM; killed with SIGKILL"));
-                QVERIFY2(stopped.endsWith("after SIGTERM and SIGKILL: signal 9 (SIGKILL)"), qPrintable(stopped));
+                QVERIFY2(stopped.endsWith("): ignored SIGTERM for 1 s (signalBeforeTerminateSeconds), killed with SIGKILL"), qPrintable(stopped));
             } else {
                 QVERIFY(f.events("instance.killed").empty());
                 // libfcgi applications leave their accept loop on SIGTERM and exit normally.
-                QVERIFY2(stopped.endsWith("after SIGTERM: exit status 0"), qPrintable(stopped));
+                QVERIFY2(stopped.endsWith("): exited on SIGTERM with exit status 0"), qPrintable(stopped));
             }
         }
     }

@@ -770,7 +770,8 @@ std::vector<TraceSummary> Engine::traces(const std::string& site, size_t limit) 
         if (state->traces && (site.empty() || name == site))
             for (TraceSummary& t : state->traces->list())
                 out.push_back(std::move(t));
-    std::sort(out.begin(), out.end(), [](const TraceSummary& a, const TraceSummary& b) { return a.time > b.time; });
+    // Newest first; within one millisecond the later file of a site (fr000012 after fr000011).
+    std::sort(out.begin(), out.end(), [](const TraceSummary& a, const TraceSummary& b) { return a.time != b.time ? a.time > b.time : a.id > b.id; });
     if (out.size() > limit)
         out.resize(limit);
     return out;

@@ -10,8 +10,10 @@
 #include <ctime>
 #include <filesystem>
 #include <fnmatch.h>
+#include <fcntl.h>
 #include <fstream>
 #include <sstream>
+#include <unistd.h>
 
 namespace lido::engine {
 
@@ -179,14 +181,20 @@ Result<std::string> TraceStore::write(const log::RequestTrack& t, const TraceRul
     std::snprintf(name, sizeof name, "fr%06llu", static_cast<unsigned long long>(next_ % 1000000));
     ++next_;
     std::error_code ec;
+    // Traces hold URLs with their query strings and the application's stderr: readable by the
+    // engine's user and group only (0750 folders, 0640 files), as the log folder is.
     std::filesystem::create_directories(folder_, ec);
+    std::filesystem::permissions(folder_, std::filesystem::perms(0750), ec);
     std::string file = folder_ + "/" + name + ".json", tmp = file + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << text << '\n';
-        out.flush();
-        if (!out)
-            return fail("cannot write the trace " + file + ": " + std::strerror(errno));
+    text += '\n';
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    bool written = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    int err = errno;
+    if (fd >= 0)
+        ::close(fd);
+    if (!written) {
+        ::unlink(tmp.c_str());
+        return fail("cannot write the trace " + file + ": " + std::strerror(err)); // a full disk costs this trace, nothing else
     }
     if (std::rename(tmp.c_str(), file.c_str()) != 0)
         return fail("cannot write the trace " + file + ": " + std::strerror(errno));

@@ -1,19 +1,26 @@
 // Benchmark (not a test) for the console: opens a configuration with 1,000 pools and 1,000 sites
 // in the real main window, drives snapshots for all of them at 1 Hz, and prints the time to first
-// paint and the CPU the GUI thread uses while the Application Pools page sits idle.
-//   xvfb-run -a build/bin/lido_console_bench [POOLS] [IDLE_SECONDS]
+// paint and the CPU the GUI thread uses while the Application Pools page sits idle. With SERVERS
+// above 1, that many more servers of POOLS pools each publish at 1 Hz too, watched by the
+// Connections dock, the Servers overview and the tray, as in the console.
+//   xvfb-run -a build/bin/lido_console_bench [POOLS] [IDLE_SECONDS] [SERVERS]
 #include "EngineClient.h"
 #include "MainWindow.h"
 #include "PoolsPage.h"
+#include "ServerList.h"
+#include "Tray.h"
 
 #include <QApplication>
 #include <QElapsedTimer>
 #include <QTableView>
 #include <QTimer>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <memory>
+#include <vector>
 #include <unistd.h>
 
 namespace {
@@ -103,6 +110,7 @@ int main(int argc, char** argv)
     QApplication::setOrganizationName("LidoBench");
     int count = argc > 1 ? std::atoi(argv[1]) : 1000;
     int idleSeconds = argc > 2 ? std::atoi(argv[2]) : 20;
+    int serverCount = argc > 3 ? std::max(1, std::atoi(argv[3])) : 1;
     std::string dir = "/tmp/lido-console-bench-" + std::to_string(::getpid());
     std::string mk = "mkdir -p " + dir + "/www";
     if (std::system(mk.c_str()) != 0)
@@ -125,7 +133,14 @@ int main(int argc, char** argv)
     QElapsedTimer clock;
     clock.start();
     FixtureEngine engine(count);
-    MainWindow window(&engine);
+    ServerList servers(&engine);
+    std::vector<std::unique_ptr<FixtureEngine>> others;
+    for (int i = 1; i < serverCount; ++i) {
+        others.push_back(std::make_unique<FixtureEngine>(count));
+        servers.addClient(QString("server%1").arg(i), others.back().get());
+    }
+    MainWindow window(&engine, &servers);
+    Tray tray(&servers);
     FirstPaint paint;
     paint.clock = &clock;
     window.poolsPage()->table()->viewport()->installEventFilter(&paint);
@@ -141,7 +156,7 @@ int main(int argc, char** argv)
         QTimer::singleShot(idleSeconds * 1000, &app, [&] {
             double cpu = threadCpuSeconds() - cpuStart;
             double wall = static_cast<double>(idle.elapsed()) / 1000.0;
-            std::printf("console: %d pools, %d sites, snapshots at 1 Hz\n", count, count);
+            std::printf("console: %d pools, %d sites, snapshots at 1 Hz, %d server(s)\n", count, count, serverCount);
             std::printf("first paint of the pools table: %lld ms after start (goal < 1000 ms)\n", static_cast<long long>(paint.at));
             std::printf("GUI thread CPU while idle on the pools page: %.2f %% of a core over %.0f s (goal < 5 %%)\n", 100.0 * cpu / wall, wall);
             std::printf("pools table rows: %d\n", window.poolsPage()->table()->model()->rowCount());

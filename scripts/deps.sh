@@ -10,7 +10,7 @@ LIDO_PACKAGES=(
   mediawiki php-sqlite3 php-laravel-framework
   libnghttp2-dev nghttp2-client pebble
   dpkg-dev file man-db desktop-file-utils appstream bash-completion logrotate
-  haproxy prometheus
+  haproxy prometheus openssh-server openssh-client
 )
 missing=()
 for p in "${LIDO_PACKAGES[@]}"; do

@@ -44,6 +44,8 @@ ChangesDialog::ChangesDialog(const QString& file, std::function<QString()> runni
     auto addVersions = [this](QComboBox* box) {
         if (running_ && !running_().isEmpty())
             box->addItem(tr("Running (the engine's)"), "running");
+        if (file_.isEmpty()) // two servers' running configurations (addSource)
+            return;
         box->addItem(tr("Saved (%1)").arg(file_), "saved");
         auto config = loadConfig(file_.toStdString(), ValidateOptions{false});
         for (const HistoryEntry& e : historyFor(file_.toStdString(), config ? config->get() : nullptr).list())
@@ -101,11 +103,27 @@ ChangesDialog::ChangesDialog(const QString& file, std::function<QString()> runni
     connect(exportButton, &QPushButton::clicked, this, &ChangesDialog::exportClicked);
     connect(from_, &QComboBox::activated, this, &ChangesDialog::recompute);
     connect(to_, &QComboBox::activated, this, &ChangesDialog::recompute);
-    recompute();
+    if (!file_.isEmpty())
+        recompute();
+}
+
+void ChangesDialog::addSource(const QString& label, const QString& key, std::function<QString()> text)
+{
+    sources_.push_back({key, label, std::move(text)});
+    for (QComboBox* box : {from_, to_})
+        box->insertItem(0, label, key);
 }
 
 QString ChangesDialog::textOf(const QString& version, QString* name, QString* error) const
 {
+    for (const Source& s : sources_)
+        if (s.key == version) {
+            *name = s.label;
+            QString text = s.text();
+            if (text.isEmpty())
+                *error = tr("%1: not known yet (the server has not answered)").arg(s.label);
+            return text;
+        }
     if (version == "running") {
         *name = file_ + " (running)";
         return running_ ? running_() : QString();

@@ -5,6 +5,7 @@
 // script (IIS Manager's Generate Script).
 #include <QDialog>
 #include <functional>
+#include <vector>
 
 class QComboBox;
 class QPlainTextEdit;
@@ -17,6 +18,8 @@ public:
     // running: the running configuration's text (empty when no engine runs).
     ChangesDialog(const QString& file, std::function<QString()> running, QWidget* parent = nullptr);
 
+    // Another version offered first in both lists (a server's running configuration), as key.
+    void addSource(const QString& label, const QString& key, std::function<QString()> text);
     // Versions offered: "running", "saved", "history:ID", or "file:PATH".
     void compare(const QString& from, const QString& to);
     QString semanticText() const;
@@ -37,4 +40,9 @@ private:
     QPlainTextEdit *semantic_, *unified_;
     QLabel* status_;
     QString fromText_, toText_, fromName_, toName_;
+    struct Source {
+        QString key, label;
+        std::function<QString()> text;
+    };
+    std::vector<Source> sources_;
 };

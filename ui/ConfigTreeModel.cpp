@@ -1,4 +1,5 @@
 #include "ConfigTreeModel.h"
+#include "Health.h"
 
 #include "config/Schema.h"
 
@@ -116,11 +117,10 @@ QVariant ConfigTreeModel::data(const QModelIndex& index, int role) const
         auto it = worst_.find(e->path);
         if (it == worst_.end())
             return {};
-        QStyle* style = QApplication::style();
         switch (it->second) {
-        case Severity::Error: return style->standardIcon(QStyle::SP_MessageBoxCritical);
-        case Severity::Warning: return style->standardIcon(QStyle::SP_MessageBoxWarning);
-        case Severity::Ignored: return style->standardIcon(QStyle::SP_MessageBoxInformation);
+        case Severity::Error: return styleIcon(QStyle::SP_MessageBoxCritical);
+        case Severity::Warning: return styleIcon(QStyle::SP_MessageBoxWarning);
+        case Severity::Ignored: return styleIcon(QStyle::SP_MessageBoxInformation);
         }
     }
     if (role == Qt::ForegroundRole && !e->spec)

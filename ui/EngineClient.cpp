@@ -7,6 +7,10 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QProcess>
+#include <QRegularExpression>
+
+#include <algorithm>
 
 InProcessEngineClient::InProcessEngineClient(QObject* parent) : EngineClient(parent)
 {
@@ -157,28 +161,162 @@ EngineProbe probeEngine(const QString& socketPath, QString* error)
 
 RemoteEngineClient::RemoteEngineClient(QObject* parent) : EngineClient(parent)
 {
-    connect(&socket_, &QLocalSocket::readyRead, this, &RemoteEngineClient::readLines);
-    connect(&socket_, &QLocalSocket::connected, this, [this] {
-        send(R"({"id":0,"op":"events","since":0})");
-        send(R"({"id":-2,"op":"config"})");
-        send(R"({"op":"subscribe"})");
-        emit connected();
-    });
-    connect(&socket_, &QLocalSocket::errorOccurred, this, [this](QLocalSocket::LocalSocketError) {
-        emit commandFailed(tr("Engine at %1: %2").arg(path_, socket_.errorString()));
-    });
+    retry_.setSingleShot(true);
+    connect(&retry_, &QTimer::timeout, this, &RemoteEngineClient::open);
 }
 
-void RemoteEngineClient::connectTo(const QString& socketPath)
+RemoteEngineClient::~RemoteEngineClient() { disconnect(); }
+
+void RemoteEngineClient::connectTo(const QString& socketPath) { start(socketPath, QString()); }
+
+void RemoteEngineClient::connectOverSsh(const QString& destination) { start(QString(), destination); }
+
+void RemoteEngineClient::start(const QString& socketPath, const QString& destination)
 {
+    disconnect();
     path_ = socketPath;
-    socket_.abort();
-    buffer_.clear();
+    destination_ = destination;
     events_.clear();
-    socket_.connectToServer(socketPath);
+    engineSeq_ = seqOffset_ = 0;
+    retryMs_ = retryBaseMs_;
+    open();
 }
 
-bool RemoteEngineClient::isConnected() const { return socket_.state() == QLocalSocket::ConnectedState; }
+QStringList RemoteEngineClient::sshArguments(const QString& destination)
+{
+    // -T: no terminal (the channel is bytes); BatchMode: never a prompt the console cannot answer;
+    // ServerAlive: a server that went away without a word ends the channel within 30 s.
+    QStringList args{"-T", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=3"};
+    QString target = destination.trimmed();
+    if (!target.startsWith("ssh://")) {
+        int at = target.lastIndexOf('@');
+        QString host = target.mid(at + 1), user = at >= 0 ? target.left(at + 1) : QString();
+        QString port;
+        if (host.startsWith('[')) { // [::1]:2222
+            int close = host.indexOf(']');
+            if (close > 0 && host.mid(close + 1).startsWith(':'))
+                port = host.mid(close + 2);
+            host = host.mid(1, close > 0 ? close - 1 : -1);
+        } else if (host.count(':') == 1) {
+            port = host.section(':', 1);
+            host = host.section(':', 0, 0);
+        }
+        if (!port.isEmpty())
+            args << "-p" << port;
+        target = user + host;
+    }
+    args << "--" << target << "lidoctl" << "bridge";
+    return args;
+}
+
+void RemoteEngineClient::closeChannel()
+{
+    if (socket_) {
+        socket_->disconnect(this);
+        socket_->abort();
+        socket_->deleteLater();
+        socket_ = nullptr;
+    }
+    if (ssh_) {
+        ssh_->disconnect(this);
+        ssh_->kill();
+        ssh_->waitForFinished(2000);
+        delete ssh_;
+        ssh_ = nullptr;
+    }
+}
+
+void RemoteEngineClient::disconnect()
+{
+    retry_.stop();
+    closeChannel();
+    io_ = nullptr;
+    buffer_.clear();
+    if (link_ != Link::Idle) {
+        link_ = Link::Idle;
+        emit linkChanged();
+    }
+}
+
+void RemoteEngineClient::open()
+{
+    // A fresh channel each time: the old one's buffers and state go with it.
+    closeChannel();
+    buffer_.clear();
+    sshErrors_.clear();
+    if (link_ != Link::Connecting && link_ != Link::Unreachable) {
+        link_ = Link::Connecting;
+        emit linkChanged();
+    }
+    if (destination_.isEmpty()) {
+        socket_ = new QLocalSocket(this);
+        io_ = socket_;
+        connect(socket_, &QLocalSocket::readyRead, this, &RemoteEngineClient::readLines);
+        connect(socket_, &QLocalSocket::connected, this, &RemoteEngineClient::opened);
+        connect(socket_, &QLocalSocket::disconnected, this, [this] { lost(tr("the engine closed the connection")); });
+        connect(socket_, &QLocalSocket::errorOccurred, this, [this](QLocalSocket::LocalSocketError) { lost(socket_->errorString()); });
+        socket_->connectToServer(path_);
+        return;
+    }
+    QString target = destination_.trimmed();
+    if (target.isEmpty() || target.startsWith('-') || target.contains(QRegularExpression("\\s"))) {
+        lost(tr("not a destination: %1 (user@host or user@host:port)").arg(destination_));
+        return;
+    }
+    ssh_ = new QProcess(this);
+    io_ = ssh_;
+    QStringList command = QProcess::splitCommand(qEnvironmentVariable("LIDO_SSH_COMMAND", "ssh"));
+    if (command.isEmpty())
+        command << "ssh";
+    QString program = command.takeFirst();
+    connect(ssh_, &QProcess::readyReadStandardOutput, this, &RemoteEngineClient::readLines);
+    connect(ssh_, &QProcess::readyReadStandardError, this, [this] {
+        sshErrors_ += ssh_->readAllStandardError();
+        if (sshErrors_.size() > 4096)
+            sshErrors_ = sshErrors_.right(4096);
+    });
+    connect(ssh_, &QProcess::started, this, &RemoteEngineClient::opened);
+    connect(ssh_, &QProcess::errorOccurred, this, [this, program](QProcess::ProcessError e) {
+        if (e == QProcess::FailedToStart)
+            lost(tr("cannot run %1: %2").arg(program, ssh_->errorString()));
+    });
+    connect(ssh_, &QProcess::finished, this, [this](int code, QProcess::ExitStatus status) {
+        sshErrors_ += ssh_->readAllStandardError();
+        QString last;
+        for (const QByteArray& line : sshErrors_.split('\n'))
+            if (!line.trimmed().isEmpty())
+                last = QString::fromUtf8(line.trimmed());
+        if (last.isEmpty())
+            last = status == QProcess::CrashExit ? tr("ssh was killed") : tr("ssh exited with status %1").arg(code);
+        lost(last);
+    });
+    ssh_->start(program, command + sshArguments(target));
+}
+
+void RemoteEngineClient::opened()
+{
+    send(R"({"id":0,"op":"events","since":0})");
+    send(R"({"id":-2,"op":"config"})");
+    send(R"({"op":"subscribe"})");
+}
+
+void RemoteEngineClient::lost(const QString& why)
+{
+    if (link_ == Link::Idle)
+        return;
+    bool fresh = link_ != Link::Unreachable || linkError_ != why;
+    link_ = Link::Unreachable;
+    linkError_ = why;
+    io_ = nullptr;
+    if (fresh) {
+        emit commandFailed(tr("Engine at %1: %2").arg(where(), why));
+        emit linkChanged();
+    }
+    if (!retry_.isActive()) {
+        retry_.start(retryMs_);
+        retryMs_ = std::min(retryMs_ * 2, std::min(30 * retryBaseMs_, 30000));
+    }
+}
 
 std::vector<lido::log::Event> RemoteEngineClient::eventsSince(uint64_t seq) const
 {
@@ -191,7 +329,10 @@ std::vector<lido::log::Event> RemoteEngineClient::eventsSince(uint64_t seq) cons
 
 void RemoteEngineClient::send(const QByteArray& json)
 {
-    socket_.write(json + "\n");
+    if (io_)
+        io_->write(json + "\n");
+    else if (!json.startsWith("{\"id\":-"))
+        emit commandFailed(tr("Engine at %1 is unreachable: %2").arg(where(), linkError_));
 }
 
 void RemoteEngineClient::controlPool(const QString& name, lido::engine::PoolAction action)
@@ -234,22 +375,36 @@ void RemoteEngineClient::requestTrace(const QString& id)
 
 void RemoteEngineClient::readLines()
 {
-    buffer_ += socket_.readAll();
+    if (!io_)
+        return;
+    buffer_ += ssh_ ? ssh_->readAllStandardOutput() : io_->readAll();
     qsizetype nl;
     bool fresh = false;
+    if (link_ != Link::Connected && buffer_.contains('\n')) {
+        link_ = Link::Connected;
+        linkError_.clear();
+        retryMs_ = retryBaseMs_;
+        emit linkChanged();
+        emit connected();
+    }
     while ((nl = buffer_.indexOf('\n')) >= 0) {
         QByteArray line = buffer_.left(nl);
         buffer_.remove(0, nl + 1);
         QJsonObject o = QJsonDocument::fromJson(line).object();
-        auto addEvent = [this](const QJsonObject& e) {
-            if (auto event = lido::admin::parseEvent(QJsonDocument(e).toJson(QJsonDocument::Compact).toStdString())) {
-                if (!events_.empty() && event->seq <= events_.back().seq)
-                    return;
-                events_.push_back(std::move(*event));
-                while (events_.size() > 10000)
-                    events_.pop_front();
-            }
+        // Events keep one numbering across reconnections: the engine's own after the last one
+        // seen, or, from an engine that restarted (its numbers start again), after ours.
+        auto keyOf = [](const lido::log::Event& e) { return e.code + '\n' + e.message + '\n' + std::to_string(e.time.time_since_epoch().count()); };
+        auto addEvent = [this, &keyOf](lido::log::Event event) {
+            if (event.seq <= engineSeq_)
+                return;
+            engineSeq_ = event.seq;
+            engineLastKey_ = keyOf(event);
+            event.seq += seqOffset_;
+            events_.push_back(std::move(event));
+            while (events_.size() > 10000)
+                events_.pop_front();
         };
+        auto parse = [](const QJsonValue& e) { return lido::admin::parseEvent(QJsonDocument(e.toObject()).toJson(QJsonDocument::Compact).toStdString()); };
         const QString stream = o["stream"].toString();
         if (stream == "snapshot") {
             if (auto snap = lido::admin::parseSnapshot(QJsonDocument(o["snapshot"].toObject()).toJson(QJsonDocument::Compact).toStdString())) {
@@ -257,11 +412,15 @@ void RemoteEngineClient::readLines()
                 fresh = true;
             }
         } else if (stream == "event") {
-            addEvent(o["event"].toObject());
+            if (auto event = parse(o["event"]))
+                addEvent(std::move(*event));
             if (o["event"].toObject()["code"].toString() == "config.applied")
                 send(R"({"id":-2,"op":"config"})"); // the running text changed
         } else if (o["id"].toInt() == -2 && o["ok"].toBool()) {
-            runningText_ = o["result"].toObject()["text"].toString();
+            if (QString text = o["result"].toObject()["text"].toString(); text != runningText_) {
+                runningText_ = text;
+                emit runningConfigTextChanged();
+            }
             if (QString path = o["result"].toObject()["path"].toString(); path != runningPath_) {
                 runningPath_ = path;
                 emit runningConfigPathKnown(path);
@@ -276,8 +435,17 @@ void RemoteEngineClient::readLines()
         } else if (o.contains("ok") && !o["ok"].toBool()) {
             emit commandFailed(o["error"].toString());
         } else if (o["id"].toInt(-1) == 0) {
+            std::vector<lido::log::Event> list;
             for (const auto& e : o["result"].toArray())
-                addEvent(e.toObject());
+                if (auto event = parse(e))
+                    list.push_back(std::move(*event));
+            bool same = std::any_of(list.begin(), list.end(), [&](const lido::log::Event& e) { return e.seq == engineSeq_ && keyOf(e) == engineLastKey_; });
+            if (!same) {
+                seqOffset_ = events_.empty() ? 0 : events_.back().seq;
+                engineSeq_ = 0;
+            }
+            for (auto& e : list)
+                addEvent(std::move(e));
         }
     }
     if (fresh)

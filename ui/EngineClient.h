@@ -79,15 +79,29 @@ private:
     QTimer timer_;
 };
 
-// A lidod over its admin socket: subscribes to its snapshots and events; commands are sent and
-// their refusals reported. The GUI thread never waits on it.
+// A lidod over its admin channel: the local socket, or `ssh -T DESTINATION lidoctl bridge` for
+// another server (OpenSSH with the user's keys, agent and ~/.ssh/config; it prompts for nothing).
+// Subscribes to its snapshots and events; commands are sent and their refusals reported. The GUI
+// thread never waits on it. A channel that fails or ends is tried again by itself (1 s, doubling
+// to 30 s) until disconnect().
 class RemoteEngineClient : public EngineClient {
     Q_OBJECT
 public:
+    enum class Link { Idle, Connecting, Connected, Unreachable };
     explicit RemoteEngineClient(QObject* parent = nullptr);
+    ~RemoteEngineClient() override;
     // Starts connecting; connected() or commandFailed() follows.
     void connectTo(const QString& socketPath);
-    bool isConnected() const;
+    // DESTINATION is [user@]host[:port]. The ssh program is LIDO_SSH_COMMAND when set (split as a
+    // command line, no shell: "ssh -F /path/config"), else ssh.
+    void connectOverSsh(const QString& destination);
+    void disconnect();
+    bool isConnected() const { return link_ == Link::Connected; }
+    Link link() const { return link_; }
+    // Why it is unreachable: the channel's own words (ssh's last line, the socket's error).
+    QString linkError() const { return linkError_; }
+    // The first retry after a failure (doubling up to 30 times that, at most 30 s).
+    void setRetryInterval(int ms) { retryBaseMs_ = ms; }
     lido::engine::Snapshot snapshot() const override { return snapshot_; }
     std::vector<lido::log::Event> eventsSince(uint64_t seq) const override;
     void controlPool(const QString& name, lido::engine::PoolAction action) override;
@@ -95,26 +109,44 @@ public:
     void recycleInstance(const QString& pool, int pid) override;
     void reload() override;
     void drain(bool on) override;
-    QString where() const override { return path_; }
+    QString where() const override { return destination_.isEmpty() ? path_ : destination_; }
     QString runningConfigText() const override { return runningText_; }
     void requestTraces() override;
     void requestTrace(const QString& id) override;
 
     // The file the engine serves, as its admin channel reports it (empty until known).
     QString runningConfigPath() const { return runningPath_; }
+    // ssh's argument list for a destination ("user@host:2222" → -p 2222 user@host), after the
+    // options Lido adds; the remote command is `lidoctl bridge`.
+    static QStringList sshArguments(const QString& destination);
 
 signals:
     void connected();
+    void linkChanged();
     void runningConfigPathKnown(const QString& path);
+    void runningConfigTextChanged();
 
 private:
+    void start(const QString& socketPath, const QString& destination);
+    void open();
+    void closeChannel();
+    void opened();
+    void lost(const QString& why);
     void send(const QByteArray& json);
     void readLines();
-    QLocalSocket socket_;
-    QString path_;
-    QByteArray buffer_;
+    QLocalSocket* socket_ = nullptr;
+    class QProcess* ssh_ = nullptr;
+    class QIODevice* io_ = nullptr;
+    QString path_, destination_;
+    QByteArray buffer_, sshErrors_;
+    Link link_ = Link::Idle;
+    QString linkError_;
+    QTimer retry_;
+    int retryBaseMs_ = 1000, retryMs_ = 1000;
     lido::engine::Snapshot snapshot_;
     std::deque<lido::log::Event> events_;
+    uint64_t engineSeq_ = 0, seqOffset_ = 0; // the engine's number of the last event; ours = its + offset
+    std::string engineLastKey_;
     QString runningText_, runningPath_;
     QString traceAsked_; // the trace whose answer comes as id -4
     int nextId_ = 1;

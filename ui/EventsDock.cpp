@@ -1,4 +1,5 @@
 #include "EventsDock.h"
+#include "Health.h"
 
 #include "EngineClient.h"
 
@@ -94,7 +95,6 @@ void EventsDock::poll()
     auto events = client_->eventsSince(lastSeq_);
     if (events.empty())
         return;
-    QStyle* style = QApplication::style();
     for (const auto& e : events) {
         lastSeq_ = std::max(lastSeq_, e.seq);
         auto* item = new QTreeWidgetItem;
@@ -107,7 +107,7 @@ void EventsDock::poll()
         item->setData(0, Qt::UserRole, static_cast<int>(e.severity));
         item->setData(1, Qt::UserRole, static_cast<qulonglong>(e.seq));
         item->setData(2, Qt::UserRole, QDateTime::fromMSecsSinceEpoch(t).toString("yyyy-MM-dd HH:mm:ss.zzz"));
-        item->setIcon(0, style->standardIcon(e.severity == Severity::Error     ? QStyle::SP_MessageBoxCritical
+        item->setIcon(0, styleIcon(e.severity == Severity::Error     ? QStyle::SP_MessageBoxCritical
                                              : e.severity == Severity::Warning ? QStyle::SP_MessageBoxWarning
                                                                                : QStyle::SP_MessageBoxInformation));
         list_->insertTopLevelItem(0, item); // newest first

@@ -1,4 +1,7 @@
 #include "HostTree.h"
+#include "Health.h"
+
+#include <QHash>
 
 #include "EngineClient.h"
 #include "config/Config.h"
@@ -13,13 +16,12 @@ using lido::config::ConfigElement;
 
 namespace {
 
-enum Role { Kind = Qt::UserRole, Name };
+enum Role { Kind = Qt::UserRole, Name, ShownState };
 
+// Cached (styleIcon): the tree sets one per site and pool every second.
 QIcon stateIcon(bool running, bool failed)
 {
-    return QApplication::style()->standardIcon(running  ? QStyle::SP_DialogApplyButton
-                                               : failed ? QStyle::SP_MessageBoxCritical
-                                                        : QStyle::SP_MediaStop);
+    return styleIcon(running ? QStyle::SP_DialogApplyButton : failed ? QStyle::SP_MessageBoxCritical : QStyle::SP_MediaStop);
 }
 
 } // namespace
@@ -112,11 +114,22 @@ void HostTree::refresh()
     if (!client_ || !sites_)
         return;
     auto snap = client_->snapshot();
+    // By name once (a lookup per site would scan them all), and an item changed only when its state
+    // did: each change is a repaint, and a thousand a second was most of the GUI thread's time.
+    QHash<QString, QTreeWidgetItem*> sites;
+    for (int i = 0; i < sites_->childCount(); ++i)
+        sites.insert(sites_->child(i)->data(0, Name).toString(), sites_->child(i));
+    auto show = [](QTreeWidgetItem* item, bool running, bool failed, const QString& tip) {
+        int state = running ? 0 : failed ? 1 : 2;
+        if (item->data(0, ShownState).isValid() && item->data(0, ShownState).toInt() == state && item->toolTip(0) == tip)
+            return;
+        item->setData(0, ShownState, state);
+        item->setIcon(0, stateIcon(running, failed));
+        item->setToolTip(0, tip);
+    };
     for (const auto& s : snap.sites)
-        if (QTreeWidgetItem* item = siteItem(QString::fromStdString(s.name))) {
-            item->setIcon(0, stateIcon(s.started, s.state.rfind("Failed", 0) == 0));
-            item->setToolTip(0, QString::fromStdString(s.name + ": " + s.state));
-        }
+        if (QTreeWidgetItem* item = sites.value(QString::fromStdString(s.name)))
+            show(item, s.started, s.state.rfind("Failed", 0) == 0, QString::fromStdString(s.name + ": " + s.state));
     // A pool is running unless one of its FastCGI process pools is stopped (with the reason).
     std::map<QString, std::pair<bool, QString>> pools;
     std::map<std::pair<QString, QString>, const lido::engine::PoolMetrics*> processPools;
@@ -133,8 +146,8 @@ void HostTree::refresh()
         QString name = item->data(0, Name).toString();
         auto it = pools.find(name);
         bool running = it == pools.end() || it->second.first;
-        item->setIcon(0, stateIcon(running, !running && it->second.second.contains("rapid-fail")));
-        item->setToolTip(0, running ? tr("%1: started").arg(name) : tr("%1: stopped: %2").arg(name, it->second.second));
+        show(item, running, !running && it->second.second.contains("rapid-fail"),
+             running ? tr("%1: started").arg(name) : tr("%1: stopped: %2").arg(name, it->second.second));
         for (int c = 0; c < item->childCount(); ++c) {
             QTreeWidgetItem* f = item->child(c);
             if (f->data(0, Kind).toString() != "fastcgi")
@@ -145,10 +158,10 @@ void HostTree::refresh()
                 continue;
             }
             const auto& m = *pp->second;
-            f->setIcon(0, stateIcon(m.running, m.stoppedReason.find("rapid-fail") != std::string::npos));
-            f->setToolTip(0, f->data(0, Name).toString() + ": " +
-                                 (m.running ? tr("%1 busy, %2 idle, %3 queued, %4 req/s").arg(m.busy).arg(m.idle).arg(m.queued).arg(m.requestsPerSecond, 0, 'f', 0)
-                                            : tr("stopped: %1").arg(QString::fromStdString(m.stoppedReason))));
+            show(f, m.running, m.stoppedReason.find("rapid-fail") != std::string::npos,
+                 f->data(0, Name).toString() + ": " +
+                     (m.running ? tr("%1 busy, %2 idle, %3 queued, %4 req/s").arg(m.busy).arg(m.idle).arg(m.queued).arg(m.requestsPerSecond, 0, 'f', 0)
+                                : tr("stopped: %1").arg(QString::fromStdString(m.stoppedReason))));
         }
     }
 }

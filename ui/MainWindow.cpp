@@ -13,6 +13,9 @@
 #include "PoolsModel.h"
 #include "PoolsPage.h"
 #include "RequestsPage.h"
+#include "ConnectionsDock.h"
+#include "ServerList.h"
+#include "ServersPage.h"
 #include "SitesPage.h"
 #include "TestLoad.h"
 #include "Tray.h"
@@ -29,6 +32,9 @@
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDateTime>
+#include <QDir>
+#include <QRegularExpression>
+#include <QStandardPaths>
 #include <QDialog>
 #include <QDialogButtonBox>
 #include <QInputDialog>
@@ -55,12 +61,12 @@
 
 using namespace lido::config;
 
-MainWindow::MainWindow(EngineClient* client, QWidget* parent)
+MainWindow::MainWindow(EngineClient* client, ServerList* servers, QWidget* parent)
     : QMainWindow(parent), tree_(new QTreeView), attributes_(new QTableView), help_(new QLabel), problems_(new QListWidget),
       treeModel_(new ConfigTreeModel(this)), attributeModel_(new AttributeModel(this)), client_(client), tabs_(new QTabWidget),
       apply_(new QPushButton(tr("&Apply"))), cancel_(new QPushButton(tr("Cancel"))), environment_(new QPushButton(tr("&Environment variables…"))),
       testPattern_(new QPushButton(tr("&Test pattern…"))), effective_(new EffectiveView), detailTabs_(new QTabWidget),
-      delegate_(new AttributeDelegate(attributeModel_, this))
+      delegate_(new AttributeDelegate(attributeModel_, this)), servers_(servers)
 {
     setWindowTitle(tr("Lido"));
     tree_->setModel(treeModel_);
@@ -159,6 +165,12 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
     detailTabs_->setObjectName("detailTabs");
     detailTabs_->addTab(attributes_, tr("Attributes"));
     detailTabs_->addTab(effective_, tr("Effective settings"));
+    banner_ = new QLabel;
+    banner_->setObjectName("configurationBanner");
+    banner_->setWordWrap(true);
+    banner_->setStyleSheet("QLabel { background: #fff4ce; color: black; padding: 4px 8px; border: 1px solid #e0c060; }");
+    banner_->setVisible(false);
+    rightLayout->addWidget(banner_);
     rightLayout->addWidget(detailTabs_, 1);
     rightLayout->addWidget(help_);
     rightLayout->addWidget(buttons);
@@ -173,7 +185,7 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
         poolsPage_ = new PoolsPage(client_);
         tabs_->addTab(poolsPage_, tr("Application Pools"));
         connect(poolsPage_, &PoolsPage::editRequested, this, [this](const QString& pool) {
-            tabs_->setCurrentWidget(tabs_->widget(tabs_->count() - 1)); // Configuration
+            tabs_->setCurrentWidget(split_); // Configuration
             if (QModelIndex i = treeModel_->indexOfPath(QString("applicationPools/add[@name='%1']").arg(pool)); i.isValid())
                 tree_->setCurrentIndex(i);
         });
@@ -206,6 +218,12 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
         connect(client_, &EngineClient::commandFailed, this, [this](const QString& m) { statusBar()->showMessage(m, 10000); });
     }
     tabs_->addTab(split, tr("Configuration"));
+    if (servers_) {
+        serversPage_ = new ServersPage(servers_);
+        tabs_->addTab(serversPage_, tr("Servers"));
+        tabs_->setTabToolTip(tabs_->count() - 1, tr("Every connected server: health, figures, configuration version, last error"));
+        connect(serversPage_, &ServersPage::openRequested, this, [this](int server) { emit serverRequested(server, {}); });
+    }
     tabs_->setObjectName("mainTabs");
     setCentralWidget(tabs_);
 
@@ -229,6 +247,15 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
         tabifyDockWidget(dock, eventsDock_);
         eventsDock_->raise();
     }
+    if (servers_) {
+        connectionsDock_ = new ConnectionsDock(servers_, servers_->indexOf(client_), this);
+        addDockWidget(Qt::LeftDockWidgetArea, connectionsDock_);
+        if (QDockWidget* host = findChild<QDockWidget*>("hostDock"))
+            splitDockWidget(connectionsDock_, host, Qt::Vertical);
+        resizeDocks({connectionsDock_}, {300}, Qt::Horizontal);
+        connect(connectionsDock_, &ConnectionsDock::openRequested, this, [this](int server) { emit serverRequested(server, {}); });
+        connect(connectionsDock_, &ConnectionsDock::connectRequested, this, &MainWindow::connectToServer);
+    }
 
     QMenu* file = menuBar()->addMenu(tr("&File"));
     QAction* open = file->addAction(tr("&Open…"), this, [this] {
@@ -251,7 +278,14 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
         if (!QProcess::startDetached(QCoreApplication::applicationFilePath(), args))
             statusBar()->showMessage(tr("Could not start another console."), 10000);
     });
-    connectAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+    if (servers_) {
+        // File → Connect to server…: over SSH, listed in the Connections dock and the tray.
+        QAction* server = file->addAction(tr("Connect to &server…"), this, &MainWindow::connectToServer);
+        server->setObjectName("connectToServer");
+        server->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+    } else {
+        connectAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+    }
     QAction* reloadAction = file->addAction(tr("&Reload"), this, &MainWindow::reload);
     reloadAction->setShortcut(QKeySequence::Refresh);
     file->addSeparator();
@@ -356,11 +390,13 @@ MainWindow::MainWindow(EngineClient* client, QWidget* parent)
     // State restored between runs: geometry, docks, the configuration splitter, the page shown
     // (the chart range is the pools page's own setting, the last file main()'s).
     QSettings settings;
-    restoreGeometry(settings.value("window/geometry").toByteArray());
-    restoreState(settings.value("window/state").toByteArray());
-    split_->restoreState(settings.value("window/mainSplitter").toByteArray());
-    tabs_->setCurrentIndex(settings.value("window/tab", 0).toInt());
-    if (!settings.contains("window/geometry"))
+    if (servers_ && servers_->indexOf(client_) > 0)
+        settingsGroup_ = "serverWindow"; // another server's window keeps its own size and docks
+    restoreGeometry(settings.value(settingsGroup_ + "/geometry").toByteArray());
+    restoreState(settings.value(settingsGroup_ + "/state").toByteArray());
+    split_->restoreState(settings.value(settingsGroup_ + "/mainSplitter").toByteArray());
+    tabs_->setCurrentIndex(settings.value(settingsGroup_ + "/tab", 0).toInt());
+    if (!settings.contains(settingsGroup_ + "/geometry"))
         resize(1200, 760);
 }
 
@@ -397,7 +433,8 @@ bool MainWindow::openFile(const QString& path)
                                  .arg((*config)->sites().size())
                                  .arg(errors)
                                  .arg(warnings));
-    QSettings().setValue("config/lastFile", path);
+    if (readOnly_.isEmpty()) // not another server's copy
+        QSettings().setValue("config/lastFile", path);
     if (poolsPage_) {
         QStringList pools;
         for (const ConfigElement* p : (*config)->pools())
@@ -437,11 +474,65 @@ bool MainWindow::openFile(const QString& path)
     return true;
 }
 
+void MainWindow::connectToServer()
+{
+    int i = askAndConnect(servers_, this);
+    if (i <= 0)
+        return;
+    // The status bar follows the link until it settles: reachable, or why not.
+    QString name = servers_->at(i).name;
+    statusBar()->showMessage(tr("Connecting to %1…").arg(name));
+    auto* watch = new QObject(this);
+    connect(servers_, &ServerList::changed, watch, [this, watch, name](int j) {
+        if (j >= servers_->count() || servers_->at(j).name != name || servers_->link(j) == ServerList::Link::Connecting)
+            return;
+        statusBar()->showMessage(tr("%1: %2").arg(name, servers_->linkText(j)), 10000);
+        watch->deleteLater();
+    });
+    connect(servers_, &ServerList::removed, watch, &QObject::deleteLater);
+}
+
+void MainWindow::showRunningConfigurationOf(const QString& server)
+{
+    readOnly_ = tr("this is the running configuration of %1; its file is edited on that server").arg(server);
+    attributes_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    banner_->setText(tr("The running configuration of <b>%1</b>, read-only: its file lives on that server "
+                        "(edit it there, with the console or lidoctl). It follows every change the engine applies.")
+                         .arg(server.toHtmlEscaped()));
+    banner_->setVisible(true);
+    auto load = [this, server] {
+        QString text = client_ ? client_->runningConfigText() : QString();
+        if (text.isEmpty())
+            return;
+        // A copy in the cache, so that the tree, the validator and Export changes read it as a file.
+        QString dir = QStandardPaths::writableLocation(QStandardPaths::CacheLocation) + "/servers/" +
+                      QString(server).replace(QRegularExpression("[^A-Za-z0-9@._-]"), "_");
+        QDir().mkpath(dir);
+        QFile f(dir + "/applicationHost.config");
+        if (f.open(QIODevice::WriteOnly | QIODevice::Truncate) && f.write(text.toUtf8()) == text.toUtf8().size()) {
+            f.close();
+            const ConfigElement* current = tree_->currentIndex().isValid() ? treeModel_->element(tree_->currentIndex()) : nullptr;
+            QString selected = current ? QString::fromStdString(current->path) : QString();
+            openFile(f.fileName());
+            setWindowTitle(tr("Lido — %1 (running configuration, read-only)").arg(server));
+            if (QModelIndex i = treeModel_->indexOfPath(selected); i.isValid())
+                tree_->setCurrentIndex(i);
+        }
+    };
+    if (auto* remote = qobject_cast<RemoteEngineClient*>(client_))
+        connect(remote, &RemoteEngineClient::runningConfigTextChanged, this, load);
+    load();
+}
+
 bool MainWindow::applyEdits()
 {
     auto edits = attributeModel_->pendingEdits();
     if (edits.empty())
         return false;
+    if (!readOnly_.isEmpty()) {
+        statusBar()->showMessage(tr("Not applied: %1").arg(readOnly_), 15000);
+        return false;
+    }
     auto refuse = [this](const QString& why) {
         help_->setText(attributeModel_->help(attributes_->currentIndex().row()) +
                        QStringLiteral("<br><font color='#b00020'><b>%1</b></font>").arg(why.toHtmlEscaped()));
@@ -536,6 +627,8 @@ QString MainWindow::editAndSave(const QString& verb, const QString& kind, const 
 {
     if (file_.isEmpty())
         return tr("no configuration file is open");
+    if (!readOnly_.isEmpty())
+        return readOnly_;
     auto doc = ConfigDocument::parse(loadedText_, file_.toStdString());
     if (!doc)
         return QString::fromStdString(doc.error());
@@ -557,7 +650,7 @@ QString MainWindow::editAndSave(const QString& verb, const QString& kind, const 
 
 AddDialog* MainWindow::showAddDialog()
 {
-    if (file_.isEmpty())
+    if (file_.isEmpty() || !readOnly_.isEmpty())
         return nullptr;
     auto* dialog = new AddDialog([this](const QString& kind, const QString& key, const QStringList& attributes) {
         return editAndSave("add", kind, key, attributes);
@@ -568,6 +661,8 @@ AddDialog* MainWindow::showAddDialog()
 
 QString MainWindow::setEnvironment(const QString& lines)
 {
+    if (!readOnly_.isEmpty())
+        return readOnly_;
     const ConfigElement* e = tree_->currentIndex().isValid() ? treeModel_->element(tree_->currentIndex()) : nullptr;
     if (!e || e->name != "application" || !e->find("fullPath"))
         return tr("select a FastCGI application in the configuration tree first");
@@ -617,6 +712,8 @@ QString MainWindow::setEnvironment(const QString& lines)
 
 QString MainWindow::removeSelected(bool confirm)
 {
+    if (!readOnly_.isEmpty())
+        return readOnly_;
     const ConfigElement* e = tree_->currentIndex().isValid() ? treeModel_->element(tree_->currentIndex()) : nullptr;
     if (!e)
         return tr("select an element in the configuration tree first");
@@ -722,11 +819,11 @@ void MainWindow::showSite(const QString& site)
 void MainWindow::closeEvent(QCloseEvent* event)
 {
     QSettings settings;
-    settings.setValue("window/geometry", saveGeometry());
-    settings.setValue("window/state", saveState());
-    settings.setValue("window/mainSplitter", split_->saveState());
-    settings.setValue("window/tab", tabs_->currentIndex());
-    if (tray_ && tray_->available() && settings.value("tray/closeToTray", true).toBool()) {
+    settings.setValue(settingsGroup_ + "/geometry", saveGeometry());
+    settings.setValue(settingsGroup_ + "/state", saveState());
+    settings.setValue(settingsGroup_ + "/mainSplitter", split_->saveState());
+    settings.setValue(settingsGroup_ + "/tab", tabs_->currentIndex());
+    if (tray_ && tray_->available() && settings.value("tray/closeToTray", true).toBool() && settingsGroup_ == "window") {
         // The engine keeps serving; the tray's Quit stops it.
         hide();
         if (!settings.value("tray/hintShown", false).toBool()) {

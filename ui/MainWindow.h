@@ -27,6 +27,9 @@ class AddDialog;
 class AttributeDelegate;
 class EffectiveView;
 class TestPatternDialog;
+class ServerList;
+class ConnectionsDock;
+class ServersPage;
 
 namespace lido::config {
 class Config;
@@ -36,7 +39,15 @@ class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
     // client: the engine the pages show (may be null: configuration only).
-    explicit MainWindow(EngineClient* client = nullptr, QWidget* parent = nullptr);
+    // servers: the Connections dock and the Servers overview (may be null: this machine only).
+    explicit MainWindow(EngineClient* client = nullptr, ServerList* servers = nullptr, QWidget* parent = nullptr);
+
+    // Another server's window: its running configuration, shown read-only (the file lives there;
+    // edits are made on that server), followed as it changes.
+    void showRunningConfigurationOf(const QString& server);
+    bool readOnly() const { return !readOnly_.isEmpty(); }
+    ConnectionsDock* connectionsDock() const { return connectionsDock_; }
+    ServersPage* serversPage() const { return serversPage_; }
 
     bool openFile(const QString& path); // false (and a message in the status bar) when unreadable
     QString fileName() const { return file_; }
@@ -87,10 +98,15 @@ public:
     QAction* testLoadAction() const { return testLoadAction_; }
     QAction* drainAction() const { return drainAction_; }
 
+signals:
+    // The Connections dock or the Servers overview asks for a server's window (on that pool).
+    void serverRequested(int server, const QString& pool);
+
 protected:
     void closeEvent(QCloseEvent* event) override;
 
 private:
+    void connectToServer(); // File → Connect to server…: asks, adds, and says how the link went
     void showElement();
     void reload();
 
@@ -122,4 +138,10 @@ private:
     QAction* drainAction_ = nullptr;
     std::shared_ptr<const lido::config::Config> config_;
     QSplitter* split_ = nullptr;
+    ServerList* servers_ = nullptr;
+    ConnectionsDock* connectionsDock_ = nullptr;
+    ServersPage* serversPage_ = nullptr;
+    QString readOnly_;                 // why the configuration cannot be edited here (empty: it can)
+    QString settingsGroup_ = "window"; // where geometry and docks are kept
+    QLabel* banner_ = nullptr;
 };

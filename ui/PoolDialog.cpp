@@ -1,4 +1,5 @@
 #include "PoolDialog.h"
+#include "Health.h"
 
 #include "EngineClient.h"
 #include "InstancesTable.h"
@@ -130,7 +131,7 @@ void PoolDialog::refresh()
                                       : e.severity == lido::log::Severity::Warning ? QStyle::SP_MessageBoxWarning
                                                                                    : QStyle::SP_MessageBoxInformation;
         QString when = QDateTime::fromSecsSinceEpoch(std::chrono::system_clock::to_time_t(e.time)).toString("HH:mm:ss");
-        events_->insertItem(0, new QListWidgetItem(style()->standardIcon(icon), when + "  " + QString::fromStdString(e.message)));
+        events_->insertItem(0, new QListWidgetItem(styleIcon(icon), when + "  " + QString::fromStdString(e.message)));
         while (events_->count() > 200)
             delete events_->takeItem(events_->count() - 1);
     }

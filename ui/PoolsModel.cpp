@@ -1,4 +1,5 @@
 #include "PoolsModel.h"
+#include "Health.h"
 
 #include <QApplication>
 #include <QColor>
@@ -162,7 +163,7 @@ QVariant PoolsModel::data(const QModelIndex& index, int role) const
         }
     }
     if (role == Qt::DecorationRole && index.column() == Name)
-        return QApplication::style()->standardIcon(!r.running           ? QStyle::SP_MessageBoxCritical
+        return styleIcon(!r.running           ? QStyle::SP_MessageBoxCritical
                                                    : !r.advice.isEmpty() ? QStyle::SP_MessageBoxWarning
                                                                          : QStyle::SP_DialogApplyButton);
     if (role == Qt::ToolTipRole)

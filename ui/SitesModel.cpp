@@ -1,4 +1,5 @@
 #include "SitesModel.h"
+#include "Health.h"
 
 #include <QApplication>
 #include <QColor>
@@ -111,7 +112,7 @@ QVariant SitesModel::data(const QModelIndex& index, int role) const
         }
     }
     if (role == Qt::DecorationRole && index.column() == Name)
-        return QApplication::style()->standardIcon(m.started ? QStyle::SP_DialogApplyButton
+        return styleIcon(m.started ? QStyle::SP_DialogApplyButton
                                                    : failed  ? QStyle::SP_MessageBoxCritical
                                                              : QStyle::SP_MediaStop);
     if (role == Qt::ToolTipRole)

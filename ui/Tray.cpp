@@ -1,54 +1,24 @@
 #include "Tray.h"
 
 #include "EngineClient.h"
+#include "ServerList.h"
 
 #include <QAction>
 #include <QFontMetrics>
 #include <QMenu>
-#include <QPainter>
-#include <QPixmap>
 #include <QSystemTrayIcon>
 
-namespace {
+Tray::Tray(EngineClient* client, QObject* parent) : QObject(parent), servers_(new ServerList(client, this)) { init(); }
 
-QIcon paintedHealthIcon(Tray::Health h)
+Tray::Tray(ServerList* servers, QObject* parent) : QObject(parent), servers_(servers) { init(); }
+
+void Tray::init()
 {
-    QColor fill = h == Tray::Health::Healthy ? QColor(46, 160, 67) : h == Tray::Health::Degraded ? QColor(219, 154, 4) : QColor(207, 34, 46);
-    QPixmap pm(64, 64);
-    pm.fill(Qt::transparent);
-    QPainter p(&pm);
-    p.setRenderHint(QPainter::Antialiasing);
-    p.setBrush(fill);
-    p.setPen(QPen(fill.darker(150), 4));
-    p.drawEllipse(QRectF(6, 6, 52, 52));
-    p.setPen(QPen(Qt::white, 7, Qt::SolidLine, Qt::RoundCap));
-    if (h == Tray::Health::Healthy) {
-        p.drawLine(QPointF(20, 33), QPointF(29, 42));
-        p.drawLine(QPointF(29, 42), QPointF(45, 23));
-    } else if (h == Tray::Health::Degraded) {
-        p.drawLine(QPointF(32, 18), QPointF(32, 36));
-        p.drawPoint(QPointF(32, 46));
-    } else { // a cross, so that failed differs from degraded by more than its colour
-        p.drawLine(QPointF(22, 22), QPointF(42, 42));
-        p.drawLine(QPointF(42, 22), QPointF(22, 42));
-    }
-    return QIcon(pm);
-}
-
-// The installed theme's icons (hicolor/scalable/status/lido-*.svg, from the lido-console
-// package) when there are, else the same drawn here.
-QIcon healthIcon(Tray::Health h)
-{
-    const char* name = h == Tray::Health::Healthy ? "lido-healthy" : h == Tray::Health::Degraded ? "lido-degraded" : "lido-failed";
-    return QIcon::fromTheme(QString::fromLatin1(name), paintedHealthIcon(h));
-}
-
-} // namespace
-
-Tray::Tray(EngineClient* client, QObject* parent)
-    : QObject(parent), client_(client), icon_(new QSystemTrayIcon(this)), menu_(new QMenu), pause_(new QAction(tr("Pause notifications"), this))
-{
+    icon_ = new QSystemTrayIcon(this);
+    menu_ = new QMenu;
+    pause_ = new QAction(tr("Pause notifications"), this);
     menu_->setObjectName("trayMenu");
+    menu_->setToolTipsVisible(true);
     pause_->setCheckable(true);
     firstFixed_ = menu_->addSeparator();
     menu_->addAction(tr("Open console"), this, [this] { emit openConsole({}); });
@@ -61,8 +31,18 @@ Tray::Tray(EngineClient* client, QObject* parent)
         if (r == QSystemTrayIcon::Trigger || r == QSystemTrayIcon::DoubleClick)
             emit openConsole({});
     });
-    connect(icon_, &QSystemTrayIcon::messageClicked, this, [this] { emit openConsole(lastNotifiedPool_); });
-    connect(client_, &EngineClient::snapshotReady, this, &Tray::update);
+    connect(icon_, &QSystemTrayIcon::messageClicked, this, [this] {
+        if (lastNotifiedServer_ == 0)
+            emit openConsole(lastNotifiedPool_);
+        emit openServer(lastNotifiedServer_, lastNotifiedPool_);
+    });
+    connect(servers_, &ServerList::changed, this, &Tray::update);
+    connect(servers_, &ServerList::added, this, &Tray::update);
+    connect(menu_, &QMenu::aboutToShow, this, [this] {
+        if (servers_->count() <= 1)
+            populate(0);
+    });
+    connect(servers_, &ServerList::removed, this, &Tray::update);
     if (available())
         icon_->show();
     update();
@@ -72,131 +52,201 @@ Tray::~Tray() { delete menu_; }
 
 bool Tray::available() const { return QSystemTrayIcon::isSystemTrayAvailable(); }
 
-QAction* Tray::poolAction(const QString& pool, const QString& verb) const
+QMenu* Tray::serverMenu(int server) const
 {
-    for (QAction* a : menu_->actions())
-        if (a->menu() && a->data().toString() == pool)
-            for (QAction* sub : a->menu()->actions())
-                if (sub->data().toString() == verb)
-                    return sub;
+    return servers_->count() > 1 && server >= 0 && size_t(server) < menus_.size() ? menus_[size_t(server)].menu : nullptr;
+}
+
+QMenu* Tray::poolMenu(int server, const QString& pool) const
+{
+    if (server < 0 || size_t(server) >= menus_.size())
+        return nullptr;
+    const_cast<Tray*>(this)->populate(server);
+    const auto& m = menus_[size_t(server)].poolMenus;
+    auto it = m.find(pool);
+    return it == m.end() ? nullptr : it->second;
+}
+
+QAction* Tray::poolAction(int server, const QString& pool, const QString& verb) const
+{
+    if (QMenu* m = poolMenu(server, pool))
+        for (QAction* sub : m->actions())
+            if (sub->data().toString() == verb)
+                return sub;
     return nullptr;
 }
 
-void Tray::rebuildMenu(const QStringList& pools)
+void Tray::rebuildServers()
 {
     for (QAction* a : menu_->actions())
         if (a->menu()) {
             menu_->removeAction(a);
             a->menu()->deleteLater();
         }
-    for (const QString& name : pools) {
-        auto* sub = new QMenu(name, menu_);
-        sub->menuAction()->setData(name);
-        sub->setToolTipsVisible(true);
-        QAction* reason = sub->addAction(QString()); // why it is stopped (elided; whole in its tooltip), hidden while it runs
-        reason->setData(QString("Reason"));
-        reason->setEnabled(false);
-        reason->setVisible(false);
-        for (const char* verb : {"Start", "Stop", "Recycle"}) {
-            QAction* a = sub->addAction(tr(verb));
-            a->setData(QString(verb));
-            lido::engine::PoolAction action = QString(verb) == "Start"  ? lido::engine::PoolAction::Start
-                                              : QString(verb) == "Stop" ? lido::engine::PoolAction::Stop
-                                                                        : lido::engine::PoolAction::Recycle;
-            connect(a, &QAction::triggered, this, [this, name, action] { client_->controlPool(name, action); });
-        }
-        menu_->insertMenu(firstFixed_, sub);
+    menus_.assign(size_t(servers_->count()), {});
+    if (servers_->count() <= 1) {
+        menus_.resize(1);
+        menus_[0].menu = menu_;
+        return;
     }
-    pools_ = pools;
+    for (int i = 0; i < servers_->count(); ++i) {
+        auto* m = new QMenu(servers_->at(i).name, menu_);
+        m->setToolTipsVisible(true);
+        menus_[size_t(i)].menu = m;
+        menus_[size_t(i)].state = m->addAction(QString()); // the server's summary or why it cannot be reached
+        menus_[size_t(i)].state->setEnabled(false);
+        m->addAction(tr("Open console"), this, [this, i] { emit openServer(i, {}); });
+        m->addSeparator();
+        connect(m, &QMenu::aboutToShow, this, [this, i] { populate(i); });
+        menu_->insertMenu(firstFixed_, m);
+    }
+}
+
+void Tray::populate(int server)
+{
+    if (server < 0 || server >= servers_->count() || size_t(server) >= menus_.size())
+        return;
+    ServerMenu& sm = menus_[size_t(server)];
+    const ServerList::Server& s = servers_->at(server);
+    QStringList names;
+    for (const auto& [name, state] : s.health.poolStates)
+        names << name;
+    if (names != sm.pools) {
+        for (auto& [name, m] : sm.poolMenus) {
+            sm.menu->removeAction(m->menuAction());
+            m->deleteLater();
+        }
+        sm.poolMenus.clear();
+        EngineClient* client = s.client;
+        for (const QString& name : names) {
+            auto* sub = new QMenu(name, sm.menu);
+            sub->menuAction()->setData(name);
+            sub->setToolTipsVisible(true);
+            QAction* reason = sub->addAction(QString()); // why it is stopped (elided; whole in its tooltip), hidden while it runs
+            reason->setData(QString("Reason"));
+            reason->setEnabled(false);
+            reason->setVisible(false);
+            for (const char* verb : {"Start", "Stop", "Recycle"}) {
+                QAction* a = sub->addAction(tr(verb));
+                a->setData(QString(verb));
+                lido::engine::PoolAction action = QString(verb) == "Start"  ? lido::engine::PoolAction::Start
+                                                  : QString(verb) == "Stop" ? lido::engine::PoolAction::Stop
+                                                                            : lido::engine::PoolAction::Recycle;
+                connect(a, &QAction::triggered, this, [client, name, action] { client->controlPool(name, action); });
+            }
+            if (sm.menu == menu_)
+                menu_->insertMenu(firstFixed_, sub);
+            else
+                sm.menu->addMenu(sub);
+            sm.poolMenus[name] = sub;
+        }
+        sm.pools = names;
+    }
+    bool unreachable = servers_->link(server) == ServerList::Link::Unreachable;
+    for (const auto& [name, state] : s.health.poolStates) {
+        QMenu* m = sm.poolMenus[name];
+        QString title = name + " — " + (state.running ? tr("Started") : state.rapidFail ? tr("Stopped by rapid-fail protection") : tr("Stopped"));
+        if (m->title() == title && m->property("unreachable").toBool() == unreachable && m->property("reason").toString() == state.reason)
+            continue; // unchanged: nothing to redraw
+        m->setTitle(title);
+        m->setProperty("unreachable", unreachable);
+        m->setProperty("reason", state.reason);
+        m->setIcon(healthIcon(state.running ? Health::Healthy : state.rapidFail ? Health::Failed : Health::Degraded));
+        for (QAction* sub : m->actions()) {
+            if (sub->data().toString() == "Reason") {
+                sub->setVisible(!state.running && !state.reason.isEmpty());
+                sub->setText(QFontMetrics(m->font()).elidedText(state.reason, Qt::ElideRight, 420));
+                sub->setToolTip(state.reason);
+                continue;
+            }
+            sub->setEnabled(!unreachable && (sub->data().toString() == "Start" ? !state.running : state.running));
+        }
+    }
 }
 
 void Tray::update()
 {
-    auto snap = client_->snapshot();
-    // One entry per application pool (a pool may run several FastCGI applications, or none).
-    std::map<QString, std::pair<bool, QString>> pools; // name -> running, reason
-    for (const auto& c : snap.cgi)
-        pools.emplace(QString::fromStdString(c.pool), std::make_pair(!c.stopped, QString::fromStdString(c.stoppedReason)));
-    for (const auto& p : snap.fastcgi) {
-        auto& entry = pools.emplace(QString::fromStdString(p.pool), std::make_pair(true, QString())).first->second;
-        if (!p.running) {
-            entry.first = false;
-            entry.second = QString::fromStdString(p.stoppedReason);
-        }
+    QStringList layout;
+    for (int i = 0; i < servers_->count(); ++i)
+        layout << servers_->at(i).name;
+    if (layout != layout_ || menus_.empty()) {
+        rebuildServers();
+        layout_ = layout;
     }
-    QStringList names;
-    for (const auto& [name, state] : pools)
-        names << name;
-    if (names != pools_)
-        rebuildMenu(names);
-    int stopped = 0, failed = 0, started = 0;
-    QStringList failedNames;
-    for (const auto& [name, state] : pools) {
-        bool rapid = state.second.contains("rapid-fail");
-        failed += rapid;
-        if (rapid)
-            failedNames << name;
-        stopped += !state.first && !rapid;
-        started += state.first;
-        for (QAction* a : menu_->actions())
-            if (a->menu() && a->data().toString() == name) {
-                a->menu()->setTitle(name + " — " + (state.first ? tr("Started") : rapid ? tr("Stopped by rapid-fail protection") : tr("Stopped")));
-                a->menu()->setIcon(healthIcon(state.first ? Health::Healthy : rapid ? Health::Failed : Health::Degraded));
-                for (QAction* sub : a->menu()->actions()) {
-                    if (sub->data().toString() == "Reason") {
-                        sub->setVisible(!state.first && !state.second.isEmpty());
-                        sub->setText(QFontMetrics(a->menu()->font()).elidedText(state.second, Qt::ElideRight, 420));
-                        sub->setToolTip(state.second);
-                        continue;
-                    }
-                    sub->setEnabled(sub->data().toString() == "Start" ? !state.first : state.first);
-                }
+    bool several = servers_->count() > 1;
+    Health overall = Health::Healthy;
+    QStringList lines;
+    for (int i = 0; i < servers_->count(); ++i) {
+        const ServerList::Server& s = servers_->at(i);
+        if (!s.client)
+            continue;
+        bool unreachable = servers_->link(i) == ServerList::Link::Unreachable;
+        Health h = unreachable ? Health::Failed : s.health.health;
+        overall = std::max(overall, h);
+        QString line = unreachable ? servers_->linkText(i) : s.health.summary();
+        lines << (several ? s.name + ": " + line : tr("Lido: %1").arg(line));
+        ServerMenu& sm = menus_[size_t(i)];
+        if (several && sm.state) {
+            sm.menu->setIcon(healthIcon(h));
+            if (sm.state->toolTip() != line) {
+                sm.state->setText(QFontMetrics(sm.menu->font()).elidedText(line, Qt::ElideRight, 420));
+                sm.state->setToolTip(line);
             }
-    }
-    int sitesUp = 0, sitesFailed = 0, sitesStopped = 0;
-    double rps = 0;
-    for (const auto& s : snap.sites) {
-        sitesUp += s.started;
-        sitesFailed += s.state.rfind("Failed", 0) == 0;
-        sitesStopped += !s.started && s.state.rfind("Failed", 0) != 0;
-        rps += s.requestsPerSecond;
-    }
-    health_ = failed || sitesFailed ? Health::Failed : stopped || sitesStopped ? Health::Degraded : Health::Healthy;
-    summary_ = tr("Lido: %1 of %2 sites serving, %3 of %4 pools started%5, %6 req/s")
-                   .arg(sitesUp)
-                   .arg(snap.sites.size())
-                   .arg(started)
-                   .arg(pools.size())
-                   .arg(failed ? tr(" (%1 stopped by rapid-fail protection)").arg(failedNames.join(", ")) : QString())
-                   .arg(rps, 0, 'f', 0);
-    icon_->setIcon(healthIcon(health_));
-    icon_->setToolTip(summary_);
-
-    // Notifications for what needs a person: rapid-fail stops and sites that cannot bind.
-    auto events = client_->eventsSince(lastSeq_);
-    for (const auto& e : events) {
-        lastSeq_ = e.seq;
-        QString title, pool;
-        if (e.code == "pool.rapid-fail") {
-            pool = QString::fromStdString(e.source).section(' ', 1, 1);
-            title = tr("Pool %1 stopped").arg(pool);
-        } else if (e.code == "site.bind-failed") {
-            title = tr("A site cannot serve");
-        } else if (e.code == "tls.certificate-expiring" || e.code == "tls.certificate-expired") {
-            title = e.code == "tls.certificate-expired" ? tr("A certificate has expired") : tr("A certificate expires soon");
-        } else {
-            continue;
         }
-        QString message = QString::fromStdString(e.message);
-        // What happened before the console started is in the Events dock; a certificate's expiry
-        // is told once, at the engine's start, and is still worth a notification then.
-        bool certificate = e.code.rfind("tls.certificate-", 0) == 0;
-        if (pause_->isChecked() || (!seenFirstSnapshot_ && !certificate))
-            continue;
-        lastNotifiedPool_ = pool;
-        if (available())
-            icon_->showMessage(title, message, QSystemTrayIcon::Critical, 15000);
-        emit notified(title, message, pool);
+        if (sm.menu && sm.menu->isVisible())
+            populate(i); // live while it is open
     }
-    seenFirstSnapshot_ = true;
+    if (health_ != overall) // the tray host redraws what it is sent: only a change
+        icon_->setIcon(healthIcon(overall));
+    health_ = overall;
+    if (summary_ != lines.join("\n")) {
+        summary_ = lines.join("\n");
+        icon_->setToolTip(summary_);
+    }
+
+    // Notifications for what needs a person: rapid-fail stops, sites that cannot bind, expiring
+    // certificates, a server that cannot be reached. With several servers each names its server.
+    for (int i = 0; i < servers_->count(); ++i) {
+        const ServerList::Server& s = servers_->at(i);
+        if (!s.client)
+            continue;
+        Seen& seen = seen_[s.client];
+        auto notify = [&](QString title, const QString& message, const QString& pool) {
+            if (several)
+                title = tr("%1: %2").arg(s.name, title);
+            lastNotifiedServer_ = i;
+            lastNotifiedPool_ = pool;
+            if (available())
+                icon_->showMessage(title, message, QSystemTrayIcon::Critical, 15000);
+            emit notified(title, message, pool);
+        };
+        bool unreachable = servers_->link(i) == ServerList::Link::Unreachable;
+        if (unreachable != seen.unreachable) {
+            seen.unreachable = unreachable;
+            if (unreachable && !pause_->isChecked())
+                notify(tr("Server unreachable"), s.remote ? s.remote->linkError() : QString(), {});
+        }
+        for (const auto& e : s.client->eventsSince(seen.lastSeq)) {
+            seen.lastSeq = e.seq;
+            QString title, pool;
+            if (e.code == "pool.rapid-fail") {
+                pool = QString::fromStdString(e.source).section(' ', 1, 1);
+                title = tr("Pool %1 stopped").arg(pool);
+            } else if (e.code == "site.bind-failed") {
+                title = tr("A site cannot serve");
+            } else if (e.code == "tls.certificate-expiring" || e.code == "tls.certificate-expired") {
+                title = e.code == "tls.certificate-expired" ? tr("A certificate has expired") : tr("A certificate expires soon");
+            } else {
+                continue;
+            }
+            // What happened before the console started is in the Events dock; a certificate's
+            // expiry is told once, at the engine's start, and is still worth a notification then.
+            bool certificate = e.code.rfind("tls.certificate-", 0) == 0;
+            if (pause_->isChecked() || (!seen.firstSnapshot && !certificate))
+                continue;
+            notify(title, QString::fromStdString(e.message), pool);
+        }
+        if (!s.client->snapshot().sites.empty() || !s.client->eventsSince(0).empty())
+            seen.firstSnapshot = true;
+    }
 }

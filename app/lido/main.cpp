@@ -4,6 +4,8 @@
 // engine beside one that is running: that one would only fail to bind the same ports.
 #include "EngineClient.h"
 #include "MainWindow.h"
+#include "ServerList.h"
+#include "ServerWindows.h"
 #include "Tray.h"
 
 #include "admin/AdminServer.h"
@@ -54,7 +56,10 @@ int main(int argc, char** argv)
         case EngineProbe::Absent: break;
         }
     }
-    MainWindow window(attach ? static_cast<EngineClient*>(&remote) : &engine);
+    EngineClient* local = attach ? static_cast<EngineClient*>(&remote) : &engine;
+    ServerList servers(local);
+    MainWindow window(local, &servers);
+    ServerWindows windows(&servers, &window);
     QString file = parser.value("config");
     if (file.isEmpty() && !attach)
         file = QSettings().value("config/lastFile").toString();
@@ -74,7 +79,8 @@ int main(int argc, char** argv)
         if (config && (*config)->valid() && !engine.start(*config, &error, file))
             window.statusBar()->showMessage(QObject::tr("The engine could not serve everything: %1").arg(error));
     }
-    Tray tray(attach ? static_cast<EngineClient*>(&remote) : &engine);
+    Tray tray(&servers);
+    windows.setTray(&tray);
     if (tray.available()) {
         window.setTray(&tray);
         QApplication::setQuitOnLastWindowClosed(false);
@@ -84,6 +90,7 @@ int main(int argc, char** argv)
     QObject::connect(&tray, &Tray::openConsole, &window, &MainWindow::showPool);
     QObject::connect(&tray, &Tray::quitRequested, &app, &QApplication::quit);
     window.show();
+    servers.restore(); // the servers added in earlier runs, reached over ssh again
     int rc = app.exec();
     engine.stop();
     return rc;

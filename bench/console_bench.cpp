@@ -38,7 +38,7 @@ public:
         snapshot_ = make();
         timer_.start(1000);
     }
-    lido::engine::Snapshot snapshot() const override { return snapshot_; }
+    const lido::engine::Snapshot& snapshot() const override { return snapshot_; }
     lido::engine::Snapshot make() const
     {
         lido::engine::Snapshot s;

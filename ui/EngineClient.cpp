@@ -52,7 +52,7 @@ void InProcessEngineClient::stop()
     engine_.reset();
 }
 
-lido::engine::Snapshot InProcessEngineClient::snapshot() const { return snapshot_; }
+const lido::engine::Snapshot& InProcessEngineClient::snapshot() const { return snapshot_; }
 
 std::vector<lido::log::Event> InProcessEngineClient::eventsSince(uint64_t seq) const
 {

@@ -19,7 +19,8 @@ class EngineClient : public QObject {
     Q_OBJECT
 public:
     using QObject::QObject;
-    virtual lido::engine::Snapshot snapshot() const = 0;
+    // The last snapshot, by reference: it changes only on the GUI thread, just before snapshotReady().
+    virtual const lido::engine::Snapshot& snapshot() const = 0;
     virtual std::vector<lido::log::Event> eventsSince(uint64_t seq) const = 0;
     virtual void controlPool(const QString& name, lido::engine::PoolAction action) = 0;
     virtual void controlSite(const QString& name, lido::engine::SiteAction action) = 0;
@@ -58,7 +59,7 @@ public:
     // file, reload() re-reads it (and changes to it are applied as lidod applies them).
     bool start(std::shared_ptr<const lido::config::Config> config, QString* error = nullptr, const QString& file = {});
     void stop();
-    lido::engine::Snapshot snapshot() const override;
+    const lido::engine::Snapshot& snapshot() const override;
     std::vector<lido::log::Event> eventsSince(uint64_t seq) const override;
     void controlPool(const QString& name, lido::engine::PoolAction action) override;
     void controlSite(const QString& name, lido::engine::SiteAction action) override;
@@ -102,7 +103,7 @@ public:
     QString linkError() const { return linkError_; }
     // The first retry after a failure (doubling up to 30 times that, at most 30 s).
     void setRetryInterval(int ms) { retryBaseMs_ = ms; }
-    lido::engine::Snapshot snapshot() const override { return snapshot_; }
+    const lido::engine::Snapshot& snapshot() const override { return snapshot_; }
     std::vector<lido::log::Event> eventsSince(uint64_t seq) const override;
     void controlPool(const QString& name, lido::engine::PoolAction action) override;
     void controlSite(const QString& name, lido::engine::SiteAction action) override;

@@ -113,7 +113,7 @@ void HostTree::refresh()
 {
     if (!client_ || !sites_)
         return;
-    auto snap = client_->snapshot();
+    const auto& snap = client_->snapshot();
     // By name once (a lookup per site would scan them all), and an item changed only when its state
     // did: each change is a repaint, and a thousand a second was most of the GUI thread's time.
     QHash<QString, QTreeWidgetItem*> sites;

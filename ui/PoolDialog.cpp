@@ -75,7 +75,7 @@ QString PoolDialog::summaryText() const { return summary_->text(); }
 
 void PoolDialog::refresh()
 {
-    auto snap = client_->snapshot();
+    const auto& snap = client_->snapshot();
     double total = 0, busy = 0, queued = 0, rps = 0, p99 = 0;
     std::map<std::string, uint64_t> now{{"crash", 0}, {"timeout", 0}, {"queue full", 0}, {"protocol", 0}, {"stderr", 0}, {"ping", 0}};
     QString state = tr("started");

@@ -167,7 +167,7 @@ QString PoolsPage::selectedPool() const
 
 void PoolsPage::refresh()
 {
-    auto snapshot = client_->snapshot();
+    const auto& snapshot = client_->snapshot();
     model_->setSnapshot(snapshot); // sums each pool's figures once; the chart reads them from there
     QString selected = selectedPool();
     bool tenth = ++tick_ % 10 == 0;

@@ -168,7 +168,7 @@ void ServerList::save() const
 
 void ServerList::refresh(Server* s)
 {
-    const lido::engine::Snapshot snap = s->client->snapshot();
+    const lido::engine::Snapshot& snap = s->client->snapshot();
     s->health = healthOf(snap);
     uint64_t total5xx = 0;
     for (const auto& site : snap.sites)

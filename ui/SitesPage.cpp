@@ -63,7 +63,7 @@ QString SitesPage::selectedSite() const
 
 void SitesPage::refresh()
 {
-    auto snapshot = client_->snapshot();
+    const auto& snapshot = client_->snapshot();
     model_->setSnapshot(snapshot);
     QString selected = selectedSite();
     for (const auto& s : snapshot.sites) {

@@ -82,8 +82,19 @@ void PathWatch::rewatch()
     // a file also by a write in place.
     constexpr uint32_t mask = IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_CREATE | IN_ATTRIB | IN_DELETE;
     std::map<std::string, std::set<std::string>> wanted;
-    for (const auto& [folder, name] : linkChain(path_))
+    for (const auto& [folder, name] : linkChain(path_)) {
         wanted[folder].insert(name);
+        // A folder that is not there, such as a link between `ln -sfn`'s unlink and its symlink,
+        // is waited for from the nearest folder that is: otherwise its coming back goes unseen
+        // and every later change with it.
+        std::string missing = folder;
+        struct stat st {};
+        while (missing != "/" && ::stat(missing.c_str(), &st) != 0) {
+            auto [up, base] = splitLast(missing);
+            wanted[up].insert(base);
+            missing = up;
+        }
+    }
     for (auto it = folders_.begin(); it != folders_.end();) {
         if (!wanted.count(it->first)) { // an old release, no longer on the way
             ::inotify_rm_watch(fd_, it->second);

@@ -6,6 +6,7 @@
 // recycles on a swap of a linked php.ini or of the release link itself.
 #include "EngineSupport.h"
 #include "engine/ConfigReloader.h"
+#include "util/PathWatch.h"
 
 #include <QDir>
 #include <QElapsedTimer>
@@ -61,6 +62,29 @@ class tst_SymlinkSwap : public QObject {
     }
 
 private slots:
+    // `ln -sfn` unlinks the link, then makes it again. A watch that reads its events between the
+    // two must still see the link come back, and every change after it (this was lost once:
+    // the reloader then missed every later edit of the release, found by a loaded CI run).
+    void watchSurvivesALinkReadBetweenUnlinkAndSymlink()
+    {
+        testsupport::Scratch s;
+        for (const char* r : {"1", "2"}) {
+            QDir().mkpath(s.path(QString("deploy/releases/") + r));
+            s.write(QString("deploy/releases/%1/applicationHost.config").arg(r), "v");
+        }
+        link("releases/1", s.path("deploy/current"));
+        lido::util::PathWatch watch(s.path("deploy/current/applicationHost.config").toStdString());
+        QVERIFY(watch.start().ok());
+        QVERIFY(::unlink(s.path("deploy/current").toUtf8().constData()) == 0);
+        QVERIFY(watch.readEvents()); // the link went: read while it is missing
+        link("releases/2", s.path("deploy/current"));
+        QVERIFY(watch.readEvents()); // and seen coming back
+        s.write("deploy/releases/2/applicationHost.config", "v2");
+        QVERIFY(watch.readEvents()); // the new release's file, written in place
+        s.write("deploy/releases/1/applicationHost.config", "stale");
+        QVERIFY(!watch.readEvents()); // the old one's no longer matters
+    }
+
     void kubeletConfigMap()
     {
         EngineFixture f;

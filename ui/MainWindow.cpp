@@ -17,6 +17,7 @@
 #include "ServerList.h"
 #include "ServersPage.h"
 #include "SitesPage.h"
+#include "SiteUrls.h"
 #include "TestLoad.h"
 #include "Tray.h"
 
@@ -448,6 +449,8 @@ bool MainWindow::openFile(const QString& path)
             details[QString::fromStdString(p->get("name"))].identity =
                 type == "SpecificUser" ? QString::fromStdString(pm->get("userName")) : QString::fromStdString(type);
         }
+        for (auto& [pool, urls] : poolUrls(**config))
+            details[pool].urls = urls;
         for (const ConfigElement* site : (*config)->sites())
             for (const ConfigElement* app : site->childrenNamed("application")) {
                 QString& apps = details[QString::fromStdString(app->get("applicationPool"))].applications;
@@ -467,7 +470,7 @@ bool MainWindow::openFile(const QString& path)
             QStringList apps;
             for (const ConfigElement* app : site->childrenNamed("application"))
                 apps << QString::fromStdString(app->get("path") + " (" + app->get("applicationPool") + ")");
-            sites.push_back({QString::fromStdString(site->get("name")), bindings.join(", "), apps.join(", ")});
+            sites.push_back({QString::fromStdString(site->get("name")), bindings.join(", "), apps.join(", "), siteUrls(site)});
         }
         sitesPage_->setSites(sites);
     }

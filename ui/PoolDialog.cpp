@@ -16,7 +16,7 @@
 PoolDialog::PoolDialog(EngineClient* client, const QString& pool, QWidget* parent)
     : QDialog(parent), client_(client), pool_(pool),
       instances_(new TimeChart(tr("Instances and queue"), {tr("instances"), tr("busy"), tr("queue")}, 300)),
-      latency_(new TimeChart(tr("Requests/s (left) and p99 latency in ms (right)"), {tr("requests/s"), tr("p99 ms")}, 300, nullptr, 1)),
+      latency_(new TimeChart(tr("Requests/s (left) and p99 latency over the last minute in ms (right)"), {tr("requests/s"), tr("p99 ms (last minute)")}, 300, nullptr, 1)),
       failures_(new TimeChart(tr("Failures per second by cause"), {tr("crash"), tr("timeout"), tr("queue full"), tr("protocol"), tr("stderr"), tr("ping")}, 300)),
       events_(new QListWidget), summary_(new QLabel), instanceTable_(new InstancesTable(client)), range_(new QComboBox)
 {
@@ -77,6 +77,7 @@ void PoolDialog::refresh()
 {
     const auto& snap = client_->snapshot();
     double total = 0, busy = 0, queued = 0, rps = 0, p99 = 0;
+    uint64_t timed = 0; // the requests p99 is over (the last minute's)
     std::map<std::string, uint64_t> now{{"crash", 0}, {"timeout", 0}, {"queue full", 0}, {"protocol", 0}, {"stderr", 0}, {"ping", 0}};
     QString state = tr("started");
     QString advice;
@@ -87,7 +88,8 @@ void PoolDialog::refresh()
         busy += p.busy;
         queued += p.queued;
         rps += p.requestsPerSecond;
-        p99 = std::max(p99, p.p99Ms);
+        if (p.latencyRequests > 0)
+            p99 = std::max(p99, p.p99Ms), timed += p.latencyRequests;
         now["crash"] += p.crashes;
         now["timeout"] += p.timeouts;
         now["queue full"] += p.queueFull;
@@ -117,10 +119,11 @@ void PoolDialog::refresh()
         replay();
     }
     instanceTable_->show(pool_, snap);
-    summary_->setText(tr("<b>%1</b>: %2 — %3 instances (%4 busy), %5 queued, %6 req/s, p99 %7 ms; failures: %8 crash, %9 timeout, "
+    QString latency = timed ? tr("p99 %1 ms over the last minute's %2 requests").arg(p99, 0, 'f', 1).arg(timed) : tr("no request in the last minute (no p99)");
+    summary_->setText(tr("<b>%1</b>: %2 — %3 instances (%4 busy), %5 queued, %6 req/s, %7; failures: %8 crash, %9 timeout, "
                          "%10 queue full, %11 protocol, %12 stderr, %13 ping")
                           .arg(pool_.toHtmlEscaped(), state.toHtmlEscaped())
-                          .arg(total).arg(busy).arg(queued).arg(rps, 0, 'f', 0).arg(p99, 0, 'f', 1)
+                          .arg(total).arg(busy).arg(queued).arg(rps, 0, 'f', 0).arg(latency)
                           .arg(now["crash"]).arg(now["timeout"]).arg(now["queue full"]).arg(now["protocol"]).arg(now["stderr"]).arg(now["ping"]) +
                       (advice.isEmpty() ? QString() : tr("<br><span style=\"color:#a06000\">⚠ Warning: %1</span>").arg(advice.toHtmlEscaped())));
     for (const auto& e : client_->eventsSince(lastSeq_)) {

@@ -49,7 +49,10 @@ void PoolsModel::setSnapshot(const lido::engine::Snapshot& s)
         fresh.total += p.starting + p.idle + p.busy + p.draining;
         fresh.queued += p.queued;
         fresh.perSecond += p.requestsPerSecond;
-        fresh.p99 = std::max(fresh.p99, p.p99Ms);
+        if (p.latencyRequests > 0) {
+            fresh.p99 = std::max(fresh.p99, p.p99Ms);
+            fresh.latencyRequests += p.latencyRequests;
+        }
         fresh.failures += p.crashes + p.timeouts + p.queueFull + p.protocolErrors + p.stderrFailures + p.pingFailures;
     }
     for (const auto& c : s.cgi) {
@@ -121,6 +124,11 @@ QString PoolsModel::advice(int row) const
     return row >= 0 && row < static_cast<int>(rows_.size()) ? rows_[static_cast<size_t>(row)].advice : QString();
 }
 
+QStringList PoolsModel::urls(int row) const
+{
+    return row >= 0 && row < static_cast<int>(rows_.size()) ? rows_[static_cast<size_t>(row)].details.urls : QStringList();
+}
+
 QString PoolsModel::stoppedReason(int row) const
 {
     return row >= 0 && row < static_cast<int>(rows_.size()) ? rows_[static_cast<size_t>(row)].reason : QString();
@@ -153,7 +161,7 @@ QVariant PoolsModel::data(const QModelIndex& index, int role) const
         case Instances: return r.hasFastCgi ? tr("%1 busy / %2 idle / %3").arg(r.busy).arg(r.idle).arg(r.total) : QString("-");
         case Queue: return r.queued + r.cgiQueued;
         case RequestsPerSecond: return QString::number(r.perSecond, 'f', 0);
-        case P99: return r.hasFastCgi ? QString::number(r.p99, 'f', 1) : QString("-");
+        case P99: return r.hasFastCgi && r.latencyRequests > 0 ? QString::number(r.p99, 'f', 1) : QString("-"); // no request: no p99
         case Failures: return QVariant::fromValue<qulonglong>(r.failures);
         case Cgi: return tr("%1 running").arg(r.cgiRunning);
         case Failures5m: return QVariant::fromValue<qulonglong>(r.failures5m);
@@ -177,6 +185,9 @@ QVariant PoolsModel::data(const QModelIndex& index, int role) const
 
 QVariant PoolsModel::headerData(int section, Qt::Orientation orientation, int role) const
 {
+    if (orientation == Qt::Horizontal && role == Qt::ToolTipRole && section == P99)
+        return tr("99th percentile of the time from queueing to the last byte, over the requests of the last minute (at most "
+                  "the last 1,000); \"-\" when there was none");
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
     switch (section) {

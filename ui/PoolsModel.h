@@ -15,6 +15,7 @@ public:
     struct Details {
         QString identity;     // what the file asks for (the snapshot's identity in effect wins)
         QString applications; // the applications that use the pool: "Main/, Shop/app"
+        QStringList urls;     // where a browser reaches them (Browse)
     };
     explicit PoolsModel(QObject* parent = nullptr);
 
@@ -24,6 +25,7 @@ public:
     // Failures in the last five minutes and the newest event, kept by the page.
     void setRecent(const QString& pool, uint64_t failures5m, const QString& lastEvent);
     uint64_t failures(int row) const;
+    QStringList urls(int row) const;
     // What the pool's chart shows: requests/s, busy FastCGI instances and running CGI programs,
     // waiting requests of both.
     struct Load {
@@ -52,6 +54,7 @@ private:
         QString identity; // in effect, from the engine: "www-data (uid 33)"
         int busy = 0, idle = 0, total = 0, queued = 0;
         double perSecond = 0, p99 = 0;
+        uint64_t latencyRequests = 0; // p99 is over these: the last minute's requests
         uint64_t failures = 0;
         int cgiRunning = 0, cgiQueued = 0;
         uint64_t failures5m = 0;

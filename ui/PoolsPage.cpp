@@ -2,6 +2,7 @@
 
 #include "EngineClient.h"
 #include "PageSupport.h"
+#include "SiteUrls.h"
 #include "InstancesTable.h"
 #include "PoolDialog.h"
 #include "PoolsModel.h"
@@ -25,8 +26,8 @@
 
 PoolsPage::PoolsPage(EngineClient* client, QWidget* parent)
     : QWidget(parent), client_(client), model_(new PoolsModel(this)), proxy_(new QSortFilterProxyModel(this)), filter_(new QLineEdit),
-      table_(new QTableView), reason_(new QLabel), chart_(new TimeChart(tr("Selected pool: requests/s (left), busy instances and queue (right)"),
-                                                                  {tr("requests/s"), tr("busy instances"), tr("queue")}, 300, nullptr, 1))
+      table_(new QTableView), reason_(new QLabel), chart_(new TimeChart(tr("Selected pool: requests/s and failures/s (left), busy instances and queue (right)"),
+                                                                  {tr("requests/s"), tr("failures/s"), tr("busy instances"), tr("queue")}, 300, nullptr, 2))
 {
     pages::setUpFilteredTable(table_, proxy_, model_, filter_, tr("Filter pools"), PoolsModel::Name);
     chart_->setAxes(tr("requests/s"), false, tr("count"), true);
@@ -58,6 +59,15 @@ PoolsPage::PoolsPage(EngineClient* client, QWidget* parent)
     edit->setShortcut(QKeySequence(Qt::Key_F2));
     add->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_N));
     remove->setShortcut(QKeySequence::Delete);
+    bar->addSeparator();
+    browse_ = bar->addAction(tr("Browse"));
+    browse_->setObjectName("browsePool");
+    browse_->setToolTip(tr("The selected pool's first application in the browser (the context menu has each of them)"));
+    browse_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_B));
+    connect(browse_, &QAction::triggered, this, [this] {
+        if (QStringList urls = selectedUrls(); !urls.isEmpty())
+            browse(urls.first());
+    });
     for (QAction* a : {edit, add, remove})
         a->setShortcutContext(Qt::WidgetWithChildrenShortcut); // on this page, not over the configuration grid
     connect(edit, &QAction::triggered, this, [this] {
@@ -121,6 +131,10 @@ PoolsPage::PoolsPage(EngineClient* client, QWidget* parent)
         menu.addAction(tr("Edit settings…"), this, [this, pool] { emit editRequested(pool); });
         menu.addAction(tr("Add a pool…"), this, [this] { emit addRequested(); });
         menu.addAction(tr("Remove %1…").arg(pool), this, [this, pool] { emit removeRequested(pool); });
+        if (QStringList urls = selectedUrls(); !urls.isEmpty()) {
+            menu.addSeparator();
+            addBrowseActions(&menu, urls);
+        }
         menu.exec(table_->viewport()->mapToGlobal(at));
     });
 
@@ -130,13 +144,24 @@ PoolsPage::PoolsPage(EngineClient* client, QWidget* parent)
 
 void PoolsPage::setPools(const QStringList& names)
 {
+    // A reload keeps what the charts have of the pools that remain, and the selection.
+    QString selected = selectedPool();
     model_->setPools(names);
-    failureHistory_.clear();
-    history_.clear();
-    hourHistory_.clear();
+    auto keepOnly = [&](auto& byPool) {
+        for (auto it = byPool.begin(); it != byPool.end();)
+            it = names.contains(it->first) ? std::next(it) : byPool.erase(it);
+    };
+    keepOnly(failureHistory_);
+    keepOnly(history_);
+    keepOnly(hourHistory_);
     sized_ = false;
+    int row = -1;
+    for (int r = 0; r < model_->rowCount() && row < 0 && !selected.isEmpty(); ++r)
+        if (model_->poolName(r) == selected)
+            row = r;
     if (model_->rowCount() > 0)
-        table_->selectRow(0);
+        table_->selectRow(row >= 0 ? proxy_->mapFromSource(model_->index(row, 0)).row() : 0);
+    replayChart();
     refresh();
 }
 
@@ -147,6 +172,7 @@ void PoolsPage::setDetails(const std::map<QString, PoolsModel::Details>& details
 {
     model_->setDetails(details);
     sized_ = false; // refit with the new texts
+    updateActions(); // Browse follows the URLs
 }
 
 PoolDialog* PoolsPage::openPool(const QString& pool)
@@ -157,6 +183,12 @@ PoolDialog* PoolsPage::openPool(const QString& pool)
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     dialog->show();
     return dialog;
+}
+
+QStringList PoolsPage::selectedUrls() const
+{
+    QModelIndex i = table_->currentIndex();
+    return i.isValid() ? model_->urls(proxy_->mapToSource(i).row()) : QStringList();
 }
 
 QString PoolsPage::selectedPool() const
@@ -174,28 +206,31 @@ void PoolsPage::refresh()
     for (int row = 0; row < model_->rowCount(); ++row) {
         QString name = model_->poolName(row);
         PoolsModel::Load load = model_->load(row);
-        Point p{load.requestsPerSecond, load.busy, load.queued};
+        // Failures in the last five minutes (the table), and in the last second (the chart).
+        auto& failed = failureHistory_[name];
+        uint64_t before = failed.empty() ? model_->failures(row) : failed.back();
+        failed.push_back(model_->failures(row));
+        if (failed.size() > 301)
+            failed.pop_front();
+        model_->setRecent(name, failed.back() - failed.front(), {});
+        Point p{load.requestsPerSecond, static_cast<double>(failed.back() - std::min(before, failed.back())), load.busy, load.queued};
         auto& h = history_[name];
         h.push_back(p);
         if (h.size() > 300)
             h.pop_front();
         if (tenth) {
+            // The hour's point: failures/s over its ten seconds, so that none between two points is lost.
+            size_t back = std::min<size_t>(10, failed.size() - 1);
+            p.failures = static_cast<double>(failed.back() - std::min(failed[failed.size() - 1 - back], failed.back())) / 10.0;
             auto& hour = hourHistory_[name];
             hour.push_back(p);
             if (hour.size() > 360)
                 hour.pop_front();
         }
         if (name == selected && (!hourView() || tenth))
-            chart_->append({p.rps, p.busy, p.queued});
+            chart_->append({p.rps, p.failures, p.busy, p.queued});
     }
-    // Failures in the last five minutes, and each pool's newest event.
-    for (int row = 0; row < model_->rowCount(); ++row) {
-        auto& h = failureHistory_[model_->poolName(row)];
-        h.push_back(model_->failures(row));
-        if (h.size() > 301)
-            h.pop_front();
-        model_->setRecent(model_->poolName(row), h.back() - h.front(), {});
-    }
+    // Each pool's newest event.
     for (const auto& e : client_->eventsSince(lastEventSeq_)) {
         lastEventSeq_ = e.seq;
         if (e.severity == lido::log::Severity::Debug || e.source.rfind("pool ", 0) != 0)
@@ -233,6 +268,7 @@ void PoolsPage::updateActions()
     start_->setEnabled(selected && !running);
     stop_->setEnabled(running);
     recycle_->setEnabled(running);
+    browse_->setEnabled(!selectedUrls().isEmpty());
 }
 
 void PoolsPage::showInstances(const lido::engine::Snapshot& snapshot)
@@ -267,7 +303,7 @@ void PoolsPage::replayChart()
 {
     chart_->clear();
     for (const Point& p : (hourView() ? hourHistory_ : history_)[selectedPool()])
-        chart_->append({p.rps, p.busy, p.queued});
+        chart_->append({p.rps, p.failures, p.busy, p.queued});
 }
 
 void PoolsPage::selectionChanged()

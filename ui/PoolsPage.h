@@ -39,6 +39,8 @@ public:
     QTableWidget* runningRequests() const { return running_; }
     QAction* recycleInstanceAction() const;
     QString selectedPool() const;
+    QStringList selectedUrls() const; // its applications' URLs, where Browse goes
+    QAction* browseAction() const { return browse_; }
     // The pool in detail: charts by cause, p99, its events (double-click, Enter, or the context menu).
     class PoolDialog* openPool(const QString& pool);
 
@@ -62,9 +64,9 @@ private:
     QTableView* table_;
     QLabel* reason_;
     TimeChart* chart_;
-    QAction *start_, *stop_, *recycle_;
+    QAction *start_, *stop_, *recycle_, *browse_;
     struct Point {
-        double rps, busy, queued;
+        double rps, failures, busy, queued; // failures: per second, all causes
     };
     QComboBox* range_;
     class InstancesTable* instances_;

@@ -4,6 +4,7 @@
 #include <QApplication>
 #include <QColor>
 #include <QDateTime>
+#include <QFont>
 #include <QTimeZone>
 #include <algorithm>
 #include <QStyle>
@@ -38,6 +39,11 @@ void SitesModel::setSnapshot(const lido::engine::Snapshot& s)
 QString SitesModel::siteName(int row) const
 {
     return row >= 0 && row < static_cast<int>(rows_.size()) ? rows_[static_cast<size_t>(row)].info.name : QString();
+}
+
+QStringList SitesModel::urls(int row) const
+{
+    return row >= 0 && row < static_cast<int>(rows_.size()) ? rows_[static_cast<size_t>(row)].info.urls : QStringList();
 }
 
 bool SitesModel::started(int row) const
@@ -86,7 +92,7 @@ QVariant SitesModel::data(const QModelIndex& index, int role) const
         switch (index.column()) {
         case Name: return r.info.name;
         case State: return r.known ? QString::fromStdString(m.state) : tr("Not running");
-        case Bindings: return r.info.bindings;
+        case Bindings: return r.info.urls.isEmpty() ? r.info.bindings : r.info.urls.join(", ");
         case RequestsPerSecond: return QString::number(m.requestsPerSecond, 'f', 0);
         case Connections: return QVariant::fromValue<qlonglong>(m.openConnections);
         case Status2xx: return QVariant::fromValue<qulonglong>(m.status2xx);
@@ -110,6 +116,17 @@ QVariant SitesModel::data(const QModelIndex& index, int role) const
                                   QString::fromStdString(c.file));
             return lines.join('\n');
         }
+    }
+    if (index.column() == Bindings && !r.info.urls.isEmpty()) { // a link: a click browses it
+        if (role == Qt::ForegroundRole)
+            return QColor(0, 90, 180);
+        if (role == Qt::FontRole) {
+            QFont f;
+            f.setUnderline(true);
+            return f;
+        }
+        if (role == Qt::ToolTipRole)
+            return tr("%1\nClick to browse %2").arg(r.info.bindings, r.info.urls.first());
     }
     if (role == Qt::DecorationRole && index.column() == Name)
         return styleIcon(m.started ? QStyle::SP_DialogApplyButton

@@ -12,12 +12,14 @@ public:
     enum Column { Name, State, Bindings, RequestsPerSecond, Connections, Status2xx, Status4xx, Status5xx, Certificate, Applications, ColumnCount };
     struct SiteInfo {
         QString name, bindings, applications;
+        QStringList urls; // where a browser reaches it: shown as links in the Bindings column
     };
     explicit SitesModel(QObject* parent = nullptr);
 
     void setSites(const std::vector<SiteInfo>& sites); // from the configuration
     void setSnapshot(const lido::engine::Snapshot& snapshot);
     QString siteName(int row) const;
+    QStringList urls(int row) const;
     bool started(int row) const;
 
     int rowCount(const QModelIndex& parent = {}) const override;

@@ -2,11 +2,13 @@
 
 #include "EngineClient.h"
 #include "PageSupport.h"
+#include "SiteUrls.h"
 #include "TimeChart.h"
 
 #include <QAction>
 #include <QHeaderView>
 #include <QLineEdit>
+#include <QMenu>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QTableView>
@@ -36,6 +38,30 @@ SitesPage::SitesPage(EngineClient* client, QWidget* parent)
         if (QString s = selectedSite(); !s.isEmpty())
             client_->controlSite(s, lido::engine::SiteAction::Stop);
     });
+    // Browse (IIS Manager's): the selected site in the desktop's browser; a click on its link does
+    // the same, and the context menu has one entry per binding.
+    browse_ = bar->addAction(tr("Browse"));
+    browse_->setObjectName("browseSite");
+    browse_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_B));
+    connect(browse_, &QAction::triggered, this, [this] {
+        if (QStringList urls = selectedUrls(); !urls.isEmpty())
+            browse(urls.first());
+    });
+    connect(table_, &QTableView::clicked, this, [this](const QModelIndex& i) {
+        if (i.column() == SitesModel::Bindings && !selectedUrls().isEmpty())
+            browse(selectedUrls().first());
+    });
+    table_->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(table_, &QTableView::customContextMenuRequested, this, [this](const QPoint& at) {
+        if (!table_->indexAt(at).isValid())
+            return;
+        QMenu menu;
+        menu.addAction(start_);
+        menu.addAction(stop_);
+        menu.addSeparator();
+        addBrowseActions(&menu, selectedUrls());
+        menu.exec(table_->viewport()->mapToGlobal(at));
+    });
     bar->addWidget(filter_);
 
     pages::layOutPage(this, bar, table_, nullptr, chart_);
@@ -53,6 +79,12 @@ void SitesPage::setSites(const std::vector<SitesModel::SiteInfo>& sites)
         table_->selectRow(0);
     sized_ = false;
     refresh();
+}
+
+QStringList SitesPage::selectedUrls() const
+{
+    QModelIndex i = table_->currentIndex();
+    return i.isValid() ? model_->urls(proxy_->mapToSource(i).row()) : QStringList();
 }
 
 QString SitesPage::selectedSite() const
@@ -98,6 +130,7 @@ void SitesPage::updateActions()
     bool up = i.isValid() && model_->started(proxy_->mapToSource(i).row());
     start_->setEnabled(i.isValid() && !up);
     stop_->setEnabled(up);
+    browse_->setEnabled(!selectedUrls().isEmpty());
 }
 
 void SitesPage::selectionChanged()

@@ -25,6 +25,8 @@ public:
     QAction* stopAction() const { return stop_; }
     TimeChart* chart() const { return chart_; }
     QString selectedSite() const;
+    QStringList selectedUrls() const; // where Browse goes
+    QAction* browseAction() const { return browse_; }
 
 private:
     void refresh();
@@ -37,7 +39,7 @@ private:
     QLineEdit* filter_;
     QTableView* table_;
     TimeChart* chart_;
-    QAction *start_, *stop_;
+    QAction *start_, *stop_, *browse_;
     struct Point {
         double rps, s2xx, s3xx, s4xx, s5xx; // per second
     };

@@ -53,7 +53,7 @@ json basicJson(const Snapshot& s)
                                 {"protocolErrors", p.protocolErrors}, {"stderrFailures", p.stderrFailures},
                                 {"pingFailures", p.pingFailures}, {"pingsAnswered", p.pingsAnswered}, {"recycles", p.recycles},
                                 {"selfRecycles", p.selfRecycles}, {"retried", p.retried}, {"advice", p.advice},
-                                {"requestsPerSecond", p.requestsPerSecond}, {"p50Ms", p.p50Ms}, {"p90Ms", p.p90Ms}, {"p99Ms", p.p99Ms},
+                                {"requestsPerSecond", p.requestsPerSecond}, {"latencyRequests", p.latencyRequests}, {"p50Ms", p.p50Ms}, {"p90Ms", p.p90Ms}, {"p99Ms", p.p99Ms},
                                 {"maxInstancesReached", p.maxInstancesReached}, {"failedStarts", p.failedStarts},
                                 {"retryInSeconds", p.retryInSeconds}, {"instances", instances}});
     }
@@ -153,6 +153,7 @@ Result<Snapshot> parseSnapshot(std::string_view text)
             get(m, "pingFailures", p.pingFailures), get(m, "pingsAnswered", p.pingsAnswered), get(m, "recycles", p.recycles);
             get(m, "selfRecycles", p.selfRecycles), get(m, "retried", p.retried), get(m, "advice", p.advice);
             get(m, "requestsPerSecond", p.requestsPerSecond), get(m, "p50Ms", p.p50Ms), get(m, "p90Ms", p.p90Ms);
+            get(m, "latencyRequests", p.latencyRequests);
             get(m, "p99Ms", p.p99Ms), get(m, "maxInstancesReached", p.maxInstancesReached);
             get(m, "failedStarts", p.failedStarts), get(m, "retryInSeconds", p.retryInSeconds);
             for (const json& i : m.value("instances", json::array())) {

@@ -64,7 +64,8 @@ std::string statusJson(const Snapshot& s, double uptime)
                          {"max children reached", p.maxInstancesReached ? 1 : 0},
                          {"slow requests", 0},
                          {"requests per second", p.requestsPerSecond},
-                         {"latency ms", {{"p50", p.p50Ms}, {"p90", p.p90Ms}, {"p99", p.p99Ms}}},
+                         {"latency ms", p.latencyRequests == 0 ? json(nullptr)
+                                                                : json{{"p50", p.p50Ms}, {"p90", p.p90Ms}, {"p99", p.p99Ms}, {"requests", p.latencyRequests}}},
                          {"failures", {{"crash", p.crashes}, {"timeout", p.timeouts}, {"queue full", p.queueFull},
                                        {"protocol", p.protocolErrors}, {"stderr", p.stderrFailures}, {"ping", p.pingFailures}}},
                          {"recycles", p.recycles},
@@ -148,10 +149,11 @@ std::string prometheusMetrics(const Snapshot& s)
         for (auto [cause, n] : {std::pair{"crash", p.crashes}, {"timeout", p.timeouts}, {"queue_full", p.queueFull},
                                 {"protocol", p.protocolErrors}, {"stderr", p.stderrFailures}, {"ping", p.pingFailures}})
             out += "lido_pool_failures_total{pool=\"" + label(p.pool) + "\",cause=\"" + cause + "\"} " + std::to_string(n) + "\n";
-    family("lido_pool_latency_milliseconds", "gauge", "Request latency percentiles over the last 1,000 requests.");
+    // NaN with no request in the window, as Prometheus's client libraries give an empty summary.
+    family("lido_pool_latency_milliseconds", "gauge", "Request latency percentiles over the last minute's requests (at most 1,000).");
     for (const PoolMetrics& p : s.fastcgi)
         for (auto [q, v] : {std::pair{"0.5", p.p50Ms}, {"0.9", p.p90Ms}, {"0.99", p.p99Ms}})
-            out += "lido_pool_latency_milliseconds{pool=\"" + label(p.pool) + "\",quantile=\"" + q + "\"} " + num(v) + "\n";
+            out += "lido_pool_latency_milliseconds{pool=\"" + label(p.pool) + "\",quantile=\"" + q + "\"} " + (p.latencyRequests ? num(v) : std::string("NaN")) + "\n";
     family("lido_site_requests_total", "counter", "Requests by site and status class.");
     for (const SiteMetrics& site : s.sites)
         for (auto [cls, n] : {std::pair{"1xx", site.status1xx}, {"2xx", site.status2xx}, {"3xx", site.status3xx}, {"4xx", site.status4xx},

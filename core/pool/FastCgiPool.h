@@ -6,6 +6,7 @@
 // (one request's bytes), Maintenance (the 1-second upkeep). All its state lives on one strand;
 // requests arrive from any connection thread.
 #include "log/EventLog.h"
+#include "pool/Latency.h"
 #include "pool/PoolMetrics.h"
 #include "pool/PoolSettings.h"
 #include "process/ProcStats.h"
@@ -108,9 +109,8 @@ private:
     std::deque<uint64_t> selfRecycleRuns_; // requests served by the last instances that exited by themselves
     uint64_t learnedMaxRequests_ = 0; // N once instances exited by themselves after N requests three times running (0: none)
 
-    std::vector<double> latencies_; // ring of the last 1,000 request durations (ms)
-    size_t latencyNext_ = 0;
-    double p50_ = 0, p90_ = 0, p99_ = 0;
+    LatencyWindow latencies_;
+    LatencyWindow::Quantiles quantiles_;
     std::map<int, process::ProcFigures> procFigures_; // sampled once a second
     process::CpuIdleMeter cpu_;
     uint64_t lastCompleted_ = 0;

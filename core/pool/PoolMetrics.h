@@ -53,7 +53,10 @@ struct PoolMetrics {
     uint64_t retried = 0;      // requests sent again because their instance exited before answering
     std::string advice;        // a warning with what to change (e.g. instanceMaxRequests), empty when none
     double requestsPerSecond = 0;
-    double p50Ms = 0, p90Ms = 0, p99Ms = 0; // over the last 1,000 requests
+    // Over the requests of the last minute (at most the last 1,000): latencyRequests of them; with
+    // none, the percentiles are 0 and mean nothing (shown as "-", NaN in /metrics).
+    uint64_t latencyRequests = 0;
+    double p50Ms = 0, p90Ms = 0, p99Ms = 0;
     bool maxInstancesReached = false;         // php-fpm's "max children reached"
     // Failing to start: the failed starts in a row and when the next start is (0: none waits).
     int failedStarts = 0;

@@ -132,6 +132,10 @@ private slots:
         QCOMPARE(w.tabs()->currentWidget(), static_cast<QWidget*>(w.poolsPage()));
         QAbstractItemModelTester tester(w.poolsPage()->model(), QAbstractItemModelTester::FailureReportingMode::QtTest);
 
+        // No request yet: no p99 (a figure there would be made up).
+        QTRY_VERIFY(w.poolsPage()->model()->index(0, PoolsModel::Instances).data().toString() != "-");
+        QCOMPARE(w.poolsPage()->model()->index(0, PoolsModel::P99).data().toString(), QString("-"));
+        QVERIFY(w.poolsPage()->model()->headerData(PoolsModel::P99, Qt::Horizontal, Qt::ToolTipRole).toString().contains("last minute"));
         // Three clients keep both instances busy; the guard stops them whatever happens.
         struct Load {
             std::atomic<bool> stop{false};
@@ -152,6 +156,10 @@ private slots:
             });
         QTRY_VERIFY_WITH_TIMEOUT(w.poolsPage()->chart()->points() >= 3, 8000);
         QTRY_VERIFY(w.poolsPage()->model()->index(0, PoolsModel::Instances).data().toString().endsWith("/ 2"));
+        QTRY_VERIFY(w.poolsPage()->model()->index(0, PoolsModel::P99).data().toString().toDouble() >= 20); // sleep=20
+        // A crash is a failure on the chart's failures/s series, in the second it happened.
+        QCOMPARE(fetch(f.port, "/app/x?crash=1").status, 502);
+        QTRY_VERIFY(w.poolsPage()->chart()->peak(1) >= 1);
         QTest::qWait(1200);
         QString dir = qEnvironmentVariable("LIDO_SCREENSHOT_DIR", QDir::tempPath());
         QDir().mkpath(dir);

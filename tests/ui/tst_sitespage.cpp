@@ -12,6 +12,9 @@
 #include "SitesPage.h"
 
 #include <QAbstractItemModelTester>
+#include <QDesktopServices>
+#include <QFont>
+#include <QUrl>
 #include <QAction>
 #include <QLabel>
 #include <QMenu>
@@ -22,6 +25,19 @@
 
 using guitest::screenshot;
 
+namespace {
+
+// Stands in for the desktop's browser: what QDesktopServices::openUrl was asked to open.
+class UrlCatcher : public QObject {
+    Q_OBJECT
+public:
+    QList<QUrl> urls;
+public slots:
+    void open(const QUrl& url) { urls << url; }
+};
+
+} // namespace
+
 class tst_SitesPage : public QObject {
     Q_OBJECT
 private slots:
@@ -31,7 +47,7 @@ private slots:
     {
         SitesModel model;
         QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
-        model.setSites({{"Shop", "http 127.0.0.1:8081:", "/ (shop)"}, {"Blog", "http *:80:blog.example.org", "/ (blog), /api (api)"}});
+        model.setSites({{"Shop", "http 127.0.0.1:8081:", "/ (shop)", {"http://127.0.0.1:8081/"}}, {"Blog", "http *:80:blog.example.org", "/ (blog), /api (api)", {}}});
         lido::engine::Snapshot s;
         lido::engine::SiteMetrics shop;
         shop.name = "Shop";
@@ -51,7 +67,11 @@ private slots:
         QCOMPARE(model.index(0, SitesModel::RequestsPerSecond).data().toString(), QString("42"));
         QCOMPARE(model.index(0, SitesModel::Status5xx).data().toULongLong(), 3ull);
         QCOMPARE(model.index(1, SitesModel::State).data().toString(), QString("Failed: cannot bind 0.0.0.0:80: Permission denied"));
-        QCOMPARE(model.index(1, SitesModel::Bindings).data().toString(), QString("http *:80:blog.example.org"));
+        QCOMPARE(model.index(1, SitesModel::Bindings).data().toString(), QString("http *:80:blog.example.org")); // no URL: as written
+        // A URL is a link (IIS Manager's Browse): blue, underlined, the binding in its tooltip.
+        QCOMPARE(model.index(0, SitesModel::Bindings).data().toString(), QString("http://127.0.0.1:8081/"));
+        QVERIFY(model.index(0, SitesModel::Bindings).data(Qt::FontRole).value<QFont>().underline());
+        QVERIFY(model.index(0, SitesModel::Bindings).data(Qt::ToolTipRole).toString().startsWith("http 127.0.0.1:8081:\nClick to browse"));
         QCOMPARE(model.index(1, SitesModel::Applications).data().toString(), QString("/ (blog), /api (api)"));
         QVERIFY(!model.started(1));
         // The soonest of a site's certificates, as a person reads it; none for a site without TLS.
@@ -145,7 +165,24 @@ private slots:
         QAbstractItemModelTester tester(w.sitesPage()->model(), QAbstractItemModelTester::FailureReportingMode::QtTest); // with a real engine
         QCOMPARE(table->model()->rowCount(), 1);
         QCOMPARE(table->model()->index(0, SitesModel::Applications).data().toString(), QString("/ (web)"));
-        QCOMPARE(table->model()->index(0, SitesModel::Bindings).data().toString(), QString("http 127.0.0.1:%1:").arg(f.port));
+        QCOMPARE(table->model()->index(0, SitesModel::Bindings).data().toString(), QString("http://127.0.0.1:%1/").arg(f.port));
+        // Browse, a click on the link, and the pool's Browse all ask the desktop for the site's URL.
+        UrlCatcher browser;
+        QDesktopServices::setUrlHandler("http", &browser, "open");
+        table->selectRow(0);
+        QVERIFY(w.sitesPage()->browseAction()->isEnabled());
+        w.sitesPage()->browseAction()->trigger();
+        QCOMPARE(browser.urls, QList<QUrl>{QUrl(QString("http://127.0.0.1:%1/").arg(f.port))});
+        QCOMPARE(fetch(static_cast<uint16_t>(browser.urls.first().port()), "/hello.txt").status, 200); // the site answers there
+        QTest::mouseClick(table->viewport(), Qt::LeftButton, {}, table->visualRect(table->model()->index(0, SitesModel::Bindings)).center());
+        QCOMPARE(browser.urls.size(), 2);
+        w.tabs()->setCurrentWidget(w.poolsPage());
+        QTRY_COMPARE(w.poolsPage()->selectedUrls(), QStringList{QString("http://127.0.0.1:%1/").arg(f.port)});
+        QVERIFY(w.poolsPage()->browseAction()->isEnabled());
+        w.poolsPage()->browseAction()->trigger();
+        QCOMPARE(browser.urls.size(), 3);
+        QDesktopServices::unsetUrlHandler("http");
+        w.tabs()->setCurrentWidget(w.sitesPage());
         QTRY_VERIFY(table->model()->index(0, SitesModel::Status2xx).data().toULongLong() >= 5);
         QTRY_COMPARE(table->model()->index(0, SitesModel::Connections).data().toLongLong(), 0ll); // all five closed
         QTRY_VERIFY(w.sitesPage()->stopAction()->isEnabled());

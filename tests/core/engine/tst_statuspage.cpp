@@ -33,8 +33,13 @@ Snapshot sample()
     p.selfRecycles = 4;
     p.advice = "set instanceMaxRequests to 500 or less";
     p.p99Ms = 12.5;
+    p.latencyRequests = 40;
     p.instances.push_back(InstanceMetrics{4242, InstanceState::Busy, 7, 1.5, "/index.php?a=1", 1048576, 0.25});
     s.fastcgi.push_back(p);
+    PoolMetrics quiet; // no request in the last minute: no percentiles
+    quiet.pool = "quiet";
+    quiet.p99Ms = 23.5;
+    s.fastcgi.push_back(quiet);
     SiteMetrics site;
     site.name = "Main";
     site.state = "Started";
@@ -75,6 +80,8 @@ private slots:
         QCOMPARE(pool["advice"].toString(), QString("set instanceMaxRequests to 500 or less"));
         QCOMPARE(pool["failures"].toObject()["crash"].toInt(), 5);
         QCOMPARE(pool["latency ms"].toObject()["p99"].toDouble(), 12.5);
+        QCOMPARE(pool["latency ms"].toObject()["requests"].toInt(), 40);
+        QVERIFY(root["pools"].toArray().at(1).toObject()["latency ms"].isNull());
         QJsonObject process = pool["processes"].toArray().first().toObject();
         QCOMPARE(process["pid"].toInt(), 4242);
         QCOMPARE(process["state"].toString(), QString("Running")); // php-fpm's word for busy
@@ -93,6 +100,7 @@ private slots:
         QVERIFY(text.contains("lido_pool_instances{pool=\"php \\\"main\\\"\",application=\"/usr/bin/php-cgi\",state=\"busy\"} 2\n"));
         QVERIFY(text.contains("lido_pool_failures_total{pool=\"php \\\"main\\\"\",cause=\"crash\"} 5\n"));
         QVERIFY(text.contains("lido_pool_latency_milliseconds{pool=\"php \\\"main\\\"\",quantile=\"0.99\"} 12.5\n"));
+        QVERIFY2(text.contains("lido_pool_latency_milliseconds{pool=\"quiet\",quantile=\"0.99\"} NaN\n"), qPrintable(text));
         QVERIFY(text.contains("lido_site_requests_total{site=\"Main\",status_class=\"5xx\"} 7\n"));
         QVERIFY(text.contains("lido_cgi_running{pool=\"web\"} 2\n"));
         // Which build and which configuration a node runs, and whether it drains.
@@ -102,7 +110,7 @@ private slots:
         QVERIFY(text.contains("lido_site_up{site=\"Main\"} 0\n"));
         // Every sample line is NAME{LABELS} VALUE or NAME VALUE; no label names the server.
         for (const QString& line : text.split('\n', Qt::SkipEmptyParts)) {
-            QVERIFY2(line.startsWith('#') || QRegularExpression("^lido_[a-z_]+(\\{.*\\})? -?[0-9.]+$").match(line).hasMatch(), qPrintable(line));
+            QVERIFY2(line.startsWith('#') || QRegularExpression("^lido_[a-z_]+(\\{.*\\})? (-?[0-9.]+|NaN)$").match(line).hasMatch(), qPrintable(line));
             QVERIFY2(!line.contains("instance=") && !line.contains("server="), qPrintable(line));
         }
     }

@@ -1,5 +1,6 @@
 // FastCGI pools against real applications: a libfcgi helper with misbehaving modes and php-cgi.
 #include "EngineSupport.h"
+#include "pool/Latency.h"
 #include "pool/RapidFail.h"
 #include "pool/Tuning.h"
 
@@ -40,6 +41,33 @@ private slots:
         QVERIFY(!w.record(t0 + minutes(6) + seconds(1))); // the first one left the window
         QVERIFY(w.record(t0 + minutes(6) + seconds(2)));
         QCOMPARE(w.count(), 3);
+    }
+
+    void latencyPercentilesAreOverTheLastMinute()
+    {
+        using namespace std::chrono;
+        lido::pool::LatencyWindow w;
+        auto t0 = steady_clock::time_point{} + hours(1);
+        QCOMPARE(w.quantiles(t0).requests, size_t(0)); // nothing served: no figures
+        for (int i = 1; i <= 100; ++i)
+            w.record(t0 + milliseconds(i), i); // 1 … 100 ms
+        auto q = w.quantiles(t0 + seconds(1));
+        QCOMPARE(q.requests, size_t(100));
+        QCOMPARE(q.p50, 51.0);
+        QCOMPARE(q.p99, 100.0);
+        // A minute without traffic: the pool has no p99 any more, not the one it had.
+        QCOMPARE(w.quantiles(t0 + seconds(61)).requests, size_t(0));
+        QCOMPARE(w.quantiles(t0 + seconds(61)).p99, 0.0);
+        // Newer requests count, older ones leave: only the fast ones of the last minute.
+        w.record(t0 + seconds(40), 2);
+        auto later = w.quantiles(t0 + seconds(90));
+        QCOMPARE(later.requests, size_t(1));
+        QCOMPARE(later.p99, 2.0);
+        // At most the last 1,000.
+        for (int i = 0; i < 1500; ++i)
+            w.record(t0 + seconds(95), i < 500 ? 1000 : 5);
+        QCOMPARE(w.quantiles(t0 + seconds(96)).requests, size_t(1000));
+        QCOMPARE(w.quantiles(t0 + seconds(96)).p99, 5.0);
     }
 
     void autoTuneDecisions()

@@ -165,6 +165,16 @@ private slots:
         QDir().mkpath(dir);
         QVERIFY(w.grab().save(dir + "/pools-live.png"));
         load.finish();
+        // File → Reload keeps what the chart has seen, and the selection.
+        int seen = w.poolsPage()->chart()->points();
+        QAction* reload = nullptr;
+        for (QAction* a : w.findChildren<QAction*>())
+            if (a->text() == "&Reload")
+                reload = a;
+        QVERIFY(reload);
+        reload->trigger();
+        QVERIFY2(w.poolsPage()->chart()->points() >= seen, qPrintable(QString("%1 points, %2 before").arg(w.poolsPage()->chart()->points()).arg(seen)));
+        QCOMPARE(w.poolsPage()->selectedPool(), QString("web"));
 
         // Stop from the toolbar: the engine's pool stops and the page says so.
         QCOMPARE(w.poolsPage()->selectedPool(), QString("web"));

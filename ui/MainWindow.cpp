@@ -449,8 +449,11 @@ bool MainWindow::openFile(const QString& path)
             details[QString::fromStdString(p->get("name"))].identity =
                 type == "SpecificUser" ? QString::fromStdString(pm->get("userName")) : QString::fromStdString(type);
         }
-        for (auto& [pool, urls] : poolUrls(**config))
-            details[pool].urls = urls;
+        auto urls = poolUrls(**config);
+        for (auto& [pool, list] : urls)
+            details[pool].urls = list;
+        if (tray_ && readOnly_.isEmpty())
+            tray_->setBrowseUrls(0, urls);
         for (const ConfigElement* site : (*config)->sites())
             for (const ConfigElement* app : site->childrenNamed("application")) {
                 QString& apps = details[QString::fromStdString(app->get("applicationPool"))].applications;
@@ -475,6 +478,13 @@ bool MainWindow::openFile(const QString& path)
         sitesPage_->setSites(sites);
     }
     return true;
+}
+
+void MainWindow::setTray(Tray* tray)
+{
+    tray_ = tray;
+    if (tray_ && readOnly_.isEmpty() && config_)
+        tray_->setBrowseUrls(0, poolUrls(*config_));
 }
 
 void MainWindow::connectToServer()

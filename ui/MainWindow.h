@@ -88,7 +88,7 @@ public:
     QPushButton* testPatternButton() const { return testPattern_; }
     TestPatternDialog* showTestPattern();
     // With a tray: closing the window hides it (a setting, with a first-time hint).
-    void setTray(Tray* tray) { tray_ = tray; }
+    void setTray(Tray* tray); // this machine's pools get Browse entries there
     // Brings the window up on the Application Pools page with that pool selected.
     void showPool(const QString& pool);
     // Configuration menu: the saved versions (show changes, restore) and Export changes….

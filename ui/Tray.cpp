@@ -2,6 +2,7 @@
 
 #include "EngineClient.h"
 #include "ServerList.h"
+#include "SiteUrls.h"
 
 #include <QAction>
 #include <QFontMetrics>
@@ -102,6 +103,15 @@ void Tray::rebuildServers()
     }
 }
 
+void Tray::setBrowseUrls(int server, const std::map<QString, QStringList>& urls)
+{
+    if (browse_[server] == urls)
+        return;
+    browse_[server] = urls;
+    if (size_t(server) < menus_.size())
+        menus_[size_t(server)].pools.clear(); // made again, with the entries, when next shown
+}
+
 void Tray::populate(int server)
 {
     if (server < 0 || server >= servers_->count() || size_t(server) >= menus_.size())
@@ -134,6 +144,11 @@ void Tray::populate(int server)
                                                                             : lido::engine::PoolAction::Recycle;
                 connect(a, &QAction::triggered, this, [client, name, action] { client->controlPool(name, action); });
             }
+            if (auto b = browse_.find(server); b != browse_.end())
+                if (auto u = b->second.find(name); u != b->second.end() && !u->second.isEmpty()) {
+                    sub->addSeparator();
+                    addBrowseActions(sub, u->second);
+                }
             if (sm.menu == menu_)
                 menu_->insertMenu(firstFixed_, sub);
             else
@@ -159,6 +174,8 @@ void Tray::populate(int server)
                 sub->setToolTip(state.reason);
                 continue;
             }
+            if (sub->objectName() == "browse" || sub->isSeparator())
+                continue;
             sub->setEnabled(!unreachable && (sub->data().toString() == "Start" ? !state.running : state.running));
         }
     }

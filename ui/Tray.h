@@ -10,6 +10,7 @@
 
 #include <QObject>
 #include <QString>
+#include <QStringList>
 #include <cstdint>
 #include <map>
 #include <vector>
@@ -38,6 +39,8 @@ public:
     QAction* poolAction(const QString& pool, const QString& verb) const { return poolAction(0, pool, verb); } // verb: Start, Stop, Recycle
     QAction* poolAction(int server, const QString& pool, const QString& verb) const;
     QMenu* serverMenu(int server) const; // with several servers: its submenu
+    // Browse entries in each pool's submenu: its applications' URLs (from the configuration).
+    void setBrowseUrls(int server, const std::map<QString, QStringList>& urls);
 
 signals:
     void openConsole(const QString& pool); // this machine's; empty: just the window
@@ -77,4 +80,5 @@ private:
         bool unreachable = false;
     };
     std::map<const EngineClient*, Seen> seen_;
+    std::map<int, std::map<QString, QStringList>> browse_;
 };

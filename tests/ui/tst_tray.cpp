@@ -127,6 +127,12 @@ private slots:
         QTRY_COMPARE(pool(client, "app").idle, 1);
         QCOMPARE(tray.health(), Tray::Health::Healthy);
         QVERIFY2(tray.summary().startsWith("Lido: 1 of 1 sites serving, 3 of 3 pools started"), qPrintable(tray.summary()));
+        // Each pool's submenu browses its applications (IIS Manager's Browse), there where the site answers.
+        QAction* browse = tray.poolAction("app", QString("http://127.0.0.1:%1/app/").arg(f.port));
+        QVERIFY(browse);
+        QCOMPARE(browse->text(), QString("Browse http://127.0.0.1:%1/app/").arg(f.port));
+        QVERIFY(browse->isEnabled());
+        QCOMPARE(fetch(f.port, "/app/x.app").status, 200);
 
         // Stop from the tray menu: the engine's pool stops.
         QVERIFY(!tray.poolAction("app", "Start")->isEnabled());

@@ -376,13 +376,52 @@ struct Engine::Impl {
         p.start(); // its upkeep (tick, monitored file) runs either way
         std::string name = key.substr(0, key.find('\x1f'));
         auto ap = shared.pools.find(name);
-        if (ap != shared.pools.end() && !ap->second.stopped.empty()) {
-            p.stop(ap->second.stopped); // queued after start on the pool's strand
-        } else if (auto kept = keptStopped.find(name); kept != keptStopped.end()) {
+        if (auto kept = keptStopped.find(name); kept != keptStopped.end()) {
             events->add(log::Severity::Warning, "pool " + name, "pool.kept-stopped",
                         "pool " + name + " stays stopped after the configuration change: " + kept->second +
                             ". Start it when the fault is mended (lidoctl start pool " + name + ", or Start in the console)");
             p.stop(kept->second + " (kept after the configuration changed; an administrator starts it)");
+        } else if (ap != shared.pools.end() && !ap->second.stopped.empty()) {
+            p.stop(ap->second.stopped); // queued after start on the pool's strand
+        }
+    }
+
+    // IIS's rapid-fail protection stops the application pool, not one of its programs: once a
+    // FastCGI pool of P has been stopped by it, every application of P answers 503, static files
+    // and CGI too, until an administrator starts P (as for lidoctl stop pool P). Checked by the
+    // ticker; an apply in progress may need this thread, so then it is the next second's turn.
+    void stopPoolsThatRapidFailed(const Shared& shared)
+    {
+        std::map<std::string, std::string> tripped;
+        for (const auto& [key, p] : shared.fastcgi) {
+            if (!p)
+                continue;
+            std::string name = key.substr(0, key.find('\x1f'));
+            auto ap = shared.pools.find(name);
+            if (ap == shared.pools.end() || !ap->second.stopped.empty() || tripped.count(name))
+                continue;
+            pool::PoolMetrics m = p->metrics();
+            if (!m.running && m.stoppedReason.find("stopped by rapid-fail protection") != std::string::npos) {
+                std::string why = m.stoppedReason.substr(m.stoppedReason.find("stopped by rapid-fail protection"));
+                tripped.emplace(name, why.substr(0, why.find(" (kept after")) + "; it stays stopped until an administrator starts it");
+            }
+        }
+        for (const auto& [name, why] : tripped) {
+            std::unique_lock guard(applyMutex, std::try_to_lock);
+            if (!guard.owns_lock() || !running)
+                return;
+            if (!stoppedPools.emplace(name, why).second)
+                continue;
+            auto old = current();
+            auto next = build(old->config, old.get());
+            listeners->sync(*next);
+            slot->store(next);
+            for (const auto& [key, p] : next->fastcgi) // its other programs stop with it
+                if (p && key.substr(0, key.find('\x1f')) == name && p->metrics().running)
+                    p->stop(why);
+            events->add(log::Severity::Error, "pool " + name, "pool.application-stopped",
+                        "application pool " + name + " " + why + ": all its applications answer 503 (start it with lidoctl start pool " + name +
+                            ", or Start in the console)");
         }
     }
 
@@ -429,6 +468,7 @@ struct Engine::Impl {
                     history.pop_front();
             }
             listeners->tick();
+            stopPoolsThatRapidFailed(*shared);
             checkCertificates(*shared);
             acme->tick();
             {

@@ -187,8 +187,10 @@ private slots:
         EngineFixture f;
         useHelper(f, "", envVar("HELPER_EXIT_AT_START", "3"),
                   R"(<add name="fragile"><failure rapidFailProtectionMaxCrashes="3" /></add>)");
-        f.values["@APPS@"] = R"(<application path="/app" applicationPool="fragile"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)";
+        f.values["@APPS@"] = R"(<application path="/app" applicationPool="fragile"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)"
+                             R"(<application path="/static" applicationPool="fragile"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)";
         QVERIFY(f.start());
+        QCOMPARE(fetch(f.port, "/static/hello.txt").status, 200);
         for (int i = 0; i < 6; ++i)
             fetch(f.port, "/app/x");
         QTRY_VERIFY(!f.events("pool.rapid-fail").empty());
@@ -206,8 +208,20 @@ private slots:
         QVERIFY(it != pools.end());
         QVERIFY(!it->running);
         QCOMPARE(QString::fromStdString(it->stoppedReason), sentence);
+        // As in IIS, the whole application pool stops: its static files answer 503 too, saying why.
+        QTRY_COMPARE(fetch(f.port, "/static/hello.txt").status, 503);
+        Response page = fetch(f.port, "/static/hello.txt");
+        QVERIFY2(page.body.contains("application pool &#39;fragile&#39; is stopped: stopped by rapid-fail protection: 3 crashes in 300 s") ||
+                     page.body.contains("application pool 'fragile' is stopped: stopped by rapid-fail protection: 3 crashes in 300 s"),
+                 page.body.constData());
+        QVERIFY(page.body.contains("until an administrator starts it"));
+        QTRY_VERIFY(!f.events("pool.application-stopped").empty());
+        QVERIFY2(QString::fromStdString(f.events("pool.application-stopped").front().message)
+                     .startsWith("application pool fragile stopped by rapid-fail protection: 3 crashes in 300 s"),
+                 f.events("pool.application-stopped").front().message.c_str());
         // One call starts it again.
         QVERIFY(f.engine->controlPool("fragile", lido::engine::PoolAction::Start));
+        QTRY_COMPARE(fetch(f.port, "/static/hello.txt").status, 200);
         auto fragileRuns = [&] {
             auto snapshot = f.engine->snapshot(); // one snapshot: begin() and end() of the same vector
             return std::any_of(snapshot.fastcgi.begin(), snapshot.fastcgi.end(), [](const auto& p) { return p.pool == "fragile" && p.running; });

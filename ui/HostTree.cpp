@@ -11,6 +11,7 @@
 #include <QHeaderView>
 #include <QStyle>
 #include <map>
+#include <set>
 
 using lido::config::ConfigElement;
 
@@ -71,9 +72,31 @@ void HostTree::setConfig(std::shared_ptr<const lido::config::Config> config)
     std::map<std::string, std::vector<std::pair<std::string, std::string>>> fastcgi; // pool -> (program, arguments)
     for (const auto& [pool, program, arguments] : lido::routing::SiteMap::build(*config)->reachableFastCgi())
         fastcgi[pool].emplace_back(program, arguments);
-    bool cgi = false;
-    for (const ConfigElement* h : config->handlers())
-        cgi = cgi || h->get("modules").find("CgiModule") != std::string::npos;
+    // "CGI programs" under the pools whose applications a CGI handler covers: one of the server's
+    // handlers covers every application; one in a <location> those at or under its path.
+    auto isCgi = [](const ConfigElement* handlers) {
+        for (const ConfigElement* h : handlers ? handlers->childrenNamed("add") : std::vector<const ConfigElement*>{})
+            if (h->get("modules").find("CgiModule") != std::string::npos)
+                return true;
+        return false;
+    };
+    bool serverCgi = isCgi(config->section("handlers"));
+    std::set<std::string> cgiPools;
+    for (const ConfigElement* site : config->sites()) {
+        std::vector<std::string> prefixes;
+        if (serverCgi)
+            prefixes.push_back("/");
+        for (const auto& l : config->locationsOf(site->get("name")))
+            if (l.webServer && isCgi(l.webServer->child("handlers")))
+                prefixes.push_back(l.prefix);
+        for (const ConfigElement* app : site->childrenNamed("application")) {
+            std::string path = app->get("path");
+            path += path.ends_with('/') ? "" : "/";
+            for (const std::string& prefix : prefixes)
+                if (prefix.starts_with(path) || path.starts_with(prefix))
+                    cgiPools.insert(app->get("applicationPool"));
+        }
+    }
     for (const ConfigElement* pool : config->pools()) {
         auto* p = new QTreeWidgetItem(pools_, {q(pool->get("name"))});
         p->setData(0, Kind, "pool");
@@ -86,7 +109,7 @@ void HostTree::setConfig(std::shared_ptr<const lido::config::Config> config)
             f->setData(0, Kind, "fastcgi");
             f->setData(0, Name, program + (arguments.isEmpty() ? "" : " " + arguments));
         }
-        if (cgi)
+        if (cgiPools.count(pool->get("name")))
             new QTreeWidgetItem(p, {tr("CGI programs")});
     }
     expandToDepth(1);

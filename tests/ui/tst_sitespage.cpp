@@ -227,6 +227,7 @@ private slots:
     {
         EngineFixture f;
         scopedFastCgiApps(f);
+        f.values["@POOLS@"] += R"(<add name="spare" />)"; // no application: no program of any kind
         QString helper = LIDO_TEST_BIN_DIR "/lido-test-fcgi";
         LiveWindow live(f);
         QVERIFY2(live.ok(), qPrintable(live.error));
@@ -242,6 +243,17 @@ private slots:
         QCOMPARE(programs("a"), QStringList({"FastCGI lido-test-fcgi one"}));
         QCOMPARE(programs("b"), QStringList({"FastCGI lido-test-fcgi two"}));
         QCOMPARE(programs("web"), QStringList());
+        // The server's CGI handler covers the applications of a, b and web; spare has none.
+        auto hasCgi = [&](const QString& pool) {
+            QTreeWidgetItem* p = tree->poolItem(pool);
+            for (int i = 0; p && i < p->childCount(); ++i)
+                if (p->child(i)->text(0) == "CGI programs")
+                    return true;
+            return false;
+        };
+        QVERIFY(hasCgi("a") && hasCgi("b") && hasCgi("web"));
+        QVERIFY(tree->poolItem("spare"));
+        QVERIFY(!hasCgi("spare"));
         QCOMPARE(fetch(f.port, "/a/x.app").status, 200);
         QTRY_VERIFY(tree->poolItem("a")->child(0)->toolTip(0).contains("busy"));  // the engine's pool behind it
         tree->expandAll();

@@ -14,6 +14,7 @@
 #include "PoolsPage.h"
 #include "RequestsPage.h"
 #include "ConnectionsDock.h"
+#include "EditSession.h"
 #include "ServerList.h"
 #include "ServersPage.h"
 #include "SitesPage.h"
@@ -67,8 +68,9 @@ MainWindow::MainWindow(EngineClient* client, ServerList* servers, QWidget* paren
       treeModel_(new ConfigTreeModel(this)), attributeModel_(new AttributeModel(this)), client_(client), tabs_(new QTabWidget),
       apply_(new QPushButton(tr("&Apply"))), cancel_(new QPushButton(tr("Cancel"))), environment_(new QPushButton(tr("&Environment variables…"))),
       testPattern_(new QPushButton(tr("&Test pattern…"))), effective_(new EffectiveView), detailTabs_(new QTabWidget),
-      delegate_(new AttributeDelegate(attributeModel_, this)), servers_(servers)
+      delegate_(new AttributeDelegate(attributeModel_, this)), servers_(servers), session_(new EditSession(this))
 {
+    connect(session_, &EditSession::changedOnDisk, this, &MainWindow::fileChangedOnDisk);
     setWindowTitle(tr("Lido"));
     tree_->setModel(treeModel_);
     tree_->setUniformRowHeights(true);
@@ -143,13 +145,13 @@ MainWindow::MainWindow(EngineClient* client, ServerList* servers, QWidget* paren
     buttons->addButton(cancel_, QDialogButtonBox::RejectRole);
     connect(apply_, &QPushButton::clicked, this, &MainWindow::applyEdits);
     connect(cancel_, &QPushButton::clicked, this, [this] {
+        session_->clear();
         attributeModel_->discardEdits();
+        updateEditButtons();
         statusBar()->showMessage(tr("Edits dropped."), 5000);
     });
     connect(attributeModel_, &AttributeModel::editsChanged, this, [this] {
-        bool pending = !attributeModel_->pendingEdits().empty();
-        apply_->setEnabled(pending);
-        cancel_->setEnabled(pending);
+        updateEditButtons();
         help_->setText(attributeModel_->help(attributes_->currentIndex().row()));
     });
     // As the user types: the schema's own message under the grid.
@@ -260,6 +262,8 @@ MainWindow::MainWindow(EngineClient* client, ServerList* servers, QWidget* paren
 
     QMenu* file = menuBar()->addMenu(tr("&File"));
     QAction* open = file->addAction(tr("&Open…"), this, [this] {
+        if (!confirmLeave())
+            return;
         QString f = QFileDialog::getOpenFileName(this, tr("Open configuration"), file_, tr("Configuration (*.config *.xml);;All files (*)"));
         if (!f.isEmpty())
             openFile(f);
@@ -290,7 +294,10 @@ MainWindow::MainWindow(EngineClient* client, ServerList* servers, QWidget* paren
     QAction* reloadAction = file->addAction(tr("&Reload"), this, &MainWindow::reload);
     reloadAction->setShortcut(QKeySequence::Refresh);
     file->addSeparator();
-    QAction* quit = file->addAction(tr("&Quit"), qApp, &QApplication::quit);
+    QAction* quit = file->addAction(tr("&Quit"), this, [this] {
+        if (confirmLeave())
+            qApp->quit();
+    });
     quit->setShortcut(QKeySequence::Quit);
     if (client_) {
         QMenu* engineMenu = menuBar()->addMenu(tr("&Engine"));
@@ -410,9 +417,15 @@ bool MainWindow::openFile(const QString& path)
         problems_->addItem(new QListWidgetItem(style()->standardIcon(QStyle::SP_MessageBoxCritical), QString::fromStdString(config.error())));
         return false;
     }
+    if (path != file_) { // another file: edits of the last one have nowhere to go (confirmLeave asked)
+        session_->clear();
+        attributeModel_->discardEdits();
+    }
     file_ = path;
     config_ = *config;
     loadedText_ = (*config)->text();
+    if (readOnly_.isEmpty())
+        session_->follow(path, loadedText_);
     setWindowTitle(tr("Lido — %1").arg(path));
     treeModel_->setConfig(*config);
     tree_->expandToDepth(1);
@@ -537,61 +550,18 @@ void MainWindow::showRunningConfigurationOf(const QString& server)
     load();
 }
 
-bool MainWindow::applyEdits()
-{
-    auto edits = attributeModel_->pendingEdits();
-    if (edits.empty())
-        return false;
-    if (!readOnly_.isEmpty()) {
-        statusBar()->showMessage(tr("Not applied: %1").arg(readOnly_), 15000);
-        return false;
-    }
-    auto refuse = [this](const QString& why) {
-        help_->setText(attributeModel_->help(attributes_->currentIndex().row()) +
-                       QStringLiteral("<br><font color='#b00020'><b>%1</b></font>").arg(why.toHtmlEscaped()));
-        statusBar()->showMessage(why, 15000);
-        return false;
-    };
-    if (QString problem = attributeModel_->firstProblem(); !problem.isEmpty())
-        return refuse(tr("Not applied: %1; %2 is unchanged").arg(problem, file_));
-    auto doc = ConfigDocument::parse(loadedText_, file_.toStdString());
-    if (!doc)
-        return refuse(QString::fromStdString(doc.error()));
-    std::vector<std::string> args;
-    for (const auto& [name, value] : edits)
-        args.push_back(name.toStdString() + "=" + value.toStdString());
-    if (auto r = applyEdit(*doc, "set", "element", attributeModel_->elementPath().toStdString(), args); !r)
-        return refuse(tr("Not applied: %1; %2 is unchanged").arg(QString::fromStdString(r.error()), file_));
-    SaveOptions options;
-    options.expectedOnDisk = loadedText_;
-    if (auto r = saveConfig(file_.toStdString(), *doc, options); !r)
-        return refuse(tr("Not applied: %1").arg(QString::fromStdString(r.error())));
-    QString path = attributeModel_->elementPath();
-    QString current = attributeModel_->data(attributeModel_->index(attributes_->currentIndex().row(), AttributeModel::Name), Qt::DisplayRole).toString();
-    openFile(file_);
-    // Back to the element that was edited.
-    if (QModelIndex i = treeModel_->indexOfPath(path); i.isValid())
-        tree_->setCurrentIndex(i);
-    for (int row = 0; row < attributeModel_->rowCount(); ++row)
-        if (attributeModel_->data(attributeModel_->index(row, AttributeModel::Name), Qt::DisplayRole).toString() == current)
-            attributes_->setCurrentIndex(attributeModel_->index(row, AttributeModel::Value));
-    if (client_)
-        client_->reload();
-    statusBar()->showMessage(tr("Saved %n change(s) to %1; the engine applies them.", nullptr, static_cast<int>(edits.size())).arg(file_), 10000);
-    return true;
-}
-
-void MainWindow::reload()
-{
-    if (!file_.isEmpty())
-        openFile(file_);
-}
-
 void MainWindow::showElement()
 {
     const ConfigElement* e = tree_->currentIndex().isValid() ? treeModel_->element(tree_->currentIndex()) : nullptr;
     environment_->setVisible(e && e->spec && e->spec->path == "system.webServer/fastCgi/application");
+    // The edits of the element left stay pending; those of the element shown come back.
+    session_->stash(attributeModel_->elementPath(), attributeModel_->pendingEdits());
     attributeModel_->setElement(treeModel_->config(), e);
+    for (const auto& [attribute, value] : session_->take(attributeModel_->elementPath()))
+        for (int row = 0; row < attributeModel_->rowCount(); ++row)
+            if (attributeModel_->index(row, AttributeModel::Name).data().toString() == attribute)
+                attributeModel_->setData(attributeModel_->index(row, AttributeModel::Value), value, Qt::EditRole);
+    updateEditButtons();
     // The rule and the site this element is in, if any (for pattern checks and the effective view).
     const ConfigElement* rule = nullptr;
     const ConfigElement* site = nullptr;
@@ -667,7 +637,7 @@ AddDialog* MainWindow::showAddDialog()
         return nullptr;
     auto* dialog = new AddDialog([this](const QString& kind, const QString& key, const QStringList& attributes) {
         return editAndSave("add", kind, key, attributes);
-    }, this);
+    }, config_, this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     return dialog;
 }
@@ -845,6 +815,10 @@ void MainWindow::closeEvent(QCloseEvent* event)
                                        QSystemTrayIcon::Information, 10000);
             settings.setValue("tray/hintShown", true);
         }
+        event->ignore();
+        return;
+    }
+    if (!confirmLeave()) {
         event->ignore();
         return;
     }

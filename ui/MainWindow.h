@@ -30,6 +30,7 @@ class TestPatternDialog;
 class ServerList;
 class ConnectionsDock;
 class ServersPage;
+class EditSession;
 
 namespace lido::config {
 class Config;
@@ -66,10 +67,17 @@ public:
     QPushButton* applyButton() const { return apply_; }
     QPushButton* cancelButton() const { return cancel_; }
     AttributeModel* attributeModel() const { return attributeModel_; }
-    // Applies the attribute grid's pending edits: refused (with the message, file untouched)
-    // while one is invalid or the whole configuration would not validate; else saved atomically
-    // with history (only if the file is still what was loaded) and applied by the engine.
+    // Applies the pending edits of every element (the one shown and those left for another):
+    // refused (with the message, file untouched) while one is invalid or the whole configuration
+    // would not validate; else saved atomically in one save with history (only if the file is
+    // still what was loaded) and applied by the engine. Renaming a FastCGI application (fullPath
+    // or arguments) first offers to update the handlers that name it.
     bool applyEdits();
+    int pendingEditCount() const; // across elements
+    // Before leaving (quit, close, another file) with pending edits: asks Save / Discard / Cancel
+    // (a QMessageBox named "unsavedEdits"); true when it may go on.
+    bool confirmLeave();
+    QLabel* banner() const { return banner_; }
     // One edit command (add, remove, set) on the file as loaded: validated, saved atomically with
     // history and compare-and-swap, applied by the engine. The refusal, or "" when saved.
     QString editAndSave(const QString& verb, const QString& kind, const QString& key, const QStringList& args);
@@ -109,6 +117,11 @@ private:
     void connectToServer(); // File → Connect to server…: asks, adds, and says how the link went
     void showElement();
     void reload();
+    void selectElement(const QString& path); // in the tree, or nothing shown when it is gone
+    void updateEditButtons();
+    // The file changed on disk (somebody else's save): shown as it is now, pending edits kept on
+    // top, a banner naming the attributes changed under them.
+    void fileChangedOnDisk();
 
     QString file_;
     QTreeView* tree_;
@@ -144,4 +157,6 @@ private:
     QString readOnly_;                 // why the configuration cannot be edited here (empty: it can)
     QString settingsGroup_ = "window"; // where geometry and docks are kept
     QLabel* banner_ = nullptr;
+    bool diskBanner_ = false; // the banner says the file changed under pending edits
+    EditSession* session_;
 };

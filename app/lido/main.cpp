@@ -88,7 +88,10 @@ int main(int argc, char** argv)
         window.statusBar()->showMessage(QObject::tr("No system tray here: Lido runs as a normal window (closing it stops the engine)."), 15000);
     }
     QObject::connect(&tray, &Tray::openConsole, &window, &MainWindow::showPool);
-    QObject::connect(&tray, &Tray::quitRequested, &app, &QApplication::quit);
+    QObject::connect(&tray, &Tray::quitRequested, &app, [&window] {
+        if (window.confirmLeave()) // pending edits: Save, Discard or stay
+            QApplication::quit();
+    });
     window.show();
     servers.restore(); // the servers added in earlier runs, reached over ssh again
     int rc = app.exec();

@@ -1,9 +1,13 @@
 #pragma once
 // What the GUI tests share: screenshots into the test output folder, and finding a tree item by
 // its label.
+#include <QAbstractButton>
 #include <QAbstractItemModel>
 #include <QApplication>
 #include <QDir>
+#include <QMessageBox>
+#include <QPointer>
+#include <QTimer>
 #include <QSettings>
 #include <QStandardPaths>
 #include <QWidget>
@@ -37,6 +41,24 @@ inline void isolateSettings()
     QApplication::setOrganizationName("LidoTest");
     QStandardPaths::setTestModeEnabled(true);
     QSettings().clear(); // nothing left from an earlier run
+}
+
+// Answers the next message box named `name` (one the window runs modally) with `button`, as a
+// user would click it; *asked (when given) tells afterwards whether it came, and with what text.
+inline void answerMessageBox(const QString& name, QMessageBox::StandardButton button, QString* asked = nullptr)
+{
+    QTimer::singleShot(0, [name, button, asked] {
+        for (int i = 0; i < 250; ++i) {
+            for (QWidget* w : QApplication::topLevelWidgets())
+                if (auto* box = qobject_cast<QMessageBox*>(w); box && box->isVisible() && box->objectName() == name) {
+                    if (asked)
+                        *asked = box->text();
+                    QTest::mouseClick(box->button(button), Qt::LeftButton);
+                    return;
+                }
+            QTest::qWait(20);
+        }
+    });
 }
 
 } // namespace guitest

@@ -18,12 +18,14 @@
 #include <QComboBox>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QSpinBox>
 #include <QPushButton>
 #include <QTableView>
 #include <QTreeView>
 #include <QtTest>
+#include <cstdio>
 
 using guitest::findLabel;
 using guitest::screenshot;
@@ -60,6 +62,17 @@ QWidget* typeIntoEditor(MainWindow& w, const QString& attribute, const QString& 
 QLineEdit* typeInto(MainWindow& w, const QString& attribute, const QString& text)
 {
     return qobject_cast<QLineEdit*>(typeIntoEditor(w, attribute, text));
+}
+
+// One FastCGI application of the test helper (with these arguments, if any) and the handler
+// "App" on /app/* that names it.
+void oneFastCgiApp(EngineFixture& f, const QString& arguments = {})
+{
+    QString program = LIDO_TEST_BIN_DIR "/lido-test-fcgi";
+    f.values["@FASTCGI@"] = "<fastCgi><application fullPath=\"" + program + "\"" +
+                            (arguments.isEmpty() ? QString() : " arguments=\"" + arguments + "\"") + " maxInstances=\"1\" /></fastCgi>";
+    f.values["@HANDLERS@"] = "<add name=\"App\" path=\"/app/*\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"" + program +
+                             (arguments.isEmpty() ? QString() : "|" + arguments) + "\" />";
 }
 
 } // namespace
@@ -186,13 +199,44 @@ private slots:
         QVERIFY(QTest::qWaitForWindowExposed(add));
         add->kindBox()->setCurrentIndex(add->kindBox()->findData("pool"));
         QTest::keyClicks(add->keyEdit(), "extra");
-        QTest::keyClicks(add->attributesEdit(), "queueLength=5");
+        // The form is the schema's: every attribute of a pool with its default, the key (the Name
+        // above) not repeated; a bounded number gets the grid's spin box, checked as it is typed.
+        QTableView* grid = add->attributeGrid();
+        int queueRow = -1, nameRow = -1;
+        for (int r = 0; r < grid->model()->rowCount(); ++r) {
+            QString attribute = grid->model()->index(r, AttributeModel::Name).data().toString();
+            queueRow = attribute == "queueLength" ? r : queueRow;
+            nameRow = attribute == "name" ? r : nameRow;
+            if (attribute == "startMode")
+                QCOMPARE(grid->model()->index(r, AttributeModel::Value).data().toString(), QString("OnDemand"));
+        }
+        QVERIFY(queueRow >= 0 && nameRow >= 0);
+        QVERIFY(grid->isRowHidden(nameRow));
+        QModelIndex queue = grid->model()->index(queueRow, AttributeModel::Value);
+        grid->setCurrentIndex(queue);
+        grid->edit(queue);
+        auto* spin = grid->findChild<QSpinBox*>("attributeSpin");
+        QVERIFY(spin);
+        QCOMPARE(spin->minimum(), 10);
+        spin->selectAll();
+        QTest::keyClicks(spin, "5");
+        QLabel* help = add->findChild<QLabel*>("addHelp");
+        QVERIFY(help);
+        QVERIFY2(help->text().contains("queueLength: 5 is below the minimum 10"), qPrintable(help->text())); // as it is typed
+        screenshot(add, "add-typing");
+        QTest::keyClicks(spin, "00"); // 500
+        QTest::keyClick(spin, Qt::Key_Return);
+        QTRY_COMPARE(add->attributeModel()->pendingEdits().size(), size_t(1));
+        QCOMPARE(add->attributeModel()->pendingEdits().front().second, QString("500"));
+        // A value the schema refuses (pasted, say) is refused on Add, with the schema's message.
+        QVERIFY(add->setValue("queueLength", "5"));
         QVERIFY(!add->tryAccept());
-        QVERIFY2(add->messageLabel()->text().contains("applicationPools/add[@name='extra']/@queueLength: 5 is below the minimum 10"),
-                 qPrintable(add->messageLabel()->text()));
+        QVERIFY2(add->messageLabel()->text().contains("queueLength: 5 is below the minimum 10"), qPrintable(add->messageLabel()->text()));
         QCOMPARE(f.s.read("applicationHost.config"), original); // refused: untouched
         screenshot(add, "add-refused");
-        add->attributesEdit()->setPlainText("queueLength=500\nprocessModel.maxOpenFiles=4096");
+        QVERIFY(add->setValue("queueLength", "500"));
+        add->attributesEdit()->setPlainText("processModel.maxOpenFiles=4096");
+        screenshot(add, "add-pool-form");
         QVERIFY(add->tryAccept());
         QByteArray saved = f.s.read("applicationHost.config");
         QVERIFY2(saved.contains("<add name=\"extra\" queueLength=\"500\">"), saved.constData());
@@ -205,6 +249,22 @@ private slots:
         QCOMPARE(w.removeSelected(false), QString());
         QCOMPARE(f.s.read("applicationHost.config"), original); // back to what it was
         QTRY_VERIFY(client.engine()->config()->pool("extra") == nullptr);
+
+        // A site: its binding, folder and pool in their own fields; it serves at once.
+        add = w.showAddDialog();
+        QVERIFY(add);
+        add->show();
+        QVERIFY(QTest::qWaitForWindowExposed(add));
+        add->kindBox()->setCurrentIndex(add->kindBox()->findData("site"));
+        QVERIFY(add->bindingsEdit()->isVisible());
+        uint16_t port = freePort();
+        QTest::keyClicks(add->keyEdit(), "Shop");
+        QTest::keyClicks(add->bindingsEdit(), QString("http/127.0.0.1:%1:").arg(port));
+        QTest::keyClicks(add->physicalPathEdit(), f.s.path("www"));
+        QTest::keyClicks(add->poolEdit(), "web");
+        screenshot(add, "add-site-form");
+        QVERIFY2(add->tryAccept(), qPrintable(add->messageLabel()->text()));
+        QTRY_COMPARE(fetch(port, "/hello.txt").status, 200);
     }
 
     // A FastCGI application's environment variables: added, changed and removed in one save; the
@@ -212,9 +272,7 @@ private slots:
     void environmentVariablesReachTheApplication()
     {
         EngineFixture f;
-        f.values["@FASTCGI@"] = "<fastCgi><application fullPath=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi\" maxInstances=\"1\" /></fastCgi>";
-        f.values["@HANDLERS@"] = "<add name=\"App\" path=\"/app/*\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"" LIDO_TEST_BIN_DIR
-                                 "/lido-test-fcgi\" />";
+        oneFastCgiApp(f);
         LiveWindow live(f);
         QVERIFY2(live.ok(), qPrintable(live.error));
         MainWindow& w = *live.window;
@@ -246,6 +304,100 @@ private slots:
                    vars->childrenNamed("environmentVariable").front()->get("value") == "three";
         }());
         screenshot(&w, "propertyeditor-environment");
+    }
+
+    // Edits span elements and are saved in one Apply; the page follows the file when somebody
+    // else changes it (edits kept, the attribute changed under one named); renaming a FastCGI
+    // application offers to rename the handlers naming it; leaving with edits asks first.
+    void editsSpanElementsFollowTheFileAndAskBeforeLeaving()
+    {
+        EngineFixture f;
+        oneFastCgiApp(f, "one");
+        LiveWindow live(f);
+        QVERIFY2(live.ok(), qPrintable(live.error));
+        MainWindow& w = *live.window;
+        QCOMPARE(fetch(f.port, "/app/x").status, 200);
+        w.tabs()->setCurrentIndex(w.tabs()->count() - 1);
+        const QString web = "applicationPools/add[@name='web']", limits = "sites/site[@name='Main']/limits";
+        auto value = [&](const QString& attribute) {
+            QAbstractItemModel* grid = w.attributes()->model();
+            for (int r = 0; r < grid->rowCount(); ++r)
+                if (grid->index(r, 0).data().toString() == attribute)
+                    return grid->index(r, AttributeModel::Value).data().toString();
+            return QString();
+        };
+
+        // An edit here, another there: both stay pending, and the first is shown again on return.
+        w.tree()->setCurrentIndex(w.treeModel()->indexOfPath(web));
+        QWidget* spin = typeIntoEditor(w, "queueLength", "500");
+        QVERIFY(spin);
+        QTest::keyClick(spin, Qt::Key_Return);
+        QTRY_VERIFY(w.applyButton()->isEnabled());
+        QVERIFY(w.treeModel()->indexOfPath(limits).isValid());
+        w.tree()->setCurrentIndex(w.treeModel()->indexOfPath(limits));
+        spin = typeIntoEditor(w, "maxConnections", "77");
+        QVERIFY(spin);
+        QTest::keyClick(spin, Qt::Key_Return);
+        QTRY_COMPARE(w.pendingEditCount(), 2);
+        QCOMPARE(w.applyButton()->text(), QString("&Apply 2 edits in 2 elements"));
+        w.tree()->setCurrentIndex(w.treeModel()->indexOfPath(web));
+        QCOMPARE(value("queueLength"), QString("500"));
+        QCOMPARE(w.pendingEditCount(), 2);
+
+        // Somebody else saves the file (as lidoctl does: a new file renamed over it), setting the
+        // attribute edited here: the page shows the new file, keeps the edits and names the clash.
+        QByteArray text = f.s.read("applicationHost.config");
+        text.replace("<add name=\"web\" ", "<add name=\"web\" queueLength=\"2000\" ");
+        f.s.write("applicationHost.config.new", text);
+        QVERIFY(::rename(f.s.path("applicationHost.config.new").toUtf8().constData(), live.file.toUtf8().constData()) == 0);
+        QTRY_VERIFY(w.banner()->isVisible());
+        QVERIFY2(w.banner()->text().contains("queueLength of applicationPools/add[@name='web'] changed on disk from (not set) to 2000 (yours: 500)"),
+                 qPrintable(w.banner()->text()));
+        QCOMPARE(w.treeModel()->config()->pool("web")->get("queueLength"), std::string("2000")); // the tree shows the new file
+        QCOMPARE(w.pendingEditCount(), 2);
+        QCOMPARE(value("queueLength"), QString("500"));
+        screenshot(&w, "configuration-changed-on-disk");
+
+        // One Apply saves both (over the file as it is now), and the banner goes.
+        QVERIFY(w.applyEdits());
+        text = f.s.read("applicationHost.config");
+        QVERIFY(text.contains("queueLength=\"500\""));
+        QVERIFY(text.contains("maxConnections=\"77\""));
+        QVERIFY(!w.banner()->isVisible());
+        QCOMPARE(w.pendingEditCount(), 0);
+        QTRY_COMPARE(live.client.engine()->config()->pool("web")->get("queueLength"), std::string("500"));
+
+        // The FastCGI application renamed (arguments one → uno): its handler follows, if asked.
+        const auto* app = w.treeModel()->config()->fastCgiApplications().front();
+        w.tree()->setCurrentIndex(w.treeModel()->indexOfPath(QString::fromStdString(app->path)));
+        QLineEdit* arguments = typeInto(w, "arguments", "uno");
+        QVERIFY(arguments);
+        QTest::keyClick(arguments, Qt::Key_Return);
+        QTRY_VERIFY(w.applyButton()->isEnabled());
+        QString asked;
+        guitest::answerMessageBox("renameHandlers", QMessageBox::Yes, &asked);
+        QVERIFY(w.applyEdits());
+        QVERIFY2(asked.contains("1 handler(s) name this FastCGI application") && asked.contains(": App."), qPrintable(asked));
+        text = f.s.read("applicationHost.config");
+        QVERIFY(text.contains("arguments=\"uno\""));
+        QVERIFY2(text.contains("scriptProcessor=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi|uno\""), text.constData());
+        QTRY_COMPARE(live.client.engine()->config()->handlers().front()->get("scriptProcessor"), std::string(LIDO_TEST_BIN_DIR "/lido-test-fcgi|uno"));
+        QTRY_COMPARE(fetch(f.port, "/app/x").status, 200); // the handler still reaches it
+
+        // Leaving with an edit asks: Cancel stays (edit kept), Discard goes.
+        w.tree()->setCurrentIndex(w.treeModel()->indexOfPath(web));
+        spin = typeIntoEditor(w, "queueLength", "600");
+        QTest::keyClick(spin, Qt::Key_Return);
+        QTRY_COMPARE(w.pendingEditCount(), 1);
+        guitest::answerMessageBox("unsavedEdits", QMessageBox::Cancel, &asked);
+        QVERIFY(!w.close());
+        QVERIFY(w.isVisible());
+        QCOMPARE(asked, QString("1 edit(s) of the configuration are not applied."));
+        QCOMPARE(w.pendingEditCount(), 1);
+        guitest::answerMessageBox("unsavedEdits", QMessageBox::Discard);
+        QVERIFY(w.confirmLeave());
+        QCOMPARE(w.pendingEditCount(), 0);
+        QVERIFY(f.s.read("applicationHost.config").contains("queueLength=\"500\"")); // discarded, not saved
     }
 };
 

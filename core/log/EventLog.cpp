@@ -5,6 +5,12 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <ctime>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
 namespace lido::log {
 
 const char* severityName(Severity s)
@@ -27,6 +33,34 @@ std::string sanitize(std::string text)
         if ((static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
             c = '?';
     return text;
+}
+
+// One line as the file has it: "2026-12-04T19:06:00.123 info [code] source: message" (local time).
+bool parseLine(const std::string& line, Event& e)
+{
+    std::tm tm{};
+    int ms = 0;
+    char level[16] = {};
+    int consumed = 0;
+    if (line.size() < 26 || line[10] != 'T' ||
+        std::sscanf(line.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3d %15s %n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+                    &ms, level, &consumed) != 8 ||
+        consumed <= 0 || static_cast<size_t>(consumed) >= line.size() || line[static_cast<size_t>(consumed)] != '[')
+        return false;
+    size_t close = line.find("] ", static_cast<size_t>(consumed));
+    size_t colon = close == std::string::npos ? close : line.find(": ", close + 2);
+    if (colon == std::string::npos)
+        return false;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    tm.tm_isdst = -1;
+    e.time = std::chrono::system_clock::from_time_t(std::mktime(&tm)) + std::chrono::milliseconds(ms);
+    std::string l = level;
+    e.severity = l == "error" || l == "critical" ? Severity::Error : l == "warning" ? Severity::Warning : l == "info" ? Severity::Info : Severity::Debug;
+    e.code = line.substr(static_cast<size_t>(consumed) + 1, close - static_cast<size_t>(consumed) - 1);
+    e.source = line.substr(close + 2, colon - close - 2);
+    e.message = line.substr(colon + 2);
+    return true;
 }
 
 } // namespace
@@ -81,10 +115,41 @@ EventLog::EventLog(const std::string& file, bool toStderr, size_t capacity) : ca
             // The log folder is unusable: memory and stderr still work; the event says so below.
         }
     }
+    if (!file.empty())
+        restore(file);
     logger_ = std::make_shared<spdlog::logger>("lido", sinks.begin(), sinks.end());
     logger_->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
     logger_->set_level(spdlog::level::debug);
     logger_->flush_on(spdlog::level::warn);
+}
+
+void EventLog::restore(const std::string& file)
+{
+    // The events an earlier run wrote, so that the console shows what happened before a restart:
+    // the last `capacity` of them, from at most the last 4 MiB of the file.
+    std::ifstream in(file, std::ios::binary);
+    if (!in)
+        return;
+    in.seekg(0, std::ios::end);
+    std::streamoff size = in.tellg();
+    std::streamoff from = std::max<std::streamoff>(0, size - (std::streamoff(4) << 20));
+    in.seekg(from);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (from > 0)
+        text.erase(0, text.find('\n') == std::string::npos ? text.size() : text.find('\n') + 1); // a cut first line
+    std::istringstream lines(text);
+    std::string line;
+    while (std::getline(lines, line)) {
+        Event e;
+        if (parseLine(line, e)) {
+            e.seq = ++seq_;
+            ring_.push_back(std::move(e));
+            if (ring_.size() > capacity_)
+                ring_.pop_front();
+        } else if (!ring_.empty() && !line.empty()) {
+            ring_.back().message += "\n" + line; // a message of several lines (stderr)
+        }
+    }
 }
 
 EventLog::~EventLog()

@@ -34,7 +34,8 @@ struct Event {
 
 class EventLog {
 public:
-    // file empty: memory and stderr only.
+    // file empty: memory and stderr only. Otherwise the events the file already holds (an
+    // earlier run's, the last `capacity` of them) come first, so that they survive a restart.
     explicit EventLog(const std::string& file = {}, bool toStderr = true, size_t capacity = 10000);
     ~EventLog();
 
@@ -58,6 +59,7 @@ public:
 
 private:
     void push(Event e);
+    void restore(const std::string& file);
 
     mutable std::mutex mutex_;
     std::atomic<int> minimum_{static_cast<int>(Severity::Info)};

@@ -371,7 +371,7 @@ struct Engine::Impl {
 
     // A new FastCGI pool starts, unless its application pool is stopped (lidoctl stop pool): then
     // it stays stopped with that reason until the pool is started.
-    void startUnlessStopped(const Shared& shared, const std::string& key, pool::FastCgiPool& p)
+    void startUnlessStopped(Shared& shared, const std::string& key, pool::FastCgiPool& p)
     {
         p.start(); // its upkeep (tick, monitored file) runs either way
         std::string name = key.substr(0, key.find('\x1f'));
@@ -380,7 +380,10 @@ struct Engine::Impl {
             events->add(log::Severity::Warning, "pool " + name, "pool.kept-stopped",
                         "pool " + name + " stays stopped after the configuration change: " + kept->second +
                             ". Start it when the fault is mended (lidoctl start pool " + name + ", or Start in the console)");
-            p.stop(kept->second + " (kept after the configuration changed; an administrator starts it)");
+            std::string why = kept->second.substr(0, kept->second.find(" (kept after")) + " (kept after the configuration changed; an administrator starts it)";
+            p.stop(why);
+            if (ap != shared.pools.end() && !ap->second.stopped.empty()) // the application pool says it too
+                ap->second.stopped = stoppedPools[name] = why;
         } else if (ap != shared.pools.end() && !ap->second.stopped.empty()) {
             p.stop(ap->second.stopped); // queued after start on the pool's strand
         }
@@ -401,10 +404,10 @@ struct Engine::Impl {
             if (ap == shared.pools.end() || !ap->second.stopped.empty() || tripped.count(name))
                 continue;
             pool::PoolMetrics m = p->metrics();
-            if (!m.running && m.stoppedReason.find("stopped by rapid-fail protection") != std::string::npos) {
-                std::string why = m.stoppedReason.substr(m.stoppedReason.find("stopped by rapid-fail protection"));
-                tripped.emplace(name, why.substr(0, why.find(" (kept after")) + "; it stays stopped until an administrator starts it");
-            }
+            if (!m.running && m.stoppedReason.find("stopped by rapid-fail protection") != std::string::npos)
+                tripped.emplace(name, m.stoppedReason.find(" (kept after") != std::string::npos
+                                          ? m.stoppedReason
+                                          : m.stoppedReason + "; it stays stopped until an administrator starts it");
         }
         for (const auto& [name, why] : tripped) {
             std::unique_lock guard(applyMutex, std::try_to_lock);
@@ -420,8 +423,8 @@ struct Engine::Impl {
                 if (p && key.substr(0, key.find('\x1f')) == name && p->metrics().running)
                     p->stop(why);
             events->add(log::Severity::Error, "pool " + name, "pool.application-stopped",
-                        "application pool " + name + " " + why + ": all its applications answer 503 (start it with lidoctl start pool " + name +
-                            ", or Start in the console)");
+                        "application pool " + name + " stopped: all its applications answer 503, static files and CGI too, until an " +
+                            "administrator starts it (lidoctl start pool " + name + ", or Start in the console); " + why);
         }
     }
 

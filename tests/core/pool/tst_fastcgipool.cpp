@@ -211,13 +211,15 @@ private slots:
         // As in IIS, the whole application pool stops: its static files answer 503 too, saying why.
         QTRY_COMPARE(fetch(f.port, "/static/hello.txt").status, 503);
         Response page = fetch(f.port, "/static/hello.txt");
-        QVERIFY2(page.body.contains("application pool &#39;fragile&#39; is stopped: stopped by rapid-fail protection: 3 crashes in 300 s") ||
-                     page.body.contains("application pool 'fragile' is stopped: stopped by rapid-fail protection: 3 crashes in 300 s"),
+        QVERIFY2(page.body.contains("application pool &#39;fragile&#39; is stopped: pool fragile stopped by rapid-fail protection: 3 crashes in 300 s") ||
+                     page.body.contains("application pool 'fragile' is stopped: pool fragile stopped by rapid-fail protection: 3 crashes in 300 s"),
                  page.body.constData());
         QVERIFY(page.body.contains("until an administrator starts it"));
         QTRY_VERIFY(!f.events("pool.application-stopped").empty());
         QVERIFY2(QString::fromStdString(f.events("pool.application-stopped").front().message)
-                     .startsWith("application pool fragile stopped by rapid-fail protection: 3 crashes in 300 s"),
+                     .startsWith("application pool fragile stopped: all its applications answer 503, static files and CGI too, until an "
+                                 "administrator starts it (lidoctl start pool fragile, or Start in the console); pool fragile stopped by "
+                                 "rapid-fail protection: 3 crashes in 300 s"),
                  f.events("pool.application-stopped").front().message.c_str());
         // One call starts it again.
         QVERIFY(f.engine->controlPool("fragile", lido::engine::PoolAction::Start));

@@ -49,6 +49,20 @@ PoolDialog::PoolDialog(EngineClient* client, const QString& pool, QWidget* paren
     refresh();
 }
 
+void PoolDialog::seed(const std::deque<PoolsPage::Point>& seen)
+{
+    std::vector<Sample> before;
+    for (const PoolsPage::Point& p : seen) {
+        std::vector<double> causes(p.causes.begin(), p.causes.end());
+        before.push_back(Sample{p.total, p.busy, p.queued, p.rps, p.p99, causes});
+    }
+    // The newest point the page saw is the second this page's own first one covers.
+    if (!before.empty() && !samples_.empty())
+        before.pop_back();
+    samples_.insert(samples_.begin(), before.begin(), before.end());
+    replay();
+}
+
 void PoolDialog::replay()
 {
     bool hour = range_->currentIndex() == 1;

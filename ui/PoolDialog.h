@@ -1,9 +1,13 @@
 #pragma once
 // One application pool in detail (double-click in the pools table, or its context menu): charts of
 // instances (total and busy) and queue, requests/s and p99 latency, failures per second by cause,
-// for the last 5 minutes or the last hour (from when the page opened); its instances with "recycle
-// this instance"; and the pool's recent events. Updated from the engine's snapshots at 1 Hz.
+// for the last 5 minutes or the last hour (starting from what the pools page had seen of it);
+// its instances with "recycle this instance"; and the pool's recent events. Updated from the
+// engine's snapshots at 1 Hz.
+#include "PoolsPage.h"
+
 #include <QDialog>
+#include <deque>
 #include <map>
 
 class EngineClient;
@@ -25,6 +29,8 @@ public:
     InstancesTable* instances() const { return instanceTable_; }
     QString summaryText() const; // the line above the charts: state, figures, warnings
     QComboBox* rangeBox() const { return range_; }
+    // The charts start from what was seen before the page opened (oldest first).
+    void seed(const std::deque<PoolsPage::Point>& seen);
 
 private:
     void refresh();

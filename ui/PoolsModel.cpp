@@ -111,7 +111,8 @@ PoolsModel::Load PoolsModel::load(int row) const
     if (row < 0 || row >= static_cast<int>(rows_.size()))
         return {};
     const Row& r = rows_[static_cast<size_t>(row)];
-    return Load{r.perSecond, static_cast<double>(r.busy + r.cgiRunning), static_cast<double>(r.queued + r.cgiQueued)};
+    return Load{r.perSecond, static_cast<double>(r.busy + r.cgiRunning), static_cast<double>(r.queued + r.cgiQueued),
+                static_cast<double>(r.total + r.cgiRunning), r.latencyRequests > 0 ? r.p99 : 0.0};
 }
 
 QString PoolsModel::poolName(int row) const

@@ -30,6 +30,8 @@ public:
     // waiting requests of both.
     struct Load {
         double requestsPerSecond = 0, busy = 0, queued = 0;
+        double total = 0; // FastCGI instances and running CGI programs
+        double p99 = 0;   // 0 without a request in the last minute
     };
     Load load(int row) const;
     QString poolName(int row) const;

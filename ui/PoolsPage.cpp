@@ -153,6 +153,7 @@ void PoolsPage::setPools(const QStringList& names)
     };
     keepOnly(failureHistory_);
     keepOnly(history_);
+    keepOnly(lastCauses_);
     keepOnly(hourHistory_);
     sized_ = false;
     int row = -1;
@@ -175,11 +176,19 @@ void PoolsPage::setDetails(const std::map<QString, PoolsModel::Details>& details
     updateActions(); // Browse follows the URLs
 }
 
+const std::deque<PoolsPage::Point>& PoolsPage::historyOf(const QString& pool) const
+{
+    static const std::deque<Point> none;
+    auto it = history_.find(pool);
+    return it == history_.end() ? none : it->second;
+}
+
 PoolDialog* PoolsPage::openPool(const QString& pool)
 {
     if (pool.isEmpty())
         return nullptr;
     auto* dialog = new PoolDialog(client_, pool, this);
+    dialog->seed(historyOf(pool)); // the minutes this page has seen, at once
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     dialog->show();
     return dialog;
@@ -203,6 +212,13 @@ void PoolsPage::refresh()
     model_->setSnapshot(snapshot); // sums each pool's figures once; the chart reads them from there
     QString selected = selectedPool();
     bool tenth = ++tick_ % 10 == 0;
+    std::map<QString, std::array<uint64_t, 6>> causes; // cumulative, by pool
+    for (const auto& f : snapshot.fastcgi) {
+        auto& c = causes[QString::fromStdString(f.pool)];
+        uint64_t now[6] = {f.crashes, f.timeouts, f.queueFull, f.protocolErrors, f.stderrFailures, f.pingFailures};
+        for (size_t i = 0; i < 6; ++i)
+            c[i] += now[i];
+    }
     for (int row = 0; row < model_->rowCount(); ++row) {
         QString name = model_->poolName(row);
         PoolsModel::Load load = model_->load(row);
@@ -213,7 +229,19 @@ void PoolsPage::refresh()
         if (failed.size() > 301)
             failed.pop_front();
         model_->setRecent(name, failed.back() - failed.front(), {});
-        Point p{load.requestsPerSecond, static_cast<double>(failed.back() - std::min(before, failed.back())), load.busy, load.queued};
+        Point p;
+        p.rps = static_cast<float>(load.requestsPerSecond);
+        p.failures = static_cast<float>(failed.back() - std::min(before, failed.back()));
+        p.busy = static_cast<float>(load.busy);
+        p.queued = static_cast<float>(load.queued);
+        p.total = static_cast<float>(load.total);
+        p.p99 = static_cast<float>(load.p99);
+        if (auto c = causes.find(name); c != causes.end()) {
+            auto last = lastCauses_.find(name);
+            for (size_t i = 0; i < 6 && last != lastCauses_.end(); ++i)
+                p.causes[i] = static_cast<uint16_t>(std::min<uint64_t>(65535, c->second[i] - std::min(c->second[i], last->second[i])));
+            lastCauses_[name] = c->second;
+        }
         auto& h = history_[name];
         h.push_back(p);
         if (h.size() > 300)
@@ -221,7 +249,7 @@ void PoolsPage::refresh()
         if (tenth) {
             // The hour's point: failures/s over its ten seconds, so that none between two points is lost.
             size_t back = std::min<size_t>(10, failed.size() - 1);
-            p.failures = static_cast<double>(failed.back() - std::min(failed[failed.size() - 1 - back], failed.back())) / 10.0;
+            p.failures = static_cast<float>(failed.back() - std::min(failed[failed.size() - 1 - back], failed.back())) / 10.0f;
             auto& hour = hourHistory_[name];
             hour.push_back(p);
             if (hour.size() > 360)

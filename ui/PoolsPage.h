@@ -5,6 +5,8 @@
 #include "engine/Snapshot.h"
 
 #include <QWidget>
+#include <array>
+#include <cstdint>
 #include <deque>
 #include <map>
 
@@ -65,9 +67,16 @@ private:
     QLabel* reason_;
     TimeChart* chart_;
     QAction *start_, *stop_, *recycle_, *browse_;
+public:
+    // What the page has seen of a pool, a point a second for the last five minutes: the pool's
+    // own page starts from it instead of empty charts.
     struct Point {
-        double rps, failures, busy, queued; // failures: per second, all causes
+        float rps = 0, failures = 0, busy = 0, queued = 0, total = 0, p99 = 0; // failures: per second, all causes
+        std::array<uint16_t, 6> causes{}; // per second: crash, timeout, queue full, protocol, stderr, ping
     };
+    const std::deque<Point>& historyOf(const QString& pool) const;
+
+private:
     QComboBox* range_;
     class InstancesTable* instances_;
     QTableWidget* running_;
@@ -75,6 +84,7 @@ private:
     std::map<QString, std::deque<Point>> hourHistory_; // the last hour, a point every 10 s
     int tick_ = 0;
     std::map<QString, std::deque<uint64_t>> failureHistory_; // cumulative failures, a value a second
+    std::map<QString, std::array<uint64_t, 6>> lastCauses_;   // cumulative failures by cause, the second before
     uint64_t lastEventSeq_ = 0;
     bool sized_ = false; // columns fitted to their contents once per configuration
     int stoppedWhenSized_ = 0;

@@ -14,6 +14,7 @@
 #include <QTableView>
 #include <QToolBar>
 #include <QVBoxLayout>
+#include <algorithm>
 
 SitesPage::SitesPage(EngineClient* client, QWidget* parent)
     : QWidget(parent), client_(client), model_(new SitesModel(this)), proxy_(new QSortFilterProxyModel(this)), filter_(new QLineEdit),
@@ -72,11 +73,21 @@ SitesPage::SitesPage(EngineClient* client, QWidget* parent)
 
 void SitesPage::setSites(const std::vector<SitesModel::SiteInfo>& sites)
 {
+    // A reload keeps what the chart has of the sites that remain, and the selection.
+    QString selected = selectedSite();
     model_->setSites(sites);
-    history_.clear();
-    last_.clear();
+    auto remains = [&](const QString& name) {
+        return std::any_of(sites.begin(), sites.end(), [&](const SitesModel::SiteInfo& s) { return s.name == name; });
+    };
+    std::erase_if(history_, [&](const auto& h) { return !remains(h.first); });
+    std::erase_if(last_, [&](const auto& l) { return !remains(l.first); });
+    int row = 0;
+    for (int r = 0; r < model_->rowCount(); ++r)
+        if (model_->siteName(r) == selected)
+            row = r;
     if (model_->rowCount() > 0)
-        table_->selectRow(0);
+        table_->selectRow(proxy_->mapFromSource(model_->index(row, 0)).row());
+    selectionChanged(); // the chart again, from what was kept
     sized_ = false;
     refresh();
 }

@@ -250,7 +250,19 @@ private slots:
         QVERIFY(pools->index(row, PoolsModel::State).data().toString().contains("set instanceMaxRequests to 20 or less"));
         page->table()->selectRow(row);
         guitest::screenshot(&w, "pools-self-recycle-advice");
+        auto mostInstances = [&] {
+            double most = 0;
+            for (const auto& p : page->historyOf("web"))
+                most = std::max(most, double(p.total));
+            return most;
+        };
+        QTRY_VERIFY(mostInstances() >= 1 && page->historyOf("web").size() >= 2);
+        int seen = static_cast<int>(page->historyOf("web").size());
         PoolDialog* detail = page->openPool("web");
+        // It opens with what the pools page saw of the pool, not empty charts.
+        QVERIFY2(detail->instancesChart()->points() >= seen, qPrintable(QString("%1 points, %2 seen").arg(detail->instancesChart()->points()).arg(seen)));
+        QVERIFY(detail->instancesChart()->peak(0) >= mostInstances());
+        QCOMPARE(detail->instancesChart()->points(), detail->latencyChart()->points());
         QVERIFY(QTest::qWaitForWindowExposed(detail));
         QTRY_VERIFY(detail->summaryText().contains("Warning: instances exit by themselves after 20 requests"));
         guitest::screenshot(detail, "pool-page-self-recycle-advice");

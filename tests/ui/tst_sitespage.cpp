@@ -10,6 +10,7 @@
 #include "SitesModel.h"
 #include "PoolsPage.h"
 #include "SitesPage.h"
+#include "TimeChart.h"
 
 #include <QAbstractItemModelTester>
 #include <QDesktopServices>
@@ -219,6 +220,14 @@ private slots:
         QTRY_VERIFY(answered() >= before + 50);
         QTRY_VERIFY(table->model()->index(0, SitesModel::RequestsPerSecond).data().toDouble() > 10);
         screenshot(&w, "sites-test-load");
+        // File → Reload keeps the chart's history and the selected site.
+        int seen = w.sitesPage()->chart()->points();
+        QVERIFY(seen > 0);
+        for (QAction* a : w.findChildren<QAction*>())
+            if (a->text() == "&Reload")
+                a->trigger();
+        QVERIFY2(w.sitesPage()->chart()->points() >= seen, qPrintable(QString("%1 points, %2 before").arg(w.sitesPage()->chart()->points()).arg(seen)));
+        QCOMPARE(w.sitesPage()->selectedSite(), QString("Main"));
     }
 
     // The Host tree lists under each pool the FastCGI programs its applications reach, not every

@@ -249,9 +249,22 @@ private:
                 out.push_back({{"id", e.id}, {"time", static_cast<int64_t>(e.time)}, {"size", e.size}});
             return out;
         }
+        if (op == "poolHistory") {
+            // [time in ms, requests/s, busy, total, queued, p99 ms, crash, timeout, queue full,
+            // protocol, stderr, ping]: compact, a pool's hour is 360 of these.
+            json out = json::array();
+            for (const engine::PoolPoint& p : engine_.poolHistory(r.value("pool", std::string()), r.value("hour", false))) {
+                json row{std::chrono::duration_cast<std::chrono::milliseconds>(p.time.time_since_epoch()).count(),
+                         p.requestsPerSecond, p.busy, p.total, p.queued, p.p99Ms};
+                for (uint16_t f : p.failures)
+                    row.push_back(f);
+                out.push_back(std::move(row));
+            }
+            return out;
+        }
         throw std::runtime_error("unknown operation '" + op +
                                  "' (snapshot, pools, sites, events, subscribe, start, stop, recycle, drain, undrain, requests, traces, trace, reload, validate, "
-                                 "config, history)");
+                                 "config, history, poolHistory)");
     }
 
     void tick()

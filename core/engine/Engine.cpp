@@ -84,6 +84,7 @@ struct Engine::Impl {
     std::unique_ptr<acme::AcmeManager> acme; // made with the engine; its thread uses only the members above
     mutable std::mutex historyMutex;
     std::deque<HistoryPoint> history;
+    PoolHistory poolHistory; // under historyMutex
     std::unique_ptr<asio::steady_timer> ticker;
     std::atomic<bool> running{false};
     uint64_t certificateTicks = 0;              // ticker thread only
@@ -459,16 +460,45 @@ struct Engine::Impl {
                 if (s->accessLog)
                     s->accessLog->flush();
             }
+            std::map<std::string, PoolSample> pools; // each application pool's figures, for its charts
             for (auto& [name, pool] : shared->pools) {
                 auto m = pool.limiter->metrics();
                 p.cgiRunning += m.running;
                 p.cgiQueued += m.queued;
+                PoolSample& s = pools[name];
+                s.pool = name;
+                s.busy += m.running;
+                s.total += m.running;
+                s.queued += m.queued;
             }
+            for (const auto& [key, fp] : shared->fastcgi) {
+                if (!fp)
+                    continue;
+                pool::PoolMetrics m = fp->metrics();
+                auto it = pools.find(m.pool);
+                if (it == pools.end())
+                    continue;
+                PoolSample& s = it->second;
+                s.requestsPerSecond += m.requestsPerSecond;
+                s.busy += m.busy;
+                s.total += m.starting + m.idle + m.busy + m.draining;
+                s.queued += m.queued;
+                if (m.latencyRequests > 0)
+                    s.p99Ms = std::max(s.p99Ms, m.p99Ms);
+                uint64_t byCause[6] = {m.crashes, m.timeouts, m.queueFull, m.protocolErrors, m.stderrFailures, m.pingFailures};
+                for (size_t i = 0; i < 6; ++i)
+                    s.failuresTotal[i] += byCause[i];
+            }
+            std::vector<PoolSample> samples;
+            samples.reserve(pools.size());
+            for (auto& [name, s] : pools)
+                samples.push_back(std::move(s));
             {
                 std::lock_guard lock(historyMutex);
                 history.push_back(p);
                 while (history.size() > 3600)
                     history.pop_front();
+                poolHistory.record(p.time, samples);
             }
             listeners->tick();
             stopPoolsThatRapidFailed(*shared);
@@ -837,6 +867,12 @@ std::vector<HistoryPoint> Engine::history() const
 {
     std::lock_guard lock(impl_->historyMutex);
     return {impl_->history.begin(), impl_->history.end()};
+}
+
+std::vector<PoolPoint> Engine::poolHistory(const std::string& pool, bool hour) const
+{
+    std::lock_guard lock(impl_->historyMutex);
+    return impl_->poolHistory.of(pool, hour);
 }
 
 } // namespace lido::engine

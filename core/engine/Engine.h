@@ -3,6 +3,7 @@
 // watching the same listening sockets), serves static files and CGI, and publishes metrics
 // snapshots and events. The console embeds it; lidod runs it headless.
 #include "config/Config.h"
+#include "engine/PoolHistory.h"
 #include "engine/Snapshot.h"
 #include "engine/Tracing.h"
 #include "log/EventLog.h"
@@ -74,6 +75,9 @@ public:
     std::vector<TraceSummary> traces(const std::string& site = {}, size_t limit = 100) const;
     Result<std::string> trace(const std::string& id) const; // one trace's JSON, by its id ("W3SVC1/fr000012")
     std::vector<HistoryPoint> history() const; // last hour, one point a second
+    // An application pool's chart figures: the last five minutes a point a second, or (hour) the
+    // last hour a point every ten seconds; oldest first, empty for a pool not running.
+    std::vector<PoolPoint> poolHistory(const std::string& pool, bool hour) const;
     std::shared_ptr<log::EventLog> events() const;
     std::shared_ptr<const config::Config> config() const;
 

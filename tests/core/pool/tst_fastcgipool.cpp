@@ -1,5 +1,6 @@
 // FastCGI pools against real applications: a libfcgi helper with misbehaving modes and php-cgi.
 #include "EngineSupport.h"
+#include "engine/PoolHistory.h"
 #include "pool/Latency.h"
 #include "pool/RapidFail.h"
 #include "pool/Tuning.h"
@@ -68,6 +69,39 @@ private slots:
             w.record(t0 + seconds(95), i < 500 ? 1000 : 5);
         QCOMPARE(w.quantiles(t0 + seconds(96)).requests, size_t(1000));
         QCOMPARE(w.quantiles(t0 + seconds(96)).p99, 5.0);
+    }
+
+    // What the engine keeps of a pool for the console's charts, fed with chosen times: a point a
+    // second for five minutes, one every ten seconds for an hour (the largest of each figure, the
+    // failures of the ten summed), failures as what happened since the point before.
+    void poolHistoryKeepsFiveMinutesAndAnHour()
+    {
+        using namespace std::chrono;
+        lido::engine::PoolHistory h;
+        auto t0 = system_clock::time_point{} + hours(24 * 365 * 50);
+        lido::engine::PoolSample php{"php", 10, 1, 2, 0, 5, {}};
+        lido::engine::PoolSample gone{"gone", 0, 0, 0, 0, 0, {}};
+        for (int i = 0; i < 400; ++i) {
+            php.requestsPerSecond = i == 395 ? 99 : 10;     // one spike
+            php.failuresTotal[0] = 7 + static_cast<uint64_t>(i / 100); // a crash every 100 s, after 7 from before
+            h.record(t0 + seconds(i), i < 10 ? std::vector{php, gone} : std::vector{php});
+        }
+        auto minutes = h.of("php", false);
+        QCOMPARE(minutes.size(), size_t(300));                 // five minutes
+        QCOMPARE(minutes.back().time, t0 + seconds(399));
+        QCOMPARE(minutes.front().time, t0 + seconds(100));
+        QCOMPARE(minutes.front().failures[0], uint16_t(1));   // at 100 s: the crash of that second
+        QCOMPARE(minutes[1].failures[0], uint16_t(0));
+        auto hour = h.of("php", true);
+        QCOMPARE(hour.size(), size_t(40));                     // 400 s in tens
+        QCOMPARE(hour.back().requestsPerSecond, 99.0f);        // the spike survives the ten
+        QCOMPARE(hour.front().failures[0], uint16_t(0));       // the 7 from before the first point are not a burst
+        int crashes = 0;
+        for (const auto& p : hour)
+            crashes += p.failures[0];
+        QCOMPARE(crashes, 3); // at 100, 200 and 300 s
+        QVERIFY(h.of("gone", false).empty()); // no longer in the configuration
+        QVERIFY(h.of("nosuch", true).empty());
     }
 
     void autoTuneDecisions()

@@ -125,6 +125,14 @@ void InProcessEngineClient::requestTraces()
     });
 }
 
+void InProcessEngineClient::requestPoolHistory(const QString& pool, bool hour)
+{
+    QTimer::singleShot(0, this, [this, pool, hour] {
+        if (engine_)
+            emit poolHistoryReady(pool, hour, engine_->poolHistory(pool.toStdString(), hour));
+    });
+}
+
 void InProcessEngineClient::requestTrace(const QString& id)
 {
     QTimer::singleShot(0, this, [this, id] {
@@ -244,6 +252,7 @@ void RemoteEngineClient::open()
     closeChannel();
     buffer_.clear();
     sshErrors_.clear();
+    historyAsked_.clear(); // questions of the channel before go unanswered
     if (link_ != Link::Connecting && link_ != Link::Unreachable) {
         link_ = Link::Connecting;
         emit linkChanged();
@@ -373,6 +382,12 @@ void RemoteEngineClient::requestTrace(const QString& id)
     send(QJsonDocument(QJsonObject{{"id", -4}, {"op", "trace"}, {"trace", id}}).toJson(QJsonDocument::Compact));
 }
 
+void RemoteEngineClient::requestPoolHistory(const QString& pool, bool hour)
+{
+    historyAsked_.push_back(pool); // answered in the order asked, on the one channel
+    send(QJsonDocument(QJsonObject{{"id", hour ? -5 : -6}, {"op", "poolHistory"}, {"pool", pool}, {"hour", hour}}).toJson(QJsonDocument::Compact));
+}
+
 void RemoteEngineClient::readLines()
 {
     if (!io_)
@@ -432,6 +447,29 @@ void RemoteEngineClient::readLines()
             }
         } else if (o["id"].toInt() == -4 && o["ok"].toBool()) {
             emit traceReady(traceAsked_, QJsonDocument(o["result"].toObject()).toJson(QJsonDocument::Compact));
+        } else if (o["id"].toInt() == -5 || o["id"].toInt() == -6) {
+            QString asked = historyAsked_.empty() ? QString() : historyAsked_.front();
+            if (!historyAsked_.empty())
+                historyAsked_.pop_front();
+            if (!o["ok"].toBool())
+                continue; // an engine without pool history: the charts keep what they have
+            std::vector<lido::engine::PoolPoint> points;
+            for (const QJsonValue& v : o["result"].toArray()) {
+                QJsonArray row = v.toArray();
+                if (row.size() < 12)
+                    continue;
+                lido::engine::PoolPoint p;
+                p.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(row[0].toInteger()));
+                p.requestsPerSecond = static_cast<float>(row[1].toDouble());
+                p.busy = static_cast<float>(row[2].toDouble());
+                p.total = static_cast<float>(row[3].toDouble());
+                p.queued = static_cast<float>(row[4].toDouble());
+                p.p99Ms = static_cast<float>(row[5].toDouble());
+                for (int i = 0; i < 6; ++i)
+                    p.failures[size_t(i)] = static_cast<uint16_t>(row[6 + i].toInt());
+                points.push_back(p);
+            }
+            emit poolHistoryReady(asked, o["id"].toInt() == -5, points);
         } else if (o.contains("ok") && !o["ok"].toBool()) {
             emit commandFailed(o["error"].toString());
         } else if (o["id"].toInt(-1) == 0) {

@@ -38,12 +38,16 @@ public:
     virtual void requestTraces() = 0;
     virtual void requestTrace(const QString& id) = 0;
     const std::vector<lido::engine::TraceSummary>& traces() const { return traces_; }
+    // What the engine kept of a pool for its charts (the last five minutes, or the hour a point
+    // every ten seconds): asked, then poolHistoryReady(). An engine that keeps none never answers.
+    virtual void requestPoolHistory(const QString& pool, bool hour) { Q_UNUSED(pool) Q_UNUSED(hour) }
 
 signals:
     void snapshotReady();
     void commandFailed(const QString& message);
     void tracesReady();
     void traceReady(const QString& id, const QByteArray& json);
+    void poolHistoryReady(const QString& pool, bool hour, const std::vector<lido::engine::PoolPoint>& points);
 
 protected:
     std::vector<lido::engine::TraceSummary> traces_;
@@ -70,6 +74,7 @@ public:
     QString runningConfigText() const override;
     void requestTraces() override;
     void requestTrace(const QString& id) override;
+    void requestPoolHistory(const QString& pool, bool hour) override;
     lido::engine::Engine* engine() { return engine_.get(); }
 
 private:
@@ -114,6 +119,7 @@ public:
     QString runningConfigText() const override { return runningText_; }
     void requestTraces() override;
     void requestTrace(const QString& id) override;
+    void requestPoolHistory(const QString& pool, bool hour) override;
 
     // The file the engine serves, as its admin channel reports it (empty until known).
     QString runningConfigPath() const { return runningPath_; }
@@ -150,6 +156,8 @@ private:
     std::string engineLastKey_;
     QString runningText_, runningPath_;
     QString traceAsked_; // the trace whose answer comes as id -4
+    std::deque<QString> historyAsked_; // the pools whose history comes as id -5 (hour) or -6, in order
+
     int nextId_ = 1;
 };
 

@@ -46,6 +46,21 @@ PoolDialog::PoolDialog(EngineClient* client, const QString& pool, QWidget* paren
     instanceTable_->table()->setMaximumHeight(130);
     resize(1100, 820);
     connect(client_, &EngineClient::snapshotReady, this, &PoolDialog::refresh);
+    // The engine's own five minutes of this pool, when it kept more than the pools page saw.
+    connect(client_, &EngineClient::poolHistoryReady, this, [this](const QString& asked, bool hour, const std::vector<lido::engine::PoolPoint>& points) {
+        if (asked != pool_ || hour || points.size() + 1 <= samples_.size())
+            return;
+        std::deque<PoolsPage::Point> seen;
+        for (const lido::engine::PoolPoint& e : points) {
+            PoolsPage::Point p;
+            p.rps = e.requestsPerSecond, p.busy = e.busy, p.total = e.total, p.queued = e.queued, p.p99 = e.p99Ms, p.causes = e.failures;
+            seen.push_back(p);
+        }
+        if (!samples_.empty())
+            samples_.erase(samples_.begin(), samples_.end() - 1); // its own newest stays
+        seed(seen);
+    });
+    client_->requestPoolHistory(pool_, false);
     refresh();
 }
 

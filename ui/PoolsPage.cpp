@@ -139,6 +139,7 @@ PoolsPage::PoolsPage(EngineClient* client, QWidget* parent)
     });
 
     connect(client_, &EngineClient::snapshotReady, this, &PoolsPage::refresh);
+    connect(client_, &EngineClient::poolHistoryReady, this, &PoolsPage::takeHistory);
     connect(table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this, &PoolsPage::selectionChanged);
 }
 
@@ -174,6 +175,30 @@ void PoolsPage::setDetails(const std::map<QString, PoolsModel::Details>& details
     model_->setDetails(details);
     sized_ = false; // refit with the new texts
     updateActions(); // Browse follows the URLs
+}
+
+void PoolsPage::takeHistory(const QString& pool, bool hour, const std::vector<lido::engine::PoolPoint>& points)
+{
+    auto& mine = (hour ? hourHistory_ : history_)[pool];
+    if (points.size() <= mine.size())
+        return;
+    mine.clear();
+    for (const lido::engine::PoolPoint& e : points) {
+        Point p;
+        p.rps = e.requestsPerSecond;
+        p.busy = e.busy;
+        p.total = e.total;
+        p.queued = e.queued;
+        p.p99 = e.p99Ms;
+        p.causes = e.failures;
+        for (uint16_t f : e.failures)
+            p.failures += f;
+        if (hour)
+            p.failures /= 10.0f; // per second over its ten
+        mine.push_back(p);
+    }
+    if (pool == selectedPool() && hour == hourView())
+        replayChart();
 }
 
 const std::deque<PoolsPage::Point>& PoolsPage::historyOf(const QString& pool) const
@@ -336,6 +361,12 @@ void PoolsPage::replayChart()
 
 void PoolsPage::selectionChanged()
 {
+    // What the engine kept of the pool may be more than this page has seen (a console just
+    // started or attached, the service running for hours): asked, taken when longer.
+    if (QString pool = selectedPool(); !pool.isEmpty()) {
+        client_->requestPoolHistory(pool, false);
+        client_->requestPoolHistory(pool, true);
+    }
     replayChart();
     showInstances(client_->snapshot());
     QModelIndex i = table_->currentIndex();

@@ -2,6 +2,7 @@
 // The Application Pools page: the pools table with a filter, Start/Stop/Recycle, and live charts
 // of the selected pool (requests/s, busy instances, queue) for the last five minutes.
 #include "PoolsModel.h"
+#include "engine/PoolHistory.h"
 #include "engine/Snapshot.h"
 
 #include <QWidget>
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <vector>
 
 class EngineClient;
 class PoolsModel;
@@ -57,6 +59,7 @@ private:
     void selectionChanged();
     void replayChart();
     void showInstances(const lido::engine::Snapshot& snapshot);
+    void takeHistory(const QString& pool, bool hour, const std::vector<lido::engine::PoolPoint>& points);
     bool hourView() const;
 
     EngineClient* client_;

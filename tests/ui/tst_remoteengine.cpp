@@ -2,9 +2,16 @@
 // the in-process engine, over the admin socket.
 #include "EngineClient.h"
 #include "EngineSupport.h"
+#include "MainWindow.h"
+#include "PoolDialog.h"
+#include "PoolsPage.h"
+#include "TimeChart.h"
 
 #include "admin/AdminServer.h"
 
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QSignalSpy>
 #include <QtTest>
 
@@ -16,17 +23,23 @@ static lido::engine::PoolMetrics pool(const EngineClient& c, const std::string& 
     return {};
 }
 
+// An application pool "app" with one FastCGI instance from the start, on *.app under /app.
+static void alwaysRunningApp(EngineFixture& f)
+{
+    f.values["@POOLS@"] = "<add name=\"app\" startMode=\"AlwaysRunning\" />";
+    f.values["@APPS@"] = R"(<application path="/app" applicationPool="app"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)";
+    f.values["@FASTCGI@"] = "<fastCgi><application fullPath=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi\" maxInstances=\"1\" /></fastCgi>";
+    f.values["@HANDLERS@"] = "<add name=\"App\" path=\"*.app\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"" LIDO_TEST_BIN_DIR
+                             "/lido-test-fcgi\" />";
+}
+
 class tst_RemoteEngine : public QObject {
     Q_OBJECT
 private slots:
     void attachesToALidod()
     {
         EngineFixture f;
-        f.values["@POOLS@"] = "<add name=\"app\" startMode=\"AlwaysRunning\" />";
-        f.values["@APPS@"] = R"(<application path="/app" applicationPool="app"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>)";
-        f.values["@FASTCGI@"] = "<fastCgi><application fullPath=\"" LIDO_TEST_BIN_DIR "/lido-test-fcgi\" maxInstances=\"1\" /></fastCgi>";
-        f.values["@HANDLERS@"] = "<add name=\"App\" path=\"*.app\" verb=\"*\" modules=\"FastCgiModule\" scriptProcessor=\"" LIDO_TEST_BIN_DIR
-                                 "/lido-test-fcgi\" />";
+        alwaysRunningApp(f);
         Lidod d(f);
         RemoteEngineClient client;
         QSignalSpy failures(&client, &EngineClient::commandFailed);
@@ -55,6 +68,45 @@ private slots:
         QTRY_VERIFY(!client.snapshot().sites.front().started);
         QCOMPARE(fetch(f.port, "/hello.txt").status, 0);
         QVERIFY(snapshots.size() >= 3); // once a second
+    }
+
+    // The engine keeps each pool's chart figures whether a console watches or not: a console that
+    // attaches (or restarts) shows the minutes before it at once, on the pools page and the
+    // pool's own page, instead of empty charts.
+    void chartsStartFromTheEnginesHistory()
+    {
+        EngineFixture f;
+        alwaysRunningApp(f);
+        Lidod d(f);
+        auto kept = [&] { // the admin channel's answer, as the console gets it
+            testsupport::Run r = testsupport::lidoctl({"--connect", d.socket, "bridge"}, "{\"id\":1,\"op\":\"poolHistory\",\"pool\":\"app\"}\n");
+            return QJsonDocument::fromJson(r.out.section('\n', 0, 0).toUtf8()).object()["result"].toArray();
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(kept().size() >= 6, 15000);
+        QJsonArray last = kept().last().toArray();
+        QCOMPARE(last.size(), 12);    // time, requests/s, busy, total, queued, p99, six causes
+        QCOMPARE(last[3].toInt(), 1); // AlwaysRunning: its one instance
+
+        RemoteEngineClient client;
+        QSignalSpy snapshots(&client, &EngineClient::snapshotReady);
+        client.connectTo(d.socket);
+        MainWindow w(&client);
+        QVERIFY(w.openFile(d.file));
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        PoolsPage* page = w.poolsPage();
+        QTRY_VERIFY(page->model()->rowCount() == 2);
+        w.showPool("app");
+        QCOMPARE(page->selectedPool(), QString("app"));
+        QTRY_VERIFY(page->chart()->points() >= 6);
+        QVERIFY2(page->chart()->points() > snapshots.size() + 2, // more than the page could have seen itself
+                 qPrintable(QString("%1 points after %2 snapshots").arg(page->chart()->points()).arg(snapshots.size())));
+        for (const auto& p : page->historyOf("app"))
+            QCOMPARE(p.total, 1.0f); // the pool's own figures (not another pool's answer)
+        PoolDialog* detail = page->openPool("app");
+        QTRY_VERIFY(detail->instancesChart()->points() >= 6);
+        QCOMPARE(detail->instancesChart()->peak(0), 1.0); // the instance, the whole time
+        detail->close();
     }
 
     // What `lido` decides at start (app/lido/main.cpp): a live engine on the admin socket is

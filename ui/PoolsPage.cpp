@@ -240,8 +240,8 @@ void PoolsPage::refresh()
     std::map<QString, std::array<uint64_t, 6>> causes; // cumulative, by pool
     for (const auto& f : snapshot.fastcgi) {
         auto& c = causes[QString::fromStdString(f.pool)];
-        uint64_t now[6] = {f.crashes, f.timeouts, f.queueFull, f.protocolErrors, f.stderrFailures, f.pingFailures};
-        for (size_t i = 0; i < 6; ++i)
+        auto now = lido::pool::failuresByCause(f);
+        for (size_t i = 0; i < now.size(); ++i)
             c[i] += now[i];
     }
     for (int row = 0; row < model_->rowCount(); ++row) {

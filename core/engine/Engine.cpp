@@ -394,17 +394,15 @@ struct Engine::Impl {
     // FastCGI pool of P has been stopped by it, every application of P answers 503, static files
     // and CGI too, until an administrator starts P (as for lidoctl stop pool P). Checked by the
     // ticker; an apply in progress may need this thread, so then it is the next second's turn.
-    void stopPoolsThatRapidFailed(const Shared& shared)
+    // metrics: this tick's, of every FastCGI pool.
+    void stopPoolsThatRapidFailed(const Shared& shared, const std::vector<pool::PoolMetrics>& metrics)
     {
         std::map<std::string, std::string> tripped;
-        for (const auto& [key, p] : shared.fastcgi) {
-            if (!p)
-                continue;
-            std::string name = key.substr(0, key.find('\x1f'));
+        for (const pool::PoolMetrics& m : metrics) {
+            const std::string& name = m.pool;
             auto ap = shared.pools.find(name);
             if (ap == shared.pools.end() || !ap->second.stopped.empty() || tripped.count(name))
                 continue;
-            pool::PoolMetrics m = p->metrics();
             if (!m.running && m.stoppedReason.find("stopped by rapid-fail protection") != std::string::npos)
                 tripped.emplace(name, m.stoppedReason.find(" (kept after") != std::string::npos
                                           ? m.stoppedReason
@@ -471,10 +469,12 @@ struct Engine::Impl {
                 s.total += m.running;
                 s.queued += m.queued;
             }
-            for (const auto& [key, fp] : shared->fastcgi) {
-                if (!fp)
-                    continue;
-                pool::PoolMetrics m = fp->metrics();
+            std::vector<pool::PoolMetrics> metrics; // read once: the history and the rapid-fail check
+            metrics.reserve(shared->fastcgi.size());
+            for (const auto& [key, fp] : shared->fastcgi)
+                if (fp)
+                    metrics.push_back(fp->metrics());
+            for (const pool::PoolMetrics& m : metrics) {
                 auto it = pools.find(m.pool);
                 if (it == pools.end())
                     continue;
@@ -485,8 +485,8 @@ struct Engine::Impl {
                 s.queued += m.queued;
                 if (m.latencyRequests > 0)
                     s.p99Ms = std::max(s.p99Ms, m.p99Ms);
-                uint64_t byCause[6] = {m.crashes, m.timeouts, m.queueFull, m.protocolErrors, m.stderrFailures, m.pingFailures};
-                for (size_t i = 0; i < 6; ++i)
+                auto byCause = pool::failuresByCause(m);
+                for (size_t i = 0; i < byCause.size(); ++i)
                     s.failuresTotal[i] += byCause[i];
             }
             std::vector<PoolSample> samples;
@@ -501,7 +501,7 @@ struct Engine::Impl {
                 poolHistory.record(p.time, samples);
             }
             listeners->tick();
-            stopPoolsThatRapidFailed(*shared);
+            stopPoolsThatRapidFailed(*shared, metrics);
             checkCertificates(*shared);
             acme->tick();
             {

@@ -1,5 +1,6 @@
 #pragma once
 // What a FastCGI process pool publishes: instances by state, its queue, counters and latency.
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -63,5 +64,12 @@ struct PoolMetrics {
     double retryInSeconds = 0;
     std::vector<InstanceMetrics> instances;
 };
+
+// The failure counters in one order, the one the charts and the history keep: crash, timeout,
+// queue full, protocol, stderr, ping.
+inline std::array<uint64_t, 6> failuresByCause(const PoolMetrics& m)
+{
+    return {m.crashes, m.timeouts, m.queueFull, m.protocolErrors, m.stderrFailures, m.pingFailures};
+}
 
 } // namespace lido::pool

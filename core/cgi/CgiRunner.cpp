@@ -252,6 +252,7 @@ private:
         }
         if (job_.track)
             job_.track->enter(log::Phase::Sending);
+        job_.responder->cork(); // the head and the first of the body in one write
         job_.responder->sendHead(toResponseHead(h));
         if (!rest.empty())
             job_.responder->sendBody(std::move(rest), [self = shared_from_this()](bool) {
@@ -259,7 +260,8 @@ private:
                 // program's output is drained and it has exited.
                 self->readStdout();
             });
-        else
+        job_.responder->uncork();
+        if (rest.empty())
             readStdout();
     }
 

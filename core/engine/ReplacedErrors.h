@@ -51,6 +51,8 @@ public:
         if (!dropping_)
             inner_->finish();
     }
+    void cork() override { inner_->cork(); }
+    void uncork() override { inner_->uncork(); }
     void abort() override
     {
         if (!dropping_)

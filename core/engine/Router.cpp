@@ -606,12 +606,21 @@ public:
         if (vd.symlinks == fs::SymlinkPolicy::Always || match.scriptFile.size() <= vd.physicalPath.size() + 1)
             return true;
         auto root = vd.root->current();
-        fs::Opened o = fs::openBeneath(root->fd.get(), match.scriptFile.substr(vd.physicalPath.size() + 1), vd.symlinks, O_PATH);
-        if (o.fd >= 0)
-            ::close(o.fd);
-        if (o.fd >= 0 || (o.error != EXDEV && o.error != ELOOP))
+        // The walk's verdict is kept for a second, as the static file cache keeps its files (a
+        // link changed on disk is seen within a second): the walk is a system call per request.
+        std::string key = std::to_string(reinterpret_cast<uintptr_t>(root.get())) + ':' + std::to_string(static_cast<int>(vd.symlinks)) + ':' +
+                          match.scriptFile;
+        const fs::PathVerdict* verdict = fs::cachedVerdict(key);
+        if (!verdict) {
+            fs::Opened o = fs::openBeneath(root->fd.get(), match.scriptFile.substr(vd.physicalPath.size() + 1), vd.symlinks, O_PATH);
+            if (o.fd >= 0)
+                ::close(o.fd);
+            fs::storeVerdict(key, {o.fd >= 0 ? 0 : o.error, o.refusal});
+            verdict = fs::cachedVerdict(key);
+        }
+        if (verdict->error != EXDEV && verdict->error != ELOOP)
             return true; // (a missing script is the handler's to report)
-        std::string why = o.refusal.empty() ? "the script is reached through a symbolic link out of its virtual directory" : o.refusal;
+        std::string why = verdict->refusal.empty() ? "the script is reached through a symbolic link out of its virtual directory" : verdict->refusal;
         refusedLink(route, why);
         fail(r, 403, why);
         return false;

@@ -19,7 +19,13 @@ struct FileEntry {
     Clock::time_point checked;
 };
 
+struct VerdictEntry {
+    PathVerdict verdict;
+    Clock::time_point checked;
+};
+
 thread_local std::unordered_map<std::string, TypeEntry> types;
+thread_local std::unordered_map<std::string, VerdictEntry> verdicts;
 thread_local std::unordered_map<std::string, FileEntry> files;
 
 } // namespace
@@ -51,6 +57,21 @@ void storeFile(const std::string& path, std::shared_ptr<const CachedFile> file)
     if (files.size() >= kMaxEntries)
         files.clear();
     files[path] = FileEntry{std::move(file), Clock::now()};
+}
+
+const PathVerdict* cachedVerdict(const std::string& key)
+{
+    auto it = verdicts.find(key);
+    if (it == verdicts.end() || Clock::now() - it->second.checked >= kCacheValidity)
+        return nullptr;
+    return &it->second.verdict;
+}
+
+void storeVerdict(const std::string& key, PathVerdict verdict)
+{
+    if (verdicts.size() >= kMaxEntries)
+        verdicts.clear();
+    verdicts[key] = VerdictEntry{std::move(verdict), Clock::now()};
 }
 
 } // namespace lido::fs

@@ -29,6 +29,15 @@ mode_t cachedFileType(const std::string& path);
 std::shared_ptr<const CachedFile> cachedFile(const std::string& path);
 void storeFile(const std::string& path, std::shared_ptr<const CachedFile> file);
 
+// What a check of a path found (0: allowed, else the errno that refused it, and why), cached
+// for a second under a key the caller makes (the path with what the check depended on).
+struct PathVerdict {
+    int error = 0;
+    std::string refusal;
+};
+const PathVerdict* cachedVerdict(const std::string& key);
+void storeVerdict(const std::string& key, PathVerdict verdict);
+
 constexpr std::chrono::milliseconds kCacheValidity{1000};
 
 } // namespace lido::fs

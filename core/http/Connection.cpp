@@ -160,6 +160,13 @@ public:
         enqueue(std::move(out), {});
     }
 
+    void cork() override { ++corked_; }
+    void uncork() override
+    {
+        if (corked_ > 0 && --corked_ == 0)
+            pump();
+    }
+
     void sendBody(std::string data, std::function<void(bool)> done) override
     {
         if (encoder_ && !closed_ && !headRequest_ && !data.empty())
@@ -392,9 +399,9 @@ private:
         }
         // Corked: what the handler sends while it is being called (a static file's head and body)
         // goes out in one write.
-        corked_ = true;
+        ++corked_;
         dispatcher_->dispatch(shared_from_this());
-        corked_ = false;
+        --corked_;
         pump();
         return 0;
     }
@@ -775,7 +782,7 @@ private:
     asio::steady_timer timer_;
     Clock::time_point deadline_ = Clock::time_point::max(), armedUntil_{};
     bool timerArmed_ = false;
-    bool corked_ = false; // a handler is being called: writes wait for its return
+    int corked_ = 0; // a handler is being called, or cork(): writes wait for uncork()
     llhttp_t parser_{};
     std::array<char, 16384> buf_{};
     std::string pending_;

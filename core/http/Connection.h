@@ -56,6 +56,10 @@ public:
     virtual void sendRaw(std::string data, std::function<void(bool)> done = {}) = 0; // NPH: bytes as they are
     virtual void sendFile(int fd, uint64_t offset, uint64_t length, std::function<void(bool)> done) = 0;
     virtual void finish() = 0; // the response is complete
+    // Between cork() and uncork() what is sent is held and then goes out in one write (a
+    // FastCGI answer's head, body and end). Nested pairs are allowed. Default: nothing held.
+    virtual void cork() {}
+    virtual void uncork() {}
     // The response cannot be completed (the program died mid-body): the connection is closed
     // without the final chunk, so the client sees a truncated response, not a short one.
     virtual void abort() = 0;

@@ -551,22 +551,29 @@ void FastCgiPool::readAnswer(const InstancePtr& in, const ExchangePtr& ex)
         }
         if (out.sendHead && ex->job.track)
             ex->job.track->enter(log::Phase::Sending);
-        if (out.sendHead || !out.body.empty() || out.finish) {
+        // The response goes to the client after the pool has counted it (what a client sees is
+        // already in the pool's figures) and has given the instance its next request.
+        auto deliver = [&] {
+            if (!out.sendHead && out.body.empty() && !out.finish)
+                return;
             // dispatch: inline when the pool runs on the connection's own thread.
             asio::dispatch(ex->connExec, [ex, sendHead = out.sendHead, head = std::move(out.head), body = std::move(out.body),
                                           finish = out.finish]() mutable {
                 auto& r = ex->job.responder;
                 if (r->closed())
                     return;
+                r->cork(); // head, body and end in one write
                 if (sendHead)
                     r->sendHead(std::move(head));
                 if (!body.empty())
                     r->sendBody(std::move(body));
                 if (finish)
                     r->finish();
+                r->uncork();
             });
-        }
+        };
         if (const auto& f = out.failure) {
+            deliver();
             self->counters_.protocolErrors += f->cause == FailCause::Protocol;
             self->counters_.stderrFailures += f->cause == FailCause::Stderr;
             std::string stopWhy = !f->stopInstance ? std::string()
@@ -576,11 +583,15 @@ void FastCgiPool::readAnswer(const InstancePtr& in, const ExchangePtr& ex)
         }
         if (out.ended) {
             if (out.errorStatus) {
+                deliver();
                 ++self->counters_.stderrFailures;
                 ex->fail(out.errorStatus, out.errorDetail);
+                return self->finishExchange(in);
             }
-            return self->finishExchange(in);
+            self->finishExchange(in);
+            return deliver();
         }
+        deliver();
         self->readAnswer(in, ex);
     });
 }

@@ -59,12 +59,6 @@ std::vector<const ConfigElement*> effective(const ConfigElement* parent, const s
     return out;
 }
 
-bool statIs(const std::string& path, mode_t type)
-{
-    struct stat st {};
-    return ::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IFMT) == type;
-}
-
 HandlerMapping mappingOf(const ConfigElement& h)
 {
     HandlerMapping m;
@@ -391,7 +385,7 @@ HandlerMatch SiteMap::handlerFor(const Route& route, const std::string& method)
             if (next == std::string::npos)
                 break;
             std::string candidate = base + inside.substr(0, next);
-            if (statIs(candidate, S_IFREG)) {
+            if (fs::cachedFileType(candidate) == S_IFREG) {
                 pathInfo = inside.substr(next);
                 scriptFile = candidate;
                 scriptUrl = route.urlPath.substr(0, route.urlPath.size() - pathInfo.size());

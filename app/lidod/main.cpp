@@ -119,7 +119,7 @@ int main(int argc, char** argv)
     int graceSeconds = 10;
     app.add_option("--config", file, "configuration file")->required();
     app.add_flag("--check", check, "validate the configuration and exit");
-    app.add_option("--threads", threads, "I/O threads (default: one per core)");
+    app.add_option("--threads", threads, "I/O threads (default: half the cores, at least one)");
     app.add_option("--log-dir", logDir, "folder of the event log and default access logs");
     app.add_option("--grace", graceSeconds, "seconds in-flight requests get at shutdown");
     app.add_option("--admin-socket", adminSocket, "the admin channel's Unix socket (\"none\": no admin channel)")->capture_default_str();

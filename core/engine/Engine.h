@@ -19,7 +19,7 @@
 namespace lido::engine {
 
 struct EngineOptions {
-    int threads = 0;          // 0: one per core
+    int threads = 0;          // 0: half the cores, at least one
     std::string logDirectory; // event log file and default access-log folder; empty: none
     bool logToStderr = true;
     std::string runtimeDirectory; // FastCGI sockets; empty: $XDG_RUNTIME_DIR/lido, /run/lido (root) or /tmp/lido-UID

@@ -74,8 +74,16 @@ struct Listeners::Endpoint {
     std::shared_ptr<http::Dispatcher> pages;
 };
 
+// An io_context whose pending handlers can be destroyed before any io_context is: a FastCGI
+// pool's instances live on several workers, and their handlers hold the pool, whose own timers
+// are on one of them.
+struct WorkerContext : asio::io_context {
+    using asio::io_context::io_context;
+    void destroyHandlers() { shutdown(); }
+};
+
 struct Listeners::Worker {
-    asio::io_context io{1};
+    WorkerContext io{1};
     std::map<EndpointKey, std::shared_ptr<Endpoint>> endpoints; // touched on this worker's thread only
     std::shared_ptr<Endpoint> status;
     std::shared_ptr<http::ConnectionSet> connections = std::make_shared<http::ConnectionSet>(); // what a stop closes gracefully
@@ -159,12 +167,22 @@ void Listeners::clear()
         w->endpoints.clear();
         w->status.reset();
     }
+    for (auto& w : workers_)
+        w->io.destroyHandlers(); // every worker's, before the first io_context goes
     workers_.clear(); // closes sockets and pipes; CGI children die with their thread (PR_SET_PDEATHSIG)
     open_.clear();
 }
 
 asio::io_context& Listeners::io(size_t worker) { return workers_.at(worker)->io; }
 asio::io_context& Listeners::nextIo() { return workers_[nextWorker_++ % workers_.size()]->io; }
+
+std::vector<asio::any_io_executor> Listeners::executors()
+{
+    std::vector<asio::any_io_executor> all;
+    for (auto& w : workers_)
+        all.push_back(w->io.get_executor());
+    return all;
+}
 
 void Listeners::runOnFirst(std::function<void()> fn)
 {

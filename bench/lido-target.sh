@@ -7,7 +7,8 @@
 # with BENCH_FCGI_INSTANCES instances, programs running as the bench's run user, no access log.
 # With BENCH_TLS (the tls-* scenarios) the binding is https with BENCH_TLS_CERT and BENCH_TLS_KEY.
 # LIDO_BENCH_REWRITE=wordpress adds WordPress's standard IIS rule (not a file, not a folder ->
-# index.php), run on every request, to measure what URL Rewrite costs.
+# index.php), run on every request, to measure what URL Rewrite costs. LIDO_BENCH_THREADS=N runs
+# lidod with --threads N (bench/lido-2threads-target.sh: 2).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LIB="${BENCH_LIB:-$HERE/../../shared/bench/lib/target-lib.sh}"
@@ -80,6 +81,6 @@ do_start() {
     </system.webServer>
 </configuration>
 EOF
-  bench_spawn lidod "$LIDOD" --config "$R/applicationHost.config"
+  bench_spawn lidod "$LIDOD" --config "$R/applicationHost.config" ${LIDO_BENCH_THREADS:+--threads "$LIDO_BENCH_THREADS"}
 }
 bench_main "$@"

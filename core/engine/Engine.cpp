@@ -205,9 +205,8 @@ struct Engine::Impl {
                         shared->fastcgi[key] = it->second;
                         break;
                     }
-                // Each pool's upkeep lives on one worker (pools are spread over the workers), its
-                // instances on every worker.
-                shared->fastcgi[key] = std::make_shared<pool::FastCgiPool>(listeners->nextIo(), std::move(settings), events, listeners->executors());
+                // Each pool's strand lives on one worker; pools are spread over the workers.
+                shared->fastcgi[key] = std::make_shared<pool::FastCgiPool>(listeners->nextIo(), std::move(settings), events);
                 break;
             }
         }

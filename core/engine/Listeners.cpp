@@ -176,14 +176,6 @@ void Listeners::clear()
 asio::io_context& Listeners::io(size_t worker) { return workers_.at(worker)->io; }
 asio::io_context& Listeners::nextIo() { return workers_[nextWorker_++ % workers_.size()]->io; }
 
-std::vector<asio::any_io_executor> Listeners::executors()
-{
-    std::vector<asio::any_io_executor> all;
-    for (auto& w : workers_)
-        all.push_back(w->io.get_executor());
-    return all;
-}
-
 void Listeners::runOnFirst(std::function<void()> fn)
 {
     workers_.front()->run([&fn] {

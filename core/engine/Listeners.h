@@ -39,7 +39,6 @@ public:
 
     asio::io_context& io(size_t worker = 0);
     asio::io_context& nextIo(); // round robin: FastCGI pools are spread over the workers
-    std::vector<asio::any_io_executor> executors(); // every worker's
     // Runs fn on the first worker's thread and waits for it.
     void runOnFirst(std::function<void()> fn);
 

@@ -3,15 +3,8 @@
 // the request queue, dispatches to idle instances within the limit (maxInstances, auto-tuned
 // when 0), and runs each instance's life: start, ping, serve, drain, stop, exit, with rapid-fail
 // protection that says why. Its parts: Instance (a process and its kept connection), FcgiExchange
-// (one request's bytes), Maintenance (the 1-second upkeep).
-// Threads: a request stays on its connection's I/O thread. Each instance lives on one I/O
-// thread (its home: its process's exit and its kept connection complete there), started on the
-// thread whose requests wait most, and the pool keeps one queue per thread: a request goes to
-// an idle instance of its own thread, waits in its thread's queue (first come, first served),
-// or, rather than wait while another thread has an idle instance, is served by that one (the
-// answer then crosses to its thread). The pool's state is guarded by one mutex, held briefly
-// by whichever thread acts; maxInstances, queueLength and the counters are the pool's as a
-// whole.
+// (one request's bytes), Maintenance (the 1-second upkeep). All its state lives on one strand;
+// requests arrive from any connection thread.
 #include "log/EventLog.h"
 #include "pool/Latency.h"
 #include "pool/PoolMetrics.h"
@@ -19,7 +12,6 @@
 #include "process/ProcStats.h"
 
 #include <array>
-#include <asio/any_io_executor.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
@@ -41,10 +33,7 @@ struct PingResult;
 class FastCgiPool : public std::enable_shared_from_this<FastCgiPool> {
 public:
     using Clock = std::chrono::steady_clock;
-    // io: the pool's own upkeep; threads: the engine's I/O threads, where instances live (none:
-    // io's).
-    FastCgiPool(asio::io_context& io, FastCgiSettings settings, std::shared_ptr<log::EventLog> events,
-                std::vector<asio::any_io_executor> threads = {});
+    FastCgiPool(asio::io_context& io, FastCgiSettings settings, std::shared_ptr<log::EventLog> events);
     ~FastCgiPool();
 
     void start();                        // AlwaysRunning pools start their instances now
@@ -65,22 +54,13 @@ public:
 private:
     using InstancePtr = std::shared_ptr<Instance>;
     using ExchangePtr = std::shared_ptr<Exchange>;
-    // The requests of one I/O thread's connections that wait, first come first served.
-    struct Share {
-        asio::any_io_executor thread;
-        std::deque<ExchangePtr> queue;
-    };
-    // --- the queue and its dispatch (all with mutex_ held)
-    Share& shareOf(const asio::any_io_executor& thread);
+    // --- the queue and its dispatch
     void enqueue(const ExchangePtr& ex);
     void dispatch();
-    InstancePtr idleFor(const Share& share, const ExchangePtr& ex, bool ownThread);
-    void serve(Share& share, const InstancePtr& in);
-    template <class Keep> void keepQueued(Keep keep); // drops the queued requests keep() refuses
     void startInstances(int n);
     // --- an instance's life
     void setState(const InstancePtr& in, InstanceState s, const std::string& why);
-    void spawnInstance(const asio::any_io_executor& home);
+    void spawnInstance();
     void ping(const InstancePtr& in);
     void pinged(const InstancePtr& in, const PingResult& r, bool startup);
     void pingFailed(const InstancePtr& in, const std::string& what, bool startup);
@@ -100,21 +80,16 @@ private:
     // --- upkeep and figures
     void tick();
     void sampleSlowFigures();
+    void publish();
     std::string describe() const;
-    bool stopLocked(const std::string& why);
-    void recycleLocked(const std::string& why);
 
-    asio::strand<asio::io_context::executor_type> strand_; // the pool's own timers and watches
-    mutable std::recursive_mutex mutex_;
-    std::vector<asio::any_io_executor> threads_;
-    size_t nextThread_ = 0;
+    asio::strand<asio::io_context::executor_type> strand_;
     FastCgiSettings settings_;
     ExchangeRules rules_;
     std::shared_ptr<log::EventLog> events_;
     std::unique_ptr<Maintenance> maintenance_;
     std::vector<InstancePtr> instances_;
-    std::deque<Share> shares_; // one per I/O thread that has sent requests (a deque: references stay)
-    size_t queued_ = 0;        // in all shares
+    std::deque<ExchangePtr> queue_;
     std::array<int, kInstanceStateCount> inState_{}; // instances by state, kept by setState()
     int nextInstanceId_ = 1;
     int limit_ = 1; // current maxInstances (auto-tuned when configured 0)
@@ -141,6 +116,8 @@ private:
     uint64_t lastCompleted_ = 0;
     double perSecond_ = 0;
 
+    mutable std::mutex metricsMutex_;
+    PoolMetrics metrics_; // published copy
     PoolMetrics counters_;
 };
 

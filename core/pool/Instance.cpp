@@ -23,8 +23,8 @@ void Exchange::fail(int status, std::string detail, std::vector<http::Header> ex
     });
 }
 
-Instance::Instance(const asio::any_io_executor& home, PoolMutex& mutex, int id)
-    : timer(home), home_(home), mutex_(mutex), id_(id), socket_(home), pingTimer_(home)
+Instance::Instance(const Strand& strand, int id)
+    : timer(strand), strand_(strand), id_(id), socket_(strand), pingTimer_(strand)
 {
 }
 
@@ -104,9 +104,7 @@ std::string Instance::spawn(const FastCgiSettings& s, const std::string& socketP
     o.stdinFd = listenFd;
     process::SpawnError error;
     startedAt = Clock::now();
-    child = process::Child::spawn(home_, std::move(o), &error);
-    if (child)
-        child->guardWith(&mutex_); // its exit and stderr complete on the home thread, under the pool's mutex
+    child = process::Child::spawn(strand_, std::move(o), &error);
     ::close(listenFd);
     if (!child) {
         removeSocketFile();
@@ -120,7 +118,6 @@ void Instance::connect(std::function<void(const asio::error_code&)> done)
 {
     link_ = Link::Connecting;
     socket_.async_connect(endpoint_, [self = shared_from_this(), done = std::move(done), g = generation_](const asio::error_code& ec) {
-        std::lock_guard lock(self->mutex_);
         if (g != self->generation_)
             return;
         self->link_ = ec ? Link::None : Link::Open;
@@ -133,49 +130,33 @@ void Instance::connect(std::function<void(const asio::error_code&)> done)
 void Instance::write(std::string data)
 {
     out_ += data;
-    if (writing_.empty())
-        writeNext();
+    writeNext();
 }
 
 void Instance::writeNext()
 {
-    if (writing_.empty()) {
-        if (link_ != Link::Open || out_.empty())
-            return;
-        writing_ = std::move(out_);
-        out_.clear();
-        written_ = 0;
-    }
-    // write_some, not async_write: each step takes the pool's mutex (a composed write's steps
-    // would touch the socket without it, from the home thread, while another thread may drop it).
-    socket_.async_write_some(asio::buffer(writing_.data() + written_, writing_.size() - written_),
-                             [self = shared_from_this(), g = generation_](const asio::error_code& ec, size_t n) {
-                                 std::lock_guard lock(self->mutex_);
-                                 if (g != self->generation_)
-                                     return; // a connection dropped meanwhile
-                                 if (ec) {
-                                     self->writing_.clear();
-                                     self->out_.clear();
-                                     return; // the read side sees the broken connection and reports it
-                                 }
-                                 self->written_ += n;
-                                 if (self->written_ >= self->writing_.size())
-                                     self->writing_.clear();
-                                 self->writeNext();
-                             });
+    if (!writing_.empty() || link_ != Link::Open || out_.empty())
+        return;
+    writing_ = std::move(out_);
+    out_.clear();
+    asio::async_write(socket_, asio::buffer(writing_), [self = shared_from_this(), g = generation_](const asio::error_code& ec, size_t) {
+        if (g != self->generation_)
+            return; // a connection dropped meanwhile
+        self->writing_.clear();
+        if (ec) {
+            self->out_.clear();
+            return; // the read side sees the broken connection and reports it
+        }
+        self->writeNext();
+    });
 }
 
 void Instance::read(std::function<void(const asio::error_code&, std::string_view)> done)
 {
     socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this(), done = std::move(done), g = generation_](const asio::error_code& ec,
                                                                                                                   size_t n) {
-        {
-            std::lock_guard lock(self->mutex_);
-            if (g != self->generation_)
-                return;
-        }
-        // Without the mutex: the pool's answer takes it, and gives the client its bytes after
-        // letting it go (a connection is never called with the mutex held).
+        if (g != self->generation_)
+            return;
         done(ec, std::string_view(self->buf_.data(), n));
     });
 }
@@ -184,11 +165,10 @@ void Instance::drop()
 {
     asio::error_code ignored;
     socket_.close(ignored);
-    socket_ = asio::generic::stream_protocol::socket(home_);
+    socket_ = asio::generic::stream_protocol::socket(strand_);
     link_ = Link::None;
     out_.clear();
     writing_.clear();
-    written_ = 0;
     ++generation_;
 }
 
@@ -206,7 +186,6 @@ void Instance::askValues(std::chrono::milliseconds limit, std::function<void(con
     pingParser_ = fastcgi::RecordParser();
     pingTimer_.expires_after(limit);
     pingTimer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
-        std::lock_guard lock(self->mutex_);
         if (!ec)
             self->pinged({PingResult::Kind::TimedOut, {}});
     });
@@ -229,7 +208,6 @@ void Instance::askValues(std::chrono::milliseconds limit, std::function<void(con
 void Instance::readValues()
 {
     read([self = shared_from_this()](const asio::error_code& ec, std::string_view bytes) {
-        std::lock_guard lock(self->mutex_);
         if (!self->pingDone_)
             return;
         if (ec)

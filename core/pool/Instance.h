@@ -3,9 +3,6 @@
 // process::Child started with its listening socket as fd 0 (the FastCGI convention); the kept
 // connection writes one thing at a time and ignores completions of a connection it has dropped.
 // The instance's state is one stored value, changed only by the pool's setState().
-// Threads: the instance lives on one I/O thread, its home (its socket and timers complete there),
-// and everything it holds is guarded by its pool's mutex: the pool calls it with the mutex held,
-// its own completions take it.
 #include "pool/FcgiExchange.h"
 #include "pool/PoolMetrics.h"
 #include "pool/PoolSettings.h"
@@ -15,14 +12,12 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 
 namespace lido::pool {
 
 using Clock = std::chrono::steady_clock;
 using Strand = asio::strand<asio::io_context::executor_type>;
-using PoolMutex = std::recursive_mutex; // recursive: a completion that takes it may call the pool, which takes it too
 
 // A request inside the pool: the job, the executor of its client's connection, and its bytes.
 struct Exchange : std::enable_shared_from_this<Exchange> {
@@ -43,7 +38,7 @@ struct PingResult {
 
 class Instance : public std::enable_shared_from_this<Instance> {
 public:
-    Instance(const asio::any_io_executor& home, PoolMutex& mutex, int id);
+    Instance(const Strand& strand, int id);
     ~Instance();
     Instance(const Instance&) = delete;
     Instance& operator=(const Instance&) = delete;
@@ -53,7 +48,6 @@ public:
     InstanceState state() const { return state_; }
     bool serving() const { return state_ == InstanceState::Busy || state_ == InstanceState::Draining; }
     std::string name() const; // "instance 3 (pid 1234)"
-    const asio::any_io_executor& home() const { return home_; }
 
     // Opens the listening socket (a Unix socket in the runtime directory, or 127.0.0.1 with tcp)
     // and starts the program with it as fd 0. An error sentence, or empty.
@@ -84,8 +78,7 @@ private:
     void pinged(PingResult r);
     void writeNext();
     enum class Link { None, Connecting, Open };
-    asio::any_io_executor home_;
-    PoolMutex& mutex_;
+    Strand strand_;
     int id_;
     InstanceState state_ = InstanceState::Starting;
     std::string address_; // socket path or 127.0.0.1:port (_FCGI_X_PIPE_)
@@ -95,7 +88,6 @@ private:
     Link link_ = Link::None;
     uint64_t generation_ = 0; // bumped by drop(): completions of the old connection are ignored
     std::string out_, writing_;
-    size_t written_ = 0; // of writing_
     std::array<char, 16384> buf_{};
     asio::steady_timer pingTimer_;
     std::function<void(const PingResult&)> pingDone_; // set while a ping waits for its answer

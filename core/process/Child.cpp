@@ -52,7 +52,6 @@ void Child::watch(Watch w)
     readStderr(pending);
     if (io_->pidfd.is_open())
         io_->pidfd.async_wait(asio::posix::stream_descriptor::wait_read, [self = shared_from_this(), pending](const asio::error_code& ec) {
-            auto lock = self->guarded();
             if (!ec)
                 self->reaped(pending);
         });
@@ -67,7 +66,6 @@ std::chrono::milliseconds Child::ranFor() const
 void Child::readStderr(const std::shared_ptr<Watch>& w)
 {
     io_->stderrPipe.async_read_some(asio::buffer(io_->buf), [self = shared_from_this(), w](const asio::error_code& ec, size_t n) {
-        auto lock = self->guarded();
         if (ec) {
             self->stderrEof_ = true;
             if (self->exited_)
@@ -96,10 +94,7 @@ void Child::reaped(const std::shared_ptr<Watch>& w)
         return tell(w);
     // A grandchild may hold stderr open: the exit is told 300 ms later with what came by then.
     io_->lastWords.expires_after(std::chrono::milliseconds(300));
-    io_->lastWords.async_wait([self = shared_from_this(), w](const asio::error_code&) {
-        auto lock = self->guarded();
-        self->tell(w);
-    });
+    io_->lastWords.async_wait([self = shared_from_this(), w](const asio::error_code&) { self->tell(w); });
 }
 
 void Child::tell(const std::shared_ptr<Watch>& w)
@@ -153,7 +148,6 @@ void Child::terminate(std::chrono::milliseconds grace, std::function<void()> esc
     signalGroup(pid_, SIGTERM);
     io_->killTimer.expires_after(grace);
     io_->killTimer.async_wait([self = shared_from_this(), escalated = std::move(escalated)](const asio::error_code& ec) {
-        auto lock = self->guarded();
         if (ec || self->exited_)
             return;
         self->signals_ = "SIGTERM and SIGKILL";

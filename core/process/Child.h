@@ -9,7 +9,6 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -44,9 +43,6 @@ public:
     void terminate(std::chrono::milliseconds grace, std::function<void()> escalated = {});
     void kill(); // SIGKILL now
     const std::string& signalsSent() const { return signals_; } // "SIGTERM", "SIGTERM and SIGKILL", "SIGKILL"
-    // A mutex its own completions take, for an owner that calls it from several threads under
-    // that mutex (a FastCGI pool). Set before watch().
-    void guardWith(std::recursive_mutex* guard) { guard_ = guard; }
 
 private:
     struct Io;
@@ -61,8 +57,6 @@ private:
     std::chrono::steady_clock::time_point startedAt_, endedAt_;
     std::string tail_;
     std::string signals_;
-    std::recursive_mutex* guard_ = nullptr;
-    std::unique_lock<std::recursive_mutex> guarded() { return guard_ ? std::unique_lock(*guard_) : std::unique_lock<std::recursive_mutex>(); }
 };
 
 } // namespace lido::process

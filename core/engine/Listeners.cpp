@@ -74,9 +74,8 @@ struct Listeners::Endpoint {
     std::shared_ptr<http::Dispatcher> pages;
 };
 
-// An io_context whose pending handlers can be destroyed before any io_context is: a FastCGI
-// pool's instances live on several workers, and their handlers hold the pool, whose own timers
-// are on one of them.
+// An io_context whose pending handlers can be destroyed before any io_context is: a handler
+// pending on one worker may hold an object whose timers or sockets are on another.
 struct WorkerContext : asio::io_context {
     using asio::io_context::io_context;
     void destroyHandlers() { shutdown(); }

@@ -615,8 +615,7 @@ public:
             fs::Opened o = fs::openBeneath(root->fd.get(), match.scriptFile.substr(vd.physicalPath.size() + 1), vd.symlinks, O_PATH);
             if (o.fd >= 0)
                 ::close(o.fd);
-            fs::storeVerdict(key, {o.fd >= 0 ? 0 : o.error, o.refusal});
-            verdict = fs::cachedVerdict(key);
+            verdict = &fs::storeVerdict(key, {o.fd >= 0 ? 0 : o.error, o.refusal});
         }
         if (verdict->error != EXDEV && verdict->error != ELOOP)
             return true; // (a missing script is the handler's to report)

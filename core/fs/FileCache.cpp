@@ -67,11 +67,13 @@ const PathVerdict* cachedVerdict(const std::string& key)
     return &it->second.verdict;
 }
 
-void storeVerdict(const std::string& key, PathVerdict verdict)
+const PathVerdict& storeVerdict(const std::string& key, PathVerdict verdict)
 {
     if (verdicts.size() >= kMaxEntries)
         verdicts.clear();
-    verdicts[key] = VerdictEntry{std::move(verdict), Clock::now()};
+    VerdictEntry& e = verdicts[key];
+    e = VerdictEntry{std::move(verdict), Clock::now()};
+    return e.verdict;
 }
 
 } // namespace lido::fs

@@ -36,7 +36,7 @@ struct PathVerdict {
     std::string refusal;
 };
 const PathVerdict* cachedVerdict(const std::string& key);
-void storeVerdict(const std::string& key, PathVerdict verdict);
+const PathVerdict& storeVerdict(const std::string& key, PathVerdict verdict); // the stored one
 
 constexpr std::chrono::milliseconds kCacheValidity{1000};
 

@@ -1,7 +1,10 @@
 #include "process/Child.h"
 
+#include <asio/execution_context.hpp>
+#include <asio/post.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/thread_pool.hpp>
 #include <array>
 #include <cerrno>
 #include <csignal>
@@ -44,6 +47,46 @@ std::shared_ptr<Child> Child::spawn(const asio::any_io_executor& executor, Spawn
     if (spawned->pidfd >= 0)
         child->io_->pidfd.assign(spawned->pidfd);
     return child;
+}
+
+namespace {
+
+// The spawning threads of one execution context (an Asio service, so that they are joined when
+// the context shuts down, before its scheduler and reactor go).
+class SpawnService : public asio::execution_context::service {
+public:
+    using key_type = SpawnService;
+    static inline asio::execution_context::id id;
+    explicit SpawnService(asio::execution_context& context) : service(context), threads_(std::make_unique<asio::thread_pool>(2)) {}
+    asio::thread_pool& threads() { return *threads_; }
+
+private:
+    void shutdown() override
+    {
+        // Spawns not begun are dropped with their callbacks (the context no longer runs them);
+        // one under way finishes and posts its answer, which the context then destroys. (A context
+        // may be shut down twice: an engine destroys its handlers before its contexts.)
+        if (!threads_)
+            return;
+        threads_->stop();
+        threads_->join();
+        threads_.reset();
+    }
+    std::unique_ptr<asio::thread_pool> threads_;
+};
+
+} // namespace
+
+void Child::spawnAsync(const asio::any_io_executor& executor, SpawnOptions options, Spawned done)
+{
+    auto& service = asio::use_service<SpawnService>(asio::query(executor, asio::execution::context));
+    asio::post(service.threads(), [executor, options = std::move(options), done = std::move(done)]() mutable {
+        SpawnError error;
+        auto child = spawn(executor, std::move(options), &error);
+        asio::post(executor, [done = std::move(done), child = std::move(child), error = std::move(error)]() mutable {
+            done(std::move(child), std::move(error));
+        });
+    });
 }
 
 void Child::watch(Watch w)

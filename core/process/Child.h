@@ -25,6 +25,13 @@ public:
     // Spawns with a stderr pipe of its own (options.stderrFd is set here). The caller closes the
     // other descriptors it passed. Null, with the error, when the program could not be started.
     static std::shared_ptr<Child> spawn(const asio::any_io_executor& executor, SpawnOptions options, SpawnError* error);
+    // The same on a spawning thread of the executor's context (two per context, made when first
+    // asked), so that the event loop serves on while vfork waits for the program's exec; `done`
+    // runs on the executor with the child (null and the error when it could not be started).
+    // The threads go with the context, before its handlers: a child's parent-death signal is
+    // tied to the thread that started it, as it was to the event loop's.
+    using Spawned = std::function<void(std::shared_ptr<Child>, SpawnError)>;
+    static void spawnAsync(const asio::any_io_executor& executor, SpawnOptions options, Spawned done);
     ~Child();
     Child(const Child&) = delete;
     Child& operator=(const Child&) = delete;

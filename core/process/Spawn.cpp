@@ -56,11 +56,26 @@ void setLimit(int resource, uint64_t value)
     ::setrlimit(resource, &rl);
 }
 
-[[noreturn]] void childFail(int errorPipe, int err, int step)
+// What a child that could not exec leaves for its parent. vfork shares the parent's memory and
+// holds the parent until the exec or the exit, so the child writes it in place (as glibc's
+// posix_spawn does), which costs no pipe.
+struct ChildFailure {
+    volatile int err = 0; // volatile: the compiler cannot see the child's write
+    volatile int step = 0;
+};
+
+[[noreturn]] void childFail(ChildFailure* failure, int err, int step)
 {
-    int msg[2] = {err, step};
-    (void)!::write(errorPipe, msg, sizeof msg);
+    failure->err = err;
+    failure->step = step;
     ::_exit(127);
+}
+
+// One /dev/null for every program started without a stdin, stdout or stderr of its own.
+int devNull()
+{
+    static const int fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    return fd;
 }
 
 enum Step { StepDup, StepLimits, StepGroups, StepGid, StepUid, StepChdir, StepExec };
@@ -89,11 +104,13 @@ struct ChildPlan {
     char** envp;
     bool switchUser;
     int fds[3];
-    int errorPipe;
+    ChildFailure* failure;
     pid_t parent;
 };
 
-[[noreturn]] void runChild(const ChildPlan* plan)
+// Not inlined: the child runs on the parent's stack, so its locals must live in a frame of their own
+// below spawn's, never in spawn's frame that the parent reads again after vfork.
+[[noreturn]] __attribute__((noinline)) void runChild(const ChildPlan* plan)
 {
     const SpawnOptions& o = *plan->options;
     // Default signal dispositions (the engine ignores SIGPIPE), own process group.
@@ -108,23 +125,25 @@ struct ChildPlan {
         if (fds[i] >= 0 && fds[i] < 3) {
             int moved = ::fcntl(fds[i], F_DUPFD, 3);
             if (moved < 0)
-                childFail(plan->errorPipe, errno, StepDup);
+                childFail(plan->failure, errno, StepDup);
             fds[i] = moved;
         }
     for (int i = 0; i < 3; ++i)
         if (::dup2(fds[i], i) < 0)
-            childFail(plan->errorPipe, errno, StepDup);
+            childFail(plan->failure, errno, StepDup);
     setLimit(RLIMIT_AS, o.limits.addressSpaceBytes);
     setLimit(RLIMIT_CPU, o.limits.cpuSeconds);
     setLimit(RLIMIT_NOFILE, o.limits.openFiles);
     setLimit(RLIMIT_NPROC, o.limits.processes);
     if (plan->switchUser) {
-        if (::setgroups(o.identity->groups.size(), o.identity->groups.data()) != 0)
-            childFail(plan->errorPipe, errno, StepGroups);
-        if (::setresgid(o.identity->gid, o.identity->gid, o.identity->gid) != 0)
-            childFail(plan->errorPipe, errno, StepGid);
-        if (::setresuid(o.identity->uid, o.identity->uid, o.identity->uid) != 0)
-            childFail(plan->errorPipe, errno, StepUid);
+        // The system calls themselves: glibc's wrappers would ask every thread of the engine to
+        // change too (its setxid broadcast), and this child is one task of its own.
+        if (::syscall(SYS_setgroups, o.identity->groups.size(), o.identity->groups.data()) != 0)
+            childFail(plan->failure, errno, StepGroups);
+        if (::syscall(SYS_setresgid, o.identity->gid, o.identity->gid, o.identity->gid) != 0)
+            childFail(plan->failure, errno, StepGid);
+        if (::syscall(SYS_setresuid, o.identity->uid, o.identity->uid, o.identity->uid) != 0)
+            childFail(plan->failure, errno, StepUid);
     }
     // No capability of the engine's reaches the program: the ambient set is what would survive
     // execve for a non-root user (a service with AmbientCapabilities=).
@@ -141,17 +160,14 @@ struct ChildPlan {
     if (::getppid() != plan->parent)
         ::_exit(127); // the engine died before the signal was armed
     if (!o.workingDirectory.empty() && ::chdir(o.workingDirectory.c_str()) != 0)
-        childFail(plan->errorPipe, errno, StepChdir);
+        childFail(plan->failure, errno, StepChdir);
     // Close every other descriptor (sockets of other clients, pipes of other children).
-    int keep = plan->errorPipe;
-    if (keep > 3)
-        ::syscall(SYS_close_range, 3u, static_cast<unsigned>(keep - 1), 0u);
-    ::syscall(SYS_close_range, static_cast<unsigned>(keep + 1), ~0u, 0u);
+    ::syscall(SYS_close_range, 3u, ~0u, 0u);
     sigset_t none;
     sigemptyset(&none);
     pthread_sigmask(SIG_SETMASK, &none, nullptr);
     ::execve(o.program.c_str(), plan->argv, plan->envp);
-    childFail(plan->errorPipe, errno, StepExec);
+    childFail(plan->failure, errno, StepExec);
 }
 
 } // namespace
@@ -166,18 +182,11 @@ std::optional<Spawned> spawn(const SpawnOptions& o, SpawnError* error)
         envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
 
-    int errorPipe[2];
-    if (::pipe2(errorPipe, O_CLOEXEC) != 0) {
-        if (error)
-            *error = SpawnError{errno, std::string("pipe: ") + std::strerror(errno)};
-        return std::nullopt;
-    }
-    int devnull = -1;
-    if (o.stdinFd < 0 || o.stdoutFd < 0 || o.stderrFd < 0)
-        devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    int devnull = devNull();
+    ChildFailure failure;
     ChildPlan plan{&o, argv.data(), envp.data(), o.identity.has_value() && util::canSwitchIdentity(),
                    {o.stdinFd >= 0 ? o.stdinFd : devnull, o.stdoutFd >= 0 ? o.stdoutFd : devnull, o.stderrFd >= 0 ? o.stderrFd : devnull},
-                   errorPipe[1], ::getpid()};
+                   &failure, ::getpid()};
 
     sigset_t all, old;
     sigfillset(&all);
@@ -187,24 +196,17 @@ std::optional<Spawned> spawn(const SpawnOptions& o, SpawnError* error)
         runChild(&plan);
     int forkErrno = errno;
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    ::close(errorPipe[1]);
-    if (devnull >= 0)
-        ::close(devnull);
     if (pid < 0) {
-        ::close(errorPipe[0]);
         if (error)
             *error = SpawnError{forkErrno, std::string("fork: ") + std::strerror(forkErrno)};
         return std::nullopt;
     }
-    // vfork returns once the child has exec'd or exited: the pipe holds the child's errno or EOF.
-    int msg[2] = {0, 0};
-    ssize_t n = ::read(errorPipe[0], msg, sizeof msg);
-    ::close(errorPipe[0]);
-    if (n == sizeof msg) {
+    // vfork returns once the child has exec'd or exited: a child that failed left its errno.
+    if (failure.err != 0) {
         int status = 0;
         ::waitpid(pid, &status, 0);
         if (error)
-            *error = SpawnError{msg[0], std::string(stepName(msg[1])) + " " + o.program + ": " + std::strerror(msg[0])};
+            *error = SpawnError{failure.err, std::string(stepName(failure.step)) + " " + o.program + ": " + std::strerror(failure.err)};
         return std::nullopt;
     }
     Spawned s;

@@ -1,8 +1,12 @@
 // Starting programs without the engine: output through a pipe, the identity switch (as root),
 // rlimits, the working directory, exec failures named, exit statuses and signals described.
+#include "process/Child.h"
 #include "process/Spawn.h"
 
 #include <QtTest>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <thread>
 #include <csignal>
 #include <fcntl.h>
 #include <pwd.h>
@@ -115,6 +119,54 @@ private slots:
         o.argv = {o.program};
         QVERIFY(!spawn(o, &error));
         QCOMPARE(error.err, ENOEXEC);
+    }
+
+    // CGI programs start on a spawning thread, so that the event loop serves on while vfork waits
+    // for the exec: the answer comes back on the loop's own thread, a failure with its errno, and
+    // a stdin left unset reads as empty (/dev/null).
+    void spawnAsyncAnswersOnTheLoop()
+    {
+        asio::io_context io;
+        auto loop = std::this_thread::get_id();
+        std::thread::id answeredOn;
+        int status = -1;
+        std::string stderrText;
+        SpawnOptions o = shell("cat; echo done >&2; exit 4");
+        Child::spawnAsync(io.get_executor(), o, [&](std::shared_ptr<Child> child, SpawnError error) {
+            answeredOn = std::this_thread::get_id();
+            QVERIFY2(child, error.message.c_str());
+            child->watch({[&](std::string_view chunk) { stderrText.append(chunk); }, [&](int s) { status = s; }});
+        });
+        SpawnError failed;
+        bool failureAnswered = false;
+        SpawnOptions missing;
+        missing.program = "/nonexistent/program";
+        missing.argv = {missing.program};
+        Child::spawnAsync(io.get_executor(), missing, [&](std::shared_ptr<Child> child, SpawnError error) {
+            failureAnswered = !child;
+            failed = error;
+        });
+        asio::steady_timer guard(io, std::chrono::seconds(20));
+        guard.async_wait([&](const asio::error_code&) { io.stop(); });
+        while (!io.stopped() && (status < 0 || !failureAnswered))
+            io.run_one();
+        QCOMPARE(answeredOn, loop);
+        QCOMPARE(describeStatus(status), std::string("exit status 4")); // cat saw the end of an empty stdin
+        QCOMPARE(stderrText, std::string("done\n"));
+        QVERIFY(failureAnswered);
+        QCOMPARE(failed.err, ENOENT);
+    }
+
+    // A context that goes with spawns queued drops them: no answer runs on a context that is gone.
+    void aContextGoesWithItsSpawns()
+    {
+        int answers = 0;
+        {
+            asio::io_context io;
+            for (int i = 0; i < 20; ++i)
+                Child::spawnAsync(io.get_executor(), shell("exit 0"), [&](std::shared_ptr<Child>, SpawnError) { ++answers; });
+        } // never run
+        QCOMPARE(answers, 0);
     }
 
     void statusesAreDescribed()

@@ -214,9 +214,11 @@ public:
     Dispatcher(std::shared_ptr<SharedSlot> slot, std::shared_ptr<Shared> accepted, uint64_t generation, const EndpointInfo& endpoint)
         : slot_(std::move(slot)), shared_(std::move(accepted)), generation_(generation)
     {
+        auto e = std::make_shared<EndpointSites>();
         for (SiteState* s : endpoint.sites)
-            siteCounters_.push_back(s->counters);
-        source_ = endpoint.sites.empty() ? std::string("engine") : "site " + endpoint.sites.front()->config->name;
+            e->counters.push_back(s->counters);
+        e->source = endpoint.sites.empty() ? std::string("engine") : "site " + endpoint.sites.front()->config->name;
+        endpoint_ = std::move(e);
     }
 
     // HTTP/2: each stream its own dispatcher (this one keeps one request's state at a time),
@@ -230,18 +232,18 @@ public:
 
     void protocolEvent(const std::string& kind, const std::string& detail) override
     {
-        shared_->events->add(log::Severity::Warning, source_, kind, detail);
+        shared_->events->add(log::Severity::Warning, endpoint_->source, kind, detail);
     }
 
     void opened()
     {
-        for (auto& c : siteCounters_)
+        for (auto& c : endpoint_->counters)
             ++c->connections;
     }
 
     void connectionClosed() override
     {
-        for (auto& c : siteCounters_)
+        for (auto& c : endpoint_->counters)
             --c->connections;
     }
 
@@ -284,49 +286,26 @@ public:
             fail(r, 503, "site '" + site->name + "' is stopped", {{"Retry-After", "60"}});
             return;
         }
-        auto started = std::chrono::steady_clock::now();
         state_ = state;
         useScope(r, *state->scopes.back()); // the site's, until the path is known
         if (redirects == 0) {
-            track_ = std::make_shared<log::RequestTrack>();
-            track_->started = started;
-            track_->method = req.method;
-            track_->url = req.target;
-            track_->client = req.remoteAddress;
-            track_->site = site->name;
-        }
-        if (redirects == 0)
+            started_ = std::chrono::steady_clock::now();
+            completing_ = state;
+            responder_ = r.get();
+            // A site that keeps traces tracks every request from here (the rules that fire are
+            // part of its trace); else only a request routed to a program is tracked, from
+            // handle(), for the board of requests running now (a static file is answered from
+            // memory or sent by the kernel, and is never waiting on anything to show there).
+            if (state->traces)
+                newTrack(req);
             // The connection (the responder) holds this dispatcher, whose view of the configuration
             // (routes point into its site map) changes only at the next request, and a connection
             // dispatches its next request only after this one completed.
-            // The connection owns and runs this callback: a plain pointer to it, since a shared one
-            // would keep the connection alive by itself (LeakSanitizer found that cycle).
-            r->onComplete([state, started, responder = r.get(), self = this, track = track_](int status, uint64_t bytes) {
-                self->finishTrack(*track, *responder, status, bytes);
-                ++state->counters->requests;
-                ++state->counters->status[std::clamp(status / 100, 0, 5)];
-                if (const auto& accessLog = state->accessLog) {
-                    const http::Request& q = responder->request();
-                    log::AccessEntry e;
-                    e.serverIp = q.localAddress;
-                    e.method = q.method;
-                    e.uriStem = q.path;
-                    e.uriQuery = q.query;
-                    if (self->rewritten_.active && self->rewritten_.logged) { // logRewrittenUrl
-                        e.uriStem = self->rewritten_.path;
-                        e.uriQuery = self->rewritten_.query;
-                    }
-                    e.serverPort = q.localPort;
-                    e.clientIp = q.remoteAddress;
-                    if (const std::string* ua = q.header("User-Agent"))
-                        e.userAgent = *ua;
-                    e.status = status;
-                    e.substatus = responder->substatus();
-                    e.bytesSent = bytes;
-                    e.timeTakenMs = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-                    accessLog->write(e);
-                }
-            });
+            // The connection owns and runs this callback: a plain pointer to this dispatcher, since
+            // a shared one would keep the connection alive by itself (LeakSanitizer found that
+            // cycle); the request's facts are members (one pointer: no allocation per request).
+            r->onComplete([self = this](int status, uint64_t bytes) { self->completed(status, bytes); });
+        }
         auto decoded = http::decodePath(rawPath);
         if (!decoded) {
             fail(r, 400, "the URL contains an encoded '/', '\\' or NUL, or a malformed %-escape");
@@ -360,6 +339,49 @@ public:
             return;
         }
         handle(r, *site, *normal, redirects, false);
+    }
+
+    void newTrack(const http::Request& req)
+    {
+        track_ = std::make_shared<log::RequestTrack>();
+        track_->started = started_;
+        track_->startedWall = std::chrono::system_clock::now();
+        track_->method = req.method;
+        track_->url = req.target;
+        track_->client = req.remoteAddress;
+        track_->site = completing_->config->name;
+    }
+
+    // The request's response is complete (or its connection died): the board, the counters,
+    // the access log.
+    void completed(int status, uint64_t bytes)
+    {
+        const SiteState* state = completing_;
+        if (track_)
+            finishTrack(*track_, *responder_, status, bytes);
+        ++state->counters->requests;
+        ++state->counters->status[std::clamp(status / 100, 0, 5)];
+        if (const auto& accessLog = state->accessLog) {
+            const http::Request& q = responder_->request();
+            log::AccessEntry e;
+            e.serverIp = q.localAddress;
+            e.method = q.method;
+            e.uriStem = q.path;
+            e.uriQuery = q.query;
+            if (rewritten_.active && rewritten_.logged) { // logRewrittenUrl
+                e.uriStem = rewritten_.path;
+                e.uriQuery = rewritten_.query;
+            }
+            e.serverPort = q.localPort;
+            e.clientIp = q.remoteAddress;
+            if (const std::string* ua = q.header("User-Agent"))
+                e.userAgent = *ua;
+            e.status = status;
+            e.substatus = responder_->substatus();
+            e.bytesSent = bytes;
+            e.timeTakenMs = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_).count();
+            accessLog->write(e);
+        }
     }
 
     // ACME's HTTP-01: the CA asks http://HOST/.well-known/acme-challenge/TOKEN while the engine
@@ -499,6 +521,8 @@ public:
             fail(r, 404, exists ? "no handler mapping matches " + req.method + " " + *normal : "no file " + *normal);
             return;
         }
+        if (!track_ && match.mapping->module != Module::Static)
+            newTrack(req);
         if (track_ && !track_->listed) {
             track_->listed = true;
             track_->path = *normal;
@@ -859,9 +883,17 @@ private:
     const SiteScope* scope_ = nullptr; // the part of it the URL is in
     bool executingError_ = false;      // a custom error page is being sent
     std::shared_ptr<log::RequestTrack> track_; // this request's, listed on the board once routed
+    std::chrono::steady_clock::time_point started_; // this request's arrival
+    const SiteState* completing_ = nullptr;         // its site, for its completion
+    http::Responder* responder_ = nullptr;          // its connection or stream (which holds this)
     uint64_t generation_ = 0;
-    std::vector<std::shared_ptr<SiteCounters>> siteCounters_;
-    std::string source_; // events' source: the endpoint's first site
+    // The connection's sites (its counters of open connections) and the events' source (the
+    // endpoint's first site), shared by its HTTP/2 streams' dispatchers (a copy per stream).
+    struct EndpointSites {
+        std::vector<std::shared_ptr<SiteCounters>> counters;
+        std::string source;
+    };
+    std::shared_ptr<const EndpointSites> endpoint_;
 };
 
 // /status and /metrics, answered by the engine itself (no pool involved), so they answer even

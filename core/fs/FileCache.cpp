@@ -1,5 +1,7 @@
 #include "fs/FileCache.h"
 
+#include "util/Clock.h"
+
 #include <sys/stat.h>
 #include <unordered_map>
 
@@ -32,7 +34,7 @@ thread_local std::unordered_map<std::string, FileEntry> files;
 
 mode_t cachedFileType(const std::string& path)
 {
-    auto now = Clock::now();
+    auto now = coarseNow();
     auto it = types.find(path);
     if (it != types.end() && now - it->second.checked < kCacheValidity)
         return it->second.type;
@@ -47,7 +49,7 @@ mode_t cachedFileType(const std::string& path)
 std::shared_ptr<const CachedFile> cachedFile(const std::string& path)
 {
     auto it = files.find(path);
-    if (it == files.end() || Clock::now() - it->second.checked >= kCacheValidity)
+    if (it == files.end() || coarseNow() - it->second.checked >= kCacheValidity)
         return nullptr;
     return it->second.file;
 }
@@ -56,13 +58,13 @@ void storeFile(const std::string& path, std::shared_ptr<const CachedFile> file)
 {
     if (files.size() >= kMaxEntries)
         files.clear();
-    files[path] = FileEntry{std::move(file), Clock::now()};
+    files[path] = FileEntry{std::move(file), coarseNow()};
 }
 
 const PathVerdict* cachedVerdict(const std::string& key)
 {
     auto it = verdicts.find(key);
-    if (it == verdicts.end() || Clock::now() - it->second.checked >= kCacheValidity)
+    if (it == verdicts.end() || coarseNow() - it->second.checked >= kCacheValidity)
         return nullptr;
     return &it->second.verdict;
 }
@@ -72,7 +74,7 @@ const PathVerdict& storeVerdict(const std::string& key, PathVerdict verdict)
     if (verdicts.size() >= kMaxEntries)
         verdicts.clear();
     VerdictEntry& e = verdicts[key];
-    e = VerdictEntry{std::move(verdict), Clock::now()};
+    e = VerdictEntry{std::move(verdict), coarseNow()};
     return e.verdict;
 }
 

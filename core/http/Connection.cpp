@@ -2,6 +2,7 @@
 
 #include "http/Http2.h"
 #include "http/Tls.h"
+#include "util/Clock.h"
 
 #include <asio/ssl.hpp>
 
@@ -719,7 +720,7 @@ private:
     // each request costs no system call.
     void armTimer(std::chrono::milliseconds after)
     {
-        auto now = Clock::now();
+        auto now = coarseNow();
         deadline_ = now + after;
         if (timerArmed_ && armedUntil_ <= deadline_)
             return; // it fires in time and looks again
@@ -834,6 +835,11 @@ void startTlsConnection(asio::ip::tcp::socket socket, std::shared_ptr<TlsEndpoin
                         Admission admission)
 {
     asio::ssl::stream<asio::ip::tcp::socket> stream(std::move(socket), tls->context());
+    // Asio asks OpenSSL to free a connection's 16 KiB record buffers after every read and write;
+    // that made each response a malloc, a free and a malloc_consolidate of the heap (measured:
+    // 15 % of the engine's CPU under h2load). The buffers now stay while the connection does,
+    // as OpenSSL keeps them by default: 34 KiB per open TLS connection.
+    SSL_clear_mode(stream.native_handle(), SSL_MODE_RELEASE_BUFFERS);
     auto c = std::make_shared<Connection<true>>(std::move(stream), std::move(dispatcher), limits, std::move(admission), std::move(tls));
     c->start();
 }

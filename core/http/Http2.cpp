@@ -1,5 +1,7 @@
 #include "http/Http2.h"
 
+#include "util/Clock.h"
+
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
@@ -225,7 +227,7 @@ private:
     // Counts a frame against the window's budget of costly frames.
     void countWindow()
     {
-        auto now = std::chrono::steady_clock::now();
+        auto now = coarseNow();
         if (now - windowStart_ > kDefenceWindow) {
             windowStart_ = now;
             resets_ = controlFrames_ = 0;
@@ -510,6 +512,7 @@ int Session::onBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* 
     auto dispatcher = self.dispatcher_->forStream();
     auto s = std::make_shared<Stream>(self.shared_from_this(), frame->hd.stream_id, dispatcher ? dispatcher : self.dispatcher_);
     Request& r = s->req_;
+    r.headers.reserve(8); // one allocation for a usual request's headers, not one per doubling
     r.versionMajor = 2;
     r.versionMinor = 0;
     r.remoteAddress = self.remoteAddress_;
@@ -716,7 +719,7 @@ void Session::rearm()
     if (mode == timerMode_)
         return;
     timerMode_ = mode;
-    auto now = std::chrono::steady_clock::now();
+    auto now = coarseNow();
     deadline_ = mode == Timer::None ? Deadline::max() : now + (mode == Timer::Header ? limits_.headerTimeout : limits_.idleTimeout);
     if (mode == Timer::None || (timerArmed_ && armedUntil_ <= deadline_))
         return;

@@ -39,8 +39,8 @@ public:
     std::vector<std::string> headers;      // "Name: value", cookies and Authorization masked
     std::vector<std::string> rulesFired;   // URL Rewrite rules that matched
     std::string rewrittenUrl;
-    Clock::time_point started = Clock::now();
-    std::chrono::system_clock::time_point startedWall = std::chrono::system_clock::now();
+    Clock::time_point started;                          // set by its maker (the request's arrival)
+    std::chrono::system_clock::time_point startedWall; // likewise
 
     // --- from any thread
     void enter(Phase p); // the first entry of each phase is timed

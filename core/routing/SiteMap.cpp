@@ -373,21 +373,21 @@ HandlerMatch SiteMap::handlerFor(const Route& route, const std::string& method)
 {
     // One stat of the whole path; only when nothing is there is the path searched for a script
     // followed by PATH_INFO.
-    std::string scriptUrl = route.urlPath, scriptFile = route.physicalPath, pathInfo;
+    std::string scriptUrl, scriptFile, pathInfo;
     mode_t type = fs::cachedFileType(route.physicalPath);
     mode_t scriptType = type;
     if (type == 0) {
-        std::string base = route.directory->physicalPath;
-        std::string inside = route.physicalPath.substr(base.size());
+        const std::string& base = route.directory->physicalPath;
+        std::string_view inside = std::string_view(route.physicalPath).substr(base.size());
         size_t pos = 0;
         while (pos < inside.size()) {
             size_t next = inside.find('/', pos + 1);
             if (next == std::string::npos)
                 break;
-            std::string candidate = base + inside.substr(0, next);
+            std::string candidate = base + std::string(inside.substr(0, next));
             if (fs::cachedFileType(candidate) == S_IFREG) {
                 pathInfo = inside.substr(next);
-                scriptFile = candidate;
+                scriptFile = std::move(candidate);
                 scriptUrl = route.urlPath.substr(0, route.urlPath.size() - pathInfo.size());
                 scriptType = S_IFREG;
                 break;
@@ -395,6 +395,8 @@ HandlerMatch SiteMap::handlerFor(const Route& route, const std::string& method)
             pos = next;
         }
     }
+    // The patterns are matched against the URL's own characters (a suffix of a C string is one):
+    // no copy per handler and request.
     for (const HandlerMapping& m : route.scope->handlers) {
         bool withInfo = !pathInfo.empty() && m.allowPathInfo;
         const std::string& url = withInfo ? scriptUrl : route.urlPath;
@@ -406,10 +408,10 @@ HandlerMatch SiteMap::handlerFor(const Route& route, const std::string& method)
             // A pattern with '/' matches the URL, or the URL within its application (so that
             // "/cgi-bin/*" serves the cgi-bin of every application, as a per-application
             // handler list would in IIS).
-            std::string inApp = route.application->path == "/" ? url : url.substr(route.application->path.size());
-            pathMatches = ::fnmatch(m.path.c_str(), url.c_str(), 0) == 0 || ::fnmatch(m.path.c_str(), inApp.c_str(), 0) == 0;
+            const char* inApp = url.c_str() + (route.application->path == "/" ? 0 : route.application->path.size());
+            pathMatches = ::fnmatch(m.path.c_str(), url.c_str(), 0) == 0 || ::fnmatch(m.path.c_str(), inApp, 0) == 0;
         } else
-            pathMatches = ::fnmatch(m.path.c_str(), url.substr(url.rfind('/') + 1).c_str(), 0) == 0;
+            pathMatches = ::fnmatch(m.path.c_str(), url.c_str() + url.rfind('/') + 1, 0) == 0;
         if (!pathMatches)
             continue;
         if (!m.verbs.empty() && std::none_of(m.verbs.begin(), m.verbs.end(), [&](const std::string& v) { return config::iequals(v, method); }))
@@ -420,7 +422,9 @@ HandlerMatch SiteMap::handlerFor(const Route& route, const std::string& method)
             continue;
         if (m.resourceType == "Either" && t != S_IFREG && t != S_IFDIR)
             continue;
-        return HandlerMatch{&m, url, withInfo ? scriptFile : route.physicalPath, withInfo ? pathInfo : std::string()};
+        if (withInfo)
+            return HandlerMatch{&m, std::move(scriptUrl), std::move(scriptFile), std::move(pathInfo)};
+        return HandlerMatch{&m, route.urlPath, route.physicalPath, std::string()};
     }
     return {};
 }

@@ -5,6 +5,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <chrono>
 #include <cstring>
@@ -80,7 +81,31 @@ private:
     bool closed_ = false, headRequest_ = false;
     ResponseHead head_;
     int status_ = 0;
-    std::deque<Piece> out_;
+    // What is to be sent, in order: a vector read from a moving front (a std::deque allocates two
+    // blocks as it is made, and a stream is made per request).
+    struct Pieces {
+        std::vector<Piece> items;
+        size_t head = 0;
+        bool empty() const { return head == items.size(); }
+        Piece& front() { return items[head]; }
+        void push_back(Piece p) { items.push_back(std::move(p)); }
+        void pop_front()
+        {
+            items[head] = Piece{};
+            if (++head == items.size()) {
+                items.clear();
+                head = 0;
+            }
+        }
+        auto begin() { return items.begin() + static_cast<std::ptrdiff_t>(head); }
+        auto end() { return items.end(); }
+        void clear()
+        {
+            items.clear();
+            head = 0;
+        }
+    };
+    Pieces out_;
     uint64_t bytesSent_ = 0;
     size_t backlog_ = 0, unconsumed_ = 0;
     std::function<void(std::string_view)> bodyCb_;
@@ -394,29 +419,41 @@ void Session::submit(Stream& s)
     if (s.submitted_ || s.closed_ || closed_)
         return;
     s.submitted_ = true;
-    std::vector<std::string> names;
-    names.reserve(s.head_.headers.size());
-    std::vector<nghttp2_nv> nv;
-    nv.reserve(s.head_.headers.size() + 4);
+    // The lower-case names in one buffer (reserved whole, so that no view into it moves), and
+    // the list on the stack for a usual head: no allocation per header.
+    size_t namesSize = 0;
+    for (const Header& h : s.head_.headers)
+        namesSize += h.name.size();
+    std::string names;
+    names.reserve(namesSize);
+    std::array<nghttp2_nv, 24> fixed;
+    std::vector<nghttp2_nv> spilled;
+    size_t count = 0;
     auto add = [&](std::string_view name, std::string_view value, uint8_t flags) {
         // nghttp2 copies what is not flagged NO_COPY (only the literal names are).
-        nv.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())), reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())),
-                                name.size(), value.size(), flags});
+        nghttp2_nv one{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())), reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())),
+                       name.size(), value.size(), flags};
+        if (count < fixed.size() && spilled.empty())
+            fixed[count] = one;
+        else {
+            if (spilled.empty())
+                spilled.assign(fixed.begin(), fixed.begin() + static_cast<std::ptrdiff_t>(count));
+            spilled.push_back(one);
+        }
+        ++count;
     };
     std::string status = std::to_string(s.head_.status);
     add(":status", status, NGHTTP2_NV_FLAG_NO_COPY_NAME);
     add("date", currentHttpDate(), NGHTTP2_NV_FLAG_NO_COPY_NAME);
     add("server", "Lido/0.1", NGHTTP2_NV_FLAG_NO_COPY_NAME);
     for (const Header& h : s.head_.headers) {
-        std::string lower = h.name;
-        for (char& c : lower)
-            if (c >= 'A' && c <= 'Z')
-                c = static_cast<char>(c - 'A' + 'a');
-        names.push_back(std::move(lower));
+        size_t at = names.size();
+        for (char c : h.name)
+            names.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+        std::string_view lower(names.data() + at, h.name.size());
+        if (!dropped(lower))
+            add(lower, h.value, NGHTTP2_NV_FLAG_NONE);
     }
-    for (size_t i = 0; i < names.size(); ++i) // (names is complete: no pointer into it moves)
-        if (!dropped(names[i]))
-            add(names[i], s.head_.headers[i].value, NGHTTP2_NV_FLAG_NONE);
     std::string length;
     if (s.head_.contentLength && (!s.bodyless_ || s.headRequest_)) {
         length = std::to_string(*s.head_.contentLength);
@@ -426,7 +463,8 @@ void Session::submit(Stream& s)
     provider.source.ptr = &s;
     provider.read_callback = &Session::readBody;
     bool body = !s.bodyless_ && !(s.finished_ && s.out_.empty());
-    int rv = nghttp2_submit_response(h2_, s.id_, nv.data(), nv.size(), body ? &provider : nullptr);
+    const nghttp2_nv* list = spilled.empty() ? fixed.data() : spilled.data();
+    int rv = nghttp2_submit_response(h2_, s.id_, list, count, body ? &provider : nullptr);
     if (rv != 0)
         reset(s, NGHTTP2_INTERNAL_ERROR);
     else if (!body)

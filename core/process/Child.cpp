@@ -79,7 +79,13 @@ private:
 
 void Child::spawnAsync(const asio::any_io_executor& executor, SpawnOptions options, Spawned done)
 {
-    auto& service = asio::use_service<SpawnService>(asio::query(executor, asio::execution::context));
+    asio::execution_context& context = asio::query(executor, asio::execution::context);
+    if (!asio::has_service<SpawnService>(context))
+        // The reactor first, so that it is shut down after the spawning threads are joined (a
+        // context shuts its services down newest first): a spawn under way still registers its
+        // pipes with it.
+        asio::steady_timer reactorFirst(executor);
+    auto& service = asio::use_service<SpawnService>(context);
     asio::post(service.threads(), [executor, options = std::move(options), done = std::move(done)]() mutable {
         SpawnError error;
         auto child = spawn(executor, std::move(options), &error);

@@ -86,7 +86,7 @@ void addPoolElements(std::vector<ElementSpec>& out, const std::string& base, boo
         Bool("passAnonymousToken", true, "Windows only: pass the anonymous token.").windows(),
         Bool("enableConfigurationOverride", true, "Allow per-application configuration to override the pool's."),
         UInt("cgiMaxConcurrent", 0,
-             "Lido: CGI programs of this pool that may run at once (0 = twice the number of cores, at least 4).")
+             "Lido: CGI programs of this pool that may run at once (0 = four per core, at least 8).")
             .lido(),
         UInt("cgiQueueLength", 1000, "Lido: CGI requests that may wait for a free slot before new ones get 503.").lido(),
         Time("cgiQueueTimeout", "00:00:30", "Lido: how long a CGI request may wait for a free slot.").lido(),

@@ -21,7 +21,7 @@ struct AppPoolSettings {
     std::string name;
     PoolIdentity identity;
     process::Limits limits;
-    int cgiMaxConcurrent = 0; // 0 in the file: twice the cores, at least 4
+    int cgiMaxConcurrent = 0; // 0 in the file: four per core, at least 8
     uint64_t cgiQueueLength = 1000;
     std::chrono::milliseconds cgiQueueTimeout{30000};
     pool::FastCgiSettings fastCgi;

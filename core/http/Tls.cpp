@@ -5,9 +5,6 @@
 #include <asio/ssl.hpp>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/core_names.h>
-#include <openssl/params.h>
-#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -21,6 +18,10 @@
 #include <unistd.h>
 
 namespace lido::http {
+
+// Sessions a context keeps for resumption (about 1 KiB each; nginx's 10 MB shared cache holds
+// some 40,000). Past it OpenSSL drops the oldest.
+constexpr long kSessionCacheSize = 20000;
 
 const char* const kIntermediateCiphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
@@ -81,45 +82,6 @@ FileStamp stampOf(const std::string& path)
     return s;
 }
 
-// Session-ticket keys: a new one every 12 hours; the two before it still decrypt (and the ticket
-// is renewed with the current key).
-class TicketKeys {
-public:
-    struct Key {
-        std::array<unsigned char, 16> name{};
-        std::array<unsigned char, 32> aes{}, hmac{};
-        std::chrono::steady_clock::time_point made;
-    };
-    const Key* current()
-    {
-        auto now = std::chrono::steady_clock::now();
-        if (keys_.empty() || now - keys_.front().made > std::chrono::hours(12)) {
-            Key k;
-            RAND_bytes(k.name.data(), static_cast<int>(k.name.size()));
-            RAND_bytes(k.aes.data(), static_cast<int>(k.aes.size()));
-            RAND_bytes(k.hmac.data(), static_cast<int>(k.hmac.size()));
-            k.made = now;
-            keys_.insert(keys_.begin(), k);
-            if (keys_.size() > 3)
-                keys_.pop_back();
-        }
-        return &keys_.front();
-    }
-    const Key* find(const unsigned char* name, bool* isCurrent)
-    {
-        for (size_t i = 0; i < keys_.size(); ++i)
-            if (std::memcmp(keys_[i].name.data(), name, 16) == 0) {
-                *isCurrent = i == 0;
-                return &keys_[i];
-            }
-        return nullptr;
-    }
-    std::mutex mutex;
-
-private:
-    std::vector<Key> keys_;
-};
-
 // Where a context keeps its endpoint (asio keeps its own verify callback in the app data slot).
 int endpointIndex()
 {
@@ -145,7 +107,6 @@ struct TlsEndpoint::Impl {
     TlsOptions options;
     std::string alpnWire; // ALPN protocols in wire format
     std::unique_ptr<asio::ssl::context> base;
-    TicketKeys tickets;
     mutable std::mutex mutex;
     std::map<std::string, std::shared_ptr<Loaded>> byHost; // lower-case host, "" the default
     std::string centralStore;
@@ -159,16 +120,20 @@ struct TlsEndpoint::Impl {
     std::string configure(SSL_CTX* ctx)
     {
         SSL_CTX_set_min_proto_version(ctx, versionOf(options.minVersion));
-        SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+        // Resumption from the context's session cache: TLS 1.3's stateful tickets (each resumes
+        // once, and its session stays in this process) and TLS 1.2's session IDs. Stateless
+        // tickets were refused to a client that keeps its SSL object and clears it between
+        // connections (wrk: a full handshake every time; tst_tls resumes with one such client).
+        SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET);
         SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE); // intermediate: the client's order
         if (SSL_CTX_set_cipher_list(ctx, options.ciphers.empty() ? kIntermediateCiphers : options.ciphers.c_str()) != 1)
             return "the cipher list is refused by OpenSSL: " + opensslError("no cipher match");
         SSL_CTX_set1_groups_list(ctx, "X25519:prime256v1:secp384r1");
         SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char*>("lido"), 4);
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+        SSL_CTX_sess_set_cache_size(ctx, kSessionCacheSize);
         SSL_CTX_set_ex_data(ctx, endpointIndex(), this);
         SSL_CTX_set_alpn_select_cb(ctx, &Impl::selectAlpn, this);
-        SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &Impl::ticketKey);
         // (SSL_CTX_set_tlsext_servername_callback, without the macro's C cast)
         SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB, reinterpret_cast<void (*)()>(&Impl::serverName));
         SSL_CTX_set_tlsext_servername_arg(ctx, this);
@@ -294,34 +259,6 @@ struct TlsEndpoint::Impl {
             return SSL_TLSEXT_ERR_NOACK; // no protocol in common: carry on without ALPN (HTTP/1.1)
         *out = selected;
         return SSL_TLSEXT_ERR_OK;
-    }
-
-    static int ticketKey(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int encrypt)
-    {
-        auto* self = static_cast<Impl*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), endpointIndex()));
-        if (!self)
-            return -1;
-        std::lock_guard lock(self->tickets.mutex);
-        const TicketKeys::Key* key = nullptr;
-        bool isCurrent = true;
-        if (encrypt) {
-            key = self->tickets.current();
-            std::memcpy(name, key->name.data(), 16);
-            if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1)
-                return -1;
-        } else {
-            key = self->tickets.find(name, &isCurrent);
-            if (!key)
-                return 0; // unknown key: a full handshake
-        }
-        OSSL_PARAM params[] = {OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, const_cast<unsigned char*>(key->hmac.data()), key->hmac.size()),
-                               OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0), OSSL_PARAM_construct_end()};
-        if (EVP_MAC_CTX_set_params(mac, params) != 1)
-            return -1;
-        if (encrypt ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key->aes.data(), iv) != 1
-                    : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key->aes.data(), iv) != 1)
-            return -1;
-        return encrypt || isCurrent ? 1 : 2; // 2: valid, but issue a fresh ticket with the current key
     }
 };
 

@@ -56,20 +56,14 @@ void setLimit(int resource, uint64_t value)
     ::setrlimit(resource, &rl);
 }
 
-// What a child that could not exec leaves for its parent. vfork shares the parent's memory and
-// holds the parent until the exec or the exit, so the child writes it in place (as glibc's
-// posix_spawn does), which costs no pipe.
-struct ChildFailure {
-    volatile int err = 0; // volatile: the compiler cannot see the child's write
-    volatile int step = 0;
-};
-
-[[noreturn]] void childFail(ChildFailure* failure, int err, int step)
+[[noreturn]] void childFail(int errorPipe, int err, int step)
 {
-    failure->err = err;
-    failure->step = step;
+    int msg[2] = {err, step};
+    (void)!::write(errorPipe, msg, sizeof msg);
     ::_exit(127);
 }
+
+enum Step { StepDup, StepLimits, StepGroups, StepGid, StepUid, StepChdir, StepExec };
 
 // One /dev/null for every program started without a stdin, stdout or stderr of its own.
 int devNull()
@@ -77,8 +71,6 @@ int devNull()
     static const int fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
     return fd;
 }
-
-enum Step { StepDup, StepLimits, StepGroups, StepGid, StepUid, StepChdir, StepExec };
 
 const char* stepName(int step)
 {
@@ -104,12 +96,12 @@ struct ChildPlan {
     char** envp;
     bool switchUser;
     int fds[3];
-    ChildFailure* failure;
+    int errorPipe;
     pid_t parent;
 };
 
-// Not inlined: the child runs on the parent's stack, so its locals must live in a frame of their own
-// below spawn's, never in spawn's frame that the parent reads again after vfork.
+// Not inlined: the child runs on the parent's stack (vfork), so its locals must live in a frame of
+// their own below spawn's, never in spawn's frame that the parent reads again after vfork.
 [[noreturn]] __attribute__((noinline)) void runChild(const ChildPlan* plan)
 {
     const SpawnOptions& o = *plan->options;
@@ -125,12 +117,12 @@ struct ChildPlan {
         if (fds[i] >= 0 && fds[i] < 3) {
             int moved = ::fcntl(fds[i], F_DUPFD, 3);
             if (moved < 0)
-                childFail(plan->failure, errno, StepDup);
+                childFail(plan->errorPipe, errno, StepDup);
             fds[i] = moved;
         }
     for (int i = 0; i < 3; ++i)
         if (::dup2(fds[i], i) < 0)
-            childFail(plan->failure, errno, StepDup);
+            childFail(plan->errorPipe, errno, StepDup);
     setLimit(RLIMIT_AS, o.limits.addressSpaceBytes);
     setLimit(RLIMIT_CPU, o.limits.cpuSeconds);
     setLimit(RLIMIT_NOFILE, o.limits.openFiles);
@@ -139,11 +131,11 @@ struct ChildPlan {
         // The system calls themselves: glibc's wrappers would ask every thread of the engine to
         // change too (its setxid broadcast), and this child is one task of its own.
         if (::syscall(SYS_setgroups, o.identity->groups.size(), o.identity->groups.data()) != 0)
-            childFail(plan->failure, errno, StepGroups);
+            childFail(plan->errorPipe, errno, StepGroups);
         if (::syscall(SYS_setresgid, o.identity->gid, o.identity->gid, o.identity->gid) != 0)
-            childFail(plan->failure, errno, StepGid);
+            childFail(plan->errorPipe, errno, StepGid);
         if (::syscall(SYS_setresuid, o.identity->uid, o.identity->uid, o.identity->uid) != 0)
-            childFail(plan->failure, errno, StepUid);
+            childFail(plan->errorPipe, errno, StepUid);
     }
     // No capability of the engine's reaches the program: the ambient set is what would survive
     // execve for a non-root user (a service with AmbientCapabilities=).
@@ -160,14 +152,17 @@ struct ChildPlan {
     if (::getppid() != plan->parent)
         ::_exit(127); // the engine died before the signal was armed
     if (!o.workingDirectory.empty() && ::chdir(o.workingDirectory.c_str()) != 0)
-        childFail(plan->failure, errno, StepChdir);
+        childFail(plan->errorPipe, errno, StepChdir);
     // Close every other descriptor (sockets of other clients, pipes of other children).
-    ::syscall(SYS_close_range, 3u, ~0u, 0u);
+    int keep = plan->errorPipe;
+    if (keep > 3)
+        ::syscall(SYS_close_range, 3u, static_cast<unsigned>(keep - 1), 0u);
+    ::syscall(SYS_close_range, static_cast<unsigned>(keep + 1), ~0u, 0u);
     sigset_t none;
     sigemptyset(&none);
     pthread_sigmask(SIG_SETMASK, &none, nullptr);
     ::execve(o.program.c_str(), plan->argv, plan->envp);
-    childFail(plan->failure, errno, StepExec);
+    childFail(plan->errorPipe, errno, StepExec);
 }
 
 } // namespace
@@ -182,11 +177,16 @@ std::optional<Spawned> spawn(const SpawnOptions& o, SpawnError* error)
         envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
 
+    int errorPipe[2];
+    if (::pipe2(errorPipe, O_CLOEXEC) != 0) {
+        if (error)
+            *error = SpawnError{errno, std::string("pipe: ") + std::strerror(errno)};
+        return std::nullopt;
+    }
     int devnull = devNull();
-    ChildFailure failure;
     ChildPlan plan{&o, argv.data(), envp.data(), o.identity.has_value() && util::canSwitchIdentity(),
                    {o.stdinFd >= 0 ? o.stdinFd : devnull, o.stdoutFd >= 0 ? o.stdoutFd : devnull, o.stderrFd >= 0 ? o.stderrFd : devnull},
-                   &failure, ::getpid()};
+                   errorPipe[1], ::getpid()};
 
     sigset_t all, old;
     sigfillset(&all);
@@ -196,17 +196,22 @@ std::optional<Spawned> spawn(const SpawnOptions& o, SpawnError* error)
         runChild(&plan);
     int forkErrno = errno;
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    ::close(errorPipe[1]);
     if (pid < 0) {
+        ::close(errorPipe[0]);
         if (error)
             *error = SpawnError{forkErrno, std::string("fork: ") + std::strerror(forkErrno)};
         return std::nullopt;
     }
-    // vfork returns once the child has exec'd or exited: a child that failed left its errno.
-    if (failure.err != 0) {
+    // vfork returns once the child has exec'd or exited: the pipe holds the child's errno or EOF.
+    int msg[2] = {0, 0};
+    ssize_t n = ::read(errorPipe[0], msg, sizeof msg);
+    ::close(errorPipe[0]);
+    if (n == sizeof msg) {
         int status = 0;
         ::waitpid(pid, &status, 0);
         if (error)
-            *error = SpawnError{failure.err, std::string(stepName(failure.step)) + " " + o.program + ": " + std::strerror(failure.err)};
+            *error = SpawnError{msg[0], std::string(stepName(msg[1])) + " " + o.program + ": " + std::strerror(msg[0])};
         return std::nullopt;
     }
     Spawned s;

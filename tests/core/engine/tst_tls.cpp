@@ -7,6 +7,12 @@
 #include "EngineSupport.h"
 #include "engine/StatusPage.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 class tst_Tls : public QObject {
     Q_OBJECT
 private slots:
@@ -22,6 +28,7 @@ private slots:
     void expiryIsToldAndMeasured();
     void validation();
     void closeNotifyBeforeClose();
+    void sessionsResume();
 
 private:
     // A self-signed P-256 certificate for cn (its own CA) in NAME.pem and NAME.key.
@@ -248,6 +255,77 @@ void tst_Tls::closeNotifyBeforeClose()
     QString out = QString::fromUtf8(p.readAllStandardOutput() + p.readAllStandardError());
     QVERIFY2(out.contains("Hello, Lido!"), qPrintable(out));
     QVERIFY2(!out.contains("unexpected eof"), qPrintable(out));
+}
+
+namespace {
+// A client that keeps one SSL object and clears it between connections, as wrk does: how many of
+// `rounds` connections resumed the session of the one before. Each reads its response up to the
+// body and leaves, as a client that has what it asked for does.
+int resumedWithOneSslObject(uint16_t port, int rounds)
+{
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
+    SSL* ssl = SSL_new(ctx);
+    int resumed = 0;
+    for (int i = 0; i < rounds; ++i) {
+        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+            ::close(fd);
+            break;
+        }
+        SSL_set_fd(ssl, fd);
+        SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>("a.test")); // (SSL_set_tlsext_host_name, without its C cast)
+        if (SSL_connect(ssl) != 1) {
+            ::close(fd);
+            break;
+        }
+        resumed += SSL_session_reused(ssl);
+        static const char request[] = "GET /hello.txt HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n";
+        SSL_write(ssl, request, sizeof request - 1);
+        std::string got;
+        char buf[4096];
+        int n = 0;
+        while (got.find("Hello, Lido!") == std::string::npos && (n = SSL_read(ssl, buf, sizeof buf)) > 0)
+            got.append(buf, static_cast<size_t>(n));
+        SSL_shutdown(ssl);
+        SSL_clear(ssl);
+        ::close(fd);
+    }
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    return resumed;
+}
+} // namespace
+
+void tst_Tls::sessionsResume()
+{
+    start();
+    // openssl s_client with the session of the connection before (read to the end, so that TLS
+    // 1.3's tickets, which come after the handshake, are in it), TLS 1.3 and 1.2.
+    auto fetch = [&](const QString& version, const QString& sessionArg, const QString& file) {
+        QProcess p;
+        p.start("openssl", {"s_client", "-connect", QString("127.0.0.1:%1").arg(tlsPort), "-servername", "a.test", "-ign_eof", version,
+                            sessionArg, file});
+        p.waitForStarted();
+        p.write("GET /hello.txt HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n");
+        p.closeWriteChannel();
+        p.waitForFinished(15000);
+        return QString::fromUtf8(p.readAllStandardOutput() + p.readAllStandardError());
+    };
+    for (const QString& version : {QString("-tls1_3"), QString("-tls1_2")}) {
+        QString saved = f->s.path("session" + version + ".pem");
+        QString first = fetch(version, "-sess_out", saved);
+        QVERIFY2(first.contains("New, TLSv1.") && first.contains("Hello, Lido!"), qPrintable(first));
+        QString second = fetch(version, "-sess_in", saved);
+        QVERIFY2(second.contains("Reused, TLSv1.") && second.contains("Hello, Lido!"), qPrintable(second));
+    }
+    // A client that keeps its SSL object: every connection after the first resumes.
+    QCOMPARE(resumedWithOneSslObject(tlsPort, 6), 5);
 }
 
 void tst_Tls::validation()

@@ -290,7 +290,6 @@ public:
         useScope(r, *state->scopes.back()); // the site's, until the path is known
         if (redirects == 0) {
             started_ = std::chrono::steady_clock::now();
-            completing_ = state;
             responder_ = r.get();
             // A site that keeps traces tracks every request from here (the rules that fire are
             // part of its trace); else only a request routed to a program is tracked, from
@@ -349,14 +348,14 @@ public:
         track_->method = req.method;
         track_->url = req.target;
         track_->client = req.remoteAddress;
-        track_->site = completing_->config->name;
+        track_->site = state_->config->name;
     }
 
     // The request's response is complete (or its connection died): the board, the counters,
     // the access log.
     void completed(int status, uint64_t bytes)
     {
-        const SiteState* state = completing_;
+        const SiteState* state = state_; // (the next request's dispatch() clears it, after this)
         if (track_)
             finishTrack(*track_, *responder_, status, bytes);
         ++state->counters->requests;
@@ -884,7 +883,6 @@ private:
     bool executingError_ = false;      // a custom error page is being sent
     std::shared_ptr<log::RequestTrack> track_; // this request's, listed on the board once routed
     std::chrono::steady_clock::time_point started_; // this request's arrival
-    const SiteState* completing_ = nullptr;         // its site, for its completion
     http::Responder* responder_ = nullptr;          // its connection or stream (which holds this)
     uint64_t generation_ = 0;
     // The connection's sites (its counters of open connections) and the events' source (the

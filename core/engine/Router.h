@@ -1,7 +1,8 @@
 #pragma once
 // The request path: a connection's dispatcher routes each request through the site map and runs
 // it as a static file, a CGI program or a FastCGI request, with IIS's request filtering and
-// default documents and the error pages; and the status listener's dispatcher. Internal to engine/.
+// default documents and the error pages (Router.cpp, ServerVariables.cpp); and the status
+// listener's dispatcher and the health checks (StatusListener.cpp). Internal to engine/.
 #include "engine/Snapshot.h"
 #include "engine/View.h"
 #include "http/Connection.h"
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,11 @@ struct Health {
 Health engineHealth(const Shared& s);
 Health siteHealth(const Shared& s, const std::string& site);
 void answerHealth(http::Responder& r, const Health& h);
+
+// A server variable as URL Rewrite's rules read it, for the URL as the rules before left it
+// (empty: no such variable).
+std::optional<std::string> serverVariable(const routing::SiteMap& map, const routing::SiteConfig& site, const http::Request& req,
+                                          const std::string& name, const std::string& url);
 
 std::string errorPage(const Shared& s, int status, const http::Request& req, const std::string& detail, int substatus = 0);
 void sendError(const Shared& s, const std::shared_ptr<http::Responder>& r, int status, const std::string& detail,

@@ -2,6 +2,7 @@
 
 #include "cgi/CgiResponseParser.h"
 #include "process/Child.h"
+#include "util/Fd.h"
 
 #include <cerrno>
 #include <csignal>
@@ -19,12 +20,6 @@ public:
     explicit CgiRun(CgiJob job)
         : job_(std::move(job)), exec_(job_.responder->executor()), stdin_(exec_), stdout_(exec_), timer_(exec_), retry_(exec_)
     {
-    }
-    ~CgiRun()
-    {
-        // A spawn dropped by a stopping engine never answered: its pipes are closed here.
-        for (int* fd : {&childIn_, &childOut_, &parentIn_, &parentOut_})
-            closeFd(*fd);
     }
 
     void start()
@@ -96,13 +91,19 @@ private:
             retryOrFail(attempt, errno, std::string("pipe: ") + std::strerror(errno));
             return;
         }
+        // The pipes stay here while the program starts (a spawn dropped by a stopping engine never
+        // answers: they close with this run).
+        childIn_ = Fd(in[0]);
+        parentIn_ = Fd(in[1]);
         if (::pipe2(out, O_CLOEXEC) != 0) {
             int e = errno;
-            closeFd(in[0]);
-            closeFd(in[1]);
+            childIn_.reset();
+            parentIn_.reset();
             retryOrFail(attempt, e, std::string("pipe: ") + std::strerror(e));
             return;
         }
+        childOut_ = Fd(out[1]);
+        parentOut_ = Fd(out[0]);
         process::SpawnOptions o;
         o.program = job_.program;
         o.argv = job_.argv;
@@ -110,14 +111,10 @@ private:
         o.workingDirectory = job_.workingDirectory;
         o.identity = job_.identity;
         o.limits = job_.limits;
-        o.stdinFd = in[0];
-        o.stdoutFd = out[1];
+        o.stdinFd = childIn_.get();
+        o.stdoutFd = childOut_.get();
         // The program starts on a spawning thread: the event loop serves on while vfork waits
         // for its exec (measured: with the spawn on the loop, CGI left 46 % of 2 cores idle).
-        childIn_ = in[0];
-        childOut_ = out[1];
-        parentIn_ = in[1];
-        parentOut_ = out[0];
         process::Child::spawnAsync(exec_, std::move(o), [self = shared_from_this(), attempt](std::shared_ptr<process::Child> child, process::SpawnError error) {
             self->spawned(std::move(child), error, attempt);
         });
@@ -125,12 +122,12 @@ private:
 
     void spawned(std::shared_ptr<process::Child> child, const process::SpawnError& error, int attempt)
     {
-        closeFd(childIn_);
-        closeFd(childOut_);
+        childIn_.reset();
+        childOut_.reset();
         child_ = std::move(child);
         if (!child_) {
-            closeFd(parentIn_);
-            closeFd(parentOut_);
+            parentIn_.reset();
+            parentOut_.reset();
             if (error.err == EAGAIN || error.err == ENOMEM) {
                 retryOrFail(attempt, error.err, error.message);
                 return;
@@ -148,11 +145,11 @@ private:
             job_.track->setPid(child_->pid());
             job_.track->enter(log::Phase::Waiting);
         }
-        if (parentIn_ >= 0) {
-            ::fcntl(parentIn_, F_SETFL, O_NONBLOCK);
-            stdin_.assign(std::exchange(parentIn_, -1));
+        if (parentIn_.get() >= 0) {
+            ::fcntl(parentIn_.get(), F_SETFL, O_NONBLOCK);
+            stdin_.assign(parentIn_.release());
         }
-        stdout_.assign(std::exchange(parentOut_, -1));
+        stdout_.assign(parentOut_.release());
         auto self = shared_from_this();
         child_->watch({[self](std::string_view chunk) {
                            if (self->job_.track)
@@ -170,12 +167,6 @@ private:
         readStdout();
         if (gone_) // the client left while the program started
             terminate();
-    }
-
-    static void closeFd(int& fd)
-    {
-        if (fd >= 0)
-            ::close(std::exchange(fd, -1));
     }
 
     void retryOrFail(int attempt, int err, const std::string& message)
@@ -477,7 +468,7 @@ private:
     CgiLimiter::Ticket ticket_;
     std::array<char, 16384> buf_{};
     std::string body_, inFlight_, head_, stderrLine_, pendingReport_;
-    int childIn_ = -1, childOut_ = -1, parentIn_ = -1, parentOut_ = -1; // the pipes while the program starts
+    Fd childIn_, childOut_, parentIn_, parentOut_; // the pipes while the program starts
     int status_exit_ = 0;
     bool bodyComplete_ = false, writingStdin_ = false;
     bool headDone_ = false, stdoutEof_ = false, exited_ = false, graceForExit_ = false;

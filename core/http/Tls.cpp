@@ -8,7 +8,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include <array>
 #include <chrono>
 #include <cstring>
 #include <map>

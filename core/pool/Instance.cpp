@@ -153,10 +153,21 @@ void Instance::writeNext()
 
 void Instance::read(std::function<void(const asio::error_code&, std::string_view)> done)
 {
-    socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this(), done = std::move(done), g = generation_](const asio::error_code& ec,
-                                                                                                                  size_t n) {
+    // Readiness first, then the read: a read tried at once (Asio's speculative one) would come
+    // just after the request was written, before the application could answer, and fail with
+    // EAGAIN on every request (measured: 1.25 recvfrom per request beyond the two it needs).
+    socket_.async_wait(asio::socket_base::wait_read, [self = shared_from_this(), done = std::move(done), g = generation_](
+                                                         const asio::error_code& waited) mutable {
         if (g != self->generation_)
             return;
+        if (waited)
+            return done(waited, {});
+        asio::error_code ec;
+        if (!self->socket_.non_blocking()) // (the setter is an ioctl each time)
+            self->socket_.non_blocking(true, ec);
+        size_t n = ec ? 0 : self->socket_.read_some(asio::buffer(self->buf_), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again)
+            return self->read(std::move(done)); // woken for nothing: wait again
         done(ec, std::string_view(self->buf_.data(), n));
     });
 }

@@ -369,6 +369,34 @@ bool SiteMap::route(const SiteConfig& site, const std::string& urlPath, Route& o
     return false;
 }
 
+// Patterns are nearly always literals and '*' ("*.php", "/cgi-bin/*"): matched here without
+// glibc's multibyte-aware fnmatch, which was 7 % of the engine's user time on a static file; a
+// pattern with '?', '[' or '\\' still goes to fnmatch.
+bool SiteMap::pathPatternMatches(std::string_view pattern, const char* text)
+{
+    if (pattern.find_first_of("?[\\") != std::string_view::npos)
+        return ::fnmatch(std::string(pattern).c_str(), text, 0) == 0;
+    std::string_view t(text);
+    size_t p = 0, i = 0, star = std::string_view::npos, resume = 0;
+    while (i < t.size()) {
+        if (p < pattern.size() && pattern[p] == '*') {
+            star = p++;
+            resume = i;
+        } else if (p < pattern.size() && pattern[p] == t[i]) {
+            ++p;
+            ++i;
+        } else if (star != std::string_view::npos) {
+            p = star + 1; // the last '*' takes one more character
+            i = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (p < pattern.size() && pattern[p] == '*')
+        ++p;
+    return p == pattern.size();
+}
+
 HandlerMatch SiteMap::handlerFor(const Route& route, const std::string& method)
 {
     // One stat of the whole path; only when nothing is there is the path searched for a script
@@ -409,9 +437,9 @@ HandlerMatch SiteMap::handlerFor(const Route& route, const std::string& method)
             // "/cgi-bin/*" serves the cgi-bin of every application, as a per-application
             // handler list would in IIS).
             const char* inApp = url.c_str() + (route.application->path == "/" ? 0 : route.application->path.size());
-            pathMatches = ::fnmatch(m.path.c_str(), url.c_str(), 0) == 0 || ::fnmatch(m.path.c_str(), inApp, 0) == 0;
+            pathMatches = pathPatternMatches(m.path, url.c_str()) || pathPatternMatches(m.path, inApp);
         } else
-            pathMatches = ::fnmatch(m.path.c_str(), url.c_str() + url.rfind('/') + 1, 0) == 0;
+            pathMatches = pathPatternMatches(m.path, url.c_str() + url.rfind('/') + 1);
         if (!pathMatches)
             continue;
         if (!m.verbs.empty() && std::none_of(m.verbs.begin(), m.verbs.end(), [&](const std::string& v) { return config::iequals(v, method); }))

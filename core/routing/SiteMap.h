@@ -12,6 +12,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -138,6 +139,9 @@ public:
     bool route(const SiteConfig& site, const std::string& urlPath, Route& out) const;
     // The handler mapping for a routed request (from its scope), or null (404).
     static HandlerMatch handlerFor(const Route& route, const std::string& method);
+    // A handler's path pattern against a URL (or its last segment): what fnmatch(pattern, text, 0)
+    // answers, without fnmatch for the usual patterns of literals and '*'.
+    static bool pathPatternMatches(std::string_view pattern, const char* text);
     // The settings for a URL path of a site.
     static const Scope& scopeFor(const SiteConfig& site, const std::string& urlPath);
 

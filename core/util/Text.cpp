@@ -1,15 +1,33 @@
 #include "util/Text.h"
 
+#include <array>
 #include <cctype>
 
 namespace lido {
+
+namespace {
+// ASCII only, by table: libc's tolower and isalnum consult the locale for every byte, and these
+// run on every header of every request.
+constexpr char lowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+constexpr auto kTokenChars = [] {
+    std::array<bool, 256> t{};
+    for (int c = '0'; c <= '9'; ++c)
+        t[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c)
+        t[c] = t[c - 'a' + 'A'] = true;
+    for (char c : std::string_view("!#$%&'*+-.^_`|~"))
+        t[static_cast<unsigned char>(c)] = true;
+    return t;
+}();
+} // namespace
 
 bool iequals(std::string_view a, std::string_view b)
 {
     if (a.size() != b.size())
         return false;
     for (size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+        if (a[i] != b[i] && lowerAscii(a[i]) != lowerAscii(b[i]))
             return false;
     return true;
 }
@@ -18,7 +36,7 @@ std::string toLower(std::string_view s)
 {
     std::string out(s);
     for (char& c : out)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        c = lowerAscii(c);
     return out;
 }
 
@@ -34,7 +52,7 @@ std::string trim(std::string_view s)
 
 bool isTokenChar(unsigned char c)
 {
-    return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+    return kTokenChars[c];
 }
 
 std::string urlEncode(std::string_view s)

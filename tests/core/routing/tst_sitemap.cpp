@@ -8,6 +8,8 @@
 
 #include <QDir>
 
+#include <fnmatch.h>
+
 using lido::routing::HandlerMatch;
 using lido::routing::Module;
 using lido::routing::Route;
@@ -131,6 +133,20 @@ private slots:
         QCOMPARE(map->handlerFor(r, "GET").mapping->module, Module::Cgi);
         QVERIFY(map->route(*main, "/blog/", r));
         QCOMPARE(map->handlerFor(r, "GET").mapping->name, std::string("StaticFile")); // a folder: Either
+    }
+
+    // Handler patterns mean what fnmatch(pattern, url, 0) says: '*' crosses '/', '?' and brackets
+    // still work (those go to fnmatch itself).
+    void handlerPatternsMatchAsFnmatch()
+    {
+        const char* patterns[] = {"*", "*.php", "/cgi-bin/*", "/fcgi/*", "*.tar.gz", "a*b*c", "**", "*x", "x*", "", "/",
+                                  "index.php", "*.ph?", "[ab]*.cgi", "\\*.txt", "/a*/b*/c", "*/*"};
+        const char* texts[] = {"", "/", "x", "index.php", "page.php", "page.php5", "a.php.txt", "/cgi-bin/", "/cgi-bin/run.cgi",
+                               "/cgi-bin", "/fcgi/hello", "/fcgi", "f.tar.gz", "f.gz", "abc", "aXbYc", "acb", "xx", "*.txt",
+                               "a.cgi", "c.cgi", "/a1/b2/c", "/a/b/c/d", "a/b", "ab"};
+        for (const char* p : patterns)
+            for (const char* t : texts)
+                QVERIFY2(SiteMap::pathPatternMatches(p, t) == (::fnmatch(p, t, 0) == 0), (std::string(p) + " ~ " + t).c_str());
     }
 
 private:

@@ -9,6 +9,11 @@
 #include <memory>
 #include <string>
 #include <sys/types.h>
+#include <vector>
+
+namespace lido::http {
+struct Header;
+}
 
 namespace lido::fs {
 
@@ -20,6 +25,9 @@ struct CachedFile {
     time_t mtime = 0;
     uint64_t size = 0;
     SymlinkPolicy policy = SymlinkPolicy::IfOwnerMatch; // what it was opened under
+    // A 200's Content-Type, ETag, Last-Modified and Accept-Ranges, made once for this version and
+    // shared by every response (http::ResponseHead::shared).
+    std::shared_ptr<const std::vector<http::Header>> headers;
 };
 
 // The file type (S_IFREG, S_IFDIR, 0 when missing) of a path, cached for a second.

@@ -136,12 +136,12 @@ public:
         out += "\r\nDate: ";
         out += currentHttpDate();
         out += "\r\nServer: Lido/0.1\r\n";
-        for (const Header& h : head.headers) {
+        head.forEachHeader([&](const Header& h) {
             out += h.name;
             out += ": ";
             out += h.value;
             out += "\r\n";
-        }
+        });
         chunked_ = false;
         if (bodyAllowed) {
             if (head.contentLength) {

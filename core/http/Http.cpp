@@ -50,16 +50,17 @@ void addConfiguredHeaders(ResponseHead& head, const std::vector<Header>* always,
 {
     if (!always && !redirects)
         return;
-    auto has = [&](std::string_view name) {
-        return std::any_of(head.headers.begin(), head.headers.end(), [&](const Header& h) { return iequals(h.name, name); });
+    size_t own = head.headers.size();
+    auto has = [&](std::string_view name) { // among the response's own headers (not the configured ones added here)
+        auto same = [&](const Header& h) { return iequals(h.name, name); };
+        return std::any_of(head.headers.begin(), head.headers.begin() + static_cast<std::ptrdiff_t>(own), same) ||
+               (head.shared && std::any_of(head.shared->begin(), head.shared->end(), same));
     };
     bool redirect = redirects && head.status >= 300 && head.status < 400 && has("Location");
-    size_t own = head.headers.size();
     auto add = [&](const std::vector<Header>* list) {
         if (list)
             for (const Header& c : *list)
-                if (std::none_of(head.headers.begin(), head.headers.begin() + static_cast<std::ptrdiff_t>(own),
-                                 [&](const Header& h) { return iequals(h.name, c.name); }))
+                if (!has(c.name))
                     head.headers.push_back(c);
     };
     add(always);

@@ -46,6 +46,19 @@ struct ResponseHead {
     std::string reason; // empty: standard phrase
     std::vector<Header> headers;
     std::optional<uint64_t> contentLength; // unknown: chunked (HTTP/1.1) or close-delimited
+    // Headers sent before `headers`, held rather than copied: a cached file's Content-Type, ETag
+    // and Last-Modified, the same on every response for it (no allocation per request).
+    std::shared_ptr<const std::vector<Header>> shared;
+
+    template <class F>
+    void forEachHeader(F&& f) const
+    {
+        if (shared)
+            for (const Header& h : *shared)
+                f(h);
+        for (const Header& h : headers)
+            f(h);
+    }
 };
 
 // A content coding applied to a response body as it streams (gzip, br): each piece in, its

@@ -422,8 +422,7 @@ void Session::submit(Stream& s)
     // The lower-case names in one buffer (reserved whole, so that no view into it moves), and
     // the list on the stack for a usual head: no allocation per header.
     size_t namesSize = 0;
-    for (const Header& h : s.head_.headers)
-        namesSize += h.name.size();
+    s.head_.forEachHeader([&](const Header& h) { namesSize += h.name.size(); });
     std::string names;
     names.reserve(namesSize);
     std::array<nghttp2_nv, 24> fixed;
@@ -446,14 +445,14 @@ void Session::submit(Stream& s)
     add(":status", status, NGHTTP2_NV_FLAG_NO_COPY_NAME);
     add("date", currentHttpDate(), NGHTTP2_NV_FLAG_NO_COPY_NAME);
     add("server", "Lido/0.1", NGHTTP2_NV_FLAG_NO_COPY_NAME);
-    for (const Header& h : s.head_.headers) {
+    s.head_.forEachHeader([&](const Header& h) {
         size_t at = names.size();
         for (char c : h.name)
             names.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
         std::string_view lower(names.data() + at, h.name.size());
         if (!dropped(lower))
             add(lower, h.value, NGHTTP2_NV_FLAG_NONE);
-    }
+    });
     std::string length;
     if (s.head_.contentLength && (!s.bodyless_ || s.headRequest_)) {
         length = std::to_string(*s.head_.contentLength);

@@ -374,8 +374,9 @@ bool SiteMap::route(const SiteConfig& site, const std::string& urlPath, Route& o
 // pattern with '?', '[' or '\\' still goes to fnmatch.
 bool SiteMap::pathPatternMatches(std::string_view pattern, const char* text)
 {
-    if (pattern.find_first_of("?[\\") != std::string_view::npos)
-        return ::fnmatch(std::string(pattern).c_str(), text, 0) == 0;
+    for (char c : pattern)
+        if (c == '?' || c == '[' || c == '\\')
+            return ::fnmatch(std::string(pattern).c_str(), text, 0) == 0;
     std::string_view t(text);
     size_t p = 0, i = 0, star = std::string_view::npos, resume = 0;
     while (i < t.size()) {
@@ -436,8 +437,9 @@ HandlerMatch SiteMap::handlerFor(const Route& route, const std::string& method)
             // A pattern with '/' matches the URL, or the URL within its application (so that
             // "/cgi-bin/*" serves the cgi-bin of every application, as a per-application
             // handler list would in IIS).
-            const char* inApp = url.c_str() + (route.application->path == "/" ? 0 : route.application->path.size());
-            pathMatches = pathPatternMatches(m.path, url.c_str()) || pathPatternMatches(m.path, inApp);
+            bool root = route.application->path == "/";
+            pathMatches = pathPatternMatches(m.path, url.c_str()) ||
+                          (!root && pathPatternMatches(m.path, url.c_str() + route.application->path.size()));
         } else
             pathMatches = pathPatternMatches(m.path, url.c_str() + url.rfind('/') + 1);
         if (!pathMatches)

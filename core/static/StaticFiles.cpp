@@ -352,6 +352,8 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Rou
             c->mtime = st.st_mtime;
             c->size = size;
             c->policy = route.directory->symlinks;
+            c->headers = std::make_shared<const std::vector<http::Header>>(std::vector<http::Header>{
+                {"Content-Type", type}, {"ETag", etag}, {"Last-Modified", lastModified}, {"Accept-Ranges", "bytes"}});
             storeFile(route.physicalPath, std::move(c));
         }
         responder->sendBody(std::move(body));
@@ -387,12 +389,16 @@ void serveCached(const std::shared_ptr<http::Responder>& responder, const std::s
         responder->finish();
         return;
     }
-    std::vector<http::Header> h{{"Content-Type", f.mimeType}, {"ETag", etag}, {"Last-Modified", f.lastModified}, {"Accept-Ranges", "bytes"}};
-    h.insert(h.end(), cacheHeaders.begin(), cacheHeaders.end());
-    h.insert(h.end(), vary.begin(), vary.end());
+    ResponseHead head{200, {}, {}, variant.body ? variant.body->size() : f.size};
+    if (variant.body || !f.headers) // (a compressed copy has an ETag of its own)
+        head.headers = {{"Content-Type", f.mimeType}, {"ETag", etag}, {"Last-Modified", f.lastModified}, {"Accept-Ranges", "bytes"}};
+    else
+        head.shared = f.headers;
+    head.headers.insert(head.headers.end(), cacheHeaders.begin(), cacheHeaders.end());
+    head.headers.insert(head.headers.end(), vary.begin(), vary.end());
     if (variant.body)
-        h.push_back({"Content-Encoding", std::string(compress::codingName(variant.scheme->coding))});
-    responder->sendHead(ResponseHead{200, {}, std::move(h), variant.body ? variant.body->size() : f.size});
+        head.headers.push_back({"Content-Encoding", std::string(compress::codingName(variant.scheme->coding))});
+    responder->sendHead(std::move(head));
     if (req.method != "HEAD")
         responder->sendBody(variant.body ? *variant.body : f.body);
     responder->finish();

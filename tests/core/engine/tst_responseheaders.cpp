@@ -55,6 +55,15 @@ void tst_ResponseHeaders::customHeadersOnEveryResponse()
     QCOMPARE(r.status, 200);
     QCOMPARE(r.header("x-frame-options"), std::string("SAMEORIGIN"));
     QCOMPARE(r.header("x-content-type-options"), std::string("nosniff"));
+    // Again, answered from the file cache, whose Content-Type, ETag and Last-Modified are shared
+    // by its responses: the configured headers come with them.
+    Response again = fetch(other, "/hello.txt");
+    QCOMPARE(again.status, 200);
+    QCOMPARE(again.header("content-type"), r.header("content-type"));
+    QVERIFY(!again.header("etag").empty());
+    QCOMPARE(again.header("etag"), r.header("etag"));
+    QCOMPARE(again.header("last-modified"), r.header("last-modified"));
+    QCOMPARE(again.header("x-frame-options"), std::string("SAMEORIGIN"));
     Response missing = fetch(other, "/nothing.txt"); // error pages too
     QCOMPARE(missing.status, 404);
     QCOMPARE(missing.header("x-frame-options"), std::string("SAMEORIGIN"));

@@ -54,12 +54,14 @@ public:
     void keepAlive(bool) override {}
     void onComplete(std::function<void(int, uint64_t)>) override {}
 
-    std::string header(const std::string& name) const
+    std::string header(const std::string& name) const // the first, shared or own, as a connection sends them
     {
-        for (const auto& h : head.headers)
-            if (http::iequals(h.name, name))
-                return h.value;
-        return {};
+        std::optional<std::string> found;
+        head.forEachHeader([&](const http::Header& h) {
+            if (!found && http::iequals(h.name, name))
+                found = h.value;
+        });
+        return found.value_or(std::string());
     }
 
     http::ResponseHead head;

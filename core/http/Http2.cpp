@@ -366,6 +366,9 @@ void Session::begin(asio::ip::tcp::socket& socket, bool secure, std::string alre
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kStreamWindow)},
         {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, limits_.headerTableSize},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(limits_.maxHeaderBytes)},
+        // RFC 9218's priorities, not RFC 7540's dependency tree (deprecated by RFC 9113): nghttp2
+        // then keeps no tree and no closed streams for it.
+        {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
     };
     nghttp2_submit_settings(h2_, NGHTTP2_FLAG_NONE, settings, sizeof settings / sizeof settings[0]);
     nghttp2_session_set_local_window_size(h2_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);

@@ -204,10 +204,12 @@ protected:
 private:
     friend class Stream;
     static Session& of(void* user) { return *static_cast<Session*>(user); }
-    std::shared_ptr<Stream> find(int32_t id)
+    // A plain pointer (no reference count moved for every header and frame): streams_ holds the
+    // stream until nghttp2 closes it, which it never does inside another of its callbacks.
+    Stream* find(int32_t id)
     {
         auto it = streams_.find(id);
-        return it == streams_.end() ? nullptr : it->second;
+        return it == streams_.end() ? nullptr : it->second.get();
     }
 
     void readMore()
@@ -746,8 +748,6 @@ int Session::onFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* use
     return 0;
 }
 
-// One timer: the header timeout while a request's headers (or the preface) are incomplete, the
-// idle timeout while no stream is open, none while requests are being served.
 // One timer: the header timeout while a request's headers (or the preface) are incomplete, the
 // idle timeout while no stream is open, none while requests are being served. Kept lazily as in
 // HTTP/1.1: armed at most headerTimeout ahead, it looks at the deadline when it fires.

@@ -48,7 +48,7 @@ struct ResponseHead {
     std::optional<uint64_t> contentLength; // unknown: chunked (HTTP/1.1) or close-delimited
     // Headers sent before `headers`, held rather than copied: a cached file's Content-Type, ETag
     // and Last-Modified, the same on every response for it (no allocation per request).
-    std::shared_ptr<const std::vector<Header>> shared;
+    std::shared_ptr<const std::vector<Header>> shared = nullptr; // (an initializer: aggregates may leave it out)
 
     template <class F>
     void forEachHeader(F&& f) const

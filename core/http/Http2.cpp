@@ -453,7 +453,7 @@ void Session::submit(Stream& s)
     s.head_.forEachHeader([&](const Header& h) {
         size_t at = names.size();
         for (char c : h.name)
-            names.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+            names.push_back(lowerAscii(c));
         std::string_view lower(names.data() + at, h.name.size());
         if (!dropped(lower))
             add(lower, h.value, NGHTTP2_NV_FLAG_NONE);

@@ -6,10 +6,8 @@
 namespace lido {
 
 namespace {
-// ASCII only, by table: libc's tolower and isalnum consult the locale for every byte, and these
-// run on every header of every request.
-constexpr char lowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
-
+// By table: libc's isalnum consults the locale for every byte, and this runs on every header
+// name of every request.
 constexpr auto kTokenChars = [] {
     std::array<bool, 256> t{};
     for (int c = '0'; c <= '9'; ++c)

@@ -26,6 +26,13 @@ namespace {
 
 constexpr uint64_t kInlineLimit = 32 * 1024;
 
+// A file's own headers on a 200: made once per cached version (shared by its responses), or
+// per response for a compressed copy, whose ETag is its own.
+std::vector<http::Header> fileHeaders(const std::string& type, const std::string& etag, const std::string& lastModified)
+{
+    return {{"Content-Type", type}, {"ETag", etag}, {"Last-Modified", lastModified}, {"Accept-Ranges", "bytes"}};
+}
+
 std::string etagOf(const struct stat& st)
 {
     char buf[64];
@@ -280,7 +287,7 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Rou
     Variant variant = compressedVariant(req, compression, route.physicalPath, etag, type, size, nullptr, fd, vary);
     if (variant.body)
         etag = variant.etag;
-    std::vector<http::Header> headers{{"Content-Type", type}, {"ETag", etag}, {"Last-Modified", lastModified}, {"Accept-Ranges", "bytes"}};
+    std::vector<http::Header> headers = fileHeaders(type, etag, lastModified);
     headers.insert(headers.end(), cacheHeaders.begin(), cacheHeaders.end());
     headers.insert(headers.end(), vary.begin(), vary.end());
 
@@ -352,8 +359,7 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Rou
             c->mtime = st.st_mtime;
             c->size = size;
             c->policy = route.directory->symlinks;
-            c->headers = std::make_shared<const std::vector<http::Header>>(std::vector<http::Header>{
-                {"Content-Type", type}, {"ETag", etag}, {"Last-Modified", lastModified}, {"Accept-Ranges", "bytes"}});
+            c->headers = std::make_shared<const std::vector<http::Header>>(fileHeaders(type, etag, lastModified));
             storeFile(route.physicalPath, std::move(c));
         }
         responder->sendBody(std::move(body));
@@ -391,7 +397,7 @@ void serveCached(const std::shared_ptr<http::Responder>& responder, const std::s
     }
     ResponseHead head{200, {}, {}, variant.body ? variant.body->size() : f.size};
     if (variant.body || !f.headers) // (a compressed copy has an ETag of its own)
-        head.headers = {{"Content-Type", f.mimeType}, {"ETag", etag}, {"Last-Modified", f.lastModified}, {"Accept-Ranges", "bytes"}};
+        head.headers = fileHeaders(f.mimeType, etag, f.lastModified);
     else
         head.shared = f.headers;
     head.headers.insert(head.headers.end(), cacheHeaders.begin(), cacheHeaders.end());

@@ -8,7 +8,9 @@
 # With BENCH_TLS (the tls-* scenarios) the binding is https with BENCH_TLS_CERT and BENCH_TLS_KEY.
 # LIDO_BENCH_REWRITE=wordpress adds WordPress's standard IIS rule (not a file, not a folder ->
 # index.php), run on every request, to measure what URL Rewrite costs. LIDO_BENCH_THREADS=N runs
-# lidod with --threads N (bench/lido-2threads-target.sh: 2).
+# lidod with --threads N (bench/lido-2threads-target.sh: 2). LIDO_BENCH_SCHEDULING=Normal runs the
+# FastCGI instances under the kernel's default policy instead of SCHED_BATCH
+# (bench/lido-normal-scheduling-target.sh).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LIB="${BENCH_LIB:-$HERE/../../shared/bench/lib/target-lib.sh}"
@@ -36,9 +38,10 @@ do_start() {
   if [ -n "${BENCH_TLS:-}" ]; then
     binding="<binding protocol=\"https\" bindingInformation=\"127.0.0.1:$BENCH_PORT:\" certificateFile=\"$BENCH_TLS_CERT\" certificateKeyFile=\"$BENCH_TLS_KEY\" />"
   fi
-  local n="${BENCH_FCGI_INSTANCES:-4}" php_app="" php_handler=""
+  local n="${BENCH_FCGI_INSTANCES:-4}" php_app="" php_handler="" sched=""
+  [ -n "${LIDO_BENCH_SCHEDULING:-}" ] && sched="schedulingPolicy=\"$LIDO_BENCH_SCHEDULING\""
   if [ -n "${BENCH_PHP:-}" ]; then
-    php_app="<application fullPath=\"$BENCH_PHP\" maxInstances=\"$n\" instanceMaxRequests=\"10000000\">
+    php_app="<application fullPath=\"$BENCH_PHP\" maxInstances=\"$n\" instanceMaxRequests=\"10000000\" $sched>
                 <environmentVariables>
                     <environmentVariable name=\"PHP_FCGI_CHILDREN\" value=\"0\" />
                     <environmentVariable name=\"PHP_FCGI_MAX_REQUESTS\" value=\"0\" />
@@ -69,7 +72,7 @@ do_start() {
     <system.webServer>
         $rewrite
         <fastCgi>
-            <application fullPath="$BENCH_FCGI_APP" maxInstances="$n" instanceMaxRequests="10000000" />
+            <application fullPath="$BENCH_FCGI_APP" maxInstances="$n" instanceMaxRequests="10000000" $sched />
             $php_app
         </fastCgi>
         <handlers>

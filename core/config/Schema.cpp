@@ -461,6 +461,9 @@ Schema::Schema()
         Enum("responseHeaders", "Strict", {"Strict", "Relaxed"},
              "Lido: Relaxed accepts 'Name:value', LF-only lines and bare Status codes.").lido(),
         Str("utf8ServerVariables", "", "Lido: server variables passed UTF-8 decoded, e.g. PATH_INFO,SCRIPT_NAME.").lido(),
+        Enum("schedulingPolicy", "Batch", {"Batch", "Normal"},
+             "Lido: Batch runs the instances under SCHED_BATCH, so that a request written to one does not preempt the engine's event loop.")
+            .lido(),
     }, true));
     out.push_back(E("system.webServer/fastCgi/application/environmentVariables", "Environment of the instances."));
     out.push_back(E("system.webServer/fastCgi/application/environmentVariables/environmentVariable", "One variable.", {

@@ -33,6 +33,7 @@ struct FastCgiSettings {
     int signalBeforeTerminateSeconds = 0;
     std::string monitorChangesTo;
     cgi::HeaderSyntax headerSyntax = cgi::HeaderSyntax::Strict;
+    bool batchScheduling = true; // schedulingPolicy="Batch": instances run under SCHED_BATCH
     std::vector<std::pair<std::string, std::string>> environment;
     std::vector<std::string> utf8ServerVariables; // passed decoded and checked as UTF-8 (the IIS hotfix's list)
     std::optional<process::Identity> identity;

@@ -9,6 +9,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -127,6 +128,11 @@ struct ChildPlan {
     setLimit(RLIMIT_CPU, o.limits.cpuSeconds);
     setLimit(RLIMIT_NOFILE, o.limits.openFiles);
     setLimit(RLIMIT_NPROC, o.limits.processes);
+    if (o.batchScheduling) {
+        // The system call itself, as for the identity below; SCHED_BATCH needs no privilege.
+        sched_param none{};
+        ::syscall(SYS_sched_setscheduler, 0, SCHED_BATCH, &none);
+    }
     if (plan->switchUser) {
         // The system calls themselves: glibc's wrappers would ask every thread of the engine to
         // change too (its setxid broadcast), and this child is one task of its own.

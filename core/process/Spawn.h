@@ -38,6 +38,9 @@ struct SpawnOptions {
     std::string workingDirectory;
     std::optional<Identity> identity; // switch to it (only when util::canSwitchIdentity())
     Limits limits;
+    // SCHED_BATCH: waking the program (a request written to it) does not preempt the thread that
+    // woke it, so an event loop finishes its round first; the program still gets its fair share.
+    bool batchScheduling = false;
     int stdinFd = -1; // child's ends; -1 = /dev/null
     int stdoutFd = -1;
     int stderrFd = -1;

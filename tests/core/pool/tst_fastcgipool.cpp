@@ -10,6 +10,7 @@
 #include <QJsonObject>
 #include <QRegularExpression>
 #include <csignal>
+#include <sched.h>
 #include <thread>
 
 
@@ -145,6 +146,30 @@ private slots:
         auto m = f.engine->snapshot().fastcgi.front();
         QCOMPARE(m.pool, std::string("web"));
         QCOMPARE(m.idle, 1);
+    }
+
+    // Instances run under SCHED_BATCH unless schedulingPolicy="Normal": a request written to one
+    // does not preempt the engine's event loop (measured in the README).
+    void schedulingPolicy_data()
+    {
+        QTest::addColumn<QString>("attributes");
+        QTest::addColumn<int>("policy");
+        QTest::newRow("default") << QString() << SCHED_BATCH;
+        QTest::newRow("Batch") << QString("schedulingPolicy=\"Batch\"") << SCHED_BATCH;
+        QTest::newRow("Normal") << QString("schedulingPolicy=\"Normal\"") << SCHED_OTHER;
+    }
+    void schedulingPolicy()
+    {
+        QFETCH(QString, attributes);
+        QFETCH(int, policy);
+        EngineFixture f;
+        useHelper(f, "maxInstances=\"1\" " + attributes);
+        QVERIFY(f.start());
+        Response a = fetch(f.port, "/app/x?count");
+        QCOMPARE(a.status, 200);
+        pid_t pid = a.body.split(' ').first().mid(4).toInt();
+        QVERIFY2(pid > 0, a.body.constData());
+        QCOMPARE(::sched_getscheduler(pid), policy);
     }
 
     void tcpProtocol()

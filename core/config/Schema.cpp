@@ -461,8 +461,10 @@ Schema::Schema()
         Enum("responseHeaders", "Strict", {"Strict", "Relaxed"},
              "Lido: Relaxed accepts 'Name:value', LF-only lines and bare Status codes.").lido(),
         Str("utf8ServerVariables", "", "Lido: server variables passed UTF-8 decoded, e.g. PATH_INFO,SCRIPT_NAME.").lido(),
-        Enum("schedulingPolicy", "Batch", {"Batch", "Normal"},
-             "Lido: Batch runs the instances under SCHED_BATCH, so that a request written to one does not preempt the engine's event loop.")
+        Enum("schedulingPolicy", "Auto", {"Auto", "Batch", "Normal"},
+             "Lido: Batch runs the instances under SCHED_BATCH, so that a request written to one does not preempt the engine's "
+             "event loop; Normal is the kernel's default; Auto is Batch while the instances compute and Normal while they "
+             "mostly wait (a database, an upstream).")
             .lido(),
     }, true));
     out.push_back(E("system.webServer/fastCgi/application/environmentVariables", "Environment of the instances."));

@@ -105,7 +105,10 @@ pool::FastCgiSettings fastCgiSettings(const ConfigElement& app, const AppPoolSet
     f.signalBeforeTerminateSeconds = static_cast<int>(num(app, "signalBeforeTerminateSeconds", 0));
     f.monitorChangesTo = config::expandEnvironment(app.get("monitorChangesTo"));
     f.headerSyntax = app.get("responseHeaders") == "Relaxed" ? cgi::HeaderSyntax::Relaxed : cgi::HeaderSyntax::Strict;
-    f.batchScheduling = app.get("schedulingPolicy") != "Normal";
+    std::string policy = app.get("schedulingPolicy");
+    f.scheduling = policy == "Batch"    ? pool::FastCgiSettings::Scheduling::Batch
+                   : policy == "Normal" ? pool::FastCgiSettings::Scheduling::Normal
+                                        : pool::FastCgiSettings::Scheduling::Auto;
     if (const ConfigElement* env = app.child("environmentVariables"))
         for (const ConfigElement& v : env->children) {
             if (v.name == "clear")

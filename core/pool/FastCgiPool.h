@@ -80,6 +80,7 @@ private:
     // --- upkeep and figures
     void tick();
     void sampleSlowFigures();
+    void chooseScheduling(Clock::time_point now);
     void publish();
     std::string describe() const;
 
@@ -108,6 +109,7 @@ private:
     std::unique_ptr<asio::steady_timer> ticker_;
     std::deque<uint64_t> selfRecycleRuns_; // requests served by the last instances that exited by themselves
     uint64_t learnedMaxRequests_ = 0; // N once instances exited by themselves after N requests three times running (0: none)
+    bool batch_ = true; // the instances' policy: SCHED_BATCH, or the kernel's default
 
     LatencyWindow latencies_;
     LatencyWindow::Quantiles quantiles_;

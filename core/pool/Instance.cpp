@@ -101,7 +101,7 @@ std::string Instance::spawn(const FastCgiSettings& s, const std::string& socketP
     o.workingDirectory = slash == std::string::npos ? std::string() : s.fullPath.substr(0, std::max<size_t>(slash, 1));
     o.identity = s.identity;
     o.limits = s.limits;
-    o.batchScheduling = s.batchScheduling;
+    o.batchScheduling = batch;
     o.stdinFd = listenFd;
     process::SpawnError error;
     startedAt = Clock::now();

@@ -71,6 +71,12 @@ public:
     uint64_t requests = 0;
     Clock::time_point startedAt = Clock::now(), lastActive = Clock::now(), lastPing = Clock::now();
     std::string stopReason;
+    bool batch = false; // runs (or is to start) under SCHED_BATCH
+    // Time spent serving requests (kept by the pool's setState), and what the last once-a-second
+    // sample saw of it and of the process's CPU time (-1: not sampled yet).
+    Clock::duration servingTime{};
+    Clock::time_point servingSince{};
+    double sampledServing = 0, sampledCpu = -1;
 
 private:
     friend class FastCgiPool; // its setState() is the one place the state changes

@@ -33,7 +33,10 @@ struct FastCgiSettings {
     int signalBeforeTerminateSeconds = 0;
     std::string monitorChangesTo;
     cgi::HeaderSyntax headerSyntax = cgi::HeaderSyntax::Strict;
-    bool batchScheduling = true; // schedulingPolicy="Batch": instances run under SCHED_BATCH
+    // schedulingPolicy: Batch runs the instances under SCHED_BATCH; Auto starts them so and moves
+    // them to the kernel's default while they mostly wait (see FastCgiPool::chooseScheduling).
+    enum class Scheduling { Auto, Batch, Normal };
+    Scheduling scheduling = Scheduling::Auto;
     std::vector<std::pair<std::string, std::string>> environment;
     std::vector<std::string> utf8ServerVariables; // passed decoded and checked as UTF-8 (the IIS hotfix's list)
     std::optional<process::Identity> identity;

@@ -1,6 +1,6 @@
 /* A libfcgi FastCGI responder with misbehaving modes, chosen per request by the query string or
  * at start by environment variables:
- *   query: hello (default), sleep=MS, stderr=TEXT, crash (abort), hang, env, relaxed (LF-only,
+ *   query: hello (default), sleep=MS, spin=MS (MS of CPU time), stderr=TEXT, crash (abort), hang, env, relaxed (LF-only,
  *          "Name:value", bare Status code), count (requests served by this process), big=N
  *   env:   HELPER_EXIT_AT_START=N (write to stderr, exit N before accepting),
  *          HELPER_SLEEP_AT_START=MS, HELPER_FREEZE_AT_START=1 (SIGSTOP itself before accepting),
@@ -70,6 +70,14 @@ int main(void)
             long ms = atol(v);
             struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);
+        }
+        if ((v = arg(q, "spin"))) {
+            struct timespec start, now;
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &start);
+            long ns = atol(v) * 1000000L;
+            do
+                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+            while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < ns);
         }
         if ((v = arg(q, "stderr")))
             fprintf(stderr, "%s", v);

@@ -5,6 +5,7 @@
 #include "pool/RapidFail.h"
 #include "pool/Tuning.h"
 
+#include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -148,13 +149,13 @@ private slots:
         QCOMPARE(m.idle, 1);
     }
 
-    // Instances run under SCHED_BATCH unless schedulingPolicy="Normal": a request written to one
-    // does not preempt the engine's event loop (measured in the README).
+    // Instances start under SCHED_BATCH unless schedulingPolicy="Normal": a request written to
+    // one does not preempt the engine's event loop (measured in the README).
     void schedulingPolicy_data()
     {
         QTest::addColumn<QString>("attributes");
         QTest::addColumn<int>("policy");
-        QTest::newRow("default") << QString() << SCHED_BATCH;
+        QTest::newRow("default (Auto)") << QString() << SCHED_BATCH;
         QTest::newRow("Batch") << QString("schedulingPolicy=\"Batch\"") << SCHED_BATCH;
         QTest::newRow("Normal") << QString("schedulingPolicy=\"Normal\"") << SCHED_OTHER;
     }
@@ -170,6 +171,39 @@ private slots:
         pid_t pid = a.body.split(' ').first().mid(4).toInt();
         QVERIFY2(pid > 0, a.body.constData());
         QCOMPARE(::sched_getscheduler(pid), policy);
+    }
+
+    // Auto: an application that mostly waits (here: sleeps 20 ms per request) is moved to the
+    // kernel's default policy, so that it starts at once when woken; one that computes (20 ms of
+    // CPU per request) is moved back to SCHED_BATCH. Each step is one event. The pool decides
+    // once a second from /proc: requests go on until it has, or until the deadline.
+    void autoSchedulingFollowsTheApplication()
+    {
+        EngineFixture f;
+        useHelper(f, "maxInstances=\"1\"");
+        QVERIFY(f.start());
+        Response a = fetch(f.port, "/app/x?count");
+        pid_t pid = a.body.split(' ').first().mid(4).toInt();
+        QVERIFY2(pid > 0, a.body.constData());
+        QCOMPARE(::sched_getscheduler(pid), SCHED_BATCH);
+        auto serveUntil = [&](const char* url, int policy) {
+            QElapsedTimer t;
+            t.start();
+            while (::sched_getscheduler(pid) != policy && t.elapsed() < 15000)
+                if (fetch(f.port, url).status != 200)
+                    return false;
+            return ::sched_getscheduler(pid) == policy;
+        };
+        QVERIFY(serveUntil("/app/x?sleep=20", SCHED_OTHER));
+        auto moved = f.events("pool.scheduling");
+        QCOMPARE(moved.size(), size_t(1));
+        QVERIFY2(moved.back().message.find("mostly wait") != std::string::npos, moved.back().message.c_str());
+        QVERIFY(serveUntil("/app/x?spin=20", SCHED_BATCH));
+        moved = f.events("pool.scheduling");
+        QCOMPARE(moved.size(), size_t(2));
+        QVERIFY2(moved.back().message.find("compute") != std::string::npos, moved.back().message.c_str());
+        // The same process throughout: the policy changes in place, no instance is replaced.
+        QCOMPARE(fetch(f.port, "/app/x?count").body.split(' ').first(), a.body.split(' ').first());
     }
 
     void tcpProtocol()

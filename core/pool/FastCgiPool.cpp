@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,9 +17,6 @@ struct FastCgiPool::Windows {
 };
 
 namespace {
-// schedulingPolicy="Auto": below this share of their serving time on the CPU the instances count
-// as waiting, above the second as computing (measured: see the README's FastCGI pools).
-constexpr double kWaitingShare = 0.03, kComputingShare = 0.06;
 std::string seconds(std::chrono::milliseconds d) { return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d).count()) + " s"; }
 // "4 s", "0.5 s": a back-off's delay as people read it.
 std::string formatSeconds(std::chrono::steady_clock::duration d)
@@ -500,6 +496,26 @@ void FastCgiPool::crash(const InstancePtr& in, const std::string& what)
     publish();
 }
 
+// An administrator's start after a stop (rapid-fail protection's, or one asked for): the
+// failure windows start again empty.
+void FastCgiPool::restart()
+{
+    asio::post(strand_, [self = shared_from_this()] {
+        if (self->running_)
+            return;
+        self->running_ = true;
+        self->stoppedReason_.clear();
+        self->windows_->app.reset();
+        self->windows_->pool.reset();
+        self->failedStarts_ = 0; // an administrator's start: at once
+        self->retryAt_ = {};
+        self->events_->add(log::Severity::Info, self->describe(), "pool.started", "pool " + self->settings_.poolName + " started again");
+        if (self->settings_.alwaysRunning)
+            self->startInstances(self->limit_);
+        self->publish();
+    });
+}
+
 // ---------------------------------------------------------------- one request on an instance
 
 void FastCgiPool::assign(const InstancePtr& in, const ExchangePtr& ex)
@@ -671,104 +687,8 @@ void FastCgiPool::failExchange(const InstancePtr& in, int status, const std::str
     publish();
 }
 
-// ---------------------------------------------------------------- the pool as a whole
 
-void FastCgiPool::stop(const std::string& why)
-{
-    asio::dispatch(strand_, [self = shared_from_this(), why] {
-        if (!self->running_)
-            return;
-        self->running_ = false;
-        self->stoppedReason_ = why;
-        for (auto& ex : std::exchange(self->queue_, {}))
-            ex->fail(503, "the application pool is stopped: " + why, {{"Retry-After", "60"}});
-        for (auto& in : std::vector<InstancePtr>(self->instances_))
-            self->retire(in, "pool stopped");
-        self->events_->add(log::Severity::Warning, self->describe(), "pool.stopped", "pool " + self->settings_.poolName + " stopped: " + why);
-        self->publish();
-    });
-}
-
-void FastCgiPool::restart()
-{
-    asio::post(strand_, [self = shared_from_this()] {
-        if (self->running_)
-            return;
-        self->running_ = true;
-        self->stoppedReason_.clear();
-        self->windows_->app.reset();
-        self->windows_->pool.reset();
-        self->failedStarts_ = 0; // an administrator's start: at once
-        self->retryAt_ = {};
-        self->events_->add(log::Severity::Info, self->describe(), "pool.started", "pool " + self->settings_.poolName + " started again");
-        if (self->settings_.alwaysRunning)
-            self->startInstances(self->limit_);
-        self->publish();
-    });
-}
-
-void FastCgiPool::recycle(const std::string& why)
-{
-    asio::post(strand_, [self = shared_from_this(), why] {
-        ++self->counters_.recycles;
-        self->maintenance_->restarted(Clock::now());
-        if (self->settings_.logEventOnRecycle)
-            self->events_->add(log::Severity::Info, self->describe(), "pool.recycled", "pool " + self->settings_.poolName + " recycled: " + why);
-        // Overlapped: busy instances finish their request and stop; new requests start new ones.
-        for (auto& in : std::vector<InstancePtr>(self->instances_))
-            self->retire(in, "recycled: " + why);
-        if (self->settings_.alwaysRunning && self->running_)
-            self->startInstances(self->limit_);
-        self->dispatch();
-        self->publish();
-    });
-}
-
-bool FastCgiPool::recycleInstance(int pid, const std::string& why)
-{
-    {
-        std::lock_guard lock(metricsMutex_); // the published list: no waiting on the strand
-        if (std::none_of(metrics_.instances.begin(), metrics_.instances.end(), [pid](const InstanceMetrics& i) {
-                return i.pid == pid && i.state != InstanceState::Stopping && i.state != InstanceState::Exited;
-            }))
-            return false;
-    }
-    asio::post(strand_, [self = shared_from_this(), pid, why] {
-        for (auto& in : std::vector<InstancePtr>(self->instances_)) {
-            if (in->pid() != pid || in->state() == InstanceState::Stopping || in->state() == InstanceState::Exited)
-                continue;
-            ++self->counters_.recycles;
-            self->events_->add(log::Severity::Info, self->describe(), "instance.recycled", in->name() + " recycled: " + why);
-            self->retire(in, "recycled: " + why);
-            if (self->settings_.alwaysRunning && self->running_)
-                self->spawnInstance(); // keep the configured number running
-        }
-        self->dispatch();
-        self->publish();
-    });
-    return true;
-}
-
-void FastCgiPool::retire(const std::string& why)
-{
-    asio::post(strand_, [self = shared_from_this(), why] {
-        self->retired_ = true;
-        self->events_->add(log::Severity::Info, self->describe(), "pool.retired",
-                           "pool " + self->settings_.poolName + " (" + self->counters_.application + ") replaced: " + why);
-        for (auto& in : std::vector<InstancePtr>(self->instances_))
-            if (in->serving() || self->queue_.empty())
-                self->retire(in, "replaced: " + why);
-        self->publish();
-    });
-}
-
-bool FastCgiPool::drained() const
-{
-    std::lock_guard lock(metricsMutex_);
-    return metrics_.starting + metrics_.idle + metrics_.busy + metrics_.draining == 0 && metrics_.queued == 0 && metrics_.instances.empty();
-}
-
-// ---------------------------------------------------------------- upkeep and figures
+// ---------------------------------------------------------------- upkeep (once a second)
 
 void FastCgiPool::tick()
 {
@@ -816,111 +736,6 @@ void FastCgiPool::tick()
         self->publish();
         self->tick();
     });
-}
-
-void FastCgiPool::sampleSlowFigures()
-{
-    // Once a second, not per request: sorting the latencies and reading /proc cost far more than
-    // a FastCGI request (measured: publishing them per request cut fcgi-hello from 22k to 8k req/s).
-    quantiles_ = latencies_.quantiles(Clock::now());
-    procFigures_.clear();
-    for (auto& in : instances_)
-        if (in->state() != InstanceState::Exited)
-            if (auto f = process::readProcFigures(in->pid()))
-                procFigures_[in->pid()] = *f;
-    if (settings_.scheduling == FastCgiSettings::Scheduling::Auto)
-        chooseScheduling(Clock::now());
-}
-
-// schedulingPolicy="Auto". Under SCHED_BATCH an instance woken by a request does not preempt the
-// engine's event loop: the loop finishes its round first (fcgi-hello +16 %, php-hello +18 %), but
-// the instance starts tens of microseconds later, which only costs where the application mostly
-// waits (fcgi-sleep5 -1.4 %). So: the share of their serving time that the instances spent on the
-// CPU over the last second decides, with a gap between the two thresholds against flapping.
-void FastCgiPool::chooseScheduling(Clock::time_point now)
-{
-    double serving = 0, cpu = 0;
-    for (auto& in : instances_) {
-        auto f = procFigures_.find(in->pid());
-        if (f == procFigures_.end())
-            continue;
-        double s = std::chrono::duration<double>(in->servingTime + (in->serving() ? now - in->servingSince : Clock::duration{})).count();
-        if (in->sampledCpu >= 0) {
-            serving += s - in->sampledServing;
-            cpu += f->second.cpuSeconds - in->sampledCpu;
-        }
-        in->sampledServing = s;
-        in->sampledCpu = f->second.cpuSeconds;
-    }
-    if (serving < 0.5) // too little served to tell (the CPU time counts in 10 ms ticks)
-        return;
-    double share = cpu / serving;
-    bool batch = batch_ ? share >= kWaitingShare : share > kComputingShare;
-    if (batch == batch_)
-        return;
-    batch_ = batch;
-    sched_param none{};
-    for (auto& in : instances_)
-        if (in->state() != InstanceState::Exited && in->pid() > 0 && ::sched_setscheduler(in->pid(), batch ? SCHED_BATCH : SCHED_OTHER, &none) == 0)
-            in->batch = batch;
-    char pct[16];
-    std::snprintf(pct, sizeof pct, "%.1f %%", share * 100);
-    events_->add(log::Severity::Info, describe(), "pool.scheduling",
-                 batch ? std::string("the instances compute (on the CPU for ") + pct +
-                             " of their serving time): they run under SCHED_BATCH, so that a request does not preempt the event loop"
-                       : std::string("the instances mostly wait (on the CPU for ") + pct +
-                             " of their serving time): they run under the kernel's default policy, so that they start at once when woken");
-}
-
-void FastCgiPool::publish()
-{
-    // Twice per request: the published copy is written in place, its strings and its instance
-    // list keeping their storage (a fresh copy, an allocation per string and instance, cost 10 %
-    // of fcgi-hello's throughput).
-    auto now = Clock::now();
-    std::lock_guard lock(metricsMutex_);
-    PoolMetrics& m = metrics_;
-    std::vector<InstanceMetrics> list = std::move(m.instances);
-    m = counters_; // (counters_ has no instances)
-    m.running = running_;
-    m.stoppedReason = stoppedReason_;
-    m.maxInstances = limit_;
-    m.queued = static_cast<int>(queue_.size());
-    m.requestsPerSecond = perSecond_;
-    m.maxInstancesReached = reachedMax_;
-    m.failedStarts = failedStarts_;
-    m.latencyRequests = quantiles_.requests;
-    m.p50Ms = quantiles_.p50;
-    m.p90Ms = quantiles_.p90;
-    m.p99Ms = quantiles_.p99;
-    m.starting = inState_[int(InstanceState::Starting)];
-    m.idle = inState_[int(InstanceState::Idle)] + inState_[int(InstanceState::Pinging)];
-    m.busy = inState_[int(InstanceState::Busy)];
-    m.draining = inState_[int(InstanceState::Draining)];
-    m.retryInSeconds = running_ && retryAt_ > now ? std::chrono::duration<double>(retryAt_ - now).count() : 0;
-    list.resize(instances_.size());
-    for (size_t i = 0; i < instances_.size(); ++i) {
-        const Instance& in = *instances_[i];
-        InstanceMetrics& im = list[i];
-        im.pid = in.pid();
-        im.state = in.state();
-        im.requests = in.requests;
-        im.uptimeSeconds = std::chrono::duration<double>(now - in.startedAt).count();
-        if (in.exchange)
-            im.currentUrl = in.exchange->job.url;
-        else
-            im.currentUrl.clear();
-        auto it = procFigures_.find(im.pid);
-        im.rssBytes = it != procFigures_.end() ? it->second.rssBytes : 0;
-        im.cpuSeconds = it != procFigures_.end() ? it->second.cpuSeconds : 0;
-    }
-    m.instances = std::move(list);
-}
-
-PoolMetrics FastCgiPool::metrics() const
-{
-    std::lock_guard lock(metricsMutex_);
-    return metrics_;
 }
 
 } // namespace lido::pool

@@ -3,8 +3,9 @@
 // the request queue, dispatches to idle instances within the limit (maxInstances, auto-tuned
 // when 0), and runs each instance's life: start, ping, serve, drain, stop, exit, with rapid-fail
 // protection that says why. Its parts: Instance (a process and its kept connection), FcgiExchange
-// (one request's bytes), Maintenance (the 1-second upkeep). All its state lives on one strand;
-// requests arrive from any connection thread.
+// (one request's bytes), Maintenance (the 1-second upkeep). FastCgiPool.cpp holds the requests
+// and the instances' lives, PoolControl.cpp the pool as a whole (stop, restart, recycle) and its
+// figures. All its state lives on one strand; requests arrive from any connection thread.
 #include "log/EventLog.h"
 #include "pool/Latency.h"
 #include "pool/PoolMetrics.h"

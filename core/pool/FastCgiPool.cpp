@@ -220,14 +220,13 @@ void FastCgiPool::setState(const InstancePtr& in, InstanceState s, const std::st
 void FastCgiPool::spawnInstance()
 {
     auto in = std::make_shared<Instance>(strand_, nextInstanceId_++);
-    in->batch = batch_;
     ++inState_[static_cast<int>(in->state())];
     instances_.push_back(in);
     std::string err = settings_.identityError.empty() ? std::string() : "could not be started: " + settings_.identityError; // never as root instead
     if (err.empty()) {
         std::string socket = settings_.runtimeDirectory + "/" + settings_.poolName + "-" + std::to_string(::getpid()) + "-" +
                              std::to_string(reinterpret_cast<uintptr_t>(this) & 0xffff) + "-" + std::to_string(in->id()) + ".sock";
-        err = in->spawn(settings_, socket);
+        err = in->spawn(settings_, socket, batch_);
     }
     if (!err.empty()) {
         setState(in, InstanceState::Exited, "could not be started");

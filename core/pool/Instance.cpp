@@ -47,7 +47,7 @@ void Instance::removeSocketFile()
     unixSocket_ = false;
 }
 
-std::string Instance::spawn(const FastCgiSettings& s, const std::string& socketPath)
+std::string Instance::spawn(const FastCgiSettings& s, const std::string& socketPath, bool batch)
 {
     int listenFd = -1;
     if (s.tcp) {

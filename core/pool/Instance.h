@@ -50,8 +50,8 @@ public:
     std::string name() const; // "instance 3 (pid 1234)"
 
     // Opens the listening socket (a Unix socket in the runtime directory, or 127.0.0.1 with tcp)
-    // and starts the program with it as fd 0. An error sentence, or empty.
-    std::string spawn(const FastCgiSettings& s, const std::string& socketPath);
+    // and starts the program with it as fd 0, under SCHED_BATCH if batch. An error sentence, or empty.
+    std::string spawn(const FastCgiSettings& s, const std::string& socketPath, bool batch);
     void removeSocketFile();
 
     // --- the kept connection
@@ -71,7 +71,6 @@ public:
     uint64_t requests = 0;
     Clock::time_point startedAt = Clock::now(), lastActive = Clock::now(), lastPing = Clock::now();
     std::string stopReason;
-    bool batch = false; // runs (or is to start) under SCHED_BATCH
     // Time spent serving requests (kept by the pool's setState), and what the last once-a-second
     // sample saw of it and of the process's CPU time (-1: not sampled yet).
     Clock::duration servingTime{};

@@ -141,8 +141,8 @@ void FastCgiPool::chooseScheduling(Clock::time_point now)
     batch_ = batch;
     sched_param none{};
     for (auto& in : instances_)
-        if (in->state() != InstanceState::Exited && in->pid() > 0 && ::sched_setscheduler(in->pid(), batch ? SCHED_BATCH : SCHED_OTHER, &none) == 0)
-            in->batch = batch;
+        if (in->state() != InstanceState::Exited && in->pid() > 0)
+            ::sched_setscheduler(in->pid(), batch ? SCHED_BATCH : SCHED_OTHER, &none); // (one that exits meanwhile: ESRCH)
     char pct[16];
     std::snprintf(pct, sizeof pct, "%.1f %%", share * 100);
     events_->add(log::Severity::Info, describe(), "pool.scheduling",

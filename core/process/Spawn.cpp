@@ -129,9 +129,8 @@ struct ChildPlan {
     setLimit(RLIMIT_NOFILE, o.limits.openFiles);
     setLimit(RLIMIT_NPROC, o.limits.processes);
     if (o.batchScheduling) {
-        // The system call itself, as for the identity below; SCHED_BATCH needs no privilege.
-        sched_param none{};
-        ::syscall(SYS_sched_setscheduler, 0, SCHED_BATCH, &none);
+        sched_param none{}; // (SCHED_BATCH needs no privilege)
+        ::sched_setscheduler(0, SCHED_BATCH, &none);
     }
     if (plan->switchUser) {
         // The system calls themselves: glibc's wrappers would ask every thread of the engine to

@@ -16,9 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-// After vfork the parent reads nothing the child could have changed (the child only runs
-// runChild on a prepared plan), so GCC's clobber warning for the parameters is moot here.
-#pragma GCC diagnostic ignored "-Wclobbered"
+// glibc's clone under its exported name: a sanitizer that intercepts clone() treats it as a
+// fork and would reset the engine's own state from the child, which shares its memory.
+extern "C" int __clone(int (*fn)(void*), void* stack, int flags, void* arg, ...);
 
 namespace lido::process {
 
@@ -49,22 +49,7 @@ Result<Identity> resolveIdentity(const std::string& user)
 
 namespace {
 
-void setLimit(int resource, uint64_t value)
-{
-    if (value == 0)
-        return;
-    rlimit rl{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
-    ::setrlimit(resource, &rl);
-}
-
-[[noreturn]] void childFail(int errorPipe, int err, int step)
-{
-    int msg[2] = {err, step};
-    (void)!::write(errorPipe, msg, sizeof msg);
-    ::_exit(127);
-}
-
-enum Step { StepDup, StepLimits, StepGroups, StepGid, StepUid, StepChdir, StepExec };
+enum Step { StepNone = -1, StepDup, StepLimits, StepGroups, StepGid, StepUid, StepChdir, StepExec };
 
 // One /dev/null for every program started without a stdin, stdout or stderr of its own.
 int devNull()
@@ -86,88 +71,113 @@ const char* stepName(int step)
     }
 }
 
-} // namespace
-
-namespace {
-
-// Everything the child needs, prepared before vfork: after it only async-signal-safe calls.
+// Everything the child needs, prepared before the clone as plain values: the child shares the
+// engine's memory until it execs, so it reads only this and makes bare system calls (no libc
+// wrapper, no sanitizer interceptor touches the engine's state from it). A step that fails is
+// written here, where the parent reads it once the clone returns: no pipe per program.
 struct ChildPlan {
-    const SpawnOptions* options;
+    const char* program;
     char** argv;
     char** envp;
+    const char* workingDirectory; // nullptr = unchanged
+    uint64_t limits[4];            // RLIMIT_AS, _CPU, _NOFILE, _NPROC; 0 = unchanged
+    bool batchScheduling;
     bool switchUser;
+    uid_t uid;
+    gid_t gid;
+    const gid_t* groups;
+    size_t groupCount;
     int fds[3];
-    int errorPipe;
     pid_t parent;
+    volatile int failedErrno = 0;
+    volatile int failedStep = StepNone;
 };
 
-// Not inlined: the child runs on the parent's stack (vfork), so its locals must live in a frame of
-// their own below spawn's, never in spawn's frame that the parent reads again after vfork.
-[[noreturn]] __attribute__((noinline)) void runChild(const ChildPlan* plan)
+#define LIDO_CHILD_CODE __attribute__((noinline, no_sanitize("address", "thread", "undefined")))
+
+// The bare call: -errno on failure, never errno (which is the engine thread's own).
+LIDO_CHILD_CODE long sys(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0)
 {
-    const SpawnOptions& o = *plan->options;
-    // Default signal dispositions (the engine ignores SIGPIPE), own process group.
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int s = 1; s < NSIG; ++s)
-        ::sigaction(s, &dfl, nullptr);
-    ::setpgid(0, 0);
-    // dup2 onto 0..2; the originals may sit in 0..2 themselves, so move those up first.
+    long r = ::syscall(n, a, b, c, d, e);
+    return r == -1 ? -errno : r;
+}
+
+[[noreturn]] LIDO_CHILD_CODE void childFail(ChildPlan* plan, long negErr, int step)
+{
+    plan->failedErrno = static_cast<int>(-negErr);
+    plan->failedStep = step;
+    for (;;)
+        ::syscall(SYS_exit_group, 127);
+}
+
+// The child's whole life before exec, on a stack of its own inside the parent's frame (the parent
+// waits, CLONE_VFORK).
+LIDO_CHILD_CODE int runChild(void* arg)
+{
+    auto* plan = static_cast<ChildPlan*>(arg);
+    // Default signal dispositions (the engine ignores SIGPIPE), own process group. The kernel's
+    // sigaction with every field zero is SIG_DFL, no flags, an empty mask on every architecture.
+    const unsigned long dfl[4] = {0, 0, 0, 0};
+    for (long s = 1; s < 65; ++s)
+        if (s != SIGKILL && s != SIGSTOP)
+            sys(SYS_rt_sigaction, s, reinterpret_cast<long>(dfl), 0, 8);
+    sys(SYS_setpgid, 0, 0);
+    // onto 0..2; the originals may sit in 0..2 themselves, so move those up first.
     int fds[3] = {plan->fds[0], plan->fds[1], plan->fds[2]};
     for (int i = 0; i < 3; ++i)
         if (fds[i] >= 0 && fds[i] < 3) {
-            int moved = ::fcntl(fds[i], F_DUPFD, 3);
+            long moved = sys(SYS_fcntl, fds[i], F_DUPFD, 3);
             if (moved < 0)
-                childFail(plan->errorPipe, errno, StepDup);
-            fds[i] = moved;
+                childFail(plan, moved, StepDup);
+            fds[i] = static_cast<int>(moved);
         }
     for (int i = 0; i < 3; ++i)
-        if (::dup2(fds[i], i) < 0)
-            childFail(plan->errorPipe, errno, StepDup);
-    setLimit(RLIMIT_AS, o.limits.addressSpaceBytes);
-    setLimit(RLIMIT_CPU, o.limits.cpuSeconds);
-    setLimit(RLIMIT_NOFILE, o.limits.openFiles);
-    setLimit(RLIMIT_NPROC, o.limits.processes);
-    if (o.batchScheduling) {
+        if (long r = sys(SYS_dup3, fds[i], i, 0); r < 0)
+            childFail(plan, r, StepDup);
+    const int resources[4] = {RLIMIT_AS, RLIMIT_CPU, RLIMIT_NOFILE, RLIMIT_NPROC};
+    for (int i = 0; i < 4; ++i)
+        if (plan->limits[i] != 0) {
+            rlimit rl{static_cast<rlim_t>(plan->limits[i]), static_cast<rlim_t>(plan->limits[i])};
+            sys(SYS_prlimit64, 0, resources[i], reinterpret_cast<long>(&rl), 0);
+        }
+    if (plan->batchScheduling) {
         sched_param none{}; // (SCHED_BATCH needs no privilege)
-        ::sched_setscheduler(0, SCHED_BATCH, &none);
+        sys(SYS_sched_setscheduler, 0, SCHED_BATCH, reinterpret_cast<long>(&none));
     }
     if (plan->switchUser) {
         // The system calls themselves: glibc's wrappers would ask every thread of the engine to
         // change too (its setxid broadcast), and this child is one task of its own.
-        if (::syscall(SYS_setgroups, o.identity->groups.size(), o.identity->groups.data()) != 0)
-            childFail(plan->errorPipe, errno, StepGroups);
-        if (::syscall(SYS_setresgid, o.identity->gid, o.identity->gid, o.identity->gid) != 0)
-            childFail(plan->errorPipe, errno, StepGid);
-        if (::syscall(SYS_setresuid, o.identity->uid, o.identity->uid, o.identity->uid) != 0)
-            childFail(plan->errorPipe, errno, StepUid);
+        if (long r = sys(SYS_setgroups, static_cast<long>(plan->groupCount), reinterpret_cast<long>(plan->groups)); r < 0)
+            childFail(plan, r, StepGroups);
+        if (long r = sys(SYS_setresgid, plan->gid, plan->gid, plan->gid); r < 0)
+            childFail(plan, r, StepGid);
+        if (long r = sys(SYS_setresuid, plan->uid, plan->uid, plan->uid); r < 0)
+            childFail(plan, r, StepUid);
     }
     // No capability of the engine's reaches the program: the ambient set is what would survive
     // execve for a non-root user (a service with AmbientCapabilities=).
-    ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-    if (::geteuid() != 0) {
+    sys(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    if (sys(SYS_geteuid) != 0) {
         // And none left to inherit through a program's file capabilities (the inheritable set).
         __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
         __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3]{};
-        ::syscall(SYS_capset, &header, none);
+        sys(SYS_capset, reinterpret_cast<long>(&header), reinterpret_cast<long>(none));
     }
     // After the identity switch: changing credentials clears the parent-death signal (measured:
     // a www-data CGI program outlived a SIGKILLed lidod when this came first).
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != plan->parent)
-        ::_exit(127); // the engine died before the signal was armed
-    if (!o.workingDirectory.empty() && ::chdir(o.workingDirectory.c_str()) != 0)
-        childFail(plan->errorPipe, errno, StepChdir);
+    sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+    if (sys(SYS_getppid) != plan->parent)
+        for (;;)
+            ::syscall(SYS_exit_group, 127); // the engine died before the signal was armed
+    if (plan->workingDirectory)
+        if (long r = sys(SYS_chdir, reinterpret_cast<long>(plan->workingDirectory)); r < 0)
+            childFail(plan, r, StepChdir);
     // Close every other descriptor (sockets of other clients, pipes of other children).
-    int keep = plan->errorPipe;
-    if (keep > 3)
-        ::syscall(SYS_close_range, 3u, static_cast<unsigned>(keep - 1), 0u);
-    ::syscall(SYS_close_range, static_cast<unsigned>(keep + 1), ~0u, 0u);
-    sigset_t none;
-    sigemptyset(&none);
-    pthread_sigmask(SIG_SETMASK, &none, nullptr);
-    ::execve(o.program.c_str(), plan->argv, plan->envp);
-    childFail(plan->errorPipe, errno, StepExec);
+    sys(SYS_close_range, 3, ~0u, 0);
+    const unsigned long none = 0;
+    sys(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&none), 0, 8);
+    long r = sys(SYS_execve, reinterpret_cast<long>(plan->program), reinterpret_cast<long>(plan->argv), reinterpret_cast<long>(plan->envp));
+    childFail(plan, r, StepExec);
 }
 
 } // namespace
@@ -182,49 +192,47 @@ std::optional<Spawned> spawn(const SpawnOptions& o, SpawnError* error)
         envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
 
-    int errorPipe[2];
-    if (::pipe2(errorPipe, O_CLOEXEC) != 0) {
-        if (error)
-            *error = SpawnError{errno, std::string("pipe: ") + std::strerror(errno)};
-        return std::nullopt;
-    }
     int devnull = devNull();
-    ChildPlan plan{&o, argv.data(), envp.data(), o.identity.has_value() && util::canSwitchIdentity(),
+    bool switchUser = o.identity.has_value() && util::canSwitchIdentity();
+    ChildPlan plan{o.program.c_str(),
+                   argv.data(),
+                   envp.data(),
+                   o.workingDirectory.empty() ? nullptr : o.workingDirectory.c_str(),
+                   {o.limits.addressSpaceBytes, o.limits.cpuSeconds, o.limits.openFiles, o.limits.processes},
+                   o.batchScheduling,
+                   switchUser,
+                   switchUser ? o.identity->uid : 0,
+                   switchUser ? o.identity->gid : 0,
+                   switchUser ? o.identity->groups.data() : nullptr,
+                   switchUser ? o.identity->groups.size() : 0,
                    {o.stdinFd >= 0 ? o.stdinFd : devnull, o.stdoutFd >= 0 ? o.stdoutFd : devnull, o.stderrFd >= 0 ? o.stderrFd : devnull},
-                   errorPipe[1], ::getpid()};
+                   ::getpid()};
 
+    // The child runs on this stack until it execs; the parent waits for that (CLONE_VFORK), as
+    // glibc's posix_spawn does. CLONE_PIDFD hands back the descriptor that tells of the exit.
+    alignas(64) char childStack[32 * 1024];
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); // no handler may run in the child before exec
-    pid_t pid = ::vfork();
-    if (pid == 0)
-        runChild(&plan);
+    int pidfd = -1;
+    pid_t pid = ::__clone(runChild, childStack + sizeof childStack, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &plan, &pidfd);
     int forkErrno = errno;
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    ::close(errorPipe[1]);
     if (pid < 0) {
-        ::close(errorPipe[0]);
         if (error)
             *error = SpawnError{forkErrno, std::string("fork: ") + std::strerror(forkErrno)};
         return std::nullopt;
     }
-    // vfork returns once the child has exec'd or exited: the pipe holds the child's errno or EOF.
-    int msg[2] = {0, 0};
-    ssize_t n = ::read(errorPipe[0], msg, sizeof msg);
-    ::close(errorPipe[0]);
-    if (n == sizeof msg) {
+    if (plan.failedStep != StepNone) {
         int status = 0;
         ::waitpid(pid, &status, 0);
+        ::close(pidfd);
+        int err = plan.failedErrno;
         if (error)
-            *error = SpawnError{msg[0], std::string(stepName(msg[1])) + " " + o.program + ": " + std::strerror(msg[0])};
+            *error = SpawnError{err, std::string(stepName(plan.failedStep)) + " " + o.program + ": " + std::strerror(err)};
         return std::nullopt;
     }
-    Spawned s;
-    s.pid = pid;
-    s.pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-    if (s.pidfd >= 0)
-        ::fcntl(s.pidfd, F_SETFD, FD_CLOEXEC);
-    return s;
+    return Spawned{pid, pidfd}; // (a pidfd is close-on-exec always)
 }
 
 int reap(pid_t pid)

@@ -1,7 +1,8 @@
 #pragma once
-// Starting programs robustly: vfork + exec with identity (setgroups/setresgid/setresuid),
-// rlimits, working directory, its own process group, PR_SET_PDEATHSIG, and a pidfd for reaping
-// in the event loop (no SIGCHLD handler, no races). Exec failures come back as errno values.
+// Starting programs robustly: clone (CLONE_VM | CLONE_VFORK, as posix_spawn does) + exec, with
+// identity (setgroups/setresgid/setresuid), rlimits, working directory, its own process group,
+// PR_SET_PDEATHSIG, and a pidfd (CLONE_PIDFD) for reaping in the event loop (no SIGCHLD handler,
+// no races). Failures before the exec come back as errno values and the step that failed.
 #include "util/Result.h"
 
 #include <cstdint>

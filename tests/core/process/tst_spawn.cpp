@@ -80,6 +80,28 @@ private slots:
         QCOMPARE(run(o).out, std::string("77\n9\n"));
     }
 
+    // What the engine has does not reach the program: not its ignored SIGPIPE (a CGI program
+    // piped into `head` must die of it), not its blocked signals, not a descriptor it forgot to
+    // mark close-on-exec, and the program leads a process group of its own.
+    void theProgramStartsClean()
+    {
+        struct sigaction ignore {}, before {};
+        ignore.sa_handler = SIG_IGN;
+        ::sigaction(SIGPIPE, &ignore, &before);
+        sigset_t usr1, old;
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        pthread_sigmask(SIG_BLOCK, &usr1, &old);
+        int stray = ::open("/dev/null", O_RDONLY); // no O_CLOEXEC
+        Ran r = run(shell("grep -E '^Sig(Ign|Blk):' /proc/self/status; ls /proc/$$/fd | sort -n | tr '\\n' ' '; "
+                          "echo; [ \"$(ps -o pgid= -p $$ | tr -d ' ')\" = \"$$\" ] && echo leader"));
+        ::close(stray);
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        ::sigaction(SIGPIPE, &before, nullptr);
+        QVERIFY2(stray > 2, "the test's stray descriptor");
+        QCOMPARE(QString::fromStdString(r.out), QString("SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n0 1 2 \nleader\n"));
+    }
+
     void identitySwitch()
     {
         if (::geteuid() != 0)

@@ -17,8 +17,9 @@
 #include <unistd.h>
 
 // glibc's clone under its exported name: a sanitizer that intercepts clone() treats it as a
-// fork and would reset the engine's own state from the child, which shares its memory.
-extern "C" int __clone(int (*fn)(void*), void* stack, int flags, void* arg, ...);
+// fork and would reset the engine's own state from the child, which shares its memory. (Weak: a
+// C library without the name gets clone() itself.)
+extern "C" int __clone(int (*fn)(void*), void* stack, int flags, void* arg, ...) __attribute__((weak));
 
 namespace lido::process {
 
@@ -215,7 +216,8 @@ std::optional<Spawned> spawn(const SpawnOptions& o, SpawnError* error)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); // no handler may run in the child before exec
     int pidfd = -1;
-    pid_t pid = ::__clone(runChild, childStack + sizeof childStack, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &plan, &pidfd);
+    auto* cloneCall = &__clone != nullptr ? &__clone : &::clone;
+    pid_t pid = cloneCall(runChild, childStack + sizeof childStack, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &plan, &pidfd);
     int forkErrno = errno;
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (pid < 0) {

@@ -2,7 +2,9 @@
 
 #include "util/Fd.h"
 
+#include <atomic>
 #include <cerrno>
+#include <deque>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <string_view>
@@ -97,6 +99,76 @@ Opened walk(int dir, std::string_view path, int flags, int& links, const std::st
     return Opened{-1, ENOENT, {}};
 }
 
+// What openat2's RESOLVE_BENEATH does, for kernels without it (before 5.6, gVisor, valgrind, a
+// seccomp profile that refuses it): one component at a time from descriptors already open, each
+// with O_NOFOLLOW; a relative link's target is walked on in its place, and an absolute link or a
+// ".." above the folder is EXDEV, as the kernel reports it. ".." goes back to the descriptor the
+// walk came through, so a folder moved meanwhile does not lead out.
+Opened walkBeneath(int rootFd, std::string_view path, int flags)
+{
+    std::vector<Fd> dirs;
+    dirs.emplace_back(::fcntl(rootFd, F_DUPFD_CLOEXEC, 0));
+    if (dirs.back().get() < 0)
+        return Opened{-1, errno, {}};
+    std::deque<std::string> todo;
+    for (auto c : components(path))
+        todo.emplace_back(c);
+    int links = 0;
+    auto here = [&] {
+        int fd = ::openat(dirs.back().get(), ".", flags | O_CLOEXEC);
+        return Opened{fd, fd < 0 ? errno : 0, {}};
+    };
+    if (todo.empty())
+        return here();
+    while (!todo.empty()) {
+        std::string name = std::move(todo.front());
+        todo.pop_front();
+        if (name == "..") {
+            if (dirs.size() == 1)
+                return Opened{-1, EXDEV, {}};
+            dirs.pop_back();
+            if (todo.empty())
+                return here();
+            continue;
+        }
+        Fd self(::openat(dirs.back().get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+        if (self.get() < 0)
+            return Opened{-1, errno, {}};
+        struct stat st {};
+        if (::fstat(self.get(), &st) != 0)
+            return Opened{-1, errno, {}};
+        if (S_ISLNK(st.st_mode)) {
+            if (++links > kMaxLinks)
+                return Opened{-1, ELOOP, {}};
+            char buf[4096];
+            ssize_t n = ::readlinkat(self.get(), "", buf, sizeof buf);
+            if (n <= 0 || n == static_cast<ssize_t>(sizeof buf))
+                return Opened{-1, n < 0 ? errno : n == 0 ? ENOENT : ENAMETOOLONG, {}};
+            std::string_view target(buf, static_cast<size_t>(n));
+            if (target.front() == '/')
+                return Opened{-1, EXDEV, {}};
+            auto parts = components(target);
+            for (auto it = parts.rbegin(); it != parts.rend(); ++it)
+                todo.emplace_front(*it);
+            if (todo.empty())
+                return here();
+            continue;
+        }
+        if (todo.empty()) {
+            // Opened again by name with the caller's flags: O_NOFOLLOW makes a link put there meanwhile fail.
+            int fd = ::openat(dirs.back().get(), name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC);
+            return Opened{fd, fd < 0 ? errno : 0, {}};
+        }
+        if (!S_ISDIR(st.st_mode))
+            return Opened{-1, ENOTDIR, {}};
+        dirs.push_back(std::move(self));
+    }
+    return here();
+}
+
+// Whether the kernel has openat2 (it is asked until it answers ENOSYS once).
+std::atomic<bool> kernelBeneath{true};
+
 } // namespace
 
 Opened openBeneath(int rootFd, const std::string& relative, SymlinkPolicy policy, int flags)
@@ -109,10 +181,22 @@ Opened openBeneath(int rootFd, const std::string& relative, SymlinkPolicy policy
     open_how how{};
     how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-    int fd = static_cast<int>(::syscall(SYS_openat2, rootFd, rel, &how, sizeof how));
+    int fd = -1, err = ENOSYS;
+    if (kernelBeneath.load(std::memory_order_relaxed)) {
+        fd = static_cast<int>(::syscall(SYS_openat2, rootFd, rel, &how, sizeof how));
+        err = fd < 0 ? errno : 0;
+        if (err == ENOSYS)
+            kernelBeneath.store(false, std::memory_order_relaxed);
+    }
+    // EPERM as well: Docker's seccomp profile refused openat2 with it before 20.10 (a real EPERM
+    // comes back from the walk too).
+    if (err == ENOSYS || err == EPERM) {
+        Opened walked = walkBeneath(rootFd, relative, flags);
+        fd = walked.fd;
+        err = walked.error;
+    }
     if (fd >= 0)
         return Opened{fd, 0, {}};
-    int err = errno;
     if (err != EXDEV && err != ELOOP)
         return Opened{-1, err, {}};
     if (policy == SymlinkPolicy::Never)

@@ -2,9 +2,37 @@
 // that links can belong to an unprivileged user): packaged applications' links out of their
 // folder work, links planted by another user to files they do not own are refused with the
 // reason on the detailed page and in the event log, for static files and for scripts alike.
+// Run a second time with LIDO_TEST_WITHOUT_OPENAT2 set: a seccomp filter makes the kernel answer
+// openat2 with ENOSYS, as a kernel before 5.6 does, and the same answers must come.
 #include "EngineSupport.h"
 
+#include <cstddef>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
 #include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+namespace {
+
+bool withoutOpenat2() { return qEnvironmentVariableIsSet("LIDO_TEST_WITHOUT_OPENAT2"); }
+
+void refuseOpenat2()
+{
+    sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog program{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0)
+        qFatal("seccomp: %s", std::strerror(errno));
+}
+
+} // namespace
 
 class tst_Symlinks : public QObject {
     Q_OBJECT
@@ -17,6 +45,12 @@ private slots:
         QVERIFY(pw);
         nobody = pw->pw_uid;
         nogroup = pw->pw_gid;
+        if (withoutOpenat2()) {
+            open_how how{};
+            how.flags = O_PATH;
+            QCOMPARE(::syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof how), -1L);
+            QCOMPARE(errno, ENOSYS);
+        }
     }
 
     void init()
@@ -25,6 +59,7 @@ private slots:
         QDir d(f->s.path());
         d.mkpath("outside/javascript");
         d.mkpath("userdir");
+        d.mkpath("www/docs");
         f->s.write("outside/javascript/jquery.js", "jQuery\n");     // root's, as /usr/share/javascript is
         f->s.write("outside/root-only.txt", "root's secret\n");
         ::chmod(f->s.path("outside/root-only.txt").toUtf8().constData(), 0600);
@@ -43,6 +78,11 @@ private slots:
         QFile::copy(LIDO_TEST_BIN_DIR "/lido-test-cgi", f->s.path("outside/tool.cgi"));
         ::chmod(f->s.path("outside/tool.cgi").toUtf8().constData(), 0755);
         plant(f->s.path("outside/tool.cgi"), "www/cgi-bin/tool.cgi");
+        // Relative links, root's: two that stay in the folder (one through ".."), one that leaves.
+        f->s.write("www/docs/readme.txt", "docs\n");
+        QVERIFY(QFile::link("docs/readme.txt", f->s.path("www/readme.txt")));
+        QVERIFY(QFile::link("../docs/readme.txt", f->s.path("www/docs/again.txt")));
+        QVERIFY(QFile::link("../outside/javascript/jquery.js", f->s.path("www/escape.js")));
         f->values["@APPS@"] = R"(<application path="/never" applicationPool="web"><virtualDirectory path="/" physicalPath="@DIR@/www" symlinks="Never" /></application>)"
                               R"(<application path="/always" applicationPool="web"><virtualDirectory path="/" physicalPath="@DIR@/www" symlinks="Always" /></application>)";
         QVERIFY(f->start());
@@ -97,6 +137,14 @@ private slots:
         QCOMPARE(fetch(f->port, "/planted.txt").status, 403);
     }
 
+    void linksInsideTheFolderAreFollowedEvenUnderNever()
+    {
+        QCOMPARE(fetch(f->port, "/never/readme.txt").body, QByteArray("docs\n"));
+        QCOMPARE(fetch(f->port, "/never/docs/again.txt").body, QByteArray("docs\n"));
+        QCOMPARE(fetch(f->port, "/never/escape.js").status, 403);
+        QCOMPARE(fetch(f->port, "/escape.js").body, QByteArray("jQuery\n")); // root's link to root's file
+    }
+
 private:
     void plant(const QString& target, const QString& link)
     {
@@ -109,5 +157,12 @@ private:
     gid_t nogroup = 0;
 };
 
-QTEST_GUILESS_MAIN(tst_Symlinks)
+int main(int argc, char** argv)
+{
+    if (withoutOpenat2())
+        refuseOpenat2(); // before any thread starts: every thread inherits the filter
+    QCoreApplication app(argc, argv);
+    tst_Symlinks test;
+    return QTest::qExec(&test, argc, argv);
+}
 #include "tst_symlinks.moc"

@@ -2,6 +2,7 @@
 
 #include "util/Privileges.h"
 
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -94,9 +95,16 @@ struct ChildPlan {
     volatile int failedStep = StepNone;
 };
 
+// No sanitizer instrumentation in the child's code (clang would still enter and leave ThreadSanitizer's
+// function frames, on the parent thread's state, for functions that never return).
+#if defined(__clang__)
+#define LIDO_CHILD_CODE __attribute__((noinline, disable_sanitizer_instrumentation))
+#else
 #define LIDO_CHILD_CODE __attribute__((noinline, no_sanitize("address", "thread", "undefined")))
+#endif
 
-// The bare call: -errno on failure, never errno (which is the engine thread's own).
+// The bare call, -errno on failure. (syscall() also sets errno, the parent thread's own: that
+// thread waits until the exec, and reads errno only when no child ran.)
 LIDO_CHILD_CODE long sys(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0)
 {
     long r = ::syscall(n, a, b, c, d, e);
@@ -217,7 +225,15 @@ std::optional<Spawned> spawn(const SpawnOptions& o, SpawnError* error)
     pthread_sigmask(SIG_SETMASK, &all, &old); // no handler may run in the child before exec
     int pidfd = -1;
     auto* cloneCall = &__clone != nullptr ? &__clone : &::clone;
-    pid_t pid = cloneCall(runChild, childStack + sizeof childStack, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &plan, &pidfd);
+    static std::atomic<bool> withPidfd{true}; // gVisor refuses CLONE_PIDFD with EINVAL
+    bool asked = withPidfd.load(std::memory_order_relaxed);
+    int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
+    pid_t pid = cloneCall(runChild, childStack + sizeof childStack, flags | (asked ? CLONE_PIDFD : 0), &plan, &pidfd);
+    if (pid < 0 && errno == EINVAL && asked) {
+        withPidfd.store(false, std::memory_order_relaxed);
+        asked = false;
+        pid = cloneCall(runChild, childStack + sizeof childStack, flags, &plan, &pidfd);
+    }
     int forkErrno = errno;
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (pid < 0) {
@@ -234,6 +250,8 @@ std::optional<Spawned> spawn(const SpawnOptions& o, SpawnError* error)
             *error = SpawnError{err, std::string(stepName(plan.failedStep)) + " " + o.program + ": " + std::strerror(err)};
         return std::nullopt;
     }
+    if (!asked)
+        pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
     return Spawned{pid, pidfd}; // (a pidfd is close-on-exec always)
 }
 

@@ -8,7 +8,14 @@
 #include <asio/steady_timer.hpp>
 #include <thread>
 #include <csignal>
+#include <cstddef>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -197,6 +204,44 @@ private slots:
         std::string killed = describeStatus(run(shell("kill -9 $$")).status);
         QVERIFY2(killed.rfind("signal 9 (SIGKILL)", 0) == 0, killed.c_str());
         QCOMPARE(std::string(signalName(SIGTERM)), std::string("SIGTERM"));
+    }
+
+    // A kernel that refuses CLONE_PIDFD with EINVAL (gVisor): programs start all the same, with
+    // a pidfd from pidfd_open. Last: the seccomp filter that plays that kernel stays with the process.
+    void startsWhereCloneHasNoPidfd()
+    {
+        sock_filter code[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 3),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])), // the flags' low half
+            BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_PIDFD, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        sock_fprog program{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+        QVERIFY(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+        QVERIFY(::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0);
+        int pidfd = -1;
+        QCOMPARE(::syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, nullptr, &pidfd, nullptr, 0), -1L); // the filter holds
+        QCOMPARE(errno, EINVAL);
+
+        Ran r = run(shell("echo started"));
+        QCOMPARE(r.out, std::string("started\n"));
+        SpawnError error;
+        auto spawned = spawn(shell("exit 4"), &error);
+        QVERIFY2(spawned, error.message.c_str());
+        QVERIFY(spawned->pidfd >= 0);
+        pollfd p{spawned->pidfd, POLLIN, 0};
+        QCOMPARE(::poll(&p, 1, 10000), 1); // readable once the program has exited
+        QCOMPARE(describeStatus(reap(spawned->pid)), std::string("exit status 4"));
+        ::close(spawned->pidfd);
+        QVERIFY(!spawn([] {
+            SpawnOptions o;
+            o.program = "/nonexistent/program";
+            o.argv = {o.program};
+            return o;
+        }(), &error));
+        QCOMPARE(error.err, ENOENT);
     }
 };
 

@@ -114,6 +114,8 @@ Opened walkBeneath(int rootFd, std::string_view path, int flags)
     for (auto c : components(path))
         todo.emplace_back(c);
     int links = 0;
+    // A trailing '/' (of the path, or of the last link's target) asks for a directory, as it does of the kernel.
+    bool directory = !path.empty() && path.back() == '/';
     auto here = [&] {
         int fd = ::openat(dirs.back().get(), ".", flags | O_CLOEXEC);
         return Opened{fd, fd < 0 ? errno : 0, {}};
@@ -148,6 +150,8 @@ Opened walkBeneath(int rootFd, std::string_view path, int flags)
             if (target.front() == '/')
                 return Opened{-1, EXDEV, {}};
             auto parts = components(target);
+            if (todo.empty())
+                directory = target.back() == '/';
             for (auto it = parts.rbegin(); it != parts.rend(); ++it)
                 todo.emplace_front(*it);
             if (todo.empty())
@@ -155,9 +159,15 @@ Opened walkBeneath(int rootFd, std::string_view path, int flags)
             continue;
         }
         if (todo.empty()) {
-            // Opened again by name with the caller's flags: O_NOFOLLOW makes a link put there meanwhile fail.
-            int fd = ::openat(dirs.back().get(), name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC);
-            return Opened{fd, fd < 0 ? errno : 0, {}};
+            // Opened again by name with the caller's flags: O_NOFOLLOW makes a link put there meanwhile
+            // fail (with O_PATH it opens the link itself, so that is looked at).
+            Fd fd(::openat(dirs.back().get(), name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | (directory ? O_DIRECTORY : 0)));
+            if (fd.get() < 0)
+                return Opened{-1, errno, {}};
+            struct stat now {};
+            if ((flags & O_PATH) && ::fstat(fd.get(), &now) == 0 && S_ISLNK(now.st_mode))
+                return Opened{-1, ELOOP, {}};
+            return Opened{fd.release(), 0, {}};
         }
         if (!S_ISDIR(st.st_mode))
             return Opened{-1, ENOTDIR, {}};

@@ -8,6 +8,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -447,7 +448,9 @@ void AcmeManager::onIssued(std::function<void(const std::string&)> issued)
     issued_ = std::move(issued);
 }
 
-// The validity of a certificate already on disk decides its renewal time.
+// The validity of a certificate already on disk decides its renewal time. One whose key on disk is
+// not its own (the engine stopped between writing the new key and the new certificate) is
+// obtained again at once: the TLS endpoint would not load that pair, and its renewal may be months away.
 void AcmeManager::readExisting(const std::string& host, HostState& state)
 {
     std::string file = settings_.folder + "/" + host + "/certificate.pem";
@@ -458,6 +461,20 @@ void AcmeManager::readExisting(const std::string& host, HostState& state)
     std::fclose(f);
     if (!x)
         return;
+    EVP_PKEY* key = nullptr;
+    if (FILE* k = std::fopen((settings_.folder + "/" + host + "/key.pem").c_str(), "r")) {
+        key = PEM_read_PrivateKey(k, nullptr, nullptr, nullptr);
+        std::fclose(k);
+    }
+    bool matches = key && X509_check_private_key(x, key) == 1;
+    EVP_PKEY_free(key);
+    ERR_clear_error(); // (a mismatch leaves its reason on this thread's queue)
+    if (!matches) {
+        X509_free(x);
+        events_->add(log::Severity::Warning, "acme " + host, "acme.pair-mismatch",
+                     settings_.folder + "/" + host + "/key.pem is not the key of certificate.pem beside it (saved halfway?); a new certificate is obtained now");
+        return;
+    }
     std::tm tm{};
     std::time_t notBefore = 0, notAfter = 0;
     if (ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm) == 1)
@@ -473,7 +490,8 @@ void AcmeManager::configure(const AcmeSettings& settings, const std::set<std::st
     std::lock_guard lock(mutex_);
     bool changed = !(settings == settings_);
     settings_ = settings;
-    if (!settings_.folder.empty()) {
+    // The folder only once a binding asks for a certificate: an engine without ACME makes none.
+    if (!settings_.folder.empty() && !hosts.empty()) {
         for (size_t i = 1; i <= settings_.folder.size(); ++i)
             if (i == settings_.folder.size() || settings_.folder[i] == '/')
                 ::mkdir(settings_.folder.substr(0, i).c_str(), 0700);

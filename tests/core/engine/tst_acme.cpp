@@ -17,6 +17,8 @@ private slots:
     void schedule();
     void obtainsServesRenewsAndSurvivesTheCaBeingDown();
     void problemDocumentIsTold();
+    void aKeyNotItsCertificatesIsObtainedAgain();
+    void noFolderWithoutAnAcmeBinding();
     void validation();
 
 private:
@@ -169,6 +171,36 @@ void tst_Acme::obtainsServesRenewsAndSurvivesTheCaBeingDown()
     offset->store(8 * 365 * 86400L + 61);
     QTRY_VERIFY_WITH_TIMEOUT(f->events("acme.certificate-renewed").size() == 2, 60000);
     QTRY_VERIFY(served() != second);
+}
+
+// The engine stopped between saving a new key and the certificate that goes with it: the pair on
+// disk does not match (and its certificate has years to run). It is not kept until its renewal:
+// a warning says so and a certificate is obtained at once.
+void tst_Acme::aKeyNotItsCertificatesIsObtainedAgain()
+{
+    QVERIFY(makeCertificate(f->s, "old", "shop.test", 3650));
+    QVERIFY(makeCertificate(f->s, "other", "shop.test", 3650));
+    QVERIFY(QDir().mkpath(f->s.path("acme/shop.test")));
+    QVERIFY(QFile::copy(f->s.path("old.pem"), f->s.path("acme/shop.test/certificate.pem")));
+    QVERIFY(QFile::copy(f->s.path("other.key"), f->s.path("acme/shop.test/key.pem")));
+    startPebble();
+    start();
+    QTRY_VERIFY_WITH_TIMEOUT(!f->events("acme.certificate-obtained").empty(), 60000);
+    auto warned = f->events("acme.pair-mismatch");
+    QCOMPARE(warned.size(), size_t(1));
+    QVERIFY2(warned.front().message.find("shop.test/key.pem is not the key of certificate.pem beside it") != std::string::npos,
+             warned.front().message.c_str());
+    QTRY_VERIFY(served().contains("issuer=CN = Pebble Intermediate CA"));
+}
+
+// lido/acme with its folder, and no binding that asks for a certificate: nothing is made on disk.
+void tst_Acme::noFolderWithoutAnAcmeBinding()
+{
+    f->values["@LIDO@"] = QString(R"~(<lido><acme directory="https://localhost:%1/dir" contact="mailto:a@shop.test" acceptTermsOfService="true"
+        folder="@DIR@/acme" trustedCaFile="@DIR@/pebble.pem" /></lido>)~").arg(pebblePort);
+    QVERIFY(f->start());
+    QCOMPARE(fetch(f->port, "/hello.txt").status, 200);
+    QVERIFY(!QFileInfo::exists(f->s.path("acme")));
 }
 
 void tst_Acme::problemDocumentIsTold()

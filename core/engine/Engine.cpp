@@ -557,6 +557,10 @@ Result<void> Engine::start(std::shared_ptr<const config::Config> config)
                                                 : "/tmp/lido-" + std::to_string(::geteuid());
     }
     ::mkdir(impl_->runtimeDir.c_str(), 0711);
+    if (int stale = pool::FastCgiPool::removeStaleSockets(impl_->runtimeDir))
+        impl_->events->add(log::Severity::Info, "engine", "engine.stale-sockets",
+                           std::to_string(stale) + " FastCGI socket" + (stale == 1 ? "" : "s") + " left in " + impl_->runtimeDir +
+                               " by an engine that is no longer running removed");
     unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     impl_->listeners = std::make_unique<Listeners>(impl_->slot, impl_->events);
     // Half the cores by default, at least one: the applications need the rest. Measured on two

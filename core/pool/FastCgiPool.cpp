@@ -224,8 +224,8 @@ void FastCgiPool::spawnInstance()
     instances_.push_back(in);
     std::string err = settings_.identityError.empty() ? std::string() : "could not be started: " + settings_.identityError; // never as root instead
     if (err.empty()) {
-        std::string socket = settings_.runtimeDirectory + "/" + settings_.poolName + "-" + std::to_string(::getpid()) + "-" +
-                             std::to_string(reinterpret_cast<uintptr_t>(this) & 0xffff) + "-" + std::to_string(in->id()) + ".sock";
+        std::string socket = socketPath(settings_.runtimeDirectory, settings_.poolName, static_cast<unsigned>(reinterpret_cast<uintptr_t>(this) & 0xffff),
+                                        in->id());
         err = in->spawn(settings_, socket, batch_);
     }
     if (!err.empty()) {

@@ -52,6 +52,12 @@ public:
     PoolMetrics metrics() const;
     const FastCgiSettings& settings() const { return settings_; }
 
+    // An instance's listening socket: DIR/POOL-ENGINEPID-POOLTAG-INSTANCE.sock.
+    static std::string socketPath(const std::string& dir, const std::string& pool, unsigned tag, uint64_t instance);
+    // The sockets an engine that is gone left in DIR (a SIGKILL, a crash): those named as above
+    // whose engine pid is no longer running. Returns how many were removed.
+    static int removeStaleSockets(const std::string& dir);
+
 private:
     using InstancePtr = std::shared_ptr<Instance>;
     using ExchangePtr = std::shared_ptr<Exchange>;

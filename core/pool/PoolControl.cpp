@@ -6,8 +6,14 @@
 #include "pool/Instance.h"
 #include "pool/Maintenance.h"
 
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace lido::pool {
 
@@ -201,6 +207,47 @@ PoolMetrics FastCgiPool::metrics() const
 {
     std::lock_guard lock(metricsMutex_);
     return metrics_;
+}
+
+std::string FastCgiPool::socketPath(const std::string& dir, const std::string& pool, unsigned tag, uint64_t instance)
+{
+    return dir + "/" + pool + "-" + std::to_string(::getpid()) + "-" + std::to_string(tag) + "-" + std::to_string(instance) + ".sock";
+}
+
+int FastCgiPool::removeStaleSockets(const std::string& dir)
+{
+    DIR* d = ::opendir(dir.c_str());
+    if (!d)
+        return 0;
+    int removed = 0;
+    while (dirent* e = ::readdir(d)) {
+        // POOL-PID-TAG-INSTANCE.sock: the pid is the third number from the end (a pool's name may hold
+        // '-'). Its owner is the pool's user (the engine hands the socket over), so not compared.
+        std::string name = e->d_name;
+        if (name.size() < 5 || name.compare(name.size() - 5, 5, ".sock") != 0)
+            continue;
+        std::string stem = name.substr(0, name.size() - 5);
+        size_t cut = stem.size();
+        long numbers[3] = {0, 0, 0};
+        bool named = true;
+        for (int i = 2; i >= 0 && named; --i) {
+            size_t dash = stem.rfind('-', cut - 1);
+            std::string digits = dash == std::string::npos ? std::string() : stem.substr(dash + 1, cut - dash - 1);
+            named = !digits.empty() && digits.size() < 10 && digits.find_first_not_of("0123456789") == std::string::npos;
+            if (named)
+                numbers[i] = std::stol(digits);
+            cut = dash;
+        }
+        pid_t pid = static_cast<pid_t>(numbers[0]);
+        if (!named || cut == 0 || pid <= 0 || pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH)
+            continue;
+        struct stat st {};
+        if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode) &&
+            ::unlinkat(::dirfd(d), e->d_name, 0) == 0)
+            ++removed;
+    }
+    ::closedir(d);
+    return removed;
 }
 
 } // namespace lido::pool

@@ -399,7 +399,10 @@ private slots:
     {
         EngineFixture f;
         helperPool(f, " startMode=\"AlwaysRunning\"");
-        Lidod d(f);
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("RUNTIME_DIRECTORY", f.s.path("run")); // the instances' sockets, looked at below
+        QVERIFY(QDir().mkpath(f.s.path("run")));
+        Lidod d(f, {}, env);
         QJsonArray instances;
         QTRY_VERIFY((instances = QJsonDocument::fromJson(d.ctl({"status", "--json"}).out.toUtf8())
                                      .object()["fastcgi"].toArray().first().toObject()["instances"].toArray()).size() == 2);
@@ -415,10 +418,25 @@ private slots:
         pids << pid_t(pidFile.readAll().trimmed().toInt());
         for (pid_t p : pids)
             QVERIFY(alive(p));
-        ::kill(d.pid(), SIGKILL);
+        const pid_t engine = d.pid();
+        ::kill(engine, SIGKILL);
         QVERIFY(d.process.waitForFinished(5000));
         for (pid_t p : pids)
             QTRY_VERIFY2(!alive(p), qPrintable(QString("pid %1 outlived lidod").arg(p)));
+
+        // The dead engine's sockets are still there; the next engine removes them as it starts,
+        // and nothing else of the folder (a file that is not a socket, its own sockets).
+        QString dead = QString("-%1-").arg(engine);
+        QStringList left = QDir(f.s.path("run")).entryList({"*" + dead + "*.sock"}, QDir::System | QDir::Files);
+        QCOMPARE(left.size(), 2);
+        f.s.write("run/notes" + dead + "1-1.sock", "not a socket\n");
+        Lidod again(f, {}, env);
+        QTRY_VERIFY((instances = QJsonDocument::fromJson(again.ctl({"status", "--json"}).out.toUtf8())
+                                     .object()["fastcgi"].toArray().first().toObject()["instances"].toArray()).size() == 2);
+        QCOMPARE(QDir(f.s.path("run")).entryList({"*" + dead + "*.sock"}, QDir::System | QDir::Files), QStringList{"notes" + dead + "1-1.sock"});
+        QCOMPARE(QDir(f.s.path("run")).entryList({QString("*-%1-*.sock").arg(again.pid())}, QDir::System | QDir::Files).size(), 2);
+        QVERIFY2(again.ctl({"events"}).out.contains("2 FastCGI sockets left in " + f.s.path("run") + " by an engine that is no longer running removed"),
+                 qPrintable(again.ctl({"events"}).out));
     }
 };
 

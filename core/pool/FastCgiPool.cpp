@@ -643,7 +643,7 @@ void FastCgiPool::finishExchange(const InstancePtr& in)
     failedStarts_ = 0; // it started: the next failure starts the back-off from its first step
     retryAt_ = {};
     maintenance_->served();
-    in->lastActive = Clock::now();
+    in->lastActive = now;
     // (a learned N is always below instanceMaxRequests: adviseOnSelfRecycling learns no other)
     uint64_t maxRequests = learnedMaxRequests_ ? learnedMaxRequests_ : settings_.instanceMaxRequests;
     if (in->state() == InstanceState::Draining) {

@@ -226,12 +226,12 @@ void addSiteElements(std::vector<ElementSpec>& out, const std::string& base, boo
     }));
     out.push_back(E(base + "/logFile", "The site's access log.", {
         Flags("logExtFileFlags",
-              "Date, Time, ClientIP, UserName, ServerIP, Method, UriStem, UriQuery, HttpStatus, Win32Status, TimeTaken, "
-              "ServerPort, UserAgent, HttpSubStatus",
+              "Date, Time, ClientIP, UserName, ServerIP, Method, UriStem, UriQuery, HttpStatus, Win32Status, BytesSent, TimeTaken, "
+              "ServerPort, UserAgent, Referer, HttpSubStatus",
               {"Date", "Time", "ClientIP", "UserName", "SiteName", "ComputerName", "ServerIP", "Method", "UriStem", "UriQuery",
                "HttpStatus", "Win32Status", "BytesSent", "BytesRecv", "TimeTaken", "ServerPort", "UserAgent", "Cookie",
                "Referer", "ProtocolVersion", "Host", "HttpSubStatus"},
-              "The W3C fields written."),
+              "The W3C fields written, in IIS's order whatever the order here (Lido's default: IIS 10's, with BytesSent)."),
         Enum("logFormat", "W3C", {"IIS", "NCSA", "W3C", "Custom"}, "Log format; Lido writes W3C."),
         Flags("logTargetW3C", "File", {"File", "ETW"}, "Where W3C entries go."),
         Str("directory", "", "Folder of the log files (empty: Lido's default log folder)."),

@@ -263,9 +263,16 @@ public:
             e.clientIp = q.remoteAddress;
             if (const std::string* ua = q.header("User-Agent"))
                 e.userAgent = *ua;
+            if (const std::string* referer = q.header("Referer"))
+                e.referer = *referer;
+            if (const std::string* cookie = q.header("Cookie"))
+                e.cookie = *cookie;
+            e.host = q.host;
+            e.protocolVersion = q.versionMajor == 2 ? "HTTP/2" : q.versionMinor == 0 ? "HTTP/1.0" : "HTTP/1.1";
             e.status = status;
             e.substatus = responder_->substatus();
             e.bytesSent = bytes;
+            e.bytesReceived = responder_->bytesReceived();
             e.timeTakenMs = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_).count();
             accessLog->write(e);
         }

@@ -249,6 +249,11 @@ public:
             });
     }
     void completed() { ResponderBase::completed(headSent_, status_, bytesSent_); }
+    uint64_t bytesReceived() const override
+    {
+        // "METHOD TARGET HTTP/1.1\r\n", each "Name: value\r\n" (headerBytes_), "\r\n", the body.
+        return req_.method.size() + req_.target.size() + 12 + headerBytes_ + 2 + bodyReceived_;
+    }
 
     void setBodyBacklog(size_t bytes) override
     {

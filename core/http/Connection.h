@@ -77,6 +77,9 @@ public:
     // Runs once per request when its response is complete or the connection dies (status 0 when
     // no head was sent): access log and metrics.
     virtual void onComplete(std::function<void(int status, uint64_t bytesSent)> done) = 0;
+    // The request's bytes so far, for cs-bytes: HTTP/1.1's request line, headers and body as they
+    // came; HTTP/2's headers by RFC 9113's size (HPACK decoded) and body.
+    virtual uint64_t bytesReceived() const { return 0; }
     // Headers the configuration adds (httpProtocol): `always` to this response unless it sets
     // the header itself, `redirects` to a 3xx with Location. Owned by the caller for the request.
     virtual void setConfiguredHeaders(const std::vector<Header>* always, const std::vector<Header>* redirects)

@@ -44,6 +44,7 @@ public:
     void sendFile(int fd, uint64_t offset, uint64_t length, std::function<void(bool)> done) override;
     void finish() override;
     void abort() override;
+    uint64_t bytesReceived() const override { return headerBytes_ + bodyReceived_; }
 
 private:
     friend class Session;

@@ -1,23 +1,51 @@
 #include "log/AccessLog.h"
 
+#include <array>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace lido::log {
 
 namespace {
 
+// IIS's fields in the order IIS writes them, each with its logExtFileFlags name.
+enum Field : int {
+    FDate, FTime, FSiteName, FComputerName, FServerIP, FMethod, FUriStem, FUriQuery, FServerPort, FUserName, FClientIP,
+    FProtocolVersion, FUserAgent, FCookie, FReferer, FHost, FHttpStatus, FHttpSubStatus, FWin32Status, FBytesSent,
+    FBytesRecv, FTimeTaken, FieldCount
+};
+struct FieldName {
+    std::string_view flag, w3c;
+};
+constexpr std::array<FieldName, FieldCount> kFields{{
+    {"Date", "date"}, {"Time", "time"}, {"SiteName", "s-sitename"}, {"ComputerName", "s-computername"}, {"ServerIP", "s-ip"},
+    {"Method", "cs-method"}, {"UriStem", "cs-uri-stem"}, {"UriQuery", "cs-uri-query"}, {"ServerPort", "s-port"},
+    {"UserName", "cs-username"}, {"ClientIP", "c-ip"}, {"ProtocolVersion", "cs-version"}, {"UserAgent", "cs(User-Agent)"},
+    {"Cookie", "cs(Cookie)"}, {"Referer", "cs(Referer)"}, {"Host", "cs-host"}, {"HttpStatus", "sc-status"},
+    {"HttpSubStatus", "sc-substatus"}, {"Win32Status", "sc-win32-status"}, {"BytesSent", "sc-bytes"}, {"BytesRecv", "cs-bytes"},
+    {"TimeTaken", "time-taken"},
+}};
+
+// Lido's default, as the schema's: IIS 10's, with the bytes sent.
+constexpr std::string_view kDefaultFlags = "Date, Time, ClientIP, UserName, ServerIP, Method, UriStem, UriQuery, HttpStatus, "
+                                           "Win32Status, BytesSent, TimeTaken, ServerPort, UserAgent, Referer, HttpSubStatus";
+
 // W3C fields are space-separated: spaces become '+', empty values '-'.
-std::string field(const std::string& v)
+void field(std::string& line, std::string_view v)
 {
-    if (v.empty())
-        return "-";
-    std::string out = v;
-    for (char& c : out)
-        if (c == ' ')
-            c = '+';
-        else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-            c = '?';
-    return out;
+    line += ' ';
+    if (v.empty()) {
+        line += '-';
+        return;
+    }
+    for (char c : v)
+        line += c == ' ' ? '+' : static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c;
+}
+
+void number(std::string& line, unsigned long long n)
+{
+    line += ' ';
+    line += std::to_string(n);
 }
 
 void makeFolders(const std::string& path)
@@ -29,9 +57,48 @@ void makeFolders(const std::string& path)
 
 } // namespace
 
-AccessLog::AccessLog(std::string folder, std::string period, bool enabled)
-    : folder_(std::move(folder)), hourly_(period == "Hourly"), enabled_(enabled && !folder_.empty())
+uint32_t parseLogFields(std::string_view flags)
 {
+    if (flags.find_first_not_of(" ,") == std::string_view::npos)
+        flags = kDefaultFlags;
+    uint32_t set = 0;
+    size_t start = 0;
+    while (start < flags.size()) {
+        size_t end = flags.find(',', start);
+        std::string_view name = flags.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+        while (!name.empty() && name.front() == ' ')
+            name.remove_prefix(1);
+        while (!name.empty() && name.back() == ' ')
+            name.remove_suffix(1);
+        for (int f = 0; f < FieldCount; ++f)
+            if (kFields[f].flag == name)
+                set |= 1u << f;
+        if (end == std::string_view::npos)
+            break;
+        start = end + 1;
+    }
+    return set;
+}
+
+std::string logFieldNames(uint32_t fields)
+{
+    std::string out;
+    for (int f = 0; f < FieldCount; ++f)
+        if (fields & (1u << f)) {
+            if (!out.empty())
+                out += ' ';
+            out += kFields[f].w3c;
+        }
+    return out;
+}
+
+AccessLog::AccessLog(std::string folder, std::string period, bool enabled, uint32_t fields, std::string siteName)
+    : folder_(std::move(folder)), hourly_(period == "Hourly"), enabled_(enabled && !folder_.empty()), fields_(fields),
+      siteName_(std::move(siteName))
+{
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) == 0)
+        computerName_ = host;
 }
 
 AccessLog::~AccessLog()
@@ -75,13 +142,12 @@ void AccessLog::openFor(std::time_t now)
     makeFolders(folder_);
     file_ = std::fopen(path.c_str(), "a");
     fileName_ = path;
-    if (file_ && std::ftell(file_) == 0) {
+    // The header whenever this log opens the file, not only when the file is new: a file appended
+    // to after a restart or a change of fields says which fields follow (IIS does the same).
+    if (file_) {
         char date[32];
         std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
-        std::fprintf(file_,
-                     "#Software: Lido 0.1\n#Version: 1.0\n#Date: %s\n"
-                     "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port c-ip cs(User-Agent) sc-status sc-substatus sc-bytes time-taken\n",
-                     date);
+        std::fprintf(file_, "#Software: Lido 0.1\n#Version: 1.0\n#Date: %s\n#Fields: %s\n", date, logFieldNames(fields_).c_str());
     }
 }
 
@@ -92,14 +158,60 @@ void AccessLog::write(const AccessEntry& e)
     std::time_t now = std::time(nullptr);
     std::tm tm{};
     gmtime_r(&now, &tm);
-    char when[32];
-    std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-    std::string line = std::string(when) + " " + field(e.serverIp) + " " + field(e.method) + " " + field(e.uriStem) + " " +
-                       field(e.uriQuery) + " " + std::to_string(e.serverPort) + " " + field(e.clientIp) + " " +
-                       field(e.userAgent) + " " + std::to_string(e.status) + " " + std::to_string(e.substatus) + " " + std::to_string(e.bytesSent) + " " +
-                       std::to_string(e.timeTakenMs) + "\n";
+    char day[16], when[16];
+    std::strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    std::strftime(when, sizeof when, "%H:%M:%S", &tm);
+    std::string line;
+    line.reserve(256);
+    auto has = [this](Field f) { return (fields_ & (1u << f)) != 0; };
+    if (has(FDate))
+        field(line, day);
+    if (has(FTime))
+        field(line, when);
+    if (has(FSiteName))
+        field(line, siteName_);
+    if (has(FComputerName))
+        field(line, computerName_);
+    if (has(FServerIP))
+        field(line, e.serverIp);
+    if (has(FMethod))
+        field(line, e.method);
+    if (has(FUriStem))
+        field(line, e.uriStem);
+    if (has(FUriQuery))
+        field(line, e.uriQuery);
+    if (has(FServerPort))
+        number(line, e.serverPort);
+    if (has(FUserName))
+        field(line, e.userName);
+    if (has(FClientIP))
+        field(line, e.clientIp);
+    if (has(FProtocolVersion))
+        field(line, e.protocolVersion);
+    if (has(FUserAgent))
+        field(line, e.userAgent);
+    if (has(FCookie))
+        field(line, e.cookie);
+    if (has(FReferer))
+        field(line, e.referer);
+    if (has(FHost))
+        field(line, e.host);
+    if (has(FHttpStatus))
+        number(line, static_cast<unsigned long long>(e.status));
+    if (has(FHttpSubStatus))
+        number(line, static_cast<unsigned long long>(e.substatus));
+    if (has(FWin32Status))
+        number(line, 0);
+    if (has(FBytesSent))
+        number(line, e.bytesSent);
+    if (has(FBytesRecv))
+        number(line, e.bytesReceived);
+    if (has(FTimeTaken))
+        number(line, static_cast<unsigned long long>(e.timeTakenMs));
+    line += '\n';
+    std::string_view text = line.empty() ? std::string_view() : std::string_view(line).substr(1); // (the first field's space)
     std::lock_guard lock(mutex_);
-    buffer_ += line;
+    buffer_ += text;
     if (buffer_.size() > 64 * 1024) {
         openFor(now);
         if (file_)

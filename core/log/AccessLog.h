@@ -1,32 +1,48 @@
 #pragma once
 // W3C extended access log of one site, as IIS writes it: a folder per site (W3SVC<id>), a file
 // per period (u_exYYMMDD.log daily, u_exYYMMDDHH.log hourly), #Software/#Version/#Date/#Fields
-// header lines, buffered and flushed once a second.
+// header lines (again whenever a log opens its file, as IIS does when a worker starts), the
+// fields logExtFileFlags names in IIS's order, buffered and flushed once a second.
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 namespace lido::log {
 
+// What one request gives the log; the views last for the write call only.
 struct AccessEntry {
-    std::string serverIp;
-    std::string method;
-    std::string uriStem;
-    std::string uriQuery;
+    std::string_view serverIp;
+    std::string_view method;
+    std::string_view uriStem;
+    std::string_view uriQuery;
     uint16_t serverPort = 0;
-    std::string clientIp;
-    std::string userAgent;
+    std::string_view userName; // (no authentication module sets one yet: "-")
+    std::string_view clientIp;
+    std::string_view protocolVersion; // "HTTP/1.1"
+    std::string_view userAgent;
+    std::string_view cookie;
+    std::string_view referer;
+    std::string_view host;
     int status = 0;
     int substatus = 0;
-    long long timeTakenMs = 0;
     unsigned long long bytesSent = 0;
+    unsigned long long bytesReceived = 0;
+    long long timeTakenMs = 0;
 };
+
+// logExtFileFlags ("Date, Time, ClientIP, ...") as a set of fields; unknown names are the
+// validator's to report and are skipped here.
+uint32_t parseLogFields(std::string_view flags);
+// The #Fields line's names for a set, in IIS's order ("date time s-ip ...").
+std::string logFieldNames(uint32_t fields);
 
 class AccessLog {
 public:
-    // period: "Hourly" or anything else (daily).
-    AccessLog(std::string folder, std::string period, bool enabled);
+    // period: "Hourly" or anything else (daily). siteName: s-sitename (W3SVC<id>).
+    AccessLog(std::string folder, std::string period, bool enabled, uint32_t fields, std::string siteName);
     ~AccessLog();
     void write(const AccessEntry& e);
     void flush();
@@ -41,6 +57,8 @@ private:
     std::string folder_;
     bool hourly_;
     bool enabled_;
+    uint32_t fields_;
+    std::string siteName_, computerName_;
     mutable std::mutex mutex_;
     std::string buffer_;
     std::string fileName_;

@@ -269,6 +269,7 @@ std::shared_ptr<const SiteMap> SiteMap::build(const config::Config& config, std:
         std::string dir = config::expandEnvironment(logAttr("directory"));
         site.logDirectory = dir.empty() || config::looksLikeWindowsPath(dir) ? std::string() : dir + "/W3SVC" + std::to_string(site.id);
         site.logPeriod = logAttr("period");
+        site.logFields = logAttr("logExtFileFlags");
         site.logEnabled = config::parseBool(logAttr("enabled")).value_or(true);
         const ConfigElement* trace = s->child("traceFailedRequestsLogging");
         const ConfigElement* defaultTrace = siteDefaults ? siteDefaults->child("traceFailedRequestsLogging") : nullptr;

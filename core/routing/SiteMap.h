@@ -86,6 +86,7 @@ struct SiteConfig {
     std::chrono::milliseconds connectionTimeout{120000};
     std::string logDirectory;
     std::string logPeriod;
+    std::string logFields; // logExtFileFlags as written ("": the default)
     bool logEnabled = true;
     // traceFailedRequestsLogging: whether failed-request traces are kept, where (empty: the
     // engine's log folder's FailedReqLogFiles), how many and how large.

@@ -251,8 +251,10 @@ private slots:
         QCOMPARE(files.size(), 1);
         QByteArray log = f->s.read("logs/W3SVC1/" + files.first());
         QVERIFY(log.startsWith("#Software: Lido 0.1\n#Version: 1.0\n#Date: "));
-        QVERIFY(log.contains("#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port c-ip cs(User-Agent) sc-status sc-substatus sc-bytes time-taken\n"));
-        QVERIFY(log.contains(" 127.0.0.1 GET /hello.txt from=log " + QByteArray::number(f->port) + " 127.0.0.1 tst+http 200 "));
+        // IIS 10's default fields, and the bytes sent.
+        QVERIFY(log.contains("#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) "
+                             "sc-status sc-substatus sc-win32-status sc-bytes time-taken\n"));
+        QVERIFY2(log.contains(" 127.0.0.1 GET /hello.txt from=log " + QByteArray::number(f->port) + " - 127.0.0.1 tst+http - 200 0 0 "), log.constData());
         auto site = f->engine->snapshot().sites.front();
         QVERIFY(site.requests > 20);
         QVERIFY(site.status2xx > 10);

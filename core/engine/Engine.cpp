@@ -218,7 +218,8 @@ struct Engine::Impl {
             if (logDir.empty() && !options.logDirectory.empty())
                 logDir = options.logDirectory + "/W3SVC" + std::to_string(site.id);
             uint32_t fields = log::parseLogFields(site.logFields);
-            state->accessLogKey = logDir + "|" + site.logPeriod + "|" + (site.logEnabled ? "1" : "0") + "|" + std::to_string(fields);
+            state->accessLogKey = logDir + "|" + site.logPeriod + "|" + std::to_string(site.logTruncateSize) + "|" + (site.logEnabled ? "1" : "0") + "|" +
+                                  std::to_string(fields);
             if (old)
                 if (auto it = old->sites.find(site.name); it != old->sites.end()) {
                     state->counters = it->second->counters;
@@ -226,7 +227,8 @@ struct Engine::Impl {
                         state->accessLog = it->second->accessLog;
                 }
             if (!state->accessLog)
-                state->accessLog = std::make_shared<log::AccessLog>(logDir, site.logPeriod, site.logEnabled, fields, "W3SVC" + std::to_string(site.id));
+                state->accessLog = std::make_shared<log::AccessLog>(logDir, site.logPeriod, site.logTruncateSize, site.logEnabled, fields,
+                                                                    "W3SVC" + std::to_string(site.id));
             if (site.traceEnabled) {
                 std::string root = !site.traceDirectory.empty() ? site.traceDirectory : defaultTraceRoot(*config);
                 if (root.empty()) {

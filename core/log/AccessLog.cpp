@@ -1,6 +1,8 @@
 #include "log/AccessLog.h"
 
+#include <algorithm>
 #include <array>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,9 +94,14 @@ std::string logFieldNames(uint32_t fields)
     return out;
 }
 
-AccessLog::AccessLog(std::string folder, std::string period, bool enabled, uint32_t fields, std::string siteName)
-    : folder_(std::move(folder)), hourly_(period == "Hourly"), enabled_(enabled && !folder_.empty()), fields_(fields),
-      siteName_(std::move(siteName))
+AccessLog::AccessLog(std::string folder, const std::string& period, uint64_t truncateSize, bool enabled, uint32_t fields, std::string siteName)
+    : folder_(std::move(folder)),
+      period_(period == "Hourly"    ? Period::Hourly
+              : period == "Weekly"  ? Period::Weekly
+              : period == "Monthly" ? Period::Monthly
+              : period == "MaxSize" ? Period::MaxSize
+                                    : Period::Daily),
+      truncateSize_(truncateSize ? truncateSize : 20971520), enabled_(enabled && !folder_.empty()), fields_(fields), siteName_(std::move(siteName))
 {
     char host[256] = {};
     if (::gethostname(host, sizeof host - 1) == 0)
@@ -124,17 +131,55 @@ std::string AccessLog::currentFile() const
     return fileName_;
 }
 
+// IIS's names: two-digit years; the week is the week of the month, weeks starting on Sunday.
+std::string AccessLog::nameFor(std::time_t now)
+{
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char name[64];
+    switch (period_) {
+    case Period::Hourly:
+        std::snprintf(name, sizeof name, "/u_ex%02d%02d%02d%02d.log", tm.tm_year % 100, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
+        break;
+    case Period::Weekly: {
+        int firstWeekday = ((tm.tm_wday - (tm.tm_mday - 1)) % 7 + 7) % 7; // of the 1st
+        std::snprintf(name, sizeof name, "/u_ex%02d%02d%02d.log", tm.tm_year % 100, tm.tm_mon + 1, (tm.tm_mday - 1 + firstWeekday) / 7 + 1);
+        break;
+    }
+    case Period::Monthly:
+        std::snprintf(name, sizeof name, "/u_ex%02d%02d.log", tm.tm_year % 100, tm.tm_mon + 1);
+        break;
+    case Period::MaxSize: {
+        if (sizeSerial_ == 0) { // the highest u_extendN.log there, to go on with
+            sizeSerial_ = 1;
+            if (DIR* d = ::opendir(folder_.c_str())) {
+                while (dirent* e = ::readdir(d)) {
+                    unsigned n = 0;
+                    char tail[8] = {};
+                    if (std::sscanf(e->d_name, "u_extend%u.%4s", &n, tail) == 2 && std::string_view(tail) == "log")
+                        sizeSerial_ = std::max(sizeSerial_, n);
+                }
+                ::closedir(d);
+            }
+        }
+        struct stat st {};
+        std::string current = folder_ + "/u_extend" + std::to_string(sizeSerial_) + ".log";
+        if (::stat(current.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) >= truncateSize_)
+            ++sizeSerial_;
+        return folder_ + "/u_extend" + std::to_string(sizeSerial_) + ".log";
+    }
+    case Period::Daily:
+        std::snprintf(name, sizeof name, "/u_ex%02d%02d%02d.log", tm.tm_year % 100, tm.tm_mon + 1, tm.tm_mday);
+        break;
+    }
+    return folder_ + name;
+}
+
 void AccessLog::openFor(std::time_t now)
 {
     std::tm tm{};
     gmtime_r(&now, &tm);
-    // IIS's names: u_exYYMMDD.log (two-digit year), u_exYYMMDDHH.log when hourly.
-    char name[64];
-    if (hourly_)
-        std::snprintf(name, sizeof name, "/u_ex%02d%02d%02d%02d.log", tm.tm_year % 100, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
-    else
-        std::snprintf(name, sizeof name, "/u_ex%02d%02d%02d.log", tm.tm_year % 100, tm.tm_mon + 1, tm.tm_mday);
-    std::string path = folder_ + name;
+    std::string path = nameFor(now);
     if (path == fileName_ && file_)
         return;
     if (file_)

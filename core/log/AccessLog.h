@@ -1,6 +1,7 @@
 #pragma once
 // W3C extended access log of one site, as IIS writes it: a folder per site (W3SVC<id>), a file
-// per period (u_exYYMMDD.log daily, u_exYYMMDDHH.log hourly), #Software/#Version/#Date/#Fields
+// per period with IIS's names (u_exYYMMDDHH.log hourly, u_exYYMMDD.log daily, u_exYYMMWW.log
+// weekly, u_exYYMM.log monthly, u_extendN.log by size), #Software/#Version/#Date/#Fields
 // header lines (again whenever a log opens its file, as IIS does when a worker starts), the
 // fields logExtFileFlags names in IIS's order, buffered and flushed once a second.
 #include <chrono>
@@ -41,8 +42,9 @@ std::string logFieldNames(uint32_t fields);
 
 class AccessLog {
 public:
-    // period: "Hourly" or anything else (daily). siteName: s-sitename (W3SVC<id>).
-    AccessLog(std::string folder, std::string period, bool enabled, uint32_t fields, std::string siteName);
+    // period: IIS's Hourly, Daily, Weekly, Monthly or MaxSize (a new file past truncateSize bytes).
+    // siteName: s-sitename (W3SVC<id>).
+    AccessLog(std::string folder, const std::string& period, uint64_t truncateSize, bool enabled, uint32_t fields, std::string siteName);
     ~AccessLog();
     void write(const AccessEntry& e);
     void flush();
@@ -54,8 +56,13 @@ public:
 private:
     void openFor(std::time_t now);
 
+    enum class Period { Hourly, Daily, Weekly, Monthly, MaxSize };
+    std::string nameFor(std::time_t now);
+
     std::string folder_;
-    bool hourly_;
+    Period period_;
+    uint64_t truncateSize_;
+    unsigned sizeSerial_ = 0; // MaxSize: N of u_extendN.log (0: not looked for yet)
     bool enabled_;
     uint32_t fields_;
     std::string siteName_, computerName_;

@@ -270,6 +270,8 @@ std::shared_ptr<const SiteMap> SiteMap::build(const config::Config& config, std:
         site.logDirectory = dir.empty() || config::looksLikeWindowsPath(dir) ? std::string() : dir + "/W3SVC" + std::to_string(site.id);
         site.logPeriod = logAttr("period");
         site.logFields = logAttr("logExtFileFlags");
+        if (std::string size = logAttr("truncateSize"); !size.empty() && size.find_first_not_of("0123456789") == std::string::npos && size.size() < 19)
+            site.logTruncateSize = std::stoull(size);
         site.logEnabled = config::parseBool(logAttr("enabled")).value_or(true);
         const ConfigElement* trace = s->child("traceFailedRequestsLogging");
         const ConfigElement* defaultTrace = siteDefaults ? siteDefaults->child("traceFailedRequestsLogging") : nullptr;

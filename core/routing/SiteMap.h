@@ -87,6 +87,7 @@ struct SiteConfig {
     std::string logDirectory;
     std::string logPeriod;
     std::string logFields; // logExtFileFlags as written ("": the default)
+    uint64_t logTruncateSize = 0; // period="MaxSize": bytes per file (0: the default)
     bool logEnabled = true;
     // traceFailedRequestsLogging: whether failed-request traces are kept, where (empty: the
     // engine's log folder's FailedReqLogFiles), how many and how large.

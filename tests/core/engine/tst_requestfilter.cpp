@@ -91,6 +91,34 @@ private slots:
         QVERIFY2(line.match(QString::fromUtf8(log)).hasMatch(), log.constData());
     }
 
+    // IIS's periods and their file names: monthly u_exYYMM, weekly u_exYYMMWW (the week of the
+    // month, from Sunday), by size u_extendN going on from the highest N there.
+    void logPeriods()
+    {
+        uint16_t monthly = freePort(), weekly = freePort(), bySize = freePort();
+        auto site = [](int id, uint16_t port, const QString& logFile) {
+            return QString(R"(<site name="S%1" id="%1"><application path="/" applicationPool="web"><virtualDirectory path="/" physicalPath="@DIR@/www" /></application>
+                <bindings><binding protocol="http" bindingInformation="127.0.0.1:%2:" /></bindings><logFile directory="@DIR@/logs" %3 /></site>)")
+                .arg(id).arg(port).arg(logFile);
+        };
+        f->values["@SITES@"] = site(2, monthly, R"(period="Monthly")") + site(3, weekly, R"(period="Weekly")") +
+                               site(4, bySize, R"(period="MaxSize" truncateSize="1048576")");
+        QVERIFY(QDir().mkpath(f->s.path("logs/W3SVC4")));
+        f->s.write("logs/W3SVC4/u_extend1.log", QByteArray(1048576, '#'));
+        QVERIFY(f->start());
+        QDate today = QDateTime::currentDateTimeUtc().date();
+        for (uint16_t port : {monthly, weekly, bySize})
+            QCOMPARE(fetch(port, "/hello.txt").status, 200);
+        int firstWeekday = QDate(today.year(), today.month(), 1).dayOfWeek() % 7; // Sunday 0
+        QStringList expected = {QString("logs/W3SVC2/u_ex%1.log").arg(today.toString("yyMM")),
+                                QString("logs/W3SVC3/u_ex%1%2.log").arg(today.toString("yyMM")).arg((today.day() - 1 + firstWeekday) / 7 + 1, 2, 10, QChar('0')),
+                                "logs/W3SVC4/u_extend2.log"};
+        for (const QString& file : expected)
+            QTRY_VERIFY2_WITH_TIMEOUT(f->s.read(file).contains("#Fields: ") && f->s.read(file).contains(" /hello.txt "), qPrintable(file), 5000);
+        QCOMPARE(QDir(f->s.path("logs/W3SVC4")).entryList({"*.log"}), (QStringList{"u_extend1.log", "u_extend2.log"}));
+        QCOMPARE(QFileInfo(f->s.path("logs/W3SVC4/u_extend1.log")).size(), qint64(1048576)); // left as it was
+    }
+
     void configuredRules()
     {
         f->values["@FILTERING@"] = R"(<hiddenSegments><add segment="hidden-by-config" /></hiddenSegments>)"

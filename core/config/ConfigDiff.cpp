@@ -72,10 +72,64 @@ void attributes(const ConfigElement& a, const ConfigElement& b, std::vector<Sema
     }
 }
 
+// The keys an item is shown by ("PHP" for a handler): its key values, or its element name.
+std::string shownKey(const ConfigElement& e)
+{
+    std::string out;
+    if (e.spec)
+        for (const AttributeSpec* k : e.spec->keys())
+            if (const std::string* v = e.find(k->name))
+                out += (out.empty() ? "" : " ") + *v;
+    return out.empty() ? e.name : out;
+}
+
+// Keyed collection items that both sides have, in another order: one change for the collection.
+void order(const ConfigElement& b, const std::vector<std::pair<std::string, const ConfigElement*>>& ia,
+           const std::vector<std::pair<std::string, const ConfigElement*>>& ib, std::vector<SemanticChange>& out)
+{
+    auto keyed = [](const ConfigElement* e) { return e->spec && e->spec->collectionItem && !e->spec->keys().empty(); };
+    std::map<std::string, const ConfigElement*> inA, inB;
+    for (const auto& [id, e] : ia)
+        if (keyed(e))
+            inA[id] = e;
+    for (const auto& [id, e] : ib)
+        if (keyed(e))
+            inB[id] = e;
+    std::vector<std::string> seqA, seqB;
+    for (const auto& [id, e] : ia)
+        if (inA.count(id) && inB.count(id))
+            seqA.push_back(id);
+    for (const auto& [id, e] : ib)
+        if (inA.count(id) && inB.count(id))
+            seqB.push_back(id);
+    if (seqA == seqB)
+        return;
+    size_t k = 0;
+    while (seqA[k] == seqB[k])
+        ++k;
+    SemanticChange c;
+    c.kind = Kind::Reordered;
+    c.path = b.path;
+    for (const std::string& id : seqA)
+        c.oldValue += (c.oldValue.empty() ? "" : ", ") + shownKey(*inA[id]);
+    for (const std::string& id : seqB)
+        c.newValue += (c.newValue.empty() ? "" : ", ") + shownKey(*inB[id]);
+    for (size_t i = k; i < seqB.size(); ++i)
+        c.movedFrom.push_back(inA[seqB[i]]->path);
+    bool from = false;
+    for (const auto& [id, e] : ib) {
+        from = from || id == seqB[k];
+        if (from && keyed(e))
+            c.movedTo.push_back(e);
+    }
+    out.push_back(std::move(c));
+}
+
 void compare(const ConfigElement& a, const ConfigElement& b, std::vector<SemanticChange>& out)
 {
     attributes(a, b, out);
     auto ia = identities(a), ib = identities(b);
+    order(b, ia, ib, out);
     std::map<std::string, const ConfigElement*> mb(ib.begin(), ib.end());
     std::map<std::string, const ConfigElement*> ma(ia.begin(), ia.end());
     for (const auto& [id, e] : ia)
@@ -125,6 +179,7 @@ std::string SemanticChange::str() const
     switch (kind) {
     case Kind::Added: return "added: " + path;
     case Kind::Removed: return "removed: " + path;
+    case Kind::Reordered: return "reordered: " + path + ": " + oldValue + " -> " + newValue;
     case Kind::Changed: break;
     }
     auto shown = [](const std::string& v) { return v.empty() ? std::string("\"\"") : v; };
@@ -181,15 +236,41 @@ std::string scriptDiff(const Config& before, const Config& after)
 {
     auto changes = semanticDiff(before, after);
     std::ostringstream body;
-    // Removals first, so that a key that moves (remove + add) never collides with itself.
+    // Removals first, so that a key that moves (remove + add) never collides with itself. A
+    // collection in another order: its items from the first one out of place are removed and
+    // added again in the new order after the others (an add goes to the collection's end), new
+    // items among them included.
+    std::set<const ConfigElement*> readded;
+    std::vector<std::string> readdedPaths;
+    for (const auto& c : changes)
+        if (c.kind == Kind::Reordered)
+            for (const ConfigElement* e : c.movedTo) {
+                readded.insert(e);
+                readdedPaths.push_back(e->path + "/");
+            }
+    // What is added or set inside an item added again comes with it.
+    auto inside = [&](const std::string& path) {
+        for (const std::string& p : readdedPaths)
+            if (path.compare(0, p.size(), p) == 0 || path + "/" == p)
+                return true;
+        return false;
+    };
     for (const auto& c : changes)
         if (c.kind == Kind::Removed)
             body << "remove element " << shellWord(c.path) << '\n';
     for (const auto& c : changes)
-        if (c.kind == Kind::Added)
+        if (c.kind == Kind::Reordered)
+            for (const std::string& path : c.movedFrom)
+                body << "remove element " << shellWord(path) << '\n';
+    for (const auto& c : changes)
+        if (c.kind == Kind::Added && !readded.count(c.element) && !inside(c.path))
             addCommands(*c.element, body);
+    for (const auto& c : changes)
+        if (c.kind == Kind::Reordered)
+            for (const ConfigElement* e : c.movedTo)
+                addCommands(*e, body);
     for (const auto& c : changes) {
-        if (c.kind != Kind::Changed)
+        if (c.kind != Kind::Changed || inside(c.path))
             continue;
         if (c.newIsUnset)
             body << "unset element " << shellWord(c.path) << ' ' << shellWord(c.attribute) << '\n';

@@ -10,14 +10,20 @@
 namespace lido::config {
 
 struct SemanticChange {
-    enum class Kind { Added, Removed, Changed };
+    // Reordered: items of a collection kept on both sides stand in another order (handlers and
+    // rewrite rules are tried in order, so this changes behaviour).
+    enum class Kind { Added, Removed, Changed, Reordered };
     Kind kind = Kind::Changed;
-    std::string path;      // element path
+    std::string path;      // element path (Reordered: the collection's)
     std::string attribute; // Changed only
-    std::string oldValue;  // Changed: as written, or the default, or "(unset)"
-    std::string newValue;
+    std::string oldValue;  // Changed: as written, or the default, or "(unset)"; Reordered: the keys in the old order
+    std::string newValue;  // Reordered: in the new order
     const ConfigElement* element = nullptr; // Added: in the new config; Removed: in the old
     bool newIsUnset = false;                // Changed: the attribute is gone and has no default
+    // Reordered: the old paths of the items from the first one out of place on, and the new
+    // elements from there to the collection's end, in their order (what a script removes and adds).
+    std::vector<std::string> movedFrom = {};
+    std::vector<const ConfigElement*> movedTo = {};
     std::string str() const;
 };
 

@@ -95,6 +95,10 @@ private slots:
                                                                      "set element \"sites/site[@name='Main']/application[@path='/']\" applicationPool=static2",
                                                                      "set element \"sites/site[@name='Other']/application[@path='/']\" applicationPool=static2",
                                                                      "set element \"sites/site[@name='Other']/bindings/binding[@protocol='http' and @bindingInformation='127.0.0.1:8081:']\" bindingInformation=127.0.0.1:8082:"};
+        // Handlers are tried in order: PHP after the catch-all would never be reached.
+        QTest::newRow("handler order") << "order" << QStringList{"remove handler PHP", "set handler Static verb=GET,HEAD",
+                                                                 "add handler PHP path=*.php verb=* modules=FastCgiModule scriptProcessor=@DIR@/app",
+                                                                 "add handler Perl path=*.pl verb=* modules=CgiModule"};
         QTest::newRow("unknown parts") << "unknown" << QStringList{"add element system.webServer/asp/cache diskTemplateCacheDirectory=/tmp",
                                                                    "set pool php someFutureAttribute=1"};
     }
@@ -120,6 +124,15 @@ private slots:
         auto same = testsupport::lidoctl({"diff", s.path("copy.config"), s.path("b.config")});
         QVERIFY2(same.exitCode == 0, qPrintable(same.out + "\n" + script.out));
         QCOMPARE(same.out, QString());
+    }
+
+    void reorderIsAChange()
+    {
+        Scratch s;
+        QString a = s.fill(testsupport::baseConfig());
+        QString b = edited(a, {{"remove", "handler", "PHP"}, {"add", "handler", "PHP", "path=*.php", "verb=*", "modules=FastCgiModule", s.fill("scriptProcessor=@DIR@/app").toStdString()}});
+        auto changes = semanticDiff(*configOf(a), *configOf(b));
+        QCOMPARE(lines(formatSemanticDiff(changes)), QStringList{"reordered: handlers: PHP, Static -> Static, PHP"});
     }
 
     void scriptNeedsItsArgument()

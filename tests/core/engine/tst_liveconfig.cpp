@@ -116,6 +116,24 @@ private slots:
         QVERIFY(f.events("config.applied").empty());
     }
 
+    // Handlers are tried in order: a change of order alone is a change, applied live.
+    void handlerOrderIsApplied()
+    {
+        EngineFixture f;
+        QString staticFirst = R"(<add name="TxtStatic" path="*.txt" verb="*" modules="StaticFileModule" resourceType="File" />)";
+        QString cgiFirst = R"(<add name="TxtCgi" path="*.txt" verb="*" modules="CgiModule" />)";
+        f.values["@HANDLERS@"] = staticFirst + cgiFirst;
+        QVERIFY(f.start());
+        QCOMPARE(fetch(f.port, "/hello.txt").body, QByteArray("Hello, Lido!\n"));
+        f.values["@HANDLERS@"] = cgiFirst + staticFirst;
+        auto applied = f.apply();
+        QVERIFY2(applied.ok(), applied.ok() ? "" : applied.error().c_str());
+        QCOMPARE(QString::fromStdString(*applied), QString("reordered: handlers: TxtStatic, TxtCgi, CGI, StaticFile -> TxtCgi, TxtStatic, CGI, StaticFile"));
+        Response r = fetch(f.port, "/hello.txt");
+        QCOMPARE(r.status, 403); // the CGI handler now: hello.txt is not executable
+        QVERIFY2(r.body.contains("is not executable"), r.body.constData());
+    }
+
     void invalidConfigurationKeepsServing()
     {
         EngineFixture f;

@@ -248,7 +248,7 @@ public:
             finishTrack(*track_, *responder_, status, bytes);
         ++state->counters->requests;
         ++state->counters->status[std::clamp(status / 100, 0, 5)];
-        if (const auto& accessLog = state->accessLog) {
+        if (const auto& accessLog = state->accessLog; accessLog && accessLog->enabled()) {
             const http::Request& q = responder_->request();
             log::AccessEntry e;
             e.serverIp = q.localAddress;

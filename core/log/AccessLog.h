@@ -46,6 +46,7 @@ public:
     // siteName: s-sitename (W3SVC<id>).
     AccessLog(std::string folder, const std::string& period, uint64_t truncateSize, bool enabled, uint32_t fields, std::string siteName);
     ~AccessLog();
+    bool enabled() const { return enabled_; }
     void write(const AccessEntry& e);
     void flush();
     // Writes what is buffered, closes the file and opens it again by name at the next write

@@ -235,11 +235,12 @@ struct Engine::Impl {
                     events->add(log::Severity::Warning, "site " + site.name, "trace.no-folder",
                                 "traceFailedRequestsLogging is enabled, but it names no directory and the engine has no log folder: no traces are kept");
                 } else {
-                    auto store = std::make_shared<TraceStore>(root, site.id, site.traceMaxFiles, site.traceMaxBytes);
+                    std::shared_ptr<TraceStore> store;
                     if (old)
-                        if (auto it = old->sites.find(site.name); it != old->sites.end() && it->second->traces && it->second->traces->key() == store->key())
+                        if (auto it = old->sites.find(site.name); it != old->sites.end() && it->second->traces &&
+                                                                  it->second->traces->key() == TraceStore::keyFor(root, site.id, site.traceMaxFiles, site.traceMaxBytes))
                             store = it->second->traces;
-                    state->traces = store;
+                    state->traces = store ? store : std::make_shared<TraceStore>(root, site.id, site.traceMaxFiles, site.traceMaxBytes);
                 }
             }
             state->stopped = stoppedSites.count(site.name) > 0;

@@ -138,6 +138,31 @@ std::string TraceStore::key() const
     return folder_ + "|" + std::to_string(maxFiles_) + "|" + std::to_string(maxBytes_);
 }
 
+std::string TraceStore::keyFor(const std::string& root, uint32_t siteId, size_t maxFiles, size_t maxBytes)
+{
+    return root + "/W3SVC" + std::to_string(siteId) + "|" + std::to_string(std::max<size_t>(maxFiles, 1)) + "|" + std::to_string(maxBytes);
+}
+
+TraceSummary TraceStore::summaryOf(const std::string& name, const json& j) const
+{
+    TraceSummary s;
+    s.id = "W3SVC" + std::to_string(siteId_) + "/" + name;
+    s.site = j.value("site", "");
+    s.time = j.value("time", "");
+    s.failure = j.value("failure", "");
+    if (j.contains("request") && j["request"].is_object()) {
+        s.method = j["request"].value("method", "");
+        s.url = j["request"].value("url", "");
+    }
+    if (j.contains("routing") && j["routing"].is_object())
+        s.pool = j["routing"].value("pool", "");
+    if (j.contains("response") && j["response"].is_object())
+        s.status = j["response"].value("status", 0);
+    if (j.contains("timings") && j["timings"].is_object())
+        s.totalMs = j["timings"].value("totalMs", 0.0);
+    return s;
+}
+
 Result<std::string> TraceStore::write(const log::RequestTrack& t, const TraceRules::Rule& rule, const std::string& failure, int status, int substatus,
                                       uint64_t bytes, const std::vector<log::Event>& events)
 {
@@ -199,8 +224,10 @@ Result<std::string> TraceStore::write(const log::RequestTrack& t, const TraceRul
     if (std::rename(tmp.c_str(), file.c_str()) != 0)
         return fail("cannot write the trace " + file + ": " + std::strerror(errno));
     kept_.push_back(name);
+    summaries_[name] = summaryOf(name, j);
     while (kept_.size() > maxFiles_) {
         std::filesystem::remove(folder_ + "/" + kept_.front() + ".json", ec);
+        summaries_.erase(kept_.front());
         kept_.erase(kept_.begin());
     }
     return std::string(name);
@@ -208,31 +235,30 @@ Result<std::string> TraceStore::write(const log::RequestTrack& t, const TraceRul
 
 std::vector<TraceSummary> TraceStore::list() const
 {
-    std::vector<std::string> names;
+    std::vector<std::string> names, missing;
     {
         std::lock_guard lock(mutex_);
         names = kept_;
+        for (const std::string& n : names)
+            if (!summaries_.count(n))
+                missing.push_back(n);
     }
+    // Traces kept from before this store (found on disk) are read once, outside the lock.
+    std::map<std::string, TraceSummary> found;
+    for (const std::string& n : missing)
+        if (auto text = read(n)) {
+            json j = json::parse(*text, nullptr, false);
+            if (!j.is_discarded() && j.is_object())
+                found[n] = summaryOf(n, j);
+        }
+    std::lock_guard lock(mutex_);
+    for (auto& [n, summary] : found)
+        if (std::find(kept_.begin(), kept_.end(), n) != kept_.end())
+            summaries_.emplace(n, std::move(summary));
     std::vector<TraceSummary> out;
-    for (auto it = names.rbegin(); it != names.rend(); ++it) {
-        auto text = read(*it);
-        if (!text)
-            continue;
-        json j = json::parse(*text, nullptr, false);
-        if (j.is_discarded() || !j.is_object())
-            continue;
-        TraceSummary s;
-        s.id = "W3SVC" + std::to_string(siteId_) + "/" + *it;
-        s.site = j.value("site", "");
-        s.time = j.value("time", "");
-        s.failure = j.value("failure", "");
-        s.method = j["request"].value("method", "");
-        s.url = j["request"].value("url", "");
-        s.pool = j["routing"].value("pool", "");
-        s.status = j["response"].value("status", 0);
-        s.totalMs = j["timings"].value("totalMs", 0.0);
-        out.push_back(std::move(s));
-    }
+    for (auto it = names.rbegin(); it != names.rend(); ++it)
+        if (auto s = summaries_.find(*it); s != summaries_.end())
+            out.push_back(s->second);
     return out;
 }
 

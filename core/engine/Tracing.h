@@ -11,8 +11,11 @@
 #include "log/Requests.h"
 #include "util/Result.h"
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -56,6 +59,7 @@ public:
     TraceStore(std::string root, uint32_t siteId, size_t maxFiles, size_t maxBytes);
     const std::string& folder() const { return folder_; }
     std::string key() const; // what decides whether an apply keeps this store
+    static std::string keyFor(const std::string& root, uint32_t siteId, size_t maxFiles, size_t maxBytes);
     // Writes a trace of a finished request; the oldest traces go beyond maxFiles.
     Result<std::string> write(const log::RequestTrack& track, const TraceRules::Rule& rule, const std::string& failure, int status, int substatus,
                               uint64_t bytes, const std::vector<log::Event>& events);
@@ -69,6 +73,10 @@ private:
     mutable std::mutex mutex_;
     uint64_t next_ = 1;
     std::vector<std::string> kept_; // names, oldest first
+    // What list() shows of each kept trace, made when it is written (or first listed, for those
+    // found on disk): the list is asked every few seconds while the console shows it.
+    mutable std::map<std::string, TraceSummary> summaries_;
+    TraceSummary summaryOf(const std::string& name, const nlohmann::json& j) const;
 };
 
 // The events a request caused: of those since it started, the ones naming its URL or its pid.

@@ -209,6 +209,21 @@ private slots:
         QTRY_COMPARE(files(), QStringList({"fr000003.json", "fr000004.json", "fr000005.json"}));
         QCOMPARE(int(f.engine->traces().size()), 3);
         QCOMPARE(f.engine->traces().front().url, std::string("/cgi-bin/helper.cgi?status=504"));
+        // Another engine on the same folder lists what the first kept, newest first, and its
+        // own next trace is the newest.
+        f.engine->stop(std::chrono::milliseconds(500));
+        QVERIFY(f.start());
+        auto listed = f.engine->traces();
+        QCOMPARE(int(listed.size()), 3);
+        QCOMPARE(listed.front().url, std::string("/cgi-bin/helper.cgi?status=504"));
+        QCOMPARE(listed.front().status, 504);
+        QCOMPARE(listed.back().url, std::string("/cgi-bin/helper.cgi?status=502"));
+        QCOMPARE(fetch(f.port, "/cgi-bin/helper.cgi?status=503").status, 503);
+        QTRY_COMPARE(files(), QStringList({"fr000004.json", "fr000005.json", "fr000006.json"}));
+        listed = f.engine->traces();
+        QCOMPARE(int(listed.size()), 3);
+        QCOMPARE(listed.front().id, std::string("W3SVC1/fr000006"));
+        QCOMPARE(listed.front().status, 503);
     }
 
     void noTracesWithoutTheSiteSaying()

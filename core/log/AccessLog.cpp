@@ -1,5 +1,7 @@
 #include "log/AccessLog.h"
 
+#include "util/Text.h"
+
 #include <algorithm>
 #include <array>
 #include <dirent.h>
@@ -67,11 +69,7 @@ uint32_t parseLogFields(std::string_view flags)
     size_t start = 0;
     while (start < flags.size()) {
         size_t end = flags.find(',', start);
-        std::string_view name = flags.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
-        while (!name.empty() && name.front() == ' ')
-            name.remove_prefix(1);
-        while (!name.empty() && name.back() == ' ')
-            name.remove_suffix(1);
+        std::string name = trim(flags.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
         for (int f = 0; f < FieldCount; ++f)
             if (kFields[f].flag == name)
                 set |= 1u << f;

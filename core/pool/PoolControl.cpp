@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <string_view>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -223,23 +224,23 @@ int FastCgiPool::removeStaleSockets(const std::string& dir)
     while (dirent* e = ::readdir(d)) {
         // POOL-PID-TAG-INSTANCE.sock: the pid is the third number from the end (a pool's name may hold
         // '-'). Its owner is the pool's user (the engine hands the socket over), so not compared.
-        std::string name = e->d_name;
-        if (name.size() < 5 || name.compare(name.size() - 5, 5, ".sock") != 0)
+        std::string_view rest = e->d_name;
+        if (rest.size() < 5 || rest.substr(rest.size() - 5) != ".sock")
             continue;
-        std::string stem = name.substr(0, name.size() - 5);
-        size_t cut = stem.size();
-        long numbers[3] = {0, 0, 0};
+        rest.remove_suffix(5);
+        pid_t pid = 0;
         bool named = true;
-        for (int i = 2; i >= 0 && named; --i) {
-            size_t dash = stem.rfind('-', cut - 1);
-            std::string digits = dash == std::string::npos ? std::string() : stem.substr(dash + 1, cut - dash - 1);
-            named = !digits.empty() && digits.size() < 10 && digits.find_first_not_of("0123456789") == std::string::npos;
+        for (int i = 0; i < 3 && named; ++i) { // INSTANCE, TAG, then PID, each after a '-' with something before it
+            size_t dash = rest.rfind('-');
+            std::string_view digits = dash == std::string_view::npos ? std::string_view() : rest.substr(dash + 1);
+            named = dash != std::string_view::npos && dash > 0 && !digits.empty() && digits.size() < 10 &&
+                    digits.find_first_not_of("0123456789") == std::string_view::npos;
+            if (named && i == 2)
+                pid = static_cast<pid_t>(std::stol(std::string(digits)));
             if (named)
-                numbers[i] = std::stol(digits);
-            cut = dash;
+                rest = rest.substr(0, dash);
         }
-        pid_t pid = static_cast<pid_t>(numbers[0]);
-        if (!named || cut == 0 || pid <= 0 || pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH)
+        if (!named || pid <= 0 || pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH)
             continue;
         struct stat st {};
         if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode) &&

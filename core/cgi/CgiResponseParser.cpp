@@ -64,9 +64,8 @@ HeaderParse parseResponseHeaders(std::string_view data, HeaderSyntax syntax, siz
                 name.remove_suffix(1);
         if (name.empty())
             return error("line " + std::to_string(lineNo) + " has an empty header name " + shown(line));
-        for (char c : name)
-            if (!isTokenChar(static_cast<unsigned char>(c)))
-                return error("line " + std::to_string(lineNo) + " has an invalid character in the header name " + shown(line));
+        if (!allTokenChars(name))
+            return error("line " + std::to_string(lineNo) + " has an invalid character in the header name " + shown(line));
         std::string_view value = line.substr(colon + 1);
         if (syntax == HeaderSyntax::Strict) {
             if (value.empty() || value.front() != ' ')

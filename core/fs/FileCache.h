@@ -12,7 +12,7 @@
 #include <vector>
 
 namespace lido::http {
-struct Header;
+struct HeaderBlock;
 }
 
 namespace lido::fs {
@@ -27,7 +27,7 @@ struct CachedFile {
     SymlinkPolicy policy = SymlinkPolicy::IfOwnerMatch; // what it was opened under
     // A 200's Content-Type, ETag, Last-Modified and Accept-Ranges, made once for this version and
     // shared by every response (http::ResponseHead::shared).
-    std::shared_ptr<const std::vector<http::Header>> headers;
+    std::shared_ptr<const http::HeaderBlock> headers;
 };
 
 // The file type (S_IFREG, S_IFDIR, 0 when missing) of a path, cached for a second.

@@ -21,6 +21,19 @@ namespace {
 
 constexpr size_t kBacklogLimit = 256 * 1024; // unconsumed body bytes before reading pauses
 
+using namespace std::string_view_literals;
+
+void appendNumber(std::string& out, uint64_t n)
+{
+    char digits[20];
+    char* p = digits + sizeof digits;
+    do {
+        *--p = static_cast<char>('0' + n % 10);
+        n /= 10;
+    } while (n);
+    out.append(p, static_cast<size_t>(digits + sizeof digits - p));
+}
+
 } // namespace
 
 // One client connection, over plain TCP or TLS (Tls: asio's SSL stream over the socket; no
@@ -39,6 +52,7 @@ public:
     {
         llhttp_init(&parser_, HTTP_REQUEST, &settings());
         parser_.data = this;
+        req_.headers.reserve(16); // kept from request to request (see nextRequest)
         asio::error_code ec;
         auto remote = lowest().remote_endpoint(ec);
         auto local = lowest().local_endpoint(ec);
@@ -127,37 +141,45 @@ public:
         status_ = head.status;
         bool bodyAllowed = prepareHead(head);
         bool http10 = req_.versionMajor == 1 && req_.versionMinor == 0;
+        // Every piece with its length known (string_view literals): no strlen per piece.
         std::string out;
-        out.reserve(256);
-        out += http10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-        out += std::to_string(head.status);
+        out.reserve(320);
+        out += http10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv;
+        appendNumber(out, static_cast<uint64_t>(head.status));
         out += ' ';
-        out += head.reason.empty() ? reasonPhrase(head.status) : head.reason;
-        out += "\r\nDate: ";
+        if (head.reason.empty())
+            out += reasonPhrase(head.status);
+        else
+            out += head.reason;
+        out += "\r\nDate: "sv;
         out += currentHttpDate();
-        out += "\r\nServer: Lido/0.1\r\n";
-        head.forEachHeader([&](const Header& h) {
+        out += "\r\nServer: Lido/0.1\r\n"sv;
+        if (head.shared)
+            out += head.shared->wire;
+        for (const Header& h : head.headers) {
             out += h.name;
-            out += ": ";
+            out += ": "sv;
             out += h.value;
-            out += "\r\n";
-        });
+            out += "\r\n"sv;
+        }
         chunked_ = false;
         if (bodyAllowed) {
             if (head.contentLength) {
-                out += "Content-Length: " + std::to_string(*head.contentLength) + "\r\n";
+                out += "Content-Length: "sv;
+                appendNumber(out, *head.contentLength);
+                out += "\r\n"sv;
             } else if (!http10) {
-                out += "Transfer-Encoding: chunked\r\n";
+                out += "Transfer-Encoding: chunked\r\n"sv;
                 chunked_ = !headRequest_;
             } else {
                 keepAlive_ = false; // the body ends when the connection does
             }
         }
         if (!keepAlive_)
-            out += "Connection: close\r\n";
+            out += "Connection: close\r\n"sv;
         else if (http10)
-            out += "Connection: keep-alive\r\n";
-        out += "\r\n";
+            out += "Connection: keep-alive\r\n"sv;
+        out += "\r\n"sv;
         enqueue(std::move(out), {});
     }
 
@@ -318,8 +340,9 @@ private:
     int onUrlComplete()
     {
         auto q = req_.target.find('?');
-        req_.path = req_.target.substr(0, q);
-        req_.query = q == std::string::npos ? std::string() : req_.target.substr(q + 1);
+        req_.path.assign(req_.target, 0, q);
+        if (q != std::string::npos)
+            req_.query.assign(req_.target, q + 1);
         if (req_.path.size() > limits_.maxUrl)
             return refuse(414, "the URL is longer than maxUrl (" + std::to_string(limits_.maxUrl) + " bytes)");
         if (req_.query.size() > limits_.maxQueryString)
@@ -352,9 +375,8 @@ private:
         // field name is a token.
         if (value_.find_first_of("\r\n") != std::string::npos)
             return refuse(400, "a folded header line (obs-fold)");
-        for (char c : field_)
-            if (!isTokenChar(static_cast<unsigned char>(c)))
-                return refuse(400, "an invalid character in a header name");
+        if (!allTokenChars(field_))
+            return refuse(400, "an invalid character in a header name");
         req_.headers.push_back(Header{std::move(field_), std::move(value_)});
         field_.clear();
         value_.clear();
@@ -523,6 +545,15 @@ private:
 
     void enqueue(std::string data, std::function<void(bool)> done)
     {
+        // Joined to the bytes queued before them when those have no callback of their own (a
+        // head and its body): they would go out in the same write, and are copied once here
+        // rather than into the write buffer.
+        if (!queue_.empty() && queue_.back().fileFd < 0 && !queue_.back().done) {
+            queue_.back().data += data;
+            queue_.back().done = std::move(done);
+            pump();
+            return;
+        }
         Item item;
         item.data = std::move(data);
         item.done = std::move(done);
@@ -545,6 +576,12 @@ private:
         }
         writeBuf_.clear();
         writeDone_.clear();
+        if (queue_.size() == 1 || queue_[1].fileFd >= 0) { // one piece: its bytes are the write's
+            writeBuf_.swap(queue_.front().data);
+            if (queue_.front().done)
+                writeDone_.push_back(std::move(queue_.front().done));
+            queue_.pop_front();
+        }
         while (!queue_.empty() && queue_.front().fileFd < 0) {
             writeBuf_ += queue_.front().data;
             if (queue_.front().done)
@@ -691,7 +728,14 @@ private:
 
     void nextRequest()
     {
+        // A fresh request that keeps the last one's header list and target (their memory).
+        auto headers = std::move(req_.headers);
+        auto target = std::move(req_.target);
+        headers.clear();
+        target.clear();
         req_ = Request();
+        req_.headers = std::move(headers);
+        req_.target = std::move(target);
         field_.clear();
         value_.clear();
         headerBytes_ = 0;

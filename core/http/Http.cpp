@@ -46,6 +46,16 @@ const std::string& currentHttpDate()
     return text;
 }
 
+HeaderBlock::HeaderBlock(std::vector<Header> headers) : list(std::move(headers))
+{
+    for (const Header& h : list) {
+        wire += h.name;
+        wire += ": ";
+        wire += h.value;
+        wire += "\r\n";
+    }
+}
+
 void addConfiguredHeaders(ResponseHead& head, const std::vector<Header>* always, const std::vector<Header>* redirects)
 {
     if (!always && !redirects)
@@ -54,7 +64,7 @@ void addConfiguredHeaders(ResponseHead& head, const std::vector<Header>* always,
     auto has = [&](std::string_view name) { // among the response's own headers (not the configured ones added here)
         auto same = [&](const Header& h) { return iequals(h.name, name); };
         return std::any_of(head.headers.begin(), head.headers.begin() + static_cast<std::ptrdiff_t>(own), same) ||
-               (head.shared && std::any_of(head.shared->begin(), head.shared->end(), same));
+               (head.shared && std::any_of(head.shared->list.begin(), head.shared->list.end(), same));
     };
     bool redirect = redirects && head.status >= 300 && head.status < 400 && has("Location");
     auto add = [&](const std::vector<Header>* list) {

@@ -41,6 +41,14 @@ struct Request {
     bool fromLoopback() const;
 };
 
+// Headers that many responses send alike (a cached file's Content-Type, ETag, Last-Modified),
+// with their HTTP/1.1 text made once: "Name: value\r\n" each.
+struct HeaderBlock {
+    explicit HeaderBlock(std::vector<Header> headers);
+    std::vector<Header> list;
+    std::string wire;
+};
+
 struct ResponseHead {
     int status = 200;
     std::string reason; // empty: standard phrase
@@ -48,13 +56,13 @@ struct ResponseHead {
     std::optional<uint64_t> contentLength; // unknown: chunked (HTTP/1.1) or close-delimited
     // Headers sent before `headers`, held rather than copied: a cached file's Content-Type, ETag
     // and Last-Modified, the same on every response for it (no allocation per request).
-    std::shared_ptr<const std::vector<Header>> shared = nullptr; // (an initializer: aggregates may leave it out)
+    std::shared_ptr<const HeaderBlock> shared = nullptr; // (an initializer: aggregates may leave it out)
 
     template <class F>
     void forEachHeader(F&& f) const
     {
         if (shared)
-            for (const Header& h : *shared)
+            for (const Header& h : shared->list)
                 f(h);
         for (const Header& h : headers)
             f(h);

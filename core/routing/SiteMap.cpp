@@ -342,30 +342,32 @@ const SiteConfig* SiteMap::siteFor(const std::string& localIp, uint16_t localPor
 
 bool SiteMap::route(const SiteConfig& site, const std::string& urlPath, Route& out) const
 {
-    auto under = [](const std::string& path, const std::string& prefix) {
+    auto under = [](std::string_view path, std::string_view prefix) {
         if (prefix == "/" || prefix.empty())
             return true;
-        return path.compare(0, prefix.size(), prefix) == 0 && (path.size() == prefix.size() || path[prefix.size()] == '/');
+        return path.substr(0, prefix.size()) == prefix && (path.size() == prefix.size() || path[prefix.size()] == '/');
     };
+    const std::string_view url(urlPath);
     for (const Application& app : site.applications) {
-        if (!under(urlPath, app.path))
+        if (!under(url, app.path))
             continue;
-        std::string rest = app.path == "/" ? urlPath : urlPath.substr(app.path.size());
+        std::string_view rest = app.path == "/" ? url : url.substr(app.path.size());
         if (rest.empty())
             rest = "/";
         for (const VirtualDirectory& vd : app.directories) {
             if (!under(rest, vd.path))
                 continue;
-            std::string inside = vd.path == "/" ? rest : rest.substr(vd.path.size());
+            std::string_view inside = vd.path == "/" ? rest : rest.substr(vd.path.size());
             out.site = &site;
             out.scope = &scopeFor(site, urlPath);
             out.application = &app;
             out.directory = &vd;
             out.urlPath = urlPath;
-            out.physicalPath = vd.physicalPath + (inside == "/" ? std::string("/") : inside);
-            out.relativePath = inside.size() > 1 ? inside.substr(1) : std::string();
-            std::string appPrefix = app.path == "/" ? std::string() : app.path;
-            out.vdirUrl = appPrefix + (vd.path == "/" ? std::string() : vd.path) + "/";
+            out.physicalPath.reserve(vd.physicalPath.size() + inside.size());
+            out.physicalPath.assign(vd.physicalPath).append(inside);
+            out.relativePath.assign(inside.size() > 1 ? inside.substr(1) : std::string_view());
+            out.vdirUrl.assign(app.path == "/" ? std::string_view() : std::string_view(app.path));
+            out.vdirUrl.append(vd.path == "/" ? std::string_view() : std::string_view(vd.path)).append("/");
             return true;
         }
     }

@@ -359,7 +359,7 @@ void serve(const std::shared_ptr<http::Responder>& responder, const routing::Rou
             c->mtime = st.st_mtime;
             c->size = size;
             c->policy = route.directory->symlinks;
-            c->headers = std::make_shared<const std::vector<http::Header>>(fileHeaders(type, etag, lastModified));
+            c->headers = std::make_shared<const http::HeaderBlock>(fileHeaders(type, etag, lastModified));
             storeFile(route.physicalPath, std::move(c));
         }
         responder->sendBody(std::move(body));

@@ -1,5 +1,6 @@
 #include "util/Text.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 
@@ -51,6 +52,11 @@ std::string trim(std::string_view s)
 bool isTokenChar(unsigned char c)
 {
     return kTokenChars[c];
+}
+
+bool allTokenChars(std::string_view s)
+{
+    return std::all_of(s.begin(), s.end(), [](char c) { return kTokenChars[static_cast<unsigned char>(c)]; });
 }
 
 std::string urlEncode(std::string_view s)

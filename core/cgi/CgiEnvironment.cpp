@@ -1,7 +1,5 @@
 #include "cgi/CgiEnvironment.h"
 
-#include <cctype>
-
 namespace lido::cgi {
 
 std::vector<std::pair<std::string, std::string>> cgiVariables(const CgiContext& c)
@@ -40,6 +38,7 @@ std::vector<std::pair<std::string, std::string>> cgiVariables(const CgiContext& 
         set("CONTENT_LENGTH", std::to_string(*c.contentLength));
     if (const std::string* type = r.header("Content-Type"))
         set("CONTENT_TYPE", *type);
+    const size_t fromHeaders = v.size(); // a header's name only ever meets another header's
     for (const http::Header& h : r.headers) {
         // httpoxy: a "Proxy:" header must never become HTTP_PROXY. A name with '_' could pose as
         // one written with '-' (X_Forwarded_For vs X-Forwarded-For): such headers are dropped,
@@ -49,13 +48,15 @@ std::vector<std::pair<std::string, std::string>> cgiVariables(const CgiContext& 
         if (http::iequals(h.name, "Proxy") || h.name.find('_') != std::string::npos || http::iequals(h.name, "Content-Type") ||
             http::iequals(h.name, "Content-Length") || http::iequals(h.name, "X-Original-URL"))
             continue;
-        std::string name = "HTTP_";
-        for (char ch : h.name)
-            name += ch == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        std::string name;
+        name.reserve(5 + h.name.size());
+        name += "HTTP_";
+        for (char ch : h.name) // ASCII (a header name is a token): no locale per byte
+            name += ch == '-' ? '_' : ch >= 'a' && ch <= 'z' ? static_cast<char>(ch - 'a' + 'A') : ch;
         bool merged = false;
-        for (auto& [k, val] : v)
-            if (k == name) {
-                val += (name == "HTTP_COOKIE" ? "; " : ", ") + h.value;
+        for (size_t i = fromHeaders; i < v.size(); ++i)
+            if (v[i].first == name) {
+                v[i].second += (name == "HTTP_COOKIE" ? "; " : ", ") + h.value;
                 merged = true;
                 break;
             }

@@ -156,12 +156,8 @@ public:
         out += "\r\nServer: Lido/0.1\r\n"sv;
         if (head.shared)
             out += head.shared->wire;
-        for (const Header& h : head.headers) {
-            out += h.name;
-            out += ": "sv;
-            out += h.value;
-            out += "\r\n"sv;
-        }
+        for (const Header& h : head.headers)
+            HeaderBlock::appendLine(out, h);
         chunked_ = false;
         if (bodyAllowed) {
             if (head.contentLength) {

@@ -48,12 +48,16 @@ const std::string& currentHttpDate()
 
 HeaderBlock::HeaderBlock(std::vector<Header> headers) : list(std::move(headers))
 {
-    for (const Header& h : list) {
-        wire += h.name;
-        wire += ": ";
-        wire += h.value;
-        wire += "\r\n";
-    }
+    for (const Header& h : list)
+        appendLine(wire, h);
+}
+
+void HeaderBlock::appendLine(std::string& out, const Header& h)
+{
+    out += h.name;
+    out += ": ";
+    out += h.value;
+    out += "\r\n";
 }
 
 void addConfiguredHeaders(ResponseHead& head, const std::vector<Header>* always, const std::vector<Header>* redirects)

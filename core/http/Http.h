@@ -45,6 +45,7 @@ struct Request {
 // with their HTTP/1.1 text made once: "Name: value\r\n" each.
 struct HeaderBlock {
     explicit HeaderBlock(std::vector<Header> headers);
+    static void appendLine(std::string& out, const Header& h); // "Name: value\r\n"
     std::vector<Header> list;
     std::string wire;
 };

@@ -49,11 +49,6 @@ std::string trim(std::string_view s)
     return std::string(s.substr(b, e - b));
 }
 
-bool isTokenChar(unsigned char c)
-{
-    return kTokenChars[c];
-}
-
 bool allTokenChars(std::string_view s)
 {
     return std::all_of(s.begin(), s.end(), [](char c) { return kTokenChars[static_cast<unsigned char>(c)]; });

@@ -10,8 +10,7 @@ constexpr char lowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<ch
 bool iequals(std::string_view a, std::string_view b); // ASCII case-insensitive
 std::string toLower(std::string_view s);
 std::string trim(std::string_view s); // spaces, tabs, CR, LF at both ends
-bool isTokenChar(unsigned char c);    // RFC 9110 tchar
-bool allTokenChars(std::string_view s); // every byte a tchar (true for "")
+bool allTokenChars(std::string_view s); // every byte an RFC 9110 tchar (true for "")
 // Every byte but A-Z a-z 0-9 - _ . ~ as %XX; and back (every %XX, %2F too: for values, not paths).
 std::string urlEncode(std::string_view s);
 std::string urlDecode(std::string_view s);

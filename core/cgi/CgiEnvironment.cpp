@@ -1,5 +1,7 @@
 #include "cgi/CgiEnvironment.h"
 
+#include "util/Text.h"
+
 namespace lido::cgi {
 
 std::vector<std::pair<std::string, std::string>> cgiVariables(const CgiContext& c)
@@ -52,7 +54,7 @@ std::vector<std::pair<std::string, std::string>> cgiVariables(const CgiContext& 
         name.reserve(5 + h.name.size());
         name += "HTTP_";
         for (char ch : h.name) // ASCII (a header name is a token): no locale per byte
-            name += ch == '-' ? '_' : ch >= 'a' && ch <= 'z' ? static_cast<char>(ch - 'a' + 'A') : ch;
+            name += ch == '-' ? '_' : upperAscii(ch);
         bool merged = false;
         for (size_t i = fromHeaders; i < v.size(); ++i)
             if (v[i].first == name) {

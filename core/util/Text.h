@@ -7,6 +7,7 @@ namespace lido {
 
 // ASCII only (libc's tolower consults the locale for every byte).
 constexpr char lowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+constexpr char upperAscii(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - ('a' - 'A')) : c; }
 bool iequals(std::string_view a, std::string_view b); // ASCII case-insensitive
 std::string toLower(std::string_view s);
 std::string trim(std::string_view s); // spaces, tabs, CR, LF at both ends
